@@ -1,0 +1,239 @@
+// Package actions owns the fixes of the runbook: each Action first makes a
+// Plan (the exact commands, SQL or keys, the risk, the confirm phrase and
+// the preconditions) and then executes exactly that plan, streaming its
+// output and honouring cancellation. Nothing here draws on a terminal.
+package actions
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"steady/probes"
+	"steady/target"
+)
+
+// Risk is how much harm an action can do.
+type Risk string
+
+// Risk levels.
+const (
+	Low    Risk = "low"    // reads, or writes nothing the application relies on (check, backup)
+	Medium Risk = "medium" // changes state that can be rebuilt (recalculate)
+	High   Risk = "high"   // changes schema or drops data (migrate, flush-cache, restart)
+)
+
+// StepKind says what a plan step is.
+type StepKind string
+
+// Step kinds.
+const (
+	StepCommand StepKind = "command" // a shell command line, run with sh -c
+	StepSQL     StepKind = "sql"     // a SQL statement
+	StepRedis   StepKind = "redis"   // a Redis operation
+	StepTask    StepKind = "task"    // a Celery task to enqueue
+	StepProbe   StepKind = "probe"   // a probe re-run as a check afterwards
+)
+
+// Step is one thing a plan will do, shown exactly as it will be done.
+type Step struct {
+	Kind StepKind `json:"kind"`
+	// Text is what is shown and what is executed (a command line, a SQL
+	// statement, a Redis command with its pattern).
+	Text string `json:"text"`
+	// Note explains the step when its text alone is not clear.
+	Note string `json:"note,omitempty"`
+}
+
+// Precondition is something that must hold before an action may run.
+type Precondition struct {
+	Name   string `json:"name"`
+	Holds  bool   `json:"holds"`
+	Detail string `json:"detail"`
+	// Overridable preconditions may be waived by an operator with a
+	// written reason, which the journal keeps.
+	Overridable bool `json:"overridable,omitempty"`
+}
+
+// Plan is everything an operator needs to decide, and everything Execute
+// will do.
+type Plan struct {
+	Action  string `json:"action"`
+	Title   string `json:"title"`
+	Summary string `json:"summary"`
+	Risk    Risk   `json:"risk"`
+	// Destructive plans need the confirm phrase typed.
+	Destructive bool `json:"destructive"`
+	// ConfirmPhrase is what the operator must type (the database or Redis
+	// name, or an acceptance sentence for data loss).
+	ConfirmPhrase string         `json:"confirm_phrase,omitempty"`
+	Steps         []Step         `json:"steps"`
+	Preconditions []Precondition `json:"preconditions,omitempty"`
+	// Warnings are said before confirmation (e.g. keys that would be lost).
+	Warnings []string `json:"warnings,omitempty"`
+	// Facts are figures the plan was made from (key counts, sizes).
+	Facts map[string]string `json:"facts,omitempty"`
+	// Params are the parameters the plan was made with.
+	Params map[string]string `json:"params,omitempty"`
+	// Scopes are the clinicians and periods a recalculation covers.
+	Scopes []probes.Scope `json:"scopes,omitempty"`
+	// Recheck lists probes to run again after the action.
+	Recheck []string  `json:"recheck,omitempty"`
+	Created time.Time `json:"created_at"`
+}
+
+// Blocked returns the preconditions that do not hold.
+func (p *Plan) Blocked() []Precondition {
+	var out []Precondition
+	for _, c := range p.Preconditions {
+		if !c.Holds {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// OutcomeStatus is how an action ended.
+type OutcomeStatus string
+
+// Outcome statuses.
+const (
+	Succeeded OutcomeStatus = "succeeded"
+	Failed    OutcomeStatus = "failed"
+	Cancelled OutcomeStatus = "cancelled"
+	Refused   OutcomeStatus = "refused" // a guard stopped it before anything ran
+	// OutcomeUnknown is set on resume for an action that was running when
+	// the process died.
+	OutcomeUnknown OutcomeStatus = "unknown"
+)
+
+// Outcome is what an execution did.
+type Outcome struct {
+	Status   OutcomeStatus `json:"status"`
+	Summary  string        `json:"summary"`
+	ExitCode int           `json:"exit_code"`
+	Duration time.Duration `json:"duration_ns"`
+	Error    string        `json:"error,omitempty"`
+	// Artefacts are named results: a backup's path, size and sha256;
+	// task ids; key counts.
+	Artefacts map[string]string `json:"artefacts,omitempty"`
+}
+
+// Output receives what an action produces while it runs. Implementations
+// must be safe for use from one goroutine at a time.
+type Output interface {
+	// Line is one line of output ("stdout", "stderr" or "steady" for
+	// steady's own narration).
+	Line(stream, text string)
+	// Progress reports done of total units (tasks, keys), with a label.
+	Progress(done, total int, label string)
+}
+
+// Backup is a verified backup taken in this session.
+type Backup struct {
+	Database string
+	Path     string
+	SHA256   string
+	Size     int64
+	At       time.Time
+}
+
+// History is what the session knows that guards depend on.
+type History interface {
+	// VerifiedBackups returns the verified backups of database taken in
+	// this session.
+	VerifiedBackups(database string) []Backup
+	// LastResult returns the latest result of a probe, or nil.
+	LastResult(probe string) *probes.Result
+}
+
+// Env is what an action needs besides its plan.
+type Env struct {
+	Target  *target.Target
+	History History
+	// Operator is who runs the action (for lock holders and messages).
+	Operator string
+	// Override waives overridable preconditions; it is the operator's
+	// written reason, journaled with the confirmation. Empty: no override.
+	Override string
+}
+
+// Action is one fix.
+type Action interface {
+	ID() string
+	Title() string
+	// Params declares parameters (mode, scope) the action takes.
+	Params() []probes.Param
+	// Plan inspects the systems (read-only) and says exactly what Execute
+	// would do and whether it may.
+	Plan(ctx context.Context, env *Env, params map[string]string) (*Plan, error)
+	// Execute carries out plan, and only plan. It re-checks the
+	// preconditions, streams to out, honours ctx (cancellation stops
+	// child processes: SIGINT to the group, then SIGKILL), and reports
+	// the outcome rather than returning an error.
+	Execute(ctx context.Context, env *Env, plan *Plan, out Output) Outcome
+}
+
+var registry = map[string]Action{}
+
+// Register adds an action; a duplicate id panics (a programming error).
+func Register(a Action) {
+	if _, dup := registry[a.ID()]; dup {
+		panic("actions: duplicate id " + a.ID())
+	}
+	registry[a.ID()] = a
+}
+
+// Get returns the action with the given id.
+func Get(id string) (Action, bool) {
+	a, ok := registry[id]
+	return a, ok
+}
+
+// IDs returns the registered action ids, sorted.
+func IDs() []string {
+	ids := make([]string, 0, len(registry))
+	for id := range registry {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	return ids
+}
+
+// ErrConfirmation is returned by Confirm when the phrase does not match.
+type ErrConfirmation struct{ Want string }
+
+func (e *ErrConfirmation) Error() string {
+	return fmt.Sprintf("confirmation does not match: type %q exactly", e.Want)
+}
+
+// Confirm checks a typed phrase against a plan: destructive plans need it
+// exactly (surrounding spaces ignored); others need nothing.
+func Confirm(p *Plan, typed string) error {
+	if !p.Destructive || p.ConfirmPhrase == "" {
+		return nil
+	}
+	if strings.TrimSpace(typed) != p.ConfirmPhrase {
+		return &ErrConfirmation{Want: p.ConfirmPhrase}
+	}
+	return nil
+}
+
+// RefusedBy returns an outcome that names the preconditions stopping a
+// plan, or nil when it may run (overridable ones are waived when env
+// carries an override).
+func RefusedBy(p *Plan, env *Env) *Outcome {
+	var reasons []string
+	for _, c := range p.Blocked() {
+		if c.Overridable && env.Override != "" {
+			continue
+		}
+		reasons = append(reasons, c.Name+": "+c.Detail)
+	}
+	if len(reasons) == 0 {
+		return nil
+	}
+	return &Outcome{Status: Refused, ExitCode: -1, Summary: "refused: " + strings.Join(reasons, "; ")}
+}

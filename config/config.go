@@ -1,0 +1,325 @@
+// Package config owns steady's configuration: one struct with its defaults,
+// loaded from flags > environment > steady.yaml, with the origin of every
+// value kept so `steady config` can say where each one came from.
+package config
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Config is the whole configuration of one steady process. The yaml tags
+// are the keys of steady.yaml; Bindings lists which keys also have a flag
+// and an environment variable.
+type Config struct {
+	// DB is the application's PostgreSQL (a URL or keyword/value DSN).
+	DB string `yaml:"db"`
+	// Redis is the Redis holding the Django cache; the db number is in the URL.
+	Redis string `yaml:"redis"`
+	// Broker is the Celery broker (Redis).
+	Broker string `yaml:"broker"`
+	// Results is the Celery result backend; empty means the broker.
+	Results string `yaml:"results"`
+	// JournalDir is where incident journals are written.
+	JournalDir string `yaml:"journal_dir"`
+	// BackupDir is where backups are written.
+	BackupDir string `yaml:"backup_dir"`
+	// Runbooks is an extra directory of runbooks besides the embedded ones.
+	Runbooks string `yaml:"runbooks"`
+	// Operator names the person at the keyboard; empty means the OS user.
+	Operator string `yaml:"operator"`
+	// Probes bounds what a probe may cost the systems it reads.
+	Probes Probes `yaml:"probes"`
+	// Django is the application profile: where things are and what they are called.
+	Django Django `yaml:"django"`
+	// Audit scopes the audit-log probe.
+	Audit Audit `yaml:"audit"`
+	// Actions configures the fixes.
+	Actions Actions `yaml:"actions"`
+	// Serve configures `steady serve`.
+	Serve Serve `yaml:"serve"`
+}
+
+// Probes holds the limits every probe runs under.
+type Probes struct {
+	// StatementTimeout caps every SQL statement a probe runs.
+	StatementTimeout Duration `yaml:"statement_timeout"`
+	// LockTimeout caps how long a probe waits for a lock.
+	LockTimeout Duration `yaml:"lock_timeout"`
+	// ConnectTimeout caps connecting to PostgreSQL or Redis.
+	ConnectTimeout Duration `yaml:"connect_timeout"`
+	// SampleKeys is how many cache keys the cache probe examines at most.
+	SampleKeys int `yaml:"sample_keys"`
+	// ScanCount is the COUNT hint of each Redis SCAN call.
+	ScanCount int `yaml:"scan_count"`
+}
+
+// Django describes the application: its project, its tables, its cache
+// keys, its Celery tasks and the commands that operate it.
+type Django struct {
+	// Dir is the Django project directory; migration files are read from it.
+	Dir string `yaml:"dir"`
+	// Manage is the command prefix that runs manage.py.
+	Manage string `yaml:"manage"`
+	// Tables names the application's tables.
+	Tables Tables `yaml:"tables"`
+	// Cache describes the django-redis cache.
+	Cache Cache `yaml:"cache"`
+	// Celery names the queue and tasks.
+	Celery Celery `yaml:"celery"`
+	// Migrations is the expected list of migrations per app, used when
+	// neither the project directory nor the manage command is available.
+	Migrations map[string][]string `yaml:"migrations"`
+	// Restart lists the commands that restart the application's processes.
+	Restart []string `yaml:"restart"`
+	// Test is the command that runs the business-rule tests.
+	Test string `yaml:"test"`
+	// Recalculate, when set, is a command run instead of enqueueing Celery
+	// tasks; {clinician}, {from} and {to} are substituted.
+	Recalculate string `yaml:"recalculate"`
+}
+
+// Tables names the tables of the seed's application.
+type Tables struct {
+	Clinician string `yaml:"clinician"`
+	Shift     string `yaml:"shift"`
+	AuditLog  string `yaml:"audit_log"`
+	// Summary is the table of stored shift-count summaries; optional.
+	Summary string `yaml:"summary"`
+}
+
+// Cache describes how the application stores figures in django-redis.
+type Cache struct {
+	// KeyPrefix is Django's CACHES KEY_PREFIX (stored key = prefix:version:key).
+	KeyPrefix string `yaml:"key_prefix"`
+	// Version is Django's cache VERSION.
+	Version int `yaml:"version"`
+	// Patterns are SCAN MATCH patterns of the application's cache keys, as stored.
+	Patterns []string `yaml:"patterns"`
+	// ShiftCountKey is the cache key of a worked-shift count before Django
+	// adds prefix and version; {clinician}, {from}, {to} are substituted.
+	ShiftCountKey string `yaml:"shift_count_key"`
+}
+
+// Celery names the broker queue and the tasks steady enqueues.
+type Celery struct {
+	Queue           string `yaml:"queue"`
+	RecalculateTask string `yaml:"recalculate_task"`
+}
+
+// Audit scopes the audit-concurrency probe.
+type Audit struct {
+	EntityType string   `yaml:"entity_type"`
+	Actions    []string `yaml:"actions"`
+	// Window is the span within which two writes of one entity count as concurrent.
+	Window Duration `yaml:"window"`
+	// Since is how far back the probe looks.
+	Since Duration `yaml:"since"`
+}
+
+// Actions configures the fixes.
+type Actions struct {
+	// BackupMode is "pg_dump" (default) or "dumpdata".
+	BackupMode string `yaml:"backup_mode"`
+	// CommandTimeout caps each command an action runs.
+	CommandTimeout Duration `yaml:"command_timeout"`
+	// KillGrace is how long a cancelled command gets between SIGINT and SIGKILL.
+	KillGrace Duration `yaml:"kill_grace"`
+	// TaskTimeout is how long recalculate follows task results.
+	TaskTimeout Duration `yaml:"task_timeout"`
+}
+
+// Serve configures the SSH server.
+type Serve struct {
+	Listen         string   `yaml:"listen"`
+	HostKey        string   `yaml:"host_key"`
+	AuthorizedKeys string   `yaml:"authorized_keys"`
+	MaxSessions    int      `yaml:"max_sessions"`
+	IdleTimeout    Duration `yaml:"idle_timeout"`
+	MaxTimeout     Duration `yaml:"max_timeout"`
+	// Operators and Observers list key fingerprints (SHA256:...) or
+	// authorized_keys comments that get that role.
+	Operators []string `yaml:"operators"`
+	Observers []string `yaml:"observers"`
+}
+
+// Default returns the configuration used when nothing else is given. Its
+// profile follows the seed's application: the `config` app's tables and a
+// `calculations` app with the recalculation task.
+func Default() Config {
+	return Config{
+		JournalDir: "./incidents",
+		BackupDir:  "./backups",
+		Probes: Probes{
+			StatementTimeout: Duration(5 * time.Second),
+			LockTimeout:      Duration(time.Second),
+			ConnectTimeout:   Duration(5 * time.Second),
+			SampleKeys:       1000,
+			ScanCount:        1000,
+		},
+		Django: Django{
+			Tables: Tables{
+				Clinician: "config_clinician",
+				Shift:     "config_shift",
+				AuditLog:  "config_auditlog",
+				Summary:   "calculations_shiftsummary",
+			},
+			Cache: Cache{
+				Version:       1,
+				Patterns:      []string{"*shiftcount:*"},
+				ShiftCountKey: "shiftcount:{clinician}:{from}:{to}",
+			},
+			Celery: Celery{
+				Queue:           "celery",
+				RecalculateTask: "calculations.tasks.recalculate_clinician",
+			},
+		},
+		Audit: Audit{
+			EntityType: "Shift",
+			Actions:    []string{"CREATE", "UPDATE"},
+			Window:     Duration(time.Second),
+			Since:      Duration(7 * 24 * time.Hour),
+		},
+		Actions: Actions{
+			BackupMode:     "pg_dump",
+			CommandTimeout: Duration(30 * time.Minute),
+			KillGrace:      Duration(5 * time.Second),
+			TaskTimeout:    Duration(2 * time.Minute),
+		},
+		Serve: Serve{
+			Listen:      "127.0.0.1:2222",
+			HostKey:     ".steady/host_ed25519",
+			MaxSessions: 16,
+			IdleTimeout: Duration(30 * time.Minute),
+			MaxTimeout:  Duration(12 * time.Hour),
+		},
+	}
+}
+
+// ResultsURL is the Celery result backend: Results, or the broker when unset.
+func (c *Config) ResultsURL() string {
+	if c.Results != "" {
+		return c.Results
+	}
+	return c.Broker
+}
+
+// ShiftCountKey returns the full django-redis key (prefix:version:key) of the
+// cached worked-shift count of one clinician over [from, to].
+func (c *Config) ShiftCountKey(clinician int64, from, to string) string {
+	k := c.Django.Cache.ShiftCountKey
+	k = strings.ReplaceAll(k, "{clinician}", fmt.Sprint(clinician))
+	k = strings.ReplaceAll(k, "{from}", from)
+	k = strings.ReplaceAll(k, "{to}", to)
+	return fmt.Sprintf("%s:%d:%s", c.Django.Cache.KeyPrefix, c.Django.Cache.Version, k)
+}
+
+// Validate reports values that cannot work, each naming its key.
+func (c *Config) Validate() error {
+	var errs []string
+	if c.Probes.StatementTimeout <= 0 {
+		errs = append(errs, "probes.statement_timeout must be positive")
+	}
+	if c.Probes.LockTimeout <= 0 {
+		errs = append(errs, "probes.lock_timeout must be positive")
+	}
+	if c.Probes.ConnectTimeout <= 0 {
+		errs = append(errs, "probes.connect_timeout must be positive")
+	}
+	if c.Audit.Window <= 0 {
+		errs = append(errs, "audit.window must be positive")
+	}
+	if c.Audit.Since <= 0 {
+		errs = append(errs, "audit.since must be positive")
+	}
+	switch c.Actions.BackupMode {
+	case "pg_dump", "dumpdata":
+	default:
+		errs = append(errs, fmt.Sprintf("actions.backup_mode must be pg_dump or dumpdata, not %q", c.Actions.BackupMode))
+	}
+	for _, k := range []struct{ key, v string }{
+		{"django.tables.clinician", c.Django.Tables.Clinician},
+		{"django.tables.shift", c.Django.Tables.Shift},
+		{"django.tables.audit_log", c.Django.Tables.AuditLog},
+		{"django.tables.summary", c.Django.Tables.Summary},
+	} {
+		if k.v != "" && !validIdent(k.v) {
+			errs = append(errs, fmt.Sprintf("%s: %q is not a plain table name (letters, digits, _ and an optional schema.)", k.key, k.v))
+		}
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("invalid configuration:\n  %s", strings.Join(errs, "\n  "))
+	}
+	return nil
+}
+
+// validIdent accepts schema-qualified SQL identifiers that need no quoting,
+// so table names from the profile can be placed in SQL safely.
+func validIdent(s string) bool {
+	parts := strings.Split(s, ".")
+	if len(parts) > 2 {
+		return false
+	}
+	for _, p := range parts {
+		if p == "" {
+			return false
+		}
+		for i, r := range p {
+			switch {
+			case r == '_', r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z':
+			case r >= '0' && r <= '9' && i > 0:
+			default:
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// Duration is a time.Duration written as "5s" or "24h" in steady.yaml.
+type Duration time.Duration
+
+// D returns the value as a time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }
+
+// String formats the duration the way it is written in steady.yaml.
+func (d Duration) String() string { return time.Duration(d).String() }
+
+// UnmarshalYAML accepts Go duration strings and plain seconds.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	v, err := ParseDuration(n.Value)
+	if err != nil {
+		return fmt.Errorf("line %d: %w", n.Line, err)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// MarshalYAML writes the duration as a string.
+func (d Duration) MarshalYAML() (any, error) { return d.String(), nil }
+
+// ParseDuration parses "90s", "5m", "4h", "7d" (days, which Go lacks) or
+// plain seconds.
+func ParseDuration(s string) (time.Duration, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return 0, fmt.Errorf("empty duration")
+	}
+	if strings.HasSuffix(s, "d") {
+		var n float64
+		if _, err := fmt.Sscanf(strings.TrimSuffix(s, "d"), "%g", &n); err == nil {
+			return time.Duration(n * float64(24*time.Hour)), nil
+		}
+	}
+	if d, err := time.ParseDuration(s); err == nil {
+		return d, nil
+	}
+	var secs float64
+	if _, err := fmt.Sscanf(s, "%g", &secs); err == nil && fmt.Sprint(secs) == s {
+		return time.Duration(secs * float64(time.Second)), nil
+	}
+	return 0, fmt.Errorf("%q is not a duration (examples: 500ms, 5s, 10m, 4h, 7d)", s)
+}

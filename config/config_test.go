@@ -1,0 +1,197 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/spf13/pflag"
+	"gopkg.in/yaml.v3"
+)
+
+func env(m map[string]string) func(string) string {
+	return func(k string) string { return m[k] }
+}
+
+func newFlags(t *testing.T, args ...string) *pflag.FlagSet {
+	t.Helper()
+	fs := pflag.NewFlagSet("test", pflag.ContinueOnError)
+	AddFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		t.Fatal(err)
+	}
+	return fs
+}
+
+func writeFile(t *testing.T, body string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "steady.yaml")
+	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestPrecedenceFlagsOverEnvOverFile(t *testing.T) {
+	file := writeFile(t, `
+db: postgres://file@db/app
+redis: redis://file:6379/1
+broker: redis://file:6379/0
+django:
+  manage: python manage.py
+  tables:
+    shift: app_shift
+`)
+	fs := newFlags(t, "--config", file, "--db", "postgres://flag:pw@db/app")
+	l, err := Load(fs, env(map[string]string{
+		"DATABASE_URL": "postgres://env@db/app",
+		"REDIS_URL":    "redis://env:6379/1",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checks := []struct {
+		key, got, want, source string
+	}{
+		{"db", l.DB, "postgres://flag:pw@db/app", "--db"},
+		{"redis", l.Redis, "redis://env:6379/1", "$REDIS_URL"},
+		{"broker", l.Broker, "redis://file:6379/0", file},
+		{"django.manage", l.Django.Manage, "python manage.py", file},
+		{"django.tables.shift", l.Django.Tables.Shift, "app_shift", file},
+		{"django.tables.clinician", l.Django.Tables.Clinician, "config_clinician", "default"},
+	}
+	for _, c := range checks {
+		if c.got != c.want {
+			t.Errorf("%s = %q, want %q", c.key, c.got, c.want)
+		}
+		if s := l.Source(c.key).String(); s != c.source {
+			t.Errorf("%s came from %q, want %q", c.key, s, c.source)
+		}
+	}
+}
+
+func TestEveryBindingHasFlagAndEnv(t *testing.T) {
+	want := map[string]string{
+		"db": "DATABASE_URL", "redis": "REDIS_URL", "broker": "CELERY_BROKER_URL",
+		"results": "CELERY_RESULT_BACKEND", "django-dir": "STEADY_DJANGO_DIR",
+		"manage": "STEADY_MANAGE", "journal-dir": "STEADY_JOURNAL_DIR", "backup-dir": "STEADY_BACKUP_DIR",
+	}
+	got := map[string]string{}
+	for _, b := range Bindings {
+		got[b.Flag] = b.Env
+		if _, ok := fieldByKey(reflectConfig(), b.Key); !ok {
+			t.Errorf("binding %s names unknown key %q", b.Flag, b.Key)
+		}
+	}
+	for flag, e := range want {
+		if got[flag] != e {
+			t.Errorf("flag --%s: env %q, want %q", flag, got[flag], e)
+		}
+	}
+	for _, b := range Bindings {
+		fs := newFlags(t, "--"+b.Flag, "x")
+		if f := fs.Lookup(b.Flag); f == nil || !f.Changed {
+			t.Errorf("flag --%s not registered", b.Flag)
+		}
+	}
+}
+
+func TestUnknownKeyIsReportedWithLine(t *testing.T) {
+	file := writeFile(t, "db: postgres://db/app\ndjango:\n  tabels:\n    shift: x\n")
+	_, err := Load(newFlags(t, "--config", file), env(nil))
+	if err == nil {
+		t.Fatal("expected an error for a misspelt key")
+	}
+	if !strings.Contains(err.Error(), "line 3") || !strings.Contains(err.Error(), "tabels") {
+		t.Errorf("error should name line 3 and the key: %v", err)
+	}
+}
+
+func TestMissingExplicitConfigFile(t *testing.T) {
+	_, err := Load(newFlags(t, "--config", filepath.Join(t.TempDir(), "nope.yaml")), env(nil))
+	if err == nil || !strings.Contains(err.Error(), "nope.yaml") {
+		t.Fatalf("want an error naming the file, got %v", err)
+	}
+}
+
+func TestBadValues(t *testing.T) {
+	for _, body := range []string{
+		"probes:\n  statement_timeout: soon\n",
+		"audit:\n  window: 0s\n",
+		"actions:\n  backup_mode: tar\n",
+		"django:\n  tables:\n    shift: \"x; drop table y\"\n",
+	} {
+		if _, err := Load(newFlags(t, "--config", writeFile(t, body)), env(nil)); err == nil {
+			t.Errorf("config %q: expected an error", body)
+		}
+	}
+}
+
+func TestSettingsAreRedacted(t *testing.T) {
+	fs := newFlags(t, "--db", "postgres://app:topsecret@db/app", "--redis", "redis://:alsosecret@cache/1")
+	l, err := Load(fs, env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var all strings.Builder
+	for _, s := range l.Settings() {
+		all.WriteString(s.Key + "=" + s.Value + " (" + s.Source.String() + ")\n")
+	}
+	out := all.String()
+	for _, secret := range []string{"topsecret", "alsosecret"} {
+		if strings.Contains(out, secret) {
+			t.Errorf("settings leak %q:\n%s", secret, out)
+		}
+	}
+	if !strings.Contains(out, "db=postgres://app:***@db/app (--db)") {
+		t.Errorf("db setting missing or unredacted:\n%s", out)
+	}
+	if got := l.Secrets(); len(got) != 2 {
+		t.Errorf("Secrets() = %v, want both passwords", got)
+	}
+}
+
+func TestParseDuration(t *testing.T) {
+	tests := map[string]time.Duration{"5s": 5 * time.Second, "7d": 7 * 24 * time.Hour, "1.5h": 90 * time.Minute, "30": 30 * time.Second}
+	for in, want := range tests {
+		got, err := ParseDuration(in)
+		if err != nil || got != want {
+			t.Errorf("ParseDuration(%q) = %v, %v; want %v", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"", "soon", "5 parsecs"} {
+		if _, err := ParseDuration(bad); err == nil {
+			t.Errorf("ParseDuration(%q) should fail", bad)
+		}
+	}
+}
+
+func TestShiftCountKey(t *testing.T) {
+	c := Default()
+	if got := c.ShiftCountKey(7, "2025-03-01", "2025-03-31"); got != ":1:shiftcount:7:2025-03-01:2025-03-31" {
+		t.Errorf("got %q", got)
+	}
+	c.Django.Cache.KeyPrefix = "app"
+	c.Django.Cache.Version = 2
+	if got := c.ShiftCountKey(7, "a", "b"); got != "app:2:shiftcount:7:a:b" {
+		t.Errorf("got %q", got)
+	}
+}
+
+func TestSampleRoundTrips(t *testing.T) {
+	var c Config
+	if err := yaml.Unmarshal([]byte(Sample()), &c); err != nil {
+		t.Fatalf("sample does not parse: %v", err)
+	}
+	if c.Django.Tables.Shift != "config_shift" || c.Probes.StatementTimeout.D() != 5*time.Second {
+		t.Errorf("sample lost defaults: %+v", c)
+	}
+}
+
+func reflectConfig() reflect.Value {
+	c := Default()
+	return reflect.ValueOf(&c).Elem()
+}

@@ -1,0 +1,347 @@
+// Package probes owns the read-only diagnosis of an incident: each Probe
+// answers one question of the runbook from the live systems (PostgreSQL in
+// a read-only transaction with timeouts, Redis with SCAN) and returns a
+// Result with a status, findings and an evidence table. No probe writes.
+package probes
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"steady/target"
+)
+
+// Status is the outcome of a probe.
+type Status string
+
+// Probe statuses, from best to worst; Skipped means the probe could not
+// apply (a prerequisite is missing) and says why.
+const (
+	OK      Status = "ok"
+	Warn    Status = "warn"
+	Fail    Status = "fail"
+	Error   Status = "error"
+	Skipped Status = "skipped"
+)
+
+// Result is what a probe found.
+type Result struct {
+	Probe    string        `json:"id"`
+	Status   Status        `json:"status"`
+	Summary  string        `json:"summary"`
+	Findings []Finding     `json:"findings"`
+	Evidence Table         `json:"evidence"`
+	Started  time.Time     `json:"started_at"`
+	Duration time.Duration `json:"-"`
+	// Error is set when Status is Error: what went wrong, in one line.
+	Error string `json:"error,omitempty"`
+	// Params are the parameters the probe ran with, as given.
+	Params map[string]string `json:"params,omitempty"`
+	// Affected lists the clinicians and periods the findings concern, for
+	// actions such as recalculate to take as their default scope.
+	Affected []Scope `json:"affected,omitempty"`
+}
+
+// Finding is one fact a probe established.
+type Finding struct {
+	// Status is how bad this one finding is (ok, warn or fail).
+	Status Status `json:"status"`
+	// Code names the kind of finding, stable for scripts:
+	// e.g. "migration.unapplied", "cache.stale", "audit.concurrent".
+	Code string `json:"code"`
+	// Message is one line for the operator.
+	Message string `json:"message"`
+	// Data carries the numbers behind the message.
+	Data map[string]any `json:"data,omitempty"`
+}
+
+// Table is evidence in rows and columns.
+type Table struct {
+	Title   string     `json:"title,omitempty"`
+	Columns []string   `json:"columns"`
+	Rows    [][]string `json:"rows"`
+	// Omitted counts rows left out to keep the table bounded.
+	Omitted int `json:"omitted,omitempty"`
+}
+
+// Scope is a clinician and a period some finding concerns.
+type Scope struct {
+	Clinician int64  `json:"clinician"`
+	From      string `json:"from"`
+	To        string `json:"to"`
+}
+
+// Param declares a parameter a probe takes.
+type Param struct {
+	Name string
+	// Kind is "int", "date", "duration" or "string".
+	Kind     string
+	Required bool
+	Default  string
+	Help     string
+}
+
+// Params are the values a probe runs with, by name, as text.
+type Params map[string]string
+
+// Probe is one read-only check.
+type Probe interface {
+	// ID is the probe's name in runbooks and on the command line.
+	ID() string
+	// Title is a short description for screens and reports.
+	Title() string
+	// Params declares the parameters the probe takes.
+	Params() []Param
+	// Run performs the check. It never writes to any system, honours
+	// ctx, and reports failures in the Result rather than as an error.
+	Run(ctx context.Context, t *target.Target, p Params) Result
+}
+
+var registry = map[string]Probe{}
+
+// Register adds a probe to the registry; it panics on a duplicate id,
+// which is a programming error.
+func Register(p Probe) {
+	if _, dup := registry[p.ID()]; dup {
+		panic("probes: duplicate id " + p.ID())
+	}
+	registry[p.ID()] = p
+}
+
+// Get returns the probe with the given id.
+func Get(id string) (Probe, bool) {
+	p, ok := registry[id]
+	return p, ok
+}
+
+// IDs returns every registered probe id, sorted.
+func IDs() []string {
+	ids := make([]string, 0, len(registry))
+	for id := range registry {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	return ids
+}
+
+// CheckParams validates params against a probe's declaration, returning a
+// message per problem ("ask" is accepted for any parameter: the operator
+// fills it in). It serves runbook lint and the TUI's form.
+func CheckParams(p Probe, params map[string]string) []string {
+	decl := map[string]Param{}
+	for _, d := range p.Params() {
+		decl[d.Name] = d
+	}
+	var msgs []string
+	names := make([]string, 0, len(params))
+	for k := range params {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	for _, k := range names {
+		d, ok := decl[k]
+		if !ok {
+			var known []string
+			for _, d := range p.Params() {
+				known = append(known, d.Name)
+			}
+			hint := "it takes no parameters"
+			if len(known) > 0 {
+				hint = "it takes " + strings.Join(known, ", ")
+			}
+			msgs = append(msgs, fmt.Sprintf("unknown parameter %q (%s)", k, hint))
+			continue
+		}
+		if v := params[k]; v != "ask" {
+			if err := ValidateValue(d.Kind, v); err != nil {
+				msgs = append(msgs, fmt.Sprintf("parameter %s: %v", k, err))
+			}
+		}
+	}
+	return msgs
+}
+
+// ValidateValue checks a parameter value against its kind.
+func ValidateValue(kind, v string) error {
+	switch kind {
+	case "int":
+		if _, err := strconv.ParseInt(v, 10, 64); err != nil {
+			return fmt.Errorf("%q is not a whole number", v)
+		}
+	case "date":
+		if _, err := time.Parse(time.DateOnly, v); err != nil {
+			return fmt.Errorf("%q is not a date (YYYY-MM-DD)", v)
+		}
+	case "duration":
+		if _, err := parseDuration(v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Resolve merges defaults, the runbook's binding and the operator's input
+// (later wins) and checks that every required parameter has a value and
+// that a date range is not reversed.
+func Resolve(p Probe, layers ...map[string]string) (Params, error) {
+	out := Params{}
+	for _, d := range p.Params() {
+		if d.Default != "" {
+			out[d.Name] = d.Default
+		}
+	}
+	for _, l := range layers {
+		for k, v := range l {
+			if v != "" {
+				out[k] = v
+			}
+		}
+	}
+	var missing []string
+	for _, d := range p.Params() {
+		v := out[d.Name]
+		if v == "ask" {
+			delete(out, d.Name)
+			v = ""
+		}
+		if v == "" {
+			if d.Required {
+				missing = append(missing, d.Name)
+			}
+			continue
+		}
+		if err := ValidateValue(d.Kind, v); err != nil {
+			return nil, fmt.Errorf("%s: %w", d.Name, err)
+		}
+	}
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("%s needs %s", p.ID(), strings.Join(missing, ", "))
+	}
+	if from, to := out["from"], out["to"]; from != "" && to != "" && from > to {
+		return nil, fmt.Errorf("the date range is reversed: from %s is after to %s", from, to)
+	}
+	return out, nil
+}
+
+// NeedsInput reports the parameters of p that neither defaults nor the
+// given layers fill, so the TUI knows which fields to ask for.
+func NeedsInput(p Probe, layers ...map[string]string) []Param {
+	var out []Param
+	for _, d := range p.Params() {
+		v := d.Default
+		for _, l := range layers {
+			if x, ok := l[d.Name]; ok && x != "" {
+				v = x
+			}
+		}
+		if v == "ask" || (v == "" && d.Required) {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+func parseDuration(s string) (time.Duration, error) {
+	if strings.HasSuffix(s, "d") {
+		if n, err := strconv.ParseFloat(strings.TrimSuffix(s, "d"), 64); err == nil && n > 0 {
+			return time.Duration(n * float64(24*time.Hour)), nil
+		}
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("%q is not a duration (e.g. 1s, 24h, 7d)", s)
+	}
+	return d, nil
+}
+
+// Worst returns the worst status of a list: error > fail > warn > ok;
+// skipped only when nothing else is present.
+func Worst(statuses ...Status) Status {
+	rank := map[Status]int{Skipped: 0, OK: 1, Warn: 2, Fail: 3, Error: 4}
+	best := Status("")
+	for _, s := range statuses {
+		if best == "" || rank[s] > rank[best] {
+			best = s
+		}
+	}
+	if best == "" {
+		return OK
+	}
+	return best
+}
+
+// Verdict is a root cause's standing given the probes bound to it.
+type Verdict string
+
+// Cause verdicts.
+const (
+	Confirmed Verdict = "confirmed"
+	RuledOut  Verdict = "ruled out"
+	Unknown   Verdict = "unknown"
+)
+
+// Decide returns a cause's verdict from the results of its probes (nil for
+// a probe that has not run): confirmed when any failed, ruled out when all
+// ran and passed, otherwise unknown.
+func Decide(results []*Result) Verdict {
+	if len(results) == 0 {
+		return Unknown
+	}
+	allOK := true
+	for _, r := range results {
+		if r == nil {
+			allOK = false
+			continue
+		}
+		switch r.Status {
+		case Fail:
+			return Confirmed
+		case OK:
+		default:
+			allOK = false
+		}
+	}
+	if allOK {
+		return RuledOut
+	}
+	return Unknown
+}
+
+// resultJSON is Result as JSON: the duration in milliseconds and empty
+// lists rather than null.
+type resultJSON struct {
+	resultAlias
+	DurationMS int64 `json:"duration_ms"`
+}
+
+type resultAlias Result
+
+// MarshalJSON writes the duration as duration_ms.
+func (r Result) MarshalJSON() ([]byte, error) {
+	if r.Findings == nil {
+		r.Findings = []Finding{}
+	}
+	if r.Evidence.Columns == nil {
+		r.Evidence.Columns = []string{}
+	}
+	if r.Evidence.Rows == nil {
+		r.Evidence.Rows = [][]string{}
+	}
+	return json.Marshal(resultJSON{resultAlias(r), r.Duration.Milliseconds()})
+}
+
+// UnmarshalJSON reads what MarshalJSON writes.
+func (r *Result) UnmarshalJSON(b []byte) error {
+	var v resultJSON
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	*r = Result(v.resultAlias)
+	r.Duration = time.Duration(v.DurationMS) * time.Millisecond
+	return nil
+}

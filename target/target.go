@@ -1,0 +1,352 @@
+// Package target owns the connections to the systems an incident is about:
+// the application's PostgreSQL, the Redis of its cache, the Celery broker
+// and result backend, and the commands that operate the application. It
+// opens them lazily, bounds them with timeouts, and never prints a secret.
+package target
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/redis/go-redis/v9"
+
+	"steady/config"
+	"steady/secret"
+)
+
+// Target is the set of systems one incident works on. It is safe for
+// concurrent use; connections are opened on first use and reused.
+type Target struct {
+	cfg *config.Config
+	// Scrubber removes this target's secrets from any text shown or kept.
+	Scrubber *secret.Scrubber
+
+	mu      sync.Mutex
+	pool    *pgxpool.Pool
+	clients map[string]redis.UniversalClient
+}
+
+// New returns a Target for cfg. Nothing is connected yet.
+func New(cfg *config.Config) *Target {
+	s := &secret.Scrubber{}
+	s.Add(cfg.Secrets()...)
+	return &Target{cfg: cfg, Scrubber: s, clients: map[string]redis.UniversalClient{}}
+}
+
+// Config returns the configuration the target was built from.
+func (t *Target) Config() *config.Config { return t.cfg }
+
+// String describes the target with every password redacted.
+func (t *Target) String() string {
+	var parts []string
+	if t.cfg.DB != "" {
+		parts = append(parts, "db "+secret.RedactURL(t.cfg.DB))
+	}
+	if t.cfg.Redis != "" {
+		parts = append(parts, "cache "+secret.RedactURL(t.cfg.Redis))
+	}
+	if t.cfg.Broker != "" && t.cfg.Broker != t.cfg.Redis {
+		parts = append(parts, "broker "+secret.RedactURL(t.cfg.Broker))
+	}
+	if len(parts) == 0 {
+		return "no target configured"
+	}
+	return strings.Join(parts, ", ")
+}
+
+// Error kinds a caller may need to tell apart.
+var (
+	// ErrNotConfigured means the system was not given at all.
+	ErrNotConfigured = errors.New("not configured")
+)
+
+// ConnectError is a failure to reach a system, with a one-line reason an
+// operator can act on.
+type ConnectError struct {
+	System string // "postgres", "redis", "broker", "results"
+	Target string // redacted address
+	Reason string // e.g. "password authentication failed for user app"
+	Err    error
+}
+
+func (e *ConnectError) Error() string {
+	return fmt.Sprintf("connect to %s %s: %s", e.System, e.Target, e.Reason)
+}
+
+func (e *ConnectError) Unwrap() error { return e.Err }
+
+// DBName returns the database name of the configured PostgreSQL, used as
+// the confirm phrase of destructive database actions.
+func (t *Target) DBName() string {
+	cfg, err := pgx.ParseConfig(t.cfg.DB)
+	if err != nil {
+		return ""
+	}
+	return cfg.Database
+}
+
+// Postgres returns the connection pool, connecting on first use within the
+// configured connect timeout.
+func (t *Target) Postgres(ctx context.Context) (*pgxpool.Pool, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.pool != nil {
+		return t.pool, nil
+	}
+	if t.cfg.DB == "" {
+		return nil, fmt.Errorf("postgres: %w (give --db or DATABASE_URL)", ErrNotConfigured)
+	}
+	red := secret.RedactURL(t.cfg.DB)
+	pc, err := pgxpool.ParseConfig(t.cfg.DB)
+	if err != nil {
+		return nil, &ConnectError{System: "postgres", Target: red, Reason: "invalid connection string: " + t.Scrubber.Scrub(err.Error()), Err: err}
+	}
+	timeout := t.cfg.Probes.ConnectTimeout.D()
+	pc.ConnConfig.ConnectTimeout = timeout
+	pc.MaxConns = 8
+	pc.ConnConfig.RuntimeParams["application_name"] = "steady"
+	cctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	pool, err := pgxpool.NewWithConfig(cctx, pc)
+	if err == nil {
+		err = pool.Ping(cctx)
+		if err != nil {
+			pool.Close()
+		}
+	}
+	if err != nil {
+		return nil, &ConnectError{System: "postgres", Target: red, Reason: t.reason(err, timeout), Err: err}
+	}
+	t.pool = pool
+	return pool, nil
+}
+
+// ReadOnly runs fn in a read-only transaction bounded by the configured
+// statement_timeout and lock_timeout. The transaction is always rolled
+// back, so nothing fn does can persist.
+func (t *Target) ReadOnly(ctx context.Context, fn func(ctx context.Context, tx pgx.Tx) error) error {
+	pool, err := t.Postgres(ctx)
+	if err != nil {
+		return err
+	}
+	tx, err := pool.BeginTx(ctx, pgx.TxOptions{AccessMode: pgx.ReadOnly})
+	if err != nil {
+		return fmt.Errorf("begin read-only transaction: %w", err)
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // rollback of a read-only tx; the result is fn's
+	st := t.cfg.Probes.StatementTimeout.D().Milliseconds()
+	lt := t.cfg.Probes.LockTimeout.D().Milliseconds()
+	if _, err := tx.Exec(ctx, fmt.Sprintf("SET LOCAL statement_timeout = %d; SET LOCAL lock_timeout = %d; SET LOCAL idle_in_transaction_session_timeout = %d", st, lt, st*4)); err != nil {
+		return fmt.Errorf("set probe timeouts: %w", err)
+	}
+	return fn(ctx, tx)
+}
+
+// Cache returns a client of the Redis that holds the Django cache.
+func (t *Target) Cache(ctx context.Context) (redis.UniversalClient, error) {
+	return t.redis(ctx, "redis", t.cfg.Redis, "--redis or REDIS_URL")
+}
+
+// Broker returns a client of the Celery broker.
+func (t *Target) Broker(ctx context.Context) (redis.UniversalClient, error) {
+	return t.redis(ctx, "broker", t.cfg.Broker, "--broker or CELERY_BROKER_URL")
+}
+
+// Results returns a client of the Celery result backend (the broker unless
+// configured otherwise).
+func (t *Target) Results(ctx context.Context) (redis.UniversalClient, error) {
+	return t.redis(ctx, "results", t.cfg.ResultsURL(), "--results, CELERY_RESULT_BACKEND or the broker")
+}
+
+func (t *Target) redis(ctx context.Context, system, raw, hint string) (redis.UniversalClient, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if c, ok := t.clients[raw]; ok && raw != "" {
+		return c, nil
+	}
+	if raw == "" {
+		return nil, fmt.Errorf("%s: %w (give %s)", system, ErrNotConfigured, hint)
+	}
+	red := secret.RedactURL(raw)
+	opts, err := RedisOptions(raw)
+	if err != nil {
+		return nil, &ConnectError{System: system, Target: red, Reason: t.Scrubber.Scrub(err.Error()), Err: err}
+	}
+	timeout := t.cfg.Probes.ConnectTimeout.D()
+	opts.DialTimeout = timeout
+	opts.ReadTimeout = timeout
+	opts.WriteTimeout = timeout
+	opts.MaxRetries = 1
+	opts.ClientName = "steady"
+	// RESP2 keeps INFO and SCAN replies in the shape every Redis returns.
+	opts.Protocol = 2
+	opts.DisableIdentity = true
+	c := redis.NewUniversalClient(opts)
+	cctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	if err := c.Ping(cctx).Err(); err != nil {
+		c.Close()
+		return nil, &ConnectError{System: system, Target: red, Reason: t.reason(err, timeout), Err: err}
+	}
+	t.clients[raw] = c
+	return c, nil
+}
+
+// IsCluster reports whether a Redis URL names a cluster: more than one
+// address (redis://h1:6379?addr=h2:6379) or the redis+cluster scheme.
+func IsCluster(raw string) bool {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return false
+	}
+	return strings.HasSuffix(u.Scheme, "+cluster") || len(u.Query()["addr"]) > 0
+}
+
+// RedisOptions parses a single-node or cluster Redis URL into options for
+// redis.NewUniversalClient. A cluster URL has extra addr= parameters or the
+// scheme redis+cluster (rediss+cluster for TLS).
+func RedisOptions(raw string) (*redis.UniversalOptions, error) {
+	if IsCluster(raw) {
+		fixed := strings.Replace(raw, "+cluster://", "://", 1)
+		co, err := redis.ParseClusterURL(fixed)
+		if err != nil {
+			return nil, fmt.Errorf("invalid cluster URL: %w", err)
+		}
+		return &redis.UniversalOptions{
+			Addrs: co.Addrs, Username: co.Username, Password: co.Password,
+			TLSConfig: co.TLSConfig, IsClusterMode: true,
+		}, nil
+	}
+	o, err := redis.ParseURL(raw)
+	if err != nil {
+		return nil, fmt.Errorf("invalid Redis URL: %w", err)
+	}
+	return &redis.UniversalOptions{
+		Addrs: []string{o.Addr}, DB: o.DB, Username: o.Username, Password: o.Password,
+		TLSConfig: o.TLSConfig,
+	}, nil
+}
+
+// RedisDB returns the database number of a single-node Redis URL (0 when
+// absent or a cluster).
+func RedisDB(raw string) int {
+	if IsCluster(raw) {
+		return 0
+	}
+	o, err := redis.ParseURL(raw)
+	if err != nil {
+		return 0
+	}
+	return o.DB
+}
+
+// SameRedisInstance reports whether two Redis URLs point at the same
+// server (possibly different databases), which is when a FLUSHALL of one
+// empties the other.
+func SameRedisInstance(a, b string) bool {
+	if a == "" || b == "" {
+		return false
+	}
+	oa, errA := RedisOptions(a)
+	ob, errB := RedisOptions(b)
+	if errA != nil || errB != nil {
+		return false
+	}
+	for _, x := range oa.Addrs {
+		for _, y := range ob.Addrs {
+			if sameAddr(x, y) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func sameAddr(a, b string) bool {
+	ha, pa, errA := net.SplitHostPort(a)
+	hb, pb, errB := net.SplitHostPort(b)
+	if errA != nil || errB != nil {
+		return a == b
+	}
+	norm := func(h string) string {
+		if h == "localhost" || h == "::1" || h == "" {
+			return "127.0.0.1"
+		}
+		return h
+	}
+	return norm(ha) == norm(hb) && pa == pb
+}
+
+// RedisName returns a short name of the cache Redis ("host:port/db"), used
+// as the confirm phrase of destructive cache actions.
+func (t *Target) RedisName() string {
+	opts, err := RedisOptions(t.cfg.Redis)
+	if err != nil || len(opts.Addrs) == 0 {
+		return ""
+	}
+	if opts.IsClusterMode {
+		return opts.Addrs[0]
+	}
+	return opts.Addrs[0] + "/" + strconv.Itoa(opts.DB)
+}
+
+// reason turns a connection error into one line an operator can act on.
+func (t *Target) reason(err error, timeout time.Duration) string {
+	var pgErr *pgconn.PgError
+	var dnsErr *net.DNSError
+	var opErr *net.OpError
+	switch {
+	case errors.As(err, &pgErr):
+		switch pgErr.Code {
+		case "28P01", "28000":
+			return "authentication failed: " + t.Scrubber.Scrub(pgErr.Message) + " (check the user and password)"
+		case "3D000":
+			return "database does not exist: " + pgErr.Message
+		}
+		return t.Scrubber.Scrub(pgErr.Message) + " (SQLSTATE " + pgErr.Code + ")"
+	case errors.As(err, &dnsErr):
+		return "host not found: " + dnsErr.Name
+	case errors.Is(err, context.DeadlineExceeded):
+		return fmt.Sprintf("no answer within %s (is the host reachable and the port open?)", timeout)
+	case errors.As(err, &opErr) && opErr.Op == "dial":
+		if strings.Contains(opErr.Err.Error(), "refused") {
+			return "connection refused (is the server running on that port?)"
+		}
+	}
+	msg := err.Error()
+	switch {
+	case strings.Contains(msg, "WRONGPASS"), strings.Contains(msg, "invalid password"), strings.Contains(msg, "NOAUTH"):
+		return "authentication failed (check the Redis password)"
+	case strings.Contains(msg, "connection refused"):
+		return "connection refused (is the server running on that port?)"
+	case strings.Contains(msg, "no such host"):
+		return "host not found"
+	case strings.Contains(msg, "i/o timeout"), strings.Contains(msg, "timeout"):
+		return fmt.Sprintf("no answer within %s (is the host reachable and the port open?)", timeout)
+	}
+	return t.Scrubber.Scrub(msg)
+}
+
+// Close releases every connection.
+func (t *Target) Close() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.pool != nil {
+		t.pool.Close()
+		t.pool = nil
+	}
+	for k, c := range t.clients {
+		c.Close()
+		delete(t.clients, k)
+	}
+}
