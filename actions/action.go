@@ -237,3 +237,14 @@ func RefusedBy(p *Plan, env *Env) *Outcome {
 	}
 	return &Outcome{Status: Refused, ExitCode: -1, Summary: "refused: " + strings.Join(reasons, "; ")}
 }
+
+// Artefact keys an outcome uses to describe a backup; the session reads
+// them to decide whether migrate's precondition holds.
+const (
+	ArtefactKind     = "kind"     // "backup" for a backup
+	ArtefactDatabase = "database" // the database backed up
+	ArtefactPath     = "path"
+	ArtefactSHA256   = "sha256"
+	ArtefactSize     = "size"     // bytes
+	ArtefactVerified = "verified" // "true" once the backup was read back
+)

@@ -1,0 +1,259 @@
+package session
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+)
+
+// Journal is an append-only, hash-chained JSONL file of events. Every
+// append is fsync'd before it returns.
+type Journal struct {
+	mu   sync.Mutex
+	f    *os.File
+	path string
+	seq  int64
+	last string // hash of the last event
+}
+
+// CreateJournal creates a new journal file; it never overwrites one.
+func CreateJournal(path string) (*Journal, error) {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL|os.O_APPEND, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("create journal: %w", err)
+	}
+	return &Journal{f: f, path: path}, nil
+}
+
+// Path returns the journal's file name.
+func (j *Journal) Path() string { return j.path }
+
+// Append assigns the next sequence number and the chain hashes to e,
+// writes it as one line and syncs the file. The event as written is
+// returned.
+func (j *Journal) Append(e Event) (Event, error) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.f == nil {
+		return Event{}, errors.New("journal is closed")
+	}
+	j.seq++
+	e.Seq = j.seq
+	e.Prev = j.last
+	line, err := seal(&e)
+	if err != nil {
+		j.seq--
+		return Event{}, err
+	}
+	if _, err := j.f.Write(append(line, '\n')); err != nil {
+		j.seq--
+		return Event{}, fmt.Errorf("write journal %s: %w", j.path, err)
+	}
+	if err := j.f.Sync(); err != nil {
+		return Event{}, fmt.Errorf("sync journal %s: %w", j.path, err)
+	}
+	j.last = e.Hash
+	return e, nil
+}
+
+// Close closes the file.
+func (j *Journal) Close() error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.f == nil {
+		return nil
+	}
+	err := j.f.Close()
+	j.f = nil
+	return err
+}
+
+// seal computes e.Hash over the event written with an empty hash, and
+// returns the line to write.
+func seal(e *Event) ([]byte, error) {
+	e.Hash = ""
+	body, err := json.Marshal(e)
+	if err != nil {
+		return nil, fmt.Errorf("encode event %s: %w", e.Type, err)
+	}
+	sum := sha256.Sum256(body)
+	e.Hash = hex.EncodeToString(sum[:])
+	return json.Marshal(e)
+}
+
+// expectedHash recomputes the hash a line should carry.
+func expectedHash(e Event) string {
+	e.Hash = ""
+	body, err := json.Marshal(e)
+	if err != nil {
+		return ""
+	}
+	sum := sha256.Sum256(body)
+	return hex.EncodeToString(sum[:])
+}
+
+// ReadInfo describes how a journal read went.
+type ReadInfo struct {
+	// Lines is the number of complete lines read.
+	Lines int
+	// Truncated is set when the file ends in an incomplete line (a
+	// process killed while writing); it was ignored.
+	Truncated bool
+	// GoodBytes is the length of the file up to the last complete event.
+	GoodBytes int64
+	// DroppedBytes is the length of the incomplete tail.
+	DroppedBytes int
+}
+
+// LineError is a damaged line in the middle of a journal.
+type LineError struct {
+	Line int
+	Msg  string
+}
+
+func (e *LineError) Error() string { return fmt.Sprintf("line %d: %s", e.Line, e.Msg) }
+
+// MaxLineBytes bounds one journal line when reading, so a corrupt file
+// cannot exhaust memory.
+const MaxLineBytes = 16 << 20
+
+// ReadEvents reads every complete event of a journal. An incomplete last
+// line (no newline, or not valid JSON at the very end) is reported in
+// ReadInfo and skipped; any other damaged line is a *LineError.
+func ReadEvents(r io.Reader) ([]Event, ReadInfo, error) {
+	var info ReadInfo
+	var events []Event
+	br := bufio.NewReaderSize(r, 64*1024)
+	lineNo := 0
+	for {
+		line, err := readLine(br)
+		if len(line) == 0 && err == io.EOF {
+			return events, info, nil
+		}
+		lineNo++
+		if err != nil && err != io.EOF {
+			return events, info, &LineError{Line: lineNo, Msg: err.Error()}
+		}
+		complete := err == nil // ends with a newline
+		trimmed := bytes.TrimRight(line, "\r\n")
+		var e Event
+		if jerr := json.Unmarshal(trimmed, &e); jerr != nil || e.Type == "" {
+			if !complete {
+				info.Truncated = true
+				info.DroppedBytes = len(line)
+				return events, info, nil
+			}
+			msg := "not a journal event"
+			if jerr != nil {
+				msg = "not valid JSON: " + jerr.Error()
+			}
+			return events, info, &LineError{Line: lineNo, Msg: msg}
+		}
+		if !complete {
+			// A whole event without its newline: the write finished but
+			// the newline did not. Keep it; the writer adds the newline.
+			info.Truncated = true
+		}
+		events = append(events, e)
+		info.Lines = lineNo
+		info.GoodBytes += int64(len(line))
+		if !complete {
+			return events, info, nil
+		}
+	}
+}
+
+func readLine(br *bufio.Reader) ([]byte, error) {
+	var buf []byte
+	for {
+		chunk, err := br.ReadSlice('\n')
+		buf = append(buf, chunk...)
+		if len(buf) > MaxLineBytes {
+			return nil, fmt.Errorf("line longer than %d bytes", MaxLineBytes)
+		}
+		if err == bufio.ErrBufferFull {
+			continue
+		}
+		return buf, err
+	}
+}
+
+// Problem is one break in a journal's hash chain.
+type Problem struct {
+	Line int
+	Msg  string
+}
+
+// Verify checks the hash chain of a journal. It returns the number of
+// events checked and every problem found, each naming the line.
+func Verify(r io.Reader) (int, []Problem, error) {
+	events, info, err := ReadEvents(r)
+	var problems []Problem
+	var le *LineError
+	if errors.As(err, &le) {
+		problems = append(problems, Problem{Line: le.Line, Msg: le.Msg})
+	} else if err != nil {
+		return 0, nil, err
+	}
+	prev := ""
+	for i, e := range events {
+		line := i + 1
+		if e.Seq != int64(line) {
+			problems = append(problems, Problem{Line: line, Msg: fmt.Sprintf("sequence number %d where %d was expected (a line was removed or reordered)", e.Seq, line)})
+		}
+		if want := expectedHash(e); want != e.Hash {
+			problems = append(problems, Problem{Line: line, Msg: "the line was altered: its content does not match its hash"})
+		}
+		if e.Prev != prev {
+			problems = append(problems, Problem{Line: line, Msg: "the chain is broken: this line does not follow the hash of the line before"})
+		}
+		prev = e.Hash
+	}
+	if info.Truncated && info.DroppedBytes > 0 {
+		problems = append(problems, Problem{Line: len(events) + 1, Msg: fmt.Sprintf("the journal ends in an incomplete line (%d bytes; the process was stopped while writing)", info.DroppedBytes)})
+	}
+	return len(events), problems, nil
+}
+
+// reopen opens an existing journal for appending after events, cutting an
+// incomplete tail first so the next line starts cleanly.
+func reopen(path string, events []Event, info ReadInfo) (*Journal, error) {
+	f, err := os.OpenFile(path, os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("open journal: %w", err)
+	}
+	if info.DroppedBytes > 0 {
+		if err := f.Truncate(info.GoodBytes); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("cut the incomplete last line of %s: %w", path, err)
+		}
+	}
+	if _, err := f.Seek(0, io.SeekEnd); err != nil {
+		f.Close()
+		return nil, err
+	}
+	if info.Truncated && info.DroppedBytes == 0 && len(events) > 0 {
+		// The last event lacks its newline.
+		if _, err := f.Write([]byte{'\n'}); err != nil {
+			f.Close()
+			return nil, err
+		}
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return nil, err
+	}
+	j := &Journal{f: f, path: path}
+	if n := len(events); n > 0 {
+		j.seq = events[n-1].Seq
+		j.last = events[n-1].Hash
+	}
+	return j, nil
+}

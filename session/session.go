@@ -1,0 +1,283 @@
+package session
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"steady/runbook"
+	"steady/secret"
+	"steady/target"
+)
+
+// Session is one live incident. It is safe for concurrent use by many
+// clients.
+type Session struct {
+	rb      *runbook.Runbook
+	target  *target.Target
+	journal *Journal
+	scrub   *secret.Scrubber
+	now     func() time.Time
+
+	mu      sync.Mutex
+	state   *State
+	subs    map[*Subscription]struct{}
+	cancels map[string]context.CancelFunc
+	runs    sync.WaitGroup
+	closed  bool
+}
+
+// Options configure a new or resumed session.
+type Options struct {
+	Runbook *runbook.Runbook
+	Target  *target.Target
+	// Dir is the journal directory (created if missing).
+	Dir string
+	// Actor opens or resumes the incident.
+	Actor Actor
+	// Drill, when set, marks a practice incident.
+	Drill *Drill
+	// Version is steady's version, recorded in the journal.
+	Version string
+	// Now overrides the clock (tests).
+	Now func() time.Time
+}
+
+// ErrForbidden is returned when an actor's role does not allow an intent.
+var ErrForbidden = errors.New("not allowed")
+
+// NewID returns a new incident id: the UTC time and a random suffix.
+func NewID(now time.Time) string {
+	var b [2]byte
+	_, _ = rand.Read(b[:])
+	return "inc-" + now.UTC().Format("20060102-150405") + "-" + hex.EncodeToString(b[:])
+}
+
+// Open starts a new incident with a new journal in o.Dir.
+func Open(o Options) (*Session, error) {
+	if o.Runbook == nil {
+		return nil, errors.New("open incident: no runbook")
+	}
+	if err := os.MkdirAll(o.Dir, 0o700); err != nil {
+		return nil, fmt.Errorf("create journal directory: %w", err)
+	}
+	now := o.Now
+	if now == nil {
+		now = time.Now
+	}
+	id := NewID(now())
+	j, err := CreateJournal(filepath.Join(o.Dir, id+".jsonl"))
+	if err != nil {
+		return nil, err
+	}
+	s := newSession(o, j)
+	host, _ := os.Hostname()
+	desc := "no target"
+	if o.Target != nil {
+		desc = o.Target.String()
+	}
+	_, err = s.Append(o.Actor, TypeOpened, Opened{
+		ID: id, Runbook: o.Runbook.Name, RunbookFile: o.Runbook.File, RunbookHash: o.Runbook.Hash,
+		Title: o.Runbook.Title(), Severity: o.Runbook.Meta.Severity, TTR: o.Runbook.Meta.EstimatedTTR,
+		Target: desc, Host: host, Version: o.Version, Drill: o.Drill,
+	})
+	if err != nil {
+		j.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func newSession(o Options, j *Journal) *Session {
+	now := o.Now
+	if now == nil {
+		now = time.Now
+	}
+	scrub := &secret.Scrubber{}
+	if o.Target != nil {
+		scrub = o.Target.Scrubber
+	}
+	return &Session{
+		rb: o.Runbook, target: o.Target, journal: j, scrub: scrub, now: now,
+		state: newState(o.Runbook), subs: map[*Subscription]struct{}{}, cancels: map[string]context.CancelFunc{},
+	}
+}
+
+// Runbook returns the incident's runbook.
+func (s *Session) Runbook() *runbook.Runbook { return s.rb }
+
+// Target returns the systems the incident works on.
+func (s *Session) Target() *target.Target { return s.target }
+
+// JournalPath returns the journal's file name.
+func (s *Session) JournalPath() string { return s.journal.Path() }
+
+// ID returns the incident id.
+func (s *Session) ID() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.state.Incident.ID
+}
+
+// State returns a snapshot of the incident.
+func (s *Session) State() *State {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.state.clone()
+}
+
+// Now returns the session's clock.
+func (s *Session) Now() time.Time { return s.now() }
+
+// Append records an event: it scrubs secrets from data, writes and syncs
+// the journal line, folds it into the state and only then tells the
+// subscribers. The event as recorded is returned.
+func (s *Session) Append(actor Actor, typ string, data any) (Event, error) {
+	raw, err := json.Marshal(data)
+	if err != nil {
+		return Event{}, fmt.Errorf("encode %s: %w", typ, err)
+	}
+	raw = s.scrubJSON(raw)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return Event{}, errors.New("the incident session is closed")
+	}
+	e, err := s.journal.Append(Event{Time: s.now().UTC(), Actor: actor, Type: typ, Data: raw})
+	if err != nil {
+		return Event{}, err
+	}
+	s.state.apply(e, s.rb)
+	for sub := range s.subs {
+		sub.push(e)
+	}
+	return e, nil
+}
+
+// scrubJSON removes secrets from encoded event data, both as written and
+// as JSON escapes them, and redacts passwords in any URL it quotes.
+func (s *Session) scrubJSON(raw []byte) []byte {
+	text := s.scrub.Scrub(string(raw))
+	if !json.Valid([]byte(text)) {
+		// Masking cut through an escape sequence; mask whole strings
+		// instead by scrubbing the decoded value.
+		var v any
+		if json.Unmarshal(raw, &v) == nil {
+			v = scrubValue(v, s.scrub)
+			if b, err := json.Marshal(v); err == nil {
+				return b
+			}
+		}
+		return []byte(`{"error":"event data withheld: it could not be scrubbed of secrets"}`)
+	}
+	return []byte(text)
+}
+
+func scrubValue(v any, sc *secret.Scrubber) any {
+	switch x := v.(type) {
+	case string:
+		return sc.Scrub(x)
+	case []any:
+		for i := range x {
+			x[i] = scrubValue(x[i], sc)
+		}
+	case map[string]any:
+		for k := range x {
+			x[k] = scrubValue(x[k], sc)
+		}
+	}
+	return v
+}
+
+// Join records an actor arriving (a new terminal or SSH session).
+func (s *Session) Join(a Actor) error {
+	_, err := s.Append(a, TypeJoined, struct{}{})
+	return err
+}
+
+// Leave records an actor leaving.
+func (s *Session) Leave(a Actor) error {
+	_, err := s.Append(a, TypeLeft, struct{}{})
+	return err
+}
+
+// Tick ticks or unticks a manual item.
+func (s *Session) Tick(a Actor, item string, checked bool) error {
+	it := s.rb.Item(item)
+	if it == nil {
+		return fmt.Errorf("no item %q", item)
+	}
+	_, err := s.Append(a, TypeTicked, Ticked{Item: item, Checked: checked})
+	return err
+}
+
+// Skip marks an item skipped; a reason is required.
+func (s *Session) Skip(a Actor, item, reason string) error {
+	if a.Role == Observer {
+		return fmt.Errorf("skip an item: %w for an observer", ErrForbidden)
+	}
+	if s.rb.Item(item) == nil {
+		return fmt.Errorf("no item %q", item)
+	}
+	if len(bytes.TrimSpace([]byte(reason))) == 0 {
+		return errors.New("skipping needs a reason")
+	}
+	_, err := s.Append(a, TypeSkipped, Skipped{Item: item, Reason: reason})
+	return err
+}
+
+// Note adds a note to an item ("" for the incident).
+func (s *Session) Note(a Actor, item, text string) error {
+	if item != "" && s.rb.Item(item) == nil {
+		return fmt.Errorf("no item %q", item)
+	}
+	if len(bytes.TrimSpace([]byte(text))) == 0 {
+		return errors.New("empty note")
+	}
+	_, err := s.Append(a, TypeNoted, Noted{Item: item, Text: text})
+	return err
+}
+
+// Close ends the incident: it records the closing event, waits for
+// running probes and actions to finish, and closes the journal.
+func (s *Session) Close(a Actor, summary string) error {
+	if _, err := s.Append(a, TypeClosed, Closed{Summary: summary}); err != nil {
+		return err
+	}
+	return s.Shutdown()
+}
+
+// Shutdown stops the session without closing the incident (it can be
+// resumed): running probes and actions are cancelled and awaited, then the
+// journal is closed.
+func (s *Session) Shutdown() error {
+	s.mu.Lock()
+	for _, cancel := range s.cancels {
+		cancel()
+	}
+	s.mu.Unlock()
+	s.runs.Wait()
+	s.mu.Lock()
+	s.closed = true
+	for sub := range s.subs {
+		sub.close()
+	}
+	s.subs = map[*Subscription]struct{}{}
+	s.mu.Unlock()
+	return s.journal.Close()
+}
+
+// newRunID returns an id for a probe or action run.
+func (s *Session) newRunID(prefix string) string {
+	var b [3]byte
+	_, _ = rand.Read(b[:])
+	return prefix + "-" + hex.EncodeToString(b[:])
+}

@@ -1,0 +1,550 @@
+package session
+
+import (
+	"sort"
+	"time"
+
+	"steady/actions"
+	"steady/probes"
+	"steady/runbook"
+)
+
+// ItemStatus is where a checklist item stands.
+type ItemStatus string
+
+// Item statuses.
+const (
+	Todo    ItemStatus = "todo"
+	Running ItemStatus = "running"
+	ItemOK  ItemStatus = "ok"
+	Warned  ItemStatus = "warn"
+	Failed  ItemStatus = "fail"
+	Errored ItemStatus = "error"
+	ItemSkipped ItemStatus = "skipped"
+	Done    ItemStatus = "done"
+	// Unknown marks an action whose outcome was lost when steady stopped.
+	Unknown ItemStatus = "unknown"
+)
+
+// State is the whole incident as folded from its events. Values reached
+// through it are never modified after the fold creates them, so a copy
+// from Session.State may be read without locks.
+type State struct {
+	Incident Opened
+	Started  time.Time
+	// Ended is set once the incident is closed.
+	Ended  *time.Time
+	Closed *Closed
+	// LastSeq is the sequence number of the last event folded.
+	LastSeq int64
+	// Operators are everyone who joined, in order of first arrival.
+	Operators []Actor
+	// Online are the actors currently connected, by name.
+	Online map[string]Actor
+	Items  map[string]ItemState
+	// Probes are every probe run, in start order.
+	Probes []*ProbeRun
+	// Actions are every action run, in plan order.
+	Actions []*ActionRun
+	Notes   []Note
+	// Verdicts is each cause's standing from its probes' latest results.
+	Verdicts    map[string]probes.Verdict
+	Escalations []Escalation
+	// Resumes records every rebuild from the journal.
+	Resumes []ResumeInfo
+	// Recheck lists probes the operator must re-run before any action,
+	// because an action's outcome is unknown.
+	Recheck []string
+	// Drill holds the debrief once a drill is scored.
+	Debrief map[string]any
+}
+
+// ItemState is one checklist item's state.
+type ItemState struct {
+	Status  ItemStatus
+	Checked bool
+	// By and At say who last changed the item, and when.
+	By         Actor
+	At         time.Time
+	SkipReason string
+	// LastRun is the id of the latest probe or action run of the item.
+	LastRun string
+}
+
+// Note is an operator's note.
+type Note struct {
+	Item string
+	Text string
+	By   Actor
+	At   time.Time
+}
+
+// ProbeRun is one run of a probe.
+type ProbeRun struct {
+	ID      string
+	Probe   string
+	Item    string
+	Params  map[string]string
+	By      Actor
+	Started time.Time
+	// Result is nil while the probe runs.
+	Result *probes.Result
+}
+
+// ActionRun is one planned (and perhaps executed) action.
+type ActionRun struct {
+	ID          string
+	Action      string
+	Item        string
+	Plan        actions.Plan
+	PlannedBy   Actor
+	PlannedAt   time.Time
+	ConfirmedBy *Actor
+	ConfirmedAt time.Time
+	Override    string
+	Started     time.Time
+	Output      []OutputLine
+	// OutputCut counts bytes cut from over-long lines.
+	OutputCut int
+	Progress  *ActionProgress
+	// CancelRequested is who asked to cancel, if anyone did.
+	CancelRequested *Actor
+	// Outcome is nil until the action ends.
+	Outcome  *actions.Outcome
+	Finished time.Time
+}
+
+// Running reports whether the action has started and not ended.
+func (a *ActionRun) Running() bool { return !a.Started.IsZero() && a.Outcome == nil }
+
+// Escalation is one raised escalation.
+type Escalation struct {
+	Rule     int
+	To       string
+	When     string
+	Auto     bool
+	RaisedAt time.Time
+	RaisedBy Actor
+	// AckedBy is nil until someone acknowledges it.
+	AckedBy *Actor
+	AckedAt time.Time
+}
+
+// ResumeInfo is one resume of the incident.
+type ResumeInfo struct {
+	At   time.Time
+	By   Actor
+	Info Resumed
+}
+
+// newState returns the state before any event.
+func newState(rb *runbook.Runbook) *State {
+	s := &State{Items: map[string]ItemState{}, Online: map[string]Actor{}, Verdicts: map[string]probes.Verdict{}}
+	if rb != nil {
+		for _, it := range rb.Items() {
+			st := ItemState{Status: Todo}
+			if it.Task && it.Checked {
+				st.Status, st.Checked = Done, true
+			}
+			s.Items[it.ID] = st
+		}
+		for _, c := range rb.Causes {
+			s.Verdicts[c.ID] = probes.Unknown
+		}
+	}
+	return s
+}
+
+// clone copies the maps and slices of s, so the copy can be handed out
+// while s keeps changing. Pointed-to runs are replaced, never modified, by
+// the fold, so they are shared.
+func (s *State) clone() *State {
+	c := *s
+	c.Operators = append([]Actor(nil), s.Operators...)
+	c.Online = make(map[string]Actor, len(s.Online))
+	for k, v := range s.Online {
+		c.Online[k] = v
+	}
+	c.Items = make(map[string]ItemState, len(s.Items))
+	for k, v := range s.Items {
+		c.Items[k] = v
+	}
+	c.Probes = append([]*ProbeRun(nil), s.Probes...)
+	c.Actions = append([]*ActionRun(nil), s.Actions...)
+	c.Notes = append([]Note(nil), s.Notes...)
+	c.Verdicts = make(map[string]probes.Verdict, len(s.Verdicts))
+	for k, v := range s.Verdicts {
+		c.Verdicts[k] = v
+	}
+	c.Escalations = append([]Escalation(nil), s.Escalations...)
+	c.Resumes = append([]ResumeInfo(nil), s.Resumes...)
+	c.Recheck = append([]string(nil), s.Recheck...)
+	return &c
+}
+
+// Probe returns the probe run with the given id, or nil.
+func (s *State) Probe(id string) *ProbeRun {
+	for i := len(s.Probes) - 1; i >= 0; i-- {
+		if s.Probes[i].ID == id {
+			return s.Probes[i]
+		}
+	}
+	return nil
+}
+
+// Action returns the action run with the given id, or nil.
+func (s *State) Action(id string) *ActionRun {
+	for i := len(s.Actions) - 1; i >= 0; i-- {
+		if s.Actions[i].ID == id {
+			return s.Actions[i]
+		}
+	}
+	return nil
+}
+
+// LastResult returns the latest finished result of a probe, or nil.
+func (s *State) LastResult(probe string) *probes.Result {
+	for i := len(s.Probes) - 1; i >= 0; i-- {
+		if p := s.Probes[i]; p.Probe == probe && p.Result != nil {
+			return p.Result
+		}
+	}
+	return nil
+}
+
+// RunningActions returns the actions executing now.
+func (s *State) RunningActions() []*ActionRun {
+	var out []*ActionRun
+	for _, a := range s.Actions {
+		if a.Running() {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// RunningProbes returns the probe runs without a result.
+func (s *State) RunningProbes() []*ProbeRun {
+	var out []*ProbeRun
+	for _, p := range s.Probes {
+		if p.Result == nil {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// NotesOf returns the notes of an item ("" for incident notes).
+func (s *State) NotesOf(item string) []Note {
+	var out []Note
+	for _, n := range s.Notes {
+		if n.Item == item {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// VerifiedBackups returns the verified backups of a database taken in this
+// incident, newest last.
+func (s *State) VerifiedBackups(database string) []actions.Backup {
+	var out []actions.Backup
+	for _, a := range s.Actions {
+		if a.Outcome == nil || a.Outcome.Status != actions.Succeeded {
+			continue
+		}
+		art := a.Outcome.Artefacts
+		if art[actions.ArtefactKind] != "backup" || art[actions.ArtefactVerified] != "true" ||
+			(database != "" && art[actions.ArtefactDatabase] != database) {
+			continue
+		}
+		b := actions.Backup{Database: art[actions.ArtefactDatabase], Path: art[actions.ArtefactPath], SHA256: art[actions.ArtefactSHA256], At: a.Finished}
+		if n, ok := parseInt64(art[actions.ArtefactSize]); ok {
+			b.Size = n
+		}
+		out = append(out, b)
+	}
+	return out
+}
+
+func parseInt64(s string) (int64, bool) {
+	var n int64
+	if s == "" {
+		return 0, false
+	}
+	for _, r := range s {
+		if r < '0' || r > '9' {
+			return 0, false
+		}
+		n = n*10 + int64(r-'0')
+	}
+	return n, true
+}
+
+// maxOutputLines bounds the output kept in memory per action; the journal
+// keeps all of it.
+const maxOutputLines = 5000
+
+// apply folds one event into s. It is the only place state changes, so a
+// replay of the journal rebuilds exactly the live state. Unknown event
+// types are ignored, so newer journals still load.
+func (s *State) apply(e Event, rb *runbook.Runbook) {
+	s.LastSeq = e.Seq
+	switch e.Type {
+	case TypeOpened:
+		var d Opened
+		if e.Decode(&d) == nil {
+			s.Incident = d
+			s.Started = e.Time
+		}
+		s.join(e.Actor)
+	case TypeJoined:
+		s.join(e.Actor)
+	case TypeLeft:
+		delete(s.Online, e.Actor.Name)
+	case TypeResumed:
+		var d Resumed
+		if e.Decode(&d) == nil {
+			s.Resumes = append(s.Resumes, ResumeInfo{At: e.Time, By: e.Actor, Info: d})
+			s.Recheck = mergeUnique(s.Recheck, d.Recheck)
+		}
+		s.Online = map[string]Actor{}
+		s.join(e.Actor)
+	case TypeClosed:
+		var d Closed
+		if e.Decode(&d) == nil {
+			t := e.Time
+			s.Ended, s.Closed = &t, &d
+		}
+	case TypeTicked:
+		var d Ticked
+		if e.Decode(&d) == nil {
+			st := s.Items[d.Item]
+			st.Checked, st.By, st.At = d.Checked, e.Actor, e.Time
+			if d.Checked {
+				st.Status = Done
+			} else {
+				st.Status = Todo
+			}
+			st.SkipReason = ""
+			s.Items[d.Item] = st
+		}
+	case TypeSkipped:
+		var d Skipped
+		if e.Decode(&d) == nil {
+			st := s.Items[d.Item]
+			st.Status, st.SkipReason, st.By, st.At = ItemSkipped, d.Reason, e.Actor, e.Time
+			st.Checked = false
+			s.Items[d.Item] = st
+		}
+	case TypeNoted:
+		var d Noted
+		if e.Decode(&d) == nil {
+			s.Notes = append(s.Notes, Note{Item: d.Item, Text: d.Text, By: e.Actor, At: e.Time})
+		}
+	case TypeProbeStarted:
+		var d ProbeStarted
+		if e.Decode(&d) == nil {
+			s.Probes = append(s.Probes, &ProbeRun{ID: d.Run, Probe: d.Probe, Item: d.Item, Params: d.Params, By: e.Actor, Started: e.Time})
+			if d.Item != "" {
+				st := s.Items[d.Item]
+				st.Status, st.LastRun = Running, d.Run
+				s.Items[d.Item] = st
+			}
+		}
+	case TypeProbeFinished:
+		var d ProbeFinished
+		if e.Decode(&d) == nil {
+			s.finishProbe(d, e.Time, rb)
+		}
+	case TypeActionPlanned:
+		var d ActionPlanned
+		if e.Decode(&d) == nil {
+			s.Actions = append(s.Actions, &ActionRun{ID: d.Run, Action: d.Action, Item: d.Item, Plan: d.Plan, PlannedBy: e.Actor, PlannedAt: e.Time})
+		}
+	case TypeActionConfirmed:
+		var d ActionConfirmed
+		if e.Decode(&d) == nil {
+			s.updateAction(d.Run, func(a *ActionRun) {
+				by := e.Actor
+				a.ConfirmedBy, a.ConfirmedAt, a.Override = &by, e.Time, d.Override
+			})
+		}
+	case TypeActionStarted:
+		var d ActionStarted
+		if e.Decode(&d) == nil {
+			var item string
+			s.updateAction(d.Run, func(a *ActionRun) { a.Started, item = e.Time, a.Item })
+			if item != "" {
+				st := s.Items[item]
+				st.Status, st.LastRun = Running, d.Run
+				s.Items[item] = st
+			}
+		}
+	case TypeActionOutput:
+		var d ActionOutput
+		if e.Decode(&d) == nil {
+			s.updateAction(d.Run, func(a *ActionRun) {
+				a.Output = append(append([]OutputLine(nil), a.Output...), d.Lines...)
+				if over := len(a.Output) - maxOutputLines; over > 0 {
+					a.Output = a.Output[over:]
+				}
+				a.OutputCut += d.Cut
+			})
+		}
+	case TypeActionProgress:
+		var d ActionProgress
+		if e.Decode(&d) == nil {
+			s.updateAction(d.Run, func(a *ActionRun) { p := d; a.Progress = &p })
+		}
+	case TypeActionCancel:
+		var d ActionCancel
+		if e.Decode(&d) == nil {
+			s.updateAction(d.Run, func(a *ActionRun) { by := e.Actor; a.CancelRequested = &by })
+		}
+	case TypeActionFinished:
+		var d ActionFinished
+		if e.Decode(&d) == nil {
+			var item string
+			s.updateAction(d.Run, func(a *ActionRun) {
+				o := d.Outcome
+				a.Outcome, a.Finished, item = &o, e.Time, a.Item
+			})
+			if item != "" {
+				st := s.Items[item]
+				st.Status, st.LastRun, st.At = outcomeStatus(d.Outcome.Status), d.Run, e.Time
+				s.Items[item] = st
+			}
+		}
+	case TypeEscalationRaised:
+		var d EscalationRaised
+		if e.Decode(&d) == nil {
+			s.Escalations = append(s.Escalations, Escalation{Rule: d.Rule, To: d.To, When: d.When, Auto: d.Auto, RaisedAt: e.Time, RaisedBy: e.Actor})
+		}
+	case TypeEscalationAcked:
+		var d EscalationAcked
+		if e.Decode(&d) == nil {
+			for i := range s.Escalations {
+				if s.Escalations[i].Rule == d.Rule && s.Escalations[i].AckedBy == nil {
+					by := e.Actor
+					s.Escalations[i].AckedBy, s.Escalations[i].AckedAt = &by, e.Time
+				}
+			}
+		}
+	case TypeDrillScored:
+		var d map[string]any
+		if e.Decode(&d) == nil {
+			s.Debrief = d
+		}
+	}
+}
+
+func (s *State) join(a Actor) {
+	if a.Name == "" || a.Via == "steady" {
+		return
+	}
+	s.Online[a.Name] = a
+	for _, o := range s.Operators {
+		if o.Name == a.Name && o.Fingerprint == a.Fingerprint {
+			return
+		}
+	}
+	s.Operators = append(s.Operators, a)
+}
+
+func (s *State) finishProbe(d ProbeFinished, at time.Time, rb *runbook.Runbook) {
+	var item string
+	for i := len(s.Probes) - 1; i >= 0; i-- {
+		if p := s.Probes[i]; p.ID == d.Run {
+			np := *p
+			r := d.Result
+			np.Result = &r
+			s.Probes[i] = &np
+			item = p.Item
+			break
+		}
+	}
+	if item != "" {
+		st := s.Items[item]
+		if st.LastRun == d.Run {
+			st.Status = resultStatus(d.Result.Status)
+			st.At = at
+			s.Items[item] = st
+		}
+	}
+	// Re-running a probe the operator was asked to re-run clears it.
+	for i, p := range s.Recheck {
+		if p == d.Result.Probe && d.Result.Status != probes.Error && d.Result.Status != probes.Skipped {
+			s.Recheck = append(append([]string(nil), s.Recheck[:i]...), s.Recheck[i+1:]...)
+			break
+		}
+	}
+	if rb != nil {
+		for _, c := range rb.Causes {
+			var results []*probes.Result
+			for _, id := range c.Probes {
+				results = append(results, s.LastResult(id))
+			}
+			s.Verdicts[c.ID] = probes.Decide(results)
+		}
+	}
+}
+
+func (s *State) updateAction(run string, fn func(*ActionRun)) {
+	for i := len(s.Actions) - 1; i >= 0; i-- {
+		if s.Actions[i].ID == run {
+			na := *s.Actions[i]
+			fn(&na)
+			s.Actions[i] = &na
+			return
+		}
+	}
+}
+
+func resultStatus(st probes.Status) ItemStatus {
+	switch st {
+	case probes.OK:
+		return ItemOK
+	case probes.Warn:
+		return Warned
+	case probes.Fail:
+		return Failed
+	case probes.Skipped:
+		return ItemSkipped
+	}
+	return Errored
+}
+
+func outcomeStatus(st actions.OutcomeStatus) ItemStatus {
+	switch st {
+	case actions.Succeeded:
+		return Done
+	case actions.OutcomeUnknown:
+		return Unknown
+	case actions.Refused, actions.Cancelled:
+		return Warned
+	}
+	return Failed
+}
+
+func mergeUnique(a, b []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, s := range append(append([]string(nil), a...), b...) {
+		if !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Fold rebuilds a state from events, as Resume and reports do.
+func Fold(rb *runbook.Runbook, events []Event) *State {
+	s := newState(rb)
+	for _, e := range events {
+		s.apply(e, rb)
+	}
+	return s
+}
