@@ -108,7 +108,7 @@ func (s *Session) untrack(run string) {
 type history struct{ st *State }
 
 func (h history) VerifiedBackups(db string) []actions.Backup { return h.st.VerifiedBackups(db) }
-func (h history) LastResult(p string) *probes.Result       { return h.st.LastResult(p) }
+func (h history) LastResult(p string) *probes.Result         { return h.st.LastResult(p) }
 
 func (s *Session) env(a Actor, override string) *actions.Env {
 	return &actions.Env{Target: s.target, History: history{s.State()}, Operator: a.Name, Override: override}

@@ -28,9 +28,9 @@ type stubProbe struct {
 	params []probes.Param
 }
 
-func (p stubProbe) ID() string              { return p.id }
-func (p stubProbe) Title() string           { return "test probe " + p.id }
-func (p stubProbe) Params() []probes.Param  { return p.params }
+func (p stubProbe) ID() string             { return p.id }
+func (p stubProbe) Title() string          { return "test probe " + p.id }
+func (p stubProbe) Params() []probes.Param { return p.params }
 func (p stubProbe) Run(ctx context.Context, t *target.Target, ps probes.Params) probes.Result {
 	rows := make([][]string, 0, 600)
 	for i := 0; i < 600; i++ {

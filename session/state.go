@@ -14,14 +14,14 @@ type ItemStatus string
 
 // Item statuses.
 const (
-	Todo    ItemStatus = "todo"
-	Running ItemStatus = "running"
-	ItemOK  ItemStatus = "ok"
-	Warned  ItemStatus = "warn"
-	Failed  ItemStatus = "fail"
-	Errored ItemStatus = "error"
+	Todo        ItemStatus = "todo"
+	Running     ItemStatus = "running"
+	ItemOK      ItemStatus = "ok"
+	Warned      ItemStatus = "warn"
+	Failed      ItemStatus = "fail"
+	Errored     ItemStatus = "error"
 	ItemSkipped ItemStatus = "skipped"
-	Done    ItemStatus = "done"
+	Done        ItemStatus = "done"
 	// Unknown marks an action whose outcome was lost when steady stopped.
 	Unknown ItemStatus = "unknown"
 )
