@@ -133,8 +133,14 @@ func IDs() []string {
 // message per problem ("ask" is accepted for any parameter: the operator
 // fills it in). It serves runbook lint and the TUI's form.
 func CheckParams(p Probe, params map[string]string) []string {
+	return CheckDeclared(p.Params(), params)
+}
+
+// CheckDeclared validates params against declared parameters (of a probe
+// or an action).
+func CheckDeclared(declared []Param, params map[string]string) []string {
 	decl := map[string]Param{}
-	for _, d := range p.Params() {
+	for _, d := range declared {
 		decl[d.Name] = d
 	}
 	var msgs []string
@@ -147,7 +153,7 @@ func CheckParams(p Probe, params map[string]string) []string {
 		d, ok := decl[k]
 		if !ok {
 			var known []string
-			for _, d := range p.Params() {
+			for _, d := range declared {
 				known = append(known, d.Name)
 			}
 			hint := "it takes no parameters"

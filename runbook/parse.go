@@ -263,8 +263,18 @@ func (p *parse) list(l *ast.List) {
 		p.add(p.lineOfNode(l), "resolution steps must sit under a cause heading", "### For <cause> {#cause-id}")
 		return
 	}
+	after := p.section.Line
 	for li := l.FirstChild(); li != nil; li = li.NextSibling() {
 		item := p.item(li)
+		if sp := p.spanOf(li); sp.first == 0 {
+			// An empty item has no text to take a line from.
+			item.Line = p.emptyItemLine(after + 1)
+		} else {
+			after = sp.last
+		}
+		if item.Title == "" {
+			p.add(item.Line, "empty checklist item", "")
+		}
 		item.Section = p.section.Kind
 		p.section.Items = append(p.section.Items, item)
 		if p.path != nil {
@@ -308,9 +318,6 @@ func (p *parse) item(li ast.Node) *Item {
 	it.Markdown = strings.TrimSpace(strings.Join(parts, "\n\n"))
 	// The title line keeps its checkbox in Markdown; drop it for display.
 	it.Markdown = strings.TrimSpace(strings.TrimPrefix(strings.TrimPrefix(it.Markdown, "[ ]"), "[x]"))
-	if it.Title == "" {
-		p.add(it.Line, "empty checklist item", "")
-	}
 	return it
 }
 
@@ -460,6 +467,22 @@ func (p *parse) assignIDs() {
 		}
 		seen[it.ID] = it
 	}
+}
+
+var emptyItem = regexp.MustCompile(`^\s*(?:[-*+]|\d+[.)])(?:\s+\[[ xX]\])?\s*$`)
+
+// emptyItemLine finds the first line from line on that is a bare list marker.
+func (p *parse) emptyItemLine(line int) int {
+	for l := max(line, 1); l <= len(p.lines); l++ {
+		start, end := p.lines[l-1], len(p.src)
+		if l < len(p.lines) {
+			end = p.lines[l]
+		}
+		if emptyItem.Match(bytes.TrimRight(p.src[start:end], "\r\n")) {
+			return l
+		}
+	}
+	return max(line, 1)
 }
 
 // span is a range of 1-based file lines.
