@@ -7,8 +7,8 @@ import (
 	"text/tabwriter"
 
 	"charm.land/glamour/v2"
-	"github.com/spf13/cobra"
 	"github.com/charmbracelet/x/term"
+	"github.com/spf13/cobra"
 
 	"steady/runbook"
 )
