@@ -1,0 +1,47 @@
+# steady — the two commands a newcomer needs are `make drill` and `make test`.
+SHELL := /bin/bash
+export PATH := $(PATH):/usr/local/go/bin
+GO ?= go
+BIN := bin/steady
+VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X main.version=$(VERSION)
+# The suite mostly waits on private servers; more parallel tests than cores pays off.
+TESTFLAGS ?= -race -timeout 25m -parallel 4
+
+.PHONY: build test lint deps drill bench fuzz clean
+
+build:
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/steady
+
+## deps: install missing Debian packages (postgresql, redis-server, tmux, ...)
+deps:
+	@scripts/deps.sh
+
+## test: vet and the whole suite, with the race detector, against private servers
+test: deps build
+	$(GO) vet ./...
+	$(GO) test $(TESTFLAGS) ./...
+
+## lint: formatting, vet, and staticcheck when it can be installed
+lint:
+	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	@if command -v staticcheck >/dev/null 2>&1 || $(GO) install honnef.co/go/tools/cmd/staticcheck@2025.1.1 >/dev/null 2>&1; then \
+		PATH="$$PATH:$$($(GO) env GOPATH)/bin" staticcheck ./...; \
+	else echo "staticcheck not installable here; skipped"; fi
+
+## drill: the TUI against a private sandbox with an injected fault
+drill: deps build
+	$(BIN) drill $(SCENARIO)
+
+## bench: benchmarks at production scale, side by side with psql, redis-cli and pg_dump
+bench: deps build
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+## fuzz: a short run of every fuzz target
+fuzz:
+	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 30s ./runbook/
+	$(GO) test -run '^$$' -fuzz FuzzReadEvents -fuzztime 30s ./session/
+
+clean:
+	rm -rf bin
