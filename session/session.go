@@ -33,6 +33,8 @@ type Session struct {
 	cancels map[string]context.CancelFunc
 	runs    sync.WaitGroup
 	closed  bool
+	// counters number probe and action runs: "probe-3", "action-1".
+	counters map[string]int
 }
 
 // Options configure a new or resumed session.
@@ -49,6 +51,8 @@ type Options struct {
 	Version string
 	// Now overrides the clock (tests).
 	Now func() time.Time
+	// ID overrides the generated incident id (tests).
+	ID string
 }
 
 // ErrForbidden is returned when an actor's role does not allow an intent.
@@ -73,7 +77,10 @@ func Open(o Options) (*Session, error) {
 	if now == nil {
 		now = time.Now
 	}
-	id := NewID(now())
+	id := o.ID
+	if id == "" {
+		id = NewID(now())
+	}
 	j, err := CreateJournal(filepath.Join(o.Dir, id+".jsonl"))
 	if err != nil {
 		return nil, err
@@ -108,6 +115,7 @@ func newSession(o Options, j *Journal) *Session {
 	return &Session{
 		rb: o.Runbook, target: o.Target, journal: j, scrub: scrub, now: now,
 		state: newState(o.Runbook), subs: map[*Subscription]struct{}{}, cancels: map[string]context.CancelFunc{},
+		counters: map[string]int{},
 	}
 }
 
@@ -275,9 +283,20 @@ func (s *Session) Shutdown() error {
 	return s.journal.Close()
 }
 
-// newRunID returns an id for a probe or action run.
+// newRunID returns the next id for a probe or action run. Ids are short
+// and count up within an incident, so people can say "action-2" aloud.
 func (s *Session) newRunID(prefix string) string {
-	var b [3]byte
-	_, _ = rand.Read(b[:])
-	return prefix + "-" + hex.EncodeToString(b[:])
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.counters[prefix]; !ok {
+		// Continue after the runs a resumed journal already holds.
+		switch prefix {
+		case "probe":
+			s.counters[prefix] = len(s.state.Probes)
+		case "action":
+			s.counters[prefix] = len(s.state.Actions)
+		}
+	}
+	s.counters[prefix]++
+	return fmt.Sprintf("%s-%d", prefix, s.counters[prefix])
 }

@@ -36,14 +36,6 @@ func newActCmd() *cobra.Command {
 	}
 }
 
-func newReportCmd() *cobra.Command {
-	return &cobra.Command{
-		Use:   "report FILE",
-		Short: "Write the postmortem report of an incident journal (not yet available)",
-		RunE:  notYet("report"),
-	}
-}
-
 type runFlags struct{}
 
 func newRunCmd() *cobra.Command {

@@ -1,0 +1,156 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"steady/report"
+	"steady/session"
+)
+
+func newReportCmd() *cobra.Command {
+	var format, out, output string
+	cmd := &cobra.Command{
+		Use:   "report JOURNAL",
+		Short: "Write the postmortem checklist of an incident journal (Markdown or JSON)",
+		Long: `Write the postmortem's verification checklist from an incident journal:
+header (runbook, severity, start, end, duration against the estimated TTR,
+operators), open items, symptoms observed, root-cause verdicts, each
+diagnosis step with its probe evidence, each action with its plan, who
+confirmed it, its output and outcome, the verification list with who ticked
+what and when, prevention follow-ups, escalations, notes and the timeline.
+
+The journal's hash chain is checked first; the report says whether it held.
+--output RUN prints the whole output of one action (the report keeps the
+last lines only).`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			l, err := loadConfig(cmd)
+			if err != nil {
+				return err
+			}
+			path := args[0]
+			data, err := os.ReadFile(path)
+			if err != nil {
+				return exitf(exitUsage, "%v", err)
+			}
+			events, info, err := session.ReadEvents(bytes.NewReader(data))
+			if err != nil {
+				return exitf(exitFound, "%s: %v (run `steady report verify %s`)", path, err, path)
+			}
+			if len(events) == 0 || events[0].Type != session.TypeOpened {
+				return exitf(exitUsage, "%s is not an incident journal", path)
+			}
+			if output != "" {
+				return printOutput(cmd, events, output)
+			}
+			n, problems, _ := session.Verify(bytes.NewReader(data))
+			integrity := report.Integrity{Events: n, Verified: len(problems) == 0}
+			for _, p := range problems {
+				integrity.Problems = append(integrity.Problems, fmt.Sprintf("line %d: %s", p.Line, p.Msg))
+			}
+			if info.Truncated {
+				fmt.Fprintf(cmd.ErrOrStderr(), "note: %s ends in an incomplete line; the report covers the complete events\n", path)
+			}
+			rb, err := session.LoadRunbookFor(path, l.Runbooks, known())
+			if err != nil {
+				return exitf(exitUsage, "the incident's runbook: %v", err)
+			}
+			var opened session.Opened
+			_ = events[0].Decode(&opened)
+			if opened.RunbookHash != "" && opened.RunbookHash != rb.Hash {
+				fmt.Fprintf(cmd.ErrOrStderr(), "note: runbook %s changed since the incident; items are matched by id\n", rb.Name)
+			}
+			rep := report.Build(rb, events, integrity, path)
+			var text []byte
+			switch format {
+			case "md", "markdown":
+				text = []byte(rep.Markdown())
+			case "json":
+				text, err = json.MarshalIndent(rep, "", "  ")
+				if err != nil {
+					return err
+				}
+				text = append(text, '\n')
+			default:
+				return exitf(exitUsage, "--format must be md or json, not %q", format)
+			}
+			if out == "" || out == "-" {
+				_, err = cmd.OutOrStdout().Write(text)
+				return err
+			}
+			if err := os.WriteFile(out, text, 0o644); err != nil {
+				return exitf(exitUsage, "write report: %v", err)
+			}
+			fmt.Fprintf(cmd.ErrOrStderr(), "wrote %s\n", out)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&format, "format", "md", "md or json")
+	cmd.Flags().StringVarP(&out, "out", "o", "", "write to this file instead of standard output")
+	cmd.Flags().StringVar(&output, "output", "", "print the whole output of one action run (e.g. action-2)")
+	cmd.AddCommand(newReportVerifyCmd())
+	return cmd
+}
+
+func printOutput(cmd *cobra.Command, events []session.Event, run string) error {
+	found := false
+	for _, e := range events {
+		switch e.Type {
+		case session.TypeActionPlanned:
+			var d session.ActionPlanned
+			if e.Decode(&d) == nil && d.Run == run {
+				found = true
+			}
+		case session.TypeActionOutput:
+			var d session.ActionOutput
+			if e.Decode(&d) == nil && d.Run == run {
+				for _, l := range d.Lines {
+					fmt.Fprintln(cmd.OutOrStdout(), l.Text)
+				}
+			}
+		}
+	}
+	if !found {
+		return exitf(exitUsage, "no action run %q in this journal", run)
+	}
+	return nil
+}
+
+func newReportVerifyCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "verify JOURNAL",
+		Short: "Check a journal's hash chain; name every altered, removed or damaged line",
+		Long: `Check that no line of an incident journal was altered, removed or
+reordered since it was written: each line carries the SHA-256 of its own
+content and of the line before. Exit 0 when the chain holds, 1 otherwise.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			f, err := os.Open(args[0])
+			if err != nil {
+				return exitf(exitUsage, "%v", err)
+			}
+			defer f.Close()
+			n, problems, err := session.Verify(f)
+			if err != nil {
+				return exitf(exitUsage, "%v", err)
+			}
+			if len(problems) == 0 {
+				fmt.Fprintf(cmd.OutOrStdout(), "%s: ok, %d events, hash chain intact\n", args[0], n)
+				return nil
+			}
+			var lines []string
+			for _, p := range problems {
+				lines = append(lines, fmt.Sprintf("%s:%d: %s", args[0], p.Line, p.Msg))
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), strings.Join(lines, "\n"))
+			return silentExit(exitFound)
+		},
+	}
+}
+

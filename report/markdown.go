@@ -1,0 +1,324 @@
+package report
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"steady/actions"
+	"steady/probes"
+)
+
+// EvidenceRows is how many evidence rows per probe the Markdown shows.
+const EvidenceRows = 15
+
+// Markdown writes the report as a postmortem checklist.
+func (r *Report) Markdown() string {
+	var b strings.Builder
+	h := r.Incident
+	title := h.Title
+	if title == "" {
+		title = h.Runbook
+	}
+	fmt.Fprintf(&b, "# Postmortem checklist: %s\n\n", esc(title))
+	if h.Drill != "" {
+		fmt.Fprintf(&b, "> **Drill** — scenario `%s`. This incident was a practice run in a sandbox.\n\n", h.Drill)
+	}
+	b.WriteString("| | |\n| --- | --- |\n")
+	row := func(k, v string) { fmt.Fprintf(&b, "| %s | %s |\n", k, cell(v)) }
+	row("Incident", "`"+h.ID+"`")
+	row("Runbook", fmt.Sprintf("%s (`%s`, sha256 %s)", h.Title, h.Runbook, short(h.RunbookHash)))
+	row("Severity", strings.ToUpper(h.Severity))
+	row("Target", h.Target)
+	row("Start", ts(h.Start))
+	if h.Closed {
+		row("End", ts(h.End))
+	} else {
+		row("End", "still open (last event "+ts(h.End)+")")
+	}
+	dur := time.Duration(h.DurationS) * time.Second
+	ttr := time.Duration(h.EstimatedS) * time.Second
+	if ttr > 0 {
+		row("Duration", fmt.Sprintf("%s (estimated TTR %s)", human(dur), human(ttr)))
+	} else {
+		row("Duration", human(dur))
+	}
+	row("Operators", strings.Join(h.Operators, ", "))
+	integrity := fmt.Sprintf("hash chain verified over %d events", r.Integrity.Events)
+	if !r.Integrity.Verified {
+		integrity = "**NOT VERIFIED**: " + strings.Join(r.Integrity.Problems, "; ")
+	}
+	row("Journal", fmt.Sprintf("`%s` — %s", h.Journal, integrity))
+	if h.Summary != "" {
+		row("Summary", h.Summary)
+	}
+	b.WriteString("\n")
+
+	if len(r.Open) > 0 {
+		b.WriteString("## Open items\n\n")
+		for _, o := range r.Open {
+			fmt.Fprintf(&b, "- [ ] %s\n", esc(o))
+		}
+		b.WriteString("\n")
+	}
+
+	b.WriteString("## Symptoms observed\n\n")
+	for _, t := range r.Symptoms {
+		writeTick(&b, t)
+	}
+	b.WriteString("\n## Root causes\n\n| Cause | Likelihood | Verdict | Evidence |\n| --- | --- | --- | --- |\n")
+	for _, c := range r.Causes {
+		v := string(c.Verdict)
+		if c.Verdict == probes.Confirmed {
+			v = "**confirmed**"
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", cell(c.Title), cell(c.Likelihood), v, cell(strings.Join(c.Probes, ", ")))
+	}
+
+	b.WriteString("\n## Diagnosis\n\n")
+	for i, s := range r.Diagnosis {
+		fmt.Fprintf(&b, "%d. **%s** — %s\n", i+1, esc(s.Text), statusText(s.Status))
+		if s.Skipped != "" {
+			fmt.Fprintf(&b, "   Skipped: %s\n", esc(s.Skipped))
+		}
+		if s.Evidence != nil {
+			writeEvidence(&b, s.Evidence, "   ")
+		}
+		b.WriteString("\n")
+	}
+
+	b.WriteString("## Actions\n\n")
+	if len(r.Actions) == 0 {
+		b.WriteString("No action was carried out.\n\n")
+	}
+	for _, a := range r.Actions {
+		writeAction(&b, a, h.Journal)
+	}
+
+	b.WriteString("## Verification\n\n")
+	for _, t := range r.Verification {
+		writeTick(&b, t)
+	}
+	if len(r.FollowUps) > 0 {
+		b.WriteString("\n## Follow-ups (prevention)\n\n")
+		for _, f := range r.FollowUps {
+			fmt.Fprintf(&b, "- [ ] %s\n", esc(f))
+		}
+	}
+	if len(r.Escalations) > 0 {
+		b.WriteString("\n## Escalations\n\n| To | Why | Raised | Acknowledged |\n| --- | --- | --- | --- |\n")
+		for _, e := range r.Escalations {
+			ack := "—"
+			if e.AckedAt != nil {
+				ack = e.AckedBy + ", " + ts(*e.AckedAt)
+			}
+			why := e.When
+			if e.Auto {
+				why += " (time threshold)"
+			}
+			fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", cell(e.To), cell(why), ts(e.Raised), cell(ack))
+		}
+	}
+	if len(r.Notes) > 0 {
+		b.WriteString("\n## Notes\n\n")
+		for _, n := range r.Notes {
+			where := ""
+			if n.Item != "" {
+				where = " on `" + n.Item + "`"
+			}
+			fmt.Fprintf(&b, "- %s, %s%s: %s\n", n.By, ts(n.At), where, esc(n.Text))
+		}
+	}
+	if len(r.Debrief) > 0 {
+		b.WriteString("\n## Drill debrief\n\n")
+		writeDebrief(&b, r.Debrief)
+	}
+	b.WriteString("\n## Timeline\n\n| # | Time (UTC) | Who | What |\n| --- | --- | --- | --- |\n")
+	for _, t := range r.Timeline {
+		fmt.Fprintf(&b, "| %d | %s | %s | %s |\n", t.Seq, t.At.UTC().Format("15:04:05"), cell(t.By), cell(t.What))
+	}
+	return b.String()
+}
+
+func writeTick(b *strings.Builder, t Tick) {
+	box := " "
+	if t.Done {
+		box = "x"
+	}
+	line := fmt.Sprintf("- [%s] %s", box, esc(t.Text))
+	switch {
+	case t.Skipped != "":
+		line += fmt.Sprintf(" — skipped by %s: %s", t.By, esc(t.Skipped))
+	case t.At != nil:
+		line += fmt.Sprintf(" — %s, %s", t.By, ts(*t.At))
+	}
+	b.WriteString(line + "\n")
+	if t.Evidence != nil {
+		fmt.Fprintf(b, "  - evidence: `%s` %s — %s\n", t.Evidence.Probe, t.Evidence.Status, esc(t.Evidence.Summary))
+	}
+}
+
+func writeEvidence(b *strings.Builder, e *Evidence, indent string) {
+	fmt.Fprintf(b, "%sProbe `%s` (%s, %s by %s): %s\n", indent, e.Probe, e.Status, ts(e.At), e.By, esc(e.Summary))
+	for _, f := range e.Findings {
+		if f.Status == probes.OK {
+			continue
+		}
+		fmt.Fprintf(b, "%s- %s: %s\n", indent, f.Status, esc(f.Message))
+	}
+	if len(e.Table.Columns) == 0 || len(e.Table.Rows) == 0 {
+		return
+	}
+	b.WriteString("\n")
+	fmt.Fprintf(b, "%s| %s |\n", indent, strings.Join(cells(e.Table.Columns), " | "))
+	fmt.Fprintf(b, "%s|%s\n", indent, strings.Repeat(" --- |", len(e.Table.Columns)))
+	n := min(len(e.Table.Rows), EvidenceRows)
+	for _, r := range e.Table.Rows[:n] {
+		fmt.Fprintf(b, "%s| %s |\n", indent, strings.Join(cells(r), " | "))
+	}
+	if more := len(e.Table.Rows) - n + e.Table.Omitted; more > 0 {
+		fmt.Fprintf(b, "\n%s(%d more rows in the journal)\n", indent, more)
+	}
+}
+
+func writeAction(b *strings.Builder, a Action, journal string) {
+	status := "not run"
+	if a.Outcome != nil {
+		status = string(a.Outcome.Status)
+	}
+	fmt.Fprintf(b, "### %s — %s\n\n", a.Plan.Title, status)
+	fmt.Fprintf(b, "Run `%s`, planned by %s. Risk: %s.", a.Run, a.PlannedBy, a.Plan.Risk)
+	if a.ConfirmedBy != "" {
+		fmt.Fprintf(b, " Confirmed by %s at %s", a.ConfirmedBy, ts(*a.ConfirmedAt))
+		if a.Plan.Destructive {
+			fmt.Fprintf(b, " (typed `%s`)", a.Plan.ConfirmPhrase)
+		}
+		b.WriteString(".")
+	}
+	b.WriteString("\n\n")
+	if a.Override != "" {
+		fmt.Fprintf(b, "> **Precondition overridden**: %s\n\n", esc(a.Override))
+	}
+	if a.Plan.Summary != "" {
+		b.WriteString(esc(a.Plan.Summary) + "\n\n")
+	}
+	for _, p := range a.Plan.Preconditions {
+		mark := "x"
+		if !p.Holds {
+			mark = " "
+		}
+		fmt.Fprintf(b, "- [%s] precondition %s: %s\n", mark, esc(p.Name), esc(p.Detail))
+	}
+	for _, w := range a.Plan.Warnings {
+		fmt.Fprintf(b, "- warning: %s\n", esc(w))
+	}
+	if len(a.Plan.Preconditions)+len(a.Plan.Warnings) > 0 {
+		b.WriteString("\n")
+	}
+	if len(a.Plan.Steps) > 0 {
+		b.WriteString("Plan, exactly as run:\n\n```\n")
+		for _, s := range a.Plan.Steps {
+			fmt.Fprintf(b, "%s\n", s.Text)
+		}
+		b.WriteString("```\n\n")
+	}
+	if a.Outcome != nil {
+		o := a.Outcome
+		fmt.Fprintf(b, "Outcome: **%s** — %s (exit status %d, took %s)\n", o.Status, esc(o.Summary), o.ExitCode, o.Duration.Round(time.Millisecond))
+		if o.Error != "" {
+			fmt.Fprintf(b, "\nError: %s\n", esc(o.Error))
+		}
+		if len(o.Artefacts) > 0 {
+			keys := make([]string, 0, len(o.Artefacts))
+			for k := range o.Artefacts {
+				keys = append(keys, k)
+			}
+			sort.Strings(keys)
+			b.WriteString("\n")
+			for _, k := range keys {
+				fmt.Fprintf(b, "- %s: `%s`\n", k, o.Artefacts[k])
+			}
+		}
+		b.WriteString("\n")
+	}
+	if a.OutputLines > 0 {
+		if a.OutputLines > len(a.Output) {
+			fmt.Fprintf(b, "Output (last %d of %d lines; the whole output: `steady report %s --output %s`):\n\n", len(a.Output), a.OutputLines, journal, a.Run)
+		} else {
+			b.WriteString("Output:\n\n")
+		}
+		b.WriteString("```\n")
+		for _, l := range a.Output {
+			b.WriteString(strings.ReplaceAll(l, "```", "'''") + "\n")
+		}
+		b.WriteString("```\n\n")
+	}
+	if a.Outcome != nil && a.Outcome.Status == actions.OutcomeUnknown {
+		b.WriteString("> The outcome of this action is unknown: steady stopped while it ran.\n\n")
+	}
+}
+
+func writeDebrief(b *strings.Builder, d map[string]any) {
+	keys := make([]string, 0, len(d))
+	for k := range d {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	b.WriteString("| | |\n| --- | --- |\n")
+	for _, k := range keys {
+		fmt.Fprintf(b, "| %s | %s |\n", cell(strings.ReplaceAll(k, "_", " ")), cell(fmt.Sprint(d[k])))
+	}
+}
+
+func statusText(s string) string {
+	switch s {
+	case "fail":
+		return "**FAIL**"
+	case "todo":
+		return "not run"
+	}
+	return s
+}
+
+// human writes 2h0m0s as 2h and 11m30s as it is.
+func human(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
+}
+
+func ts(t time.Time) string {
+	if t.IsZero() {
+		return "—"
+	}
+	return t.UTC().Format("2006-01-02 15:04:05 UTC")
+}
+
+func short(h string) string {
+	if len(h) > 12 {
+		return h[:12]
+	}
+	return h
+}
+
+// esc keeps text from being read as Markdown markup where it matters.
+func esc(s string) string {
+	s = strings.ReplaceAll(s, "\n", " ")
+	return strings.NewReplacer("<", "&lt;", ">", "&gt;").Replace(s)
+}
+
+func cell(s string) string { return strings.ReplaceAll(esc(s), "|", `\|`) }
+
+func cells(in []string) []string {
+	out := make([]string, len(in))
+	for i, s := range in {
+		out[i] = cell(s)
+	}
+	return out
+}

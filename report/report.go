@@ -1,0 +1,458 @@
+// Package report turns an incident journal into the postmortem's
+// verification checklist: a Report value with a documented JSON form, and
+// Markdown that renders well on a code-hosting site.
+package report
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"steady/actions"
+	"steady/probes"
+	"steady/runbook"
+	"steady/session"
+)
+
+// Schema identifies the JSON document's shape; it changes only when a
+// field is removed or changes meaning.
+const Schema = "steady.report/v1"
+
+// Report is the postmortem of one incident. Its JSON field names are the
+// documented schema (see README, "Reports").
+type Report struct {
+	Schema    string    `json:"schema"`
+	Incident  Header    `json:"incident"`
+	Integrity Integrity `json:"integrity"`
+	Symptoms  []Tick    `json:"symptoms"`
+	Diagnosis []Step    `json:"diagnosis"`
+	Causes    []Cause   `json:"causes"`
+	Actions   []Action  `json:"actions"`
+	// Verification is the checklist the postmortem verifies.
+	Verification []Tick `json:"verification"`
+	// FollowUps are the Prevention items, as open follow-ups.
+	FollowUps   []string     `json:"follow_ups"`
+	Escalations []Escalation `json:"escalations"`
+	Notes       []Note       `json:"notes"`
+	// Open lists what is not finished: unticked verification, actions
+	// with unknown outcomes, unacknowledged escalations, skipped steps.
+	Open     []string        `json:"open"`
+	Timeline []TimelineEntry `json:"timeline"`
+	Debrief  map[string]any  `json:"debrief,omitempty"`
+}
+
+// Header is the incident's identity and span.
+type Header struct {
+	ID          string    `json:"id"`
+	Runbook     string    `json:"runbook"`
+	Title       string    `json:"title"`
+	RunbookHash string    `json:"runbook_hash"`
+	Severity    string    `json:"severity"`
+	Target      string    `json:"target"`
+	Start       time.Time `json:"start"`
+	// End is when the incident was closed, or the last event when open.
+	End        time.Time `json:"end"`
+	Closed     bool      `json:"closed"`
+	DurationS  int64     `json:"duration_s"`
+	EstimatedS int64     `json:"ttr_estimate_s"`
+	Operators  []string  `json:"operators"`
+	Drill      string    `json:"drill,omitempty"`
+	Summary    string    `json:"summary,omitempty"`
+	Journal    string    `json:"journal"`
+}
+
+// Integrity is the result of checking the journal's hash chain.
+type Integrity struct {
+	Events   int      `json:"events"`
+	Verified bool     `json:"verified"`
+	Problems []string `json:"problems,omitempty"`
+}
+
+// Tick is a checklist item and who ticked it.
+type Tick struct {
+	Item    string     `json:"item"`
+	Text    string     `json:"text"`
+	Done    bool       `json:"done"`
+	By      string     `json:"by,omitempty"`
+	At      *time.Time `json:"at,omitempty"`
+	Skipped string     `json:"skipped,omitempty"`
+	// Evidence is the latest result of the item's probe, if it has one.
+	Evidence *Evidence `json:"evidence,omitempty"`
+}
+
+// Step is a diagnosis step and its evidence.
+type Step struct {
+	Item     string    `json:"item"`
+	Text     string    `json:"text"`
+	Status   string    `json:"status"`
+	Probe    string    `json:"probe,omitempty"`
+	Evidence *Evidence `json:"evidence,omitempty"`
+	Skipped  string    `json:"skipped,omitempty"`
+}
+
+// Evidence is a probe result as the report shows it.
+type Evidence struct {
+	Probe    string            `json:"probe"`
+	Status   probes.Status     `json:"status"`
+	Summary  string            `json:"summary"`
+	Findings []probes.Finding  `json:"findings"`
+	Table    probes.Table      `json:"table"`
+	At       time.Time         `json:"at"`
+	By       string            `json:"by"`
+	Params   map[string]string `json:"params,omitempty"`
+}
+
+// Cause is a root cause's verdict.
+type Cause struct {
+	ID         string         `json:"id"`
+	Title      string         `json:"title"`
+	Likelihood string         `json:"likelihood"`
+	Verdict    probes.Verdict `json:"verdict"`
+	Probes     []string       `json:"evidence_probes"`
+}
+
+// Action is one planned action: what was shown, who confirmed, what ran.
+type Action struct {
+	Run         string           `json:"run"`
+	Action      string           `json:"action"`
+	Item        string           `json:"item,omitempty"`
+	Plan        actions.Plan     `json:"plan"`
+	PlannedBy   string           `json:"planned_by"`
+	ConfirmedBy string           `json:"confirmed_by,omitempty"`
+	ConfirmedAt *time.Time       `json:"confirmed_at,omitempty"`
+	Override    string           `json:"override,omitempty"`
+	Outcome     *actions.Outcome `json:"outcome,omitempty"`
+	// Output is the end of the output; OutputLines counts all of it.
+	Output      []string `json:"output"`
+	OutputLines int      `json:"output_lines"`
+}
+
+// Escalation is one raised escalation.
+type Escalation struct {
+	To      string     `json:"to"`
+	When    string     `json:"when"`
+	Auto    bool       `json:"auto"`
+	Raised  time.Time  `json:"raised"`
+	AckedBy string     `json:"acknowledged_by,omitempty"`
+	AckedAt *time.Time `json:"acknowledged_at,omitempty"`
+}
+
+// Note is an operator's note.
+type Note struct {
+	Item string    `json:"item,omitempty"`
+	Text string    `json:"text"`
+	By   string    `json:"by"`
+	At   time.Time `json:"at"`
+}
+
+// TimelineEntry is one event in words.
+type TimelineEntry struct {
+	Seq  int64     `json:"seq"`
+	At   time.Time `json:"at"`
+	By   string    `json:"by"`
+	What string    `json:"what"`
+}
+
+// OutputTail is how many output lines of an action the report keeps.
+const OutputTail = 40
+
+// Build makes the report of a journal's events. rb is the incident's
+// runbook; integrity is the result of session.Verify on the same file.
+func Build(rb *runbook.Runbook, events []session.Event, integrity Integrity, journal string) *Report {
+	st := session.Fold(rb, events)
+	r := &Report{Schema: Schema, Integrity: integrity, Symptoms: []Tick{}, Diagnosis: []Step{}, Causes: []Cause{},
+		Actions: []Action{}, Verification: []Tick{}, FollowUps: []string{}, Escalations: []Escalation{}, Notes: []Note{},
+		Open: []string{}, Timeline: []TimelineEntry{}, Debrief: st.Debrief}
+
+	inc := st.Incident
+	end := st.Started
+	if n := len(events); n > 0 {
+		end = events[n-1].Time
+	}
+	if st.Ended != nil {
+		end = *st.Ended
+	}
+	h := Header{ID: inc.ID, Runbook: inc.Runbook, Title: inc.Title, RunbookHash: inc.RunbookHash, Severity: inc.Severity,
+		Target: inc.Target, Start: st.Started, End: end, Closed: st.Ended != nil, DurationS: int64(end.Sub(st.Started).Seconds()),
+		EstimatedS: int64(inc.TTR.Seconds()), Journal: journal}
+	for _, o := range st.Operators {
+		h.Operators = append(h.Operators, fmt.Sprintf("%s (%s, %s)", o, o.Role, o.Via))
+	}
+	if inc.Drill != nil {
+		h.Drill = inc.Drill.Scenario
+	}
+	if st.Closed != nil {
+		h.Summary = st.Closed.Summary
+	}
+	r.Incident = h
+
+	evidence := func(item string) *Evidence {
+		is := st.Items[item]
+		p := st.Probe(is.LastRun)
+		if p == nil || p.Result == nil {
+			// The latest run of the item may be an action; fall back to
+			// the item's probe's latest result.
+			it := rb.Item(item)
+			if it == nil || it.Binding == nil || it.Binding.Probe == "" {
+				return nil
+			}
+			for i := len(st.Probes) - 1; i >= 0; i-- {
+				if q := st.Probes[i]; q.Probe == it.Binding.Probe && q.Result != nil {
+					p = q
+					break
+				}
+			}
+			if p == nil || p.Result == nil {
+				return nil
+			}
+		}
+		res := p.Result
+		return &Evidence{Probe: p.Probe, Status: res.Status, Summary: res.Summary, Findings: nonNil(res.Findings),
+			Table: res.Evidence, At: p.Started, By: p.By.String(), Params: p.Params}
+	}
+	tick := func(it *runbook.Item) Tick {
+		is := st.Items[it.ID]
+		t := Tick{Item: it.ID, Text: it.Title, Done: is.Status == session.Done || is.Checked}
+		if !is.At.IsZero() && (t.Done || is.Status == session.ItemSkipped) {
+			at := is.At
+			t.By, t.At = is.By.String(), &at
+		}
+		if is.Status == session.ItemSkipped {
+			t.Skipped = is.SkipReason
+		}
+		if it.Binding != nil && it.Binding.Probe != "" {
+			t.Evidence = evidence(it.ID)
+		}
+		return t
+	}
+	for _, sec := range rb.Sections {
+		for _, it := range sec.Items {
+			switch sec.Kind {
+			case runbook.Symptoms:
+				r.Symptoms = append(r.Symptoms, tick(it))
+			case runbook.Diagnosis:
+				is := st.Items[it.ID]
+				s := Step{Item: it.ID, Text: it.Title, Status: string(is.Status)}
+				if it.Binding != nil {
+					s.Probe = it.Binding.Probe
+					s.Evidence = evidence(it.ID)
+				}
+				if is.Status == session.ItemSkipped {
+					s.Skipped = is.SkipReason
+				}
+				r.Diagnosis = append(r.Diagnosis, s)
+			case runbook.Verification:
+				t := tick(it)
+				r.Verification = append(r.Verification, t)
+				if !t.Done {
+					r.Open = append(r.Open, "verification not ticked: "+it.Title)
+				}
+			case runbook.Prevention:
+				r.FollowUps = append(r.FollowUps, it.Title)
+			}
+			if is := st.Items[it.ID]; is.Status == session.ItemSkipped && sec.Kind != runbook.Verification {
+				r.Open = append(r.Open, fmt.Sprintf("skipped %s (%s): %s", it.ID, it.Title, is.SkipReason))
+			}
+		}
+	}
+	for _, c := range rb.Causes {
+		r.Causes = append(r.Causes, Cause{ID: c.ID, Title: c.Title, Likelihood: c.Likelihood, Verdict: st.Verdicts[c.ID], Probes: c.Probes})
+	}
+	for _, a := range st.Actions {
+		ra := Action{Run: a.ID, Action: a.Action, Item: a.Item, Plan: a.Plan, PlannedBy: a.PlannedBy.String(), Override: a.Override,
+			Outcome: a.Outcome, OutputLines: len(a.Output), Output: []string{}}
+		if a.ConfirmedBy != nil {
+			at := a.ConfirmedAt
+			ra.ConfirmedBy, ra.ConfirmedAt = a.ConfirmedBy.String(), &at
+		}
+		start := max(0, len(a.Output)-OutputTail)
+		for _, l := range a.Output[start:] {
+			ra.Output = append(ra.Output, l.Text)
+		}
+		if a.ConfirmedBy == nil && a.Outcome == nil {
+			// Plans that were looked at and not carried out stay in the
+			// timeline but are not actions taken.
+			continue
+		}
+		r.Actions = append(r.Actions, ra)
+		if a.Outcome != nil && a.Outcome.Status == actions.OutcomeUnknown {
+			r.Open = append(r.Open, fmt.Sprintf("outcome unknown: %s (%s) — check its effect", a.Action, a.ID))
+		}
+	}
+	for _, e := range st.Escalations {
+		re := Escalation{To: e.To, When: e.When, Auto: e.Auto, Raised: e.RaisedAt}
+		if e.AckedBy != nil {
+			at := e.AckedAt
+			re.AckedBy, re.AckedAt = e.AckedBy.String(), &at
+		} else {
+			r.Open = append(r.Open, "escalation to "+e.To+" not acknowledged")
+		}
+		r.Escalations = append(r.Escalations, re)
+	}
+	for _, n := range st.Notes {
+		r.Notes = append(r.Notes, Note{Item: n.Item, Text: n.Text, By: n.By.String(), At: n.At})
+	}
+	r.Timeline = timeline(rb, events)
+	return r
+}
+
+func nonNil(f []probes.Finding) []probes.Finding {
+	if f == nil {
+		return []probes.Finding{}
+	}
+	return f
+}
+
+// timeline describes every event in words; a run of output events of one
+// action is folded into one entry.
+func timeline(rb *runbook.Runbook, events []session.Event) []TimelineEntry {
+	var out []TimelineEntry
+	outputs := map[string]int{} // run -> index of its output entry
+	for _, e := range events {
+		what := describe(rb, e)
+		if e.Type == session.TypeActionOutput {
+			var d session.ActionOutput
+			_ = e.Decode(&d)
+			if i, ok := outputs[d.Run]; ok && i == len(out)-1 {
+				n := 0
+				fmt.Sscanf(out[i].What, "%d", &n)
+				out[i].What = fmt.Sprintf("%d lines of output from %s", n+len(d.Lines), d.Run)
+				continue
+			}
+			outputs[d.Run] = len(out)
+		}
+		if e.Type == session.TypeActionProgress {
+			continue
+		}
+		out = append(out, TimelineEntry{Seq: e.Seq, At: e.Time, By: e.Actor.String(), What: what})
+	}
+	return out
+}
+
+func describe(rb *runbook.Runbook, e session.Event) string {
+	title := func(item string) string {
+		if it := rb.Item(item); it != nil {
+			return fmt.Sprintf("%s %q", item, shorten(it.Title, 60))
+		}
+		return item
+	}
+	switch e.Type {
+	case session.TypeOpened:
+		var d session.Opened
+		_ = e.Decode(&d)
+		s := fmt.Sprintf("opened incident %s on runbook %s against %s", d.ID, d.Runbook, d.Target)
+		if d.Drill != nil {
+			s += " (drill: " + d.Drill.Scenario + ")"
+		}
+		return s
+	case session.TypeResumed:
+		var d session.Resumed
+		_ = e.Decode(&d)
+		s := "resumed the incident from its journal"
+		if d.Truncated {
+			s += fmt.Sprintf("; an incomplete last event (%d bytes) was dropped", d.DroppedBytes)
+		}
+		if len(d.Unknown) > 0 {
+			s += "; outcome unknown for " + strings.Join(d.Unknown, ", ")
+		}
+		return s
+	case session.TypeClosed:
+		var d session.Closed
+		_ = e.Decode(&d)
+		return "closed the incident: " + d.Summary
+	case session.TypeJoined:
+		return "joined"
+	case session.TypeLeft:
+		return "left"
+	case session.TypeTicked:
+		var d session.Ticked
+		_ = e.Decode(&d)
+		if d.Checked {
+			return "ticked " + title(d.Item)
+		}
+		return "unticked " + title(d.Item)
+	case session.TypeSkipped:
+		var d session.Skipped
+		_ = e.Decode(&d)
+		return fmt.Sprintf("skipped %s: %s", title(d.Item), d.Reason)
+	case session.TypeNoted:
+		var d session.Noted
+		_ = e.Decode(&d)
+		if d.Item == "" {
+			return "noted: " + d.Text
+		}
+		return fmt.Sprintf("noted on %s: %s", d.Item, d.Text)
+	case session.TypeProbeStarted:
+		var d session.ProbeStarted
+		_ = e.Decode(&d)
+		return fmt.Sprintf("ran probe %s%s", d.Probe, paramText(d.Params))
+	case session.TypeProbeFinished:
+		var d session.ProbeFinished
+		_ = e.Decode(&d)
+		return fmt.Sprintf("probe %s: %s — %s", d.Result.Probe, d.Result.Status, d.Result.Summary)
+	case session.TypeActionPlanned:
+		var d session.ActionPlanned
+		_ = e.Decode(&d)
+		return fmt.Sprintf("planned %s (%s): %s", d.Action, d.Run, d.Plan.Summary)
+	case session.TypeActionConfirmed:
+		var d session.ActionConfirmed
+		_ = e.Decode(&d)
+		if d.Override != "" {
+			return fmt.Sprintf("confirmed %s, overriding a precondition: %s", d.Run, d.Override)
+		}
+		return "confirmed " + d.Run
+	case session.TypeActionStarted:
+		var d session.ActionStarted
+		_ = e.Decode(&d)
+		return "started " + d.Run
+	case session.TypeActionOutput:
+		var d session.ActionOutput
+		_ = e.Decode(&d)
+		return fmt.Sprintf("%d lines of output from %s", len(d.Lines), d.Run)
+	case session.TypeActionCancel:
+		var d session.ActionCancel
+		_ = e.Decode(&d)
+		return "asked to cancel " + d.Run
+	case session.TypeActionFinished:
+		var d session.ActionFinished
+		_ = e.Decode(&d)
+		return fmt.Sprintf("%s %s: %s", d.Run, d.Outcome.Status, d.Outcome.Summary)
+	case session.TypeEscalationRaised:
+		var d session.EscalationRaised
+		_ = e.Decode(&d)
+		if d.Auto {
+			return fmt.Sprintf("escalation due: %s (%s)", d.To, d.When)
+		}
+		return fmt.Sprintf("declared an escalation to %s: %s", d.To, d.When)
+	case session.TypeEscalationAcked:
+		return "acknowledged the escalation"
+	case session.TypeDrillScored:
+		return "scored the drill"
+	}
+	return e.Type
+}
+
+func paramText(p map[string]string) string {
+	if len(p) == 0 {
+		return ""
+	}
+	keys := make([]string, 0, len(p))
+	for k := range p {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = k + "=" + p[k]
+	}
+	return " (" + strings.Join(parts, " ") + ")"
+}
+
+func shorten(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n-1]) + "…"
+}

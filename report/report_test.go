@@ -1,0 +1,254 @@
+package report
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/charmbracelet/x/exp/golden"
+
+	"steady/actions"
+	"steady/config"
+	"steady/probes"
+	"steady/runbook"
+	"steady/session"
+	"steady/target"
+)
+
+// Fixed stand-ins for probes and actions: the report's job is layout, and
+// these keep every figure and time in the golden file stable.
+
+type fixedProbe struct {
+	id     string
+	status probes.Status
+}
+
+func (p fixedProbe) ID() string             { return p.id }
+func (p fixedProbe) Title() string          { return p.id }
+func (p fixedProbe) Params() []probes.Param { return nil }
+func (p fixedProbe) Run(context.Context, *target.Target, probes.Params) probes.Result {
+	r := probes.Result{Status: p.status, Summary: p.id + " looked", Duration: 12 * time.Millisecond,
+		Evidence: probes.Table{Columns: []string{"app", "migration"}, Rows: [][]string{{"config", "0003_shift_constraints"}}}}
+	if p.status == probes.Fail {
+		r.Summary = "1 unapplied migration: config.0003_shift_constraints"
+		r.Findings = []probes.Finding{{Status: probes.Fail, Code: "migration.unapplied", Message: "config.0003_shift_constraints is not applied"}}
+	}
+	return r
+}
+
+type fixedAction struct {
+	id          string
+	destructive bool
+	lines       int
+	artefacts   map[string]string
+}
+
+func (a fixedAction) ID() string             { return a.id }
+func (a fixedAction) Title() string          { return "Fixed " + a.id }
+func (a fixedAction) Params() []probes.Param { return nil }
+func (a fixedAction) Plan(ctx context.Context, env *actions.Env, p map[string]string) (*actions.Plan, error) {
+	plan := &actions.Plan{Title: a.Title(), Summary: "does " + a.id, Risk: actions.Low,
+		Steps: []actions.Step{{Kind: actions.StepCommand, Text: "python manage.py " + a.id}}}
+	if a.destructive {
+		plan.Risk, plan.Destructive, plan.ConfirmPhrase = actions.High, true, "appdb"
+		ok := len(env.History.VerifiedBackups("appdb")) > 0
+		plan.Preconditions = []actions.Precondition{{Name: "verified backup", Holds: ok, Detail: "a verified backup of appdb from this incident", Overridable: true}}
+	}
+	return plan, nil
+}
+func (a fixedAction) Execute(ctx context.Context, env *actions.Env, plan *actions.Plan, out actions.Output) actions.Outcome {
+	for i := 1; i <= a.lines; i++ {
+		out.Line("stdout", "line "+strings.Repeat("x", i%3)+string(rune('0'+i%10)))
+	}
+	return actions.Outcome{Status: actions.Succeeded, Summary: "exit 0", Duration: 1500 * time.Millisecond, Artefacts: a.artefacts}
+}
+
+func init() {
+	probes.Register(fixedProbe{id: "report-ok", status: probes.OK})
+	probes.Register(fixedProbe{id: "report-fail", status: probes.Fail})
+	actions.Register(fixedAction{id: "report-backup", artefacts: map[string]string{"kind": "backup", "verified": "true", "database": "appdb", "path": "backups/appdb.dump", "sha256": "5e2b", "size": "4096"}})
+	actions.Register(fixedAction{id: "report-migrate", destructive: true, lines: 55})
+}
+
+const testRunbook = `---
+id: report-test
+title: Report test
+severity: high
+estimated_ttr: 2h
+escalation:
+  rules:
+    - after: 4h
+      to: Tech Lead
+      when: still unresolved
+    - immediately: true
+      to: Senior Developer
+      when: data loss is possible
+---
+# Report test
+
+## Symptoms
+
+- Shift counts do not add up
+- Leave balances are wrong
+
+## Diagnosis Steps
+
+1. Check migrations
+
+   ` + "```steady\n   probe: report-fail\n   ```" + `
+
+2. Check the cache
+
+   ` + "```steady\n   probe: report-ok\n   ```" + `
+
+3. Ask the user what they saw
+
+## Root Causes
+
+| Id | Cause | Likelihood | How to confirm | Probes |
+| --- | --- | --- | --- | --- |
+| migration | Incomplete migration | High | Check migrations | report-fail |
+| cache | Cache issue | Low | Check the cache | report-ok |
+
+## Resolution Steps
+
+### For incomplete migration {#migration}
+
+1. Back up
+
+   ` + "```steady\n   action: report-backup\n   ```" + `
+
+2. Migrate
+
+   ` + "```steady\n   action: report-migrate\n   ```" + `
+
+## Verification
+
+- [ ] Inconsistent data corrected
+- [ ] Audit logs show expected behaviour
+
+## Prevention
+
+- Add database constraints for critical data
+`
+
+// incident plays a whole incident with a pinned clock and returns the
+// runbook and the journal's path.
+func incident(t *testing.T) (*runbook.Runbook, string) {
+	t.Helper()
+	rb, ps := runbook.Lint("report-test.md", []byte(testRunbook), runbook.Known{Probes: probes.IDs(), Actions: actions.IDs()})
+	if len(ps) > 0 {
+		t.Fatal(ps)
+	}
+	var mu sync.Mutex
+	now := time.Date(2026, 3, 14, 3, 2, 0, 0, time.UTC)
+	clock := func() time.Time {
+		mu.Lock()
+		defer mu.Unlock()
+		now = now.Add(30 * time.Second)
+		return now
+	}
+	cfg := config.Default()
+	cfg.DB = "postgres://app:hunter2secret@db:5432/appdb"
+	alice := session.Actor{Name: "alice", Via: "local", Role: session.Operator}
+	bob := session.Actor{Name: "bob", Via: "ssh", Fingerprint: "SHA256:Zm9vYmFyYmF6cXV4cXV1eA", Role: session.Observer}
+	s, err := session.Open(session.Options{Runbook: rb, Target: target.New(&cfg), Dir: t.TempDir(), Actor: alice, Now: clock, ID: "inc-20260314-030230-7f3a", Version: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	step := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	step(s.Join(bob))
+	step(s.Tick(alice, "symptoms-1", true))
+	step(s.Note(bob, "symptoms-1", "reported by ward 7 at 02:40"))
+	_, err = s.RunProbe(ctx, alice, "diagnosis-1", "report-fail", nil)
+	step(err)
+	step(s.Wait(ctx))
+	_, err = s.RunProbe(ctx, alice, "diagnosis-2", "report-ok", nil)
+	step(err)
+	step(s.Wait(ctx))
+	step(s.Skip(alice, "diagnosis-3", "the reporter is off shift"))
+	b, err := s.PlanAction(ctx, alice, "resolution-migration-1", "report-backup", nil)
+	step(err)
+	step(s.ExecuteAction(ctx, alice, b.ID, "", ""))
+	step(s.Wait(ctx))
+	m, err := s.PlanAction(ctx, alice, "resolution-migration-2", "report-migrate", nil)
+	step(err)
+	step(s.ExecuteAction(ctx, alice, m.ID, "appdb", ""))
+	step(s.Wait(ctx))
+	step(s.Declare(alice, 1))
+	step(s.Acknowledge(bob, 1))
+	step(s.Tick(bob, "verification-1", true))
+	step(s.Close(alice, "config.0003 applied after a verified backup"))
+	return rb, s.JournalPath()
+}
+
+func build(t *testing.T) (*Report, []byte) {
+	t.Helper()
+	rb, path := incident(t)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, problems, err := session.Verify(bytes.NewReader(data))
+	if err != nil || len(problems) > 0 {
+		t.Fatalf("journal does not verify: %v %v", problems, err)
+	}
+	events, _, err := session.ReadEvents(bytes.NewReader(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return Build(rb, events, Integrity{Events: n, Verified: true}, "incidents/inc-20260314-030230-7f3a.jsonl"), data
+}
+
+func TestMarkdownReport(t *testing.T) {
+	r, journal := build(t)
+	md := r.Markdown()
+	golden.RequireEqual(t, []byte(md))
+	if strings.Contains(md, "hunter2secret") || bytes.Contains(journal, []byte("hunter2secret")) {
+		t.Fatal("the database password reached the journal or the report")
+	}
+}
+
+func TestJSONReportSchema(t *testing.T) {
+	r, _ := build(t)
+	data, err := json.Marshal(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc map[string]any
+	if err := json.Unmarshal(data, &doc); err != nil {
+		t.Fatal(err)
+	}
+	for _, key := range []string{"schema", "incident", "integrity", "symptoms", "diagnosis", "causes", "actions", "verification", "follow_ups", "escalations", "notes", "open", "timeline"} {
+		if _, ok := doc[key]; !ok {
+			t.Errorf("JSON report lacks %q", key)
+		}
+	}
+	if doc["schema"] != Schema {
+		t.Errorf("schema %v", doc["schema"])
+	}
+	if len(r.Actions) != 2 || r.Actions[1].ConfirmedBy != "alice" || r.Actions[1].OutputLines != 55 || len(r.Actions[1].Output) != OutputTail {
+		t.Errorf("actions %+v", r.Actions)
+	}
+	if got := r.Causes[0].Verdict; got != probes.Confirmed {
+		t.Errorf("migration verdict %s", got)
+	}
+	wantOpen := "verification not ticked: Audit logs show expected behaviour"
+	if len(r.Open) == 0 || !strings.Contains(strings.Join(r.Open, "\n"), wantOpen) {
+		t.Errorf("open items %v", r.Open)
+	}
+	if !r.Incident.Closed || r.Incident.DurationS <= 0 || r.Incident.EstimatedS != 7200 {
+		t.Errorf("header %+v", r.Incident)
+	}
+}
