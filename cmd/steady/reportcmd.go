@@ -153,4 +153,3 @@ content and of the line before. Exit 0 when the chain holds, 1 otherwise.`,
 		},
 	}
 }
-
