@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"sync"
+	"syscall"
 )
 
 // Journal is an append-only, hash-chained JSONL file of events. Every
@@ -29,7 +30,27 @@ func CreateJournal(path string) (*Journal, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create journal: %w", err)
 	}
+	if err := lock(f, path); err != nil {
+		f.Close()
+		return nil, err
+	}
 	return &Journal{f: f, path: path}, nil
+}
+
+// ErrLocked means another steady process has the journal open for writing.
+var ErrLocked = errors.New("the incident is open in another steady process")
+
+// lock takes an exclusive advisory lock on the journal for as long as the
+// file stays open, so two processes never interleave lines (which would
+// break the hash chain). The lock goes away with the process, even on kill -9.
+func lock(f *os.File, path string) error {
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return fmt.Errorf("%s: %w (work in that process, or wait for it to end)", path, ErrLocked)
+		}
+		return fmt.Errorf("lock journal %s: %w", path, err)
+	}
+	return nil
 }
 
 // Path returns the journal's file name.
@@ -228,6 +249,10 @@ func reopen(path string, events []Event, info ReadInfo) (*Journal, error) {
 	f, err := os.OpenFile(path, os.O_RDWR, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("open journal: %w", err)
+	}
+	if err := lock(f, path); err != nil {
+		f.Close()
+		return nil, err
 	}
 	if info.DroppedBytes > 0 {
 		if err := f.Truncate(info.GoodBytes); err != nil {

@@ -572,3 +572,19 @@ func TestEscalationRaisedOnceAfterThreshold(t *testing.T) {
 		t.Error("acknowledgement not folded")
 	}
 }
+
+func TestAJournalHasOneWriter(t *testing.T) {
+	s, dir := openTest(t, "")
+	_, _, err := Resume(s.JournalPath(), Options{Runbook: testRB(t), Dir: dir, Actor: alice})
+	if !errors.Is(err, ErrLocked) {
+		t.Fatalf("a second writer was let in: %v", err)
+	}
+	if err := s.Shutdown(); err != nil {
+		t.Fatal(err)
+	}
+	r, _, err := Resume(s.JournalPath(), Options{Runbook: testRB(t), Dir: dir, Actor: alice})
+	if err != nil {
+		t.Fatalf("after the first writer ended the journal should open: %v", err)
+	}
+	r.Shutdown()
+}
