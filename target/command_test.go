@@ -1,0 +1,102 @@
+package target
+
+import (
+	"context"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestRunStreamsLinesAndExitStatus(t *testing.T) {
+	var lines []string
+	exit, err := Run(context.Background(), Command{Line: "echo one; echo two >&2; exit 3"}, RunOptions{OnLine: func(l Line) {
+		lines = append(lines, l.Stream+":"+l.Text)
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if exit.Code != 3 || exit.OK() || exit.Cancelled {
+		t.Errorf("exit %+v", exit)
+	}
+	got := strings.Join(lines, ",")
+	if !strings.Contains(got, "stdout:one") || !strings.Contains(got, "stderr:two") {
+		t.Errorf("lines %v", lines)
+	}
+}
+
+// alive reports whether a process exists and is not a zombie.
+func alive(pid int) bool {
+	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return false
+	}
+	fields := strings.Fields(string(data))
+	return len(fields) > 2 && fields[2] != "Z"
+}
+
+func TestCancelStopsTheWholeProcessGroup(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	pids := make(chan int, 4)
+	done := make(chan Exit, 1)
+	go func() {
+		// The child ignores SIGINT, so only SIGKILL after the grace ends it.
+		line := `trap "" INT; sleep 300 & echo $!; echo $$; wait`
+		exit, err := Run(ctx, Command{Line: line}, RunOptions{Grace: 300 * time.Millisecond, OnLine: func(l Line) {
+			if n, err := strconv.Atoi(l.Text); err == nil {
+				pids <- n
+			}
+		}})
+		if err != nil {
+			t.Error(err)
+		}
+		done <- exit
+	}()
+	var started []int
+	for len(started) < 2 {
+		select {
+		case p := <-pids:
+			started = append(started, p)
+		case <-time.After(10 * time.Second):
+			t.Fatal("the command did not start")
+		}
+	}
+	cancel()
+	var exit Exit
+	select {
+	case exit = <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("cancel did not stop the command")
+	}
+	if !exit.Cancelled {
+		t.Errorf("exit %+v should be cancelled", exit)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for _, pid := range started {
+		for alive(pid) {
+			if time.Now().After(deadline) {
+				t.Fatalf("process %d outlived the cancel", pid)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+}
+
+func TestTimeout(t *testing.T) {
+	exit, err := Run(context.Background(), Command{Line: "sleep 30"}, RunOptions{Timeout: 200 * time.Millisecond, Grace: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !exit.TimedOut || !strings.Contains(exit.String(), "timed out") {
+		t.Errorf("exit %+v", exit)
+	}
+}
+
+func TestJoinQuotes(t *testing.T) {
+	got := Join("docker compose exec -T web python manage.py", "migrate", "it's", "a b")
+	want := `docker compose exec -T web python manage.py migrate 'it'"'"'s' 'a b'`
+	if got != want {
+		t.Errorf("got %s", got)
+	}
+}
