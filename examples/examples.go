@@ -1,0 +1,257 @@
+// Package examples runs the example Django application in examples/clinic
+// on Debian's Python packages: it finds an interpreter that has them, runs
+// manage.py, and starts the application's real Celery worker, so tests of
+// steady's probes, actions and Celery protocol are proven against the real
+// thing rather than against steady's idea of it.
+package examples
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// EnvPython names an interpreter to use instead of searching for one.
+const EnvPython = "STEADY_PYTHON"
+
+// DebianPackages provide what the example application imports.
+const DebianPackages = "python3-django python3-celery python3-django-redis python3-psycopg2"
+
+// The example application keeps the django-redis cache and the Celery
+// broker (and results) in different databases of one Redis server, as a
+// careful deployment does: FLUSHDB of the cache then leaves the queue alone.
+const (
+	BrokerDB = 0
+	CacheDB  = 1
+)
+
+const importCheck = "import django, celery, django_redis, psycopg2"
+
+var checked sync.Map // interpreter path → error (nil when usable)
+
+// Python returns an interpreter that can import django, celery,
+// django_redis and psycopg2: $STEADY_PYTHON if set (and then only it),
+// else Debian's /usr/bin/python3, else python3 on PATH. A PATH python3 is
+// often a pyenv or virtualenv interpreter without Debian's packages, which
+// is why Debian's comes first.
+func Python() (string, error) {
+	if p := os.Getenv(EnvPython); p != "" {
+		if err := usable(p); err != nil {
+			return "", fmt.Errorf("%s=%s cannot run the example app: %w; install %s for it or unset %s", EnvPython, p, err, DebianPackages, EnvPython)
+		}
+		return p, nil
+	}
+	candidates := []string{"/usr/bin/python3"}
+	if p, err := exec.LookPath("python3"); err == nil && p != candidates[0] {
+		candidates = append(candidates, p)
+	}
+	var tried []string
+	for _, p := range candidates {
+		err := usable(p)
+		if err == nil {
+			return p, nil
+		}
+		tried = append(tried, fmt.Sprintf("%s: %v", p, err))
+	}
+	return "", fmt.Errorf("no Python can %q (tried %s); on Debian 12 run `apt-get install %s`, or set %s to an interpreter that has these modules",
+		importCheck, strings.Join(tried, "; "), DebianPackages, EnvPython)
+}
+
+func usable(python string) error {
+	if err, ok := checked.Load(python); ok {
+		return errOrNil(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, python, "-c", importCheck).CombinedOutput()
+	if err != nil {
+		lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+		err = fmt.Errorf("%v: %s", err, lines[len(lines)-1])
+	}
+	checked.Store(python, err)
+	return err
+}
+
+func errOrNil(v any) error {
+	if v == nil {
+		return nil
+	}
+	return v.(error)
+}
+
+// ClinicDir returns the directory of the example application (the one
+// holding manage.py), found beside this package's source.
+func ClinicDir() (string, error) {
+	_, file, _, ok := runtime.Caller(0)
+	if !ok {
+		return "", errors.New("locate examples/clinic: no caller information")
+	}
+	dir := filepath.Join(filepath.Dir(file), "clinic")
+	if _, err := os.Stat(filepath.Join(dir, "manage.py")); err != nil {
+		return "", fmt.Errorf("locate examples/clinic: %w; the example app is read from the source tree, so run from a checkout built without -trimpath", err)
+	}
+	return dir, nil
+}
+
+// App is the example application wired to its backing services.
+type App struct {
+	// Dir holds manage.py.
+	Dir string
+	// Python runs it.
+	Python string
+	// DatabaseURL, CacheURL and BrokerURL become DATABASE_URL, REDIS_URL
+	// and CELERY_BROKER_URL (results go to the broker).
+	DatabaseURL string
+	CacheURL    string
+	BrokerURL   string
+	// Env adds KEY=VALUE pairs to every command, after the ones above.
+	Env []string
+}
+
+// Clinic returns the example application using databaseURL, with the
+// cache in CacheDB and the broker in BrokerDB of the Redis at redisURL.
+func Clinic(databaseURL, redisURL string) (*App, error) {
+	python, err := Python()
+	if err != nil {
+		return nil, err
+	}
+	dir, err := ClinicDir()
+	if err != nil {
+		return nil, err
+	}
+	cache, err := RedisDB(redisURL, CacheDB)
+	if err != nil {
+		return nil, err
+	}
+	broker, err := RedisDB(redisURL, BrokerDB)
+	if err != nil {
+		return nil, err
+	}
+	return &App{Dir: dir, Python: python, DatabaseURL: databaseURL, CacheURL: cache, BrokerURL: broker}, nil
+}
+
+// NewClinic is Clinic for tests: it fails the test (never skips) when the
+// application cannot run here, saying what to install.
+func NewClinic(t testing.TB, databaseURL, redisURL string) *App {
+	t.Helper()
+	app, err := Clinic(databaseURL, redisURL)
+	if err != nil {
+		t.Fatalf("the example Django app cannot run: %v", err)
+	}
+	return app
+}
+
+// RedisDB returns redisURL pointing at database db.
+func RedisDB(redisURL string, db int) (string, error) {
+	u, err := url.Parse(redisURL)
+	if err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") {
+		return "", fmt.Errorf("%q is not a redis:// URL", redisURL)
+	}
+	u.Path = fmt.Sprintf("/%d", db)
+	return u.String(), nil
+}
+
+// Environ is the environment of every command the application runs.
+func (a *App) Environ() []string {
+	return append(os.Environ(), append([]string{
+		"DATABASE_URL=" + a.DatabaseURL,
+		"REDIS_URL=" + a.CacheURL,
+		"CELERY_BROKER_URL=" + a.BrokerURL,
+		"CELERY_RESULT_BACKEND=" + a.BrokerURL,
+		"DJANGO_SETTINGS_MODULE=clinicsite.settings",
+		// Keep the source tree free of __pycache__ and see output as it happens.
+		"PYTHONDONTWRITEBYTECODE=1",
+		"PYTHONUNBUFFERED=1",
+	}, a.Env...)...)
+}
+
+// Command returns `python args...` in the application directory, in its
+// own process group, which is killed whole when ctx ends.
+func (a *App) Command(ctx context.Context, args ...string) *exec.Cmd {
+	cmd := exec.CommandContext(ctx, a.Python, args...)
+	cmd.Dir = a.Dir
+	cmd.Env = a.Environ()
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = 5 * time.Second
+	return cmd
+}
+
+// Manage runs `manage.py args...` and returns its combined output; the
+// error carries the output's tail.
+func (a *App) Manage(ctx context.Context, args ...string) (string, error) {
+	out, err := a.Command(ctx, append([]string{"manage.py"}, args...)...).CombinedOutput()
+	if err != nil {
+		return string(out), fmt.Errorf("manage.py %s (in %s): %w\n%s", strings.Join(args, " "), a.Dir, err, tail(string(out), 30))
+	}
+	return string(out), nil
+}
+
+// MustManage is Manage for tests: it fails the test on error.
+func (a *App) MustManage(t testing.TB, args ...string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	out, err := a.Manage(ctx, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// RunPython runs a Python snippet with the application importable (cwd is
+// the application directory, DJANGO_SETTINGS_MODULE is set; call
+// django.setup() first) and returns its standard output; args are sys.argv[1:].
+func (a *App) RunPython(ctx context.Context, code string, args ...string) (string, error) {
+	var stderr bytes.Buffer
+	cmd := a.Command(ctx, append([]string{"-c", code}, args...)...)
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return string(out), fmt.Errorf("python snippet in %s: %w\n%s", a.Dir, err, tail(stderr.String(), 30))
+	}
+	return string(out), nil
+}
+
+func tail(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = append([]string{"..."}, lines[len(lines)-n:]...)
+	}
+	return strings.Join(lines, "\n")
+}
+
+// logBuffer collects a process's output and wakes waiters on every write.
+type logBuffer struct {
+	mu      sync.Mutex
+	buf     bytes.Buffer
+	changed chan struct{}
+}
+
+func newLogBuffer() *logBuffer { return &logBuffer{changed: make(chan struct{})} }
+
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	close(b.changed)
+	b.changed = make(chan struct{})
+	return b.buf.Write(p)
+}
+
+// snapshot returns the text so far and a channel closed at the next write.
+func (b *logBuffer) snapshot() (string, <-chan struct{}) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String(), b.changed
+}

@@ -1,0 +1,255 @@
+package probes
+
+import (
+	"context"
+	"fmt"
+	"reflect"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/redis/go-redis/v9"
+
+	"steady/clinic"
+	"steady/config"
+	"steady/sandbox"
+	"steady/sandbox/sandboxtest"
+	"steady/target"
+)
+
+// staleFindings returns key → "cached/actual" of the cache.stale_key findings.
+func staleFindings(r Result) map[string]string {
+	out := map[string]string{}
+	for _, x := range findings(r, "cache.stale_key") {
+		if k, ok := x.Data["key"].(string); ok {
+			out[k] = fmt.Sprintf("%v/%v", x.Data["cached"], x.Data["actual"])
+		}
+	}
+	return out
+}
+
+func wantStale(t *testing.T, r Result, stale []clinic.StaleKey) {
+	t.Helper()
+	wantKeys := map[string]string{}
+	var scopes []Scope
+	for _, s := range stale {
+		wantKeys[s.Key] = fmt.Sprintf("%d/%d", s.Cached, s.Actual)
+		scopes = append(scopes, Scope{Clinician: s.Clinician, From: s.Period.FromDate(), To: s.Period.ToDate()})
+	}
+	if got := staleFindings(r); !reflect.DeepEqual(got, wantKeys) {
+		t.Errorf("stale keys (cached/actual) %v, want %v\n%s", got, wantKeys, describe(r))
+	}
+	sort.Slice(scopes, func(i, j int) bool { return scopes[i].Clinician < scopes[j].Clinician })
+	got := append([]Scope{}, r.Affected...)
+	sort.Slice(got, func(i, j int) bool { return got[i].Clinician < got[j].Clinician })
+	if !reflect.DeepEqual(got, scopes) {
+		t.Errorf("affected %v, want %v", got, scopes)
+	}
+	for i, row := range r.Evidence.Rows[:len(stale)] {
+		if row[5] != "stale" {
+			t.Errorf("evidence row %d is %v; stale keys come first", i, row)
+		}
+	}
+}
+
+func TestCacheFindsStaleKeys(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, fixtureOptions{})
+	stale, err := clinic.StaleCache(context.Background(), f.db, f.rdb, f.cfg, clinic.StaleOptions{Clinicians: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := f.run(t, "cache", nil)
+	want(t, r, Fail)
+	wantStale(t, r, stale)
+	if !strings.HasPrefix(r.Summary, fmt.Sprintf("4 of %d sampled shift counts stale", len(f.ds.Clinicians)*len(f.ds.Months))) {
+		t.Errorf("summary %q", r.Summary)
+	}
+}
+
+// TestCacheFindsStaleKeysAcrossClusterMasters: with Redis Cluster the keys
+// spread over the masters, and every master is scanned.
+func TestCacheFindsStaleKeysAcrossClusterMasters(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, fixtureOptions{})
+	ctx := context.Background()
+	cluster := sandboxtest.RedisCluster(t, 3)
+	cfg := *f.cfg
+	cfg.Redis = cluster.URL()
+	if !target.IsCluster(cfg.Redis) {
+		t.Fatalf("%s is not a cluster URL for target", cfg.Redis)
+	}
+	f.setConfig(t, &cfg)
+	rdb, err := f.tg.Cache(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := clinic.WarmCache(ctx, f.db, rdb, &cfg, clinic.CacheOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	stale, err := clinic.StaleCache(ctx, f.db, rdb, &cfg, clinic.StaleOptions{Clinicians: 6})
+	if err != nil {
+		t.Fatal(err)
+	}
+	masters := map[string]bool{}
+	for _, s := range stale {
+		n, err := rdb.(*redis.ClusterClient).MasterForKey(ctx, s.Key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		masters[n.Options().Addr] = true
+	}
+	if len(masters) < 2 {
+		t.Fatalf("the stale keys all live on one master (%v); the test proves nothing", masters)
+	}
+	r := f.run(t, "cache", nil)
+	want(t, r, Fail)
+	wantStale(t, r, stale)
+	if s := findings(r, "cache.sample"); len(s) != 1 || !strings.Contains(s[0].Message, fmt.Sprintf("%d keys sampled", len(f.ds.Clinicians)*len(f.ds.Months))) {
+		t.Errorf("sample %v: every master's keys should be sampled", s)
+	}
+}
+
+func TestCacheUnreadableValues(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, fixtureOptions{})
+	ctx := context.Background()
+	m := f.lastMonth()
+	text := f.cfg.ShiftCountKey(1, m.FromDate(), m.ToDate())
+	hash := f.cfg.ShiftCountKey(2, m.FromDate(), m.ToDate())
+	pickled := f.cfg.ShiftCountKey(3, m.FromDate(), m.ToDate())
+	must(t, f.rdb.Set(ctx, text, "fourteen", 0).Err())
+	must(t, f.rdb.Del(ctx, hash).Err())
+	must(t, f.rdb.HSet(ctx, hash, "n", 14).Err())
+	// A pickled Decimal('14'): the application can read it; steady does not compare it.
+	must(t, f.rdb.Set(ctx, pickled, "\x80\x04\x95\x1f\x00\x00\x00\x00\x00\x00\x00\x8c\x07decimal\x94\x8c\x07Decimal\x94\x93\x94\x8c\x0214\x94\x85\x94R\x94.", 0).Err())
+	r := f.run(t, "cache", nil)
+	want(t, r, Fail)
+	corrupt := findings(r, "cache.corrupt")
+	if len(corrupt) != 2 {
+		t.Fatalf("%d corrupt findings, want 2 (text and hash)\n%s", len(corrupt), describe(r))
+	}
+	for _, c := range corrupt {
+		if !strings.Contains(c.Message, "cache.get raises") {
+			t.Errorf("finding %q does not say what it does to the application", c.Message)
+		}
+	}
+	if len(findings(r, "cache.stale_key")) != 0 {
+		t.Errorf("unreadable or pickled values are not stale counts:\n%s", describe(r))
+	}
+	if !strings.Contains(r.Summary, "2 unreadable values") {
+		t.Errorf("summary %q", r.Summary)
+	}
+}
+
+func TestCacheWarnsWhenTheBrokerSharesTheInstance(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, fixtureOptions{})
+	ctx := context.Background()
+	cfg := *f.cfg
+	cfg.Broker = strings.TrimSuffix(cfg.Redis, "/0") + "/1"
+	f.setConfig(t, &cfg)
+	broker, err := f.tg.Broker(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := clinic.EnqueueNoise(ctx, broker, &cfg, clinic.NoiseOptions{Tasks: 3, Results: 2}); err != nil {
+		t.Fatal(err)
+	}
+	r := f.run(t, "cache", nil)
+	want(t, r, Warn)
+	shared := findings(r, "cache.broker_shared")
+	if len(shared) != 1 {
+		t.Fatalf("no broker finding\n%s", describe(r))
+	}
+	d := shared[0].Data
+	if d["queued"] != int64(3) || d["unacked"] != int64(0) || d["results"] != int64(2) || d["same_db"] != false {
+		t.Errorf("broker finding data %v", d)
+	}
+	if !strings.Contains(shared[0].Message, "FLUSHALL would drop them") {
+		t.Errorf("message %q", shared[0].Message)
+	}
+}
+
+func TestCacheWarnsOnEvictions(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, fixtureOptions{noSeed: true})
+	ctx := context.Background()
+	srv := sandboxtest.RedisServer(t, sandbox.RedisOptions{MaxMemory: "2mb"})
+	must(t, redis.NewClient(&redis.Options{Addr: srv.Addr()}).ConfigSet(ctx, "maxmemory-policy", "allkeys-lru").Err())
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr()})
+	defer rdb.Close()
+	big := strings.Repeat("x", 64<<10)
+	for i := 0; i < 100; i++ {
+		must(t, rdb.Set(ctx, fmt.Sprintf(":1:page:%d", i), big, 0).Err())
+	}
+	cfg := *f.cfg
+	cfg.Redis = srv.URL(0)
+	f.setConfig(t, &cfg)
+	r := f.run(t, "cache", nil)
+	want(t, r, Warn)
+	if len(findings(r, "cache.evictions")) != 1 {
+		t.Errorf("no eviction finding\n%s", describe(r))
+	}
+}
+
+func TestCacheWithoutDatabaseStillReportsHealth(t *testing.T) {
+	t.Parallel()
+	url := sandboxtest.Redis(t)
+	cfg := config.Default()
+	cfg.Redis = url
+	tg := target.New(&cfg)
+	defer tg.Close()
+	rdb, err := tg.Cache(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	must(t, rdb.Set(context.Background(), cfg.ShiftCountKey(1, "2026-01-01", "2026-01-31"), "12", 0).Err())
+	p, _ := Get("cache")
+	r := p.Run(context.Background(), tg, nil)
+	want(t, r, Warn)
+	if len(findings(r, "cache.unchecked")) != 1 || len(findings(r, "cache.keys")) != 1 {
+		t.Errorf("want health and a note that counts were not compared\n%s", describe(r))
+	}
+}
+
+func TestGlobMatch(t *testing.T) {
+	tests := []struct {
+		pattern, s string
+		want       bool
+	}{
+		{"*shiftcount:*", ":1:shiftcount:7:2026-01-01:2026-01-31", true},
+		{":1:shiftcount:*:*:*", ":1:shiftcount:7:2026-01-01:2026-01-31", true},
+		{"app:*", ":1:shiftcount:7", false},
+		{"h?llo", "hello", true},
+		{"h[ae]llo", "hallo", true},
+		{"h[^e]llo", "hello", false},
+		{"h[a-c]llo", "hbllo", true},
+		{`a\*b`, "a*b", true},
+		{`a\*b`, "axb", false},
+	}
+	for _, tt := range tests {
+		if got := globMatch(tt.pattern, tt.s); got != tt.want {
+			t.Errorf("globMatch(%q, %q) = %v", tt.pattern, tt.s, got)
+		}
+	}
+}
+
+func TestShiftCountRE(t *testing.T) {
+	cfg := config.Default()
+	cfg.Django.Cache.KeyPrefix = "clinic.v2"
+	cfg.Django.Cache.Version = 3
+	re, glob := shiftCountRE(&cfg)
+	key := cfg.ShiftCountKey(42, "2026-02-01", "2026-02-28")
+	m := re.FindStringSubmatch(key)
+	if m == nil || m[re.SubexpIndex("clinician")] != "42" || m[re.SubexpIndex("to")] != "2026-02-28" {
+		t.Errorf("%s does not parse %s: %v", re, key, m)
+	}
+	if !globMatch(glob, key) || glob != "clinic.v2:3:shiftcount:*:*:*" {
+		t.Errorf("glob %q", glob)
+	}
+	cfg.Django.Cache.ShiftCountKey = "shiftcount:{clinician}"
+	if re, _ := shiftCountRE(&cfg); re != nil {
+		t.Errorf("a template without dates cannot be compared, got %s", re)
+	}
+}

@@ -1,0 +1,96 @@
+package probes
+
+import (
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"steady/config"
+	"steady/sandbox"
+	"steady/sandbox/sandboxtest"
+)
+
+func TestConnectivityReportsEachUnreachableSystem(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, fixtureOptions{noSeed: true, broker: true})
+	dead := sandboxtest.RedisServer(t, sandbox.RedisOptions{})
+	deadURL := dead.URL(0)
+	must(t, dead.Stop())
+	u, err := url.Parse(f.cfg.DB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.User = url.UserPassword(u.User.Username(), "not-the-password")
+	wrongPassword := u.String()
+
+	tests := []struct {
+		name    string
+		mutate  func(c *config.Config)
+		status  Status
+		reasons []string // one unreachable finding per entry, in order
+	}{
+		{"all reachable", func(c *config.Config) {}, OK, nil},
+		{"dead cache Redis", func(c *config.Config) { c.Redis = deadURL }, Fail, []string{"cache redis://" + dead.Addr() + "/0 unreachable: connection refused"}},
+		{"wrong PostgreSQL password", func(c *config.Config) { c.DB = wrongPassword }, Fail, []string{"unreachable: authentication failed"}},
+		{"both", func(c *config.Config) { c.DB, c.Broker = wrongPassword, deadURL }, Fail, []string{"postgres", "broker"}},
+		// Offline, the lookup may time out instead: "no answer within".
+		{"unknown host", func(c *config.Config) { c.Broker = "redis://no-such-host.invalid:6379/0" }, Fail, []string{"broker redis://no-such-host.invalid:6379/0 unreachable: "}},
+	}
+	base := *f.cfg
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := base
+			cfg.Probes.ConnectTimeout = config.Duration(2 * time.Second)
+			tt.mutate(&cfg)
+			f.setConfig(t, &cfg)
+			start := time.Now()
+			r := f.run(t, "connectivity", nil)
+			if took := time.Since(start); took > cfg.Probes.ConnectTimeout.D()+time.Second {
+				t.Errorf("took %s, more than the connect timeout %s", took, cfg.Probes.ConnectTimeout)
+			}
+			want(t, r, tt.status)
+			down := findings(r, "connectivity.unreachable")
+			if len(down) != len(tt.reasons) {
+				t.Fatalf("%d unreachable findings, want %d\n%s", len(down), len(tt.reasons), describe(r))
+			}
+			for i, reason := range tt.reasons {
+				msg := down[i].Message
+				if !strings.Contains(msg, reason) || strings.Contains(msg, "\n") || strings.Contains(msg, "not-the-password") {
+					t.Errorf("finding %q: want one line containing %q and no password", msg, reason)
+				}
+			}
+			if len(r.Evidence.Rows) != 3 {
+				t.Errorf("evidence rows %v, want postgres, cache and broker", r.Evidence.Rows)
+			}
+		})
+	}
+}
+
+// TestProbesReportUnreachableSystemsAsErrors: a probe that cannot reach its
+// system is an error with the one-line reason, not a verdict.
+func TestProbesReportUnreachableSystemsAsErrors(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, fixtureOptions{noSeed: true})
+	dead := sandboxtest.RedisServer(t, sandbox.RedisOptions{})
+	deadURL := dead.URL(0)
+	must(t, dead.Stop())
+	u, _ := url.Parse(f.cfg.DB)
+	u.User = url.UserPassword(u.User.Username(), "not-the-password")
+
+	cfg := *f.cfg
+	cfg.Redis, cfg.DB = deadURL, u.String()
+	f.setConfig(t, &cfg)
+	for _, tt := range []struct{ id, reason string }{
+		{"cache", "connection refused"},
+		{"summaries", "authentication failed"},
+		{"constraints", "authentication failed"},
+		{"audit-concurrency", "authentication failed"},
+		{"migrations", "authentication failed"},
+	} {
+		r := f.run(t, tt.id, nil)
+		if r.Status != Error || !strings.Contains(r.Error, tt.reason) || strings.Contains(r.Error, "\n") || strings.Contains(r.Error, "not-the-password") {
+			t.Errorf("%s: status %s, error %q; want error, one line with %q", tt.id, r.Status, r.Error, tt.reason)
+		}
+	}
+}

@@ -1,0 +1,197 @@
+package probes
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/redis/go-redis/v9"
+
+	"steady/clinic"
+	"steady/target"
+)
+
+// ShiftCounts answers the seed's diagnosis step 1 for one clinician and
+// range: the worked shifts recomputed from the shift rows under the rule,
+// beside the stored summary and the cached value, with the difference
+// explained in words.
+//
+// Reads: the clinician's row; the clinician's shift rows in the range (one
+// aggregate, through the clinician_id index); the summaries lying inside
+// the range; and GET of the one django-redis key of that range.
+// Cost: a few index lookups for one clinician, whatever the table size.
+// Never: writes, or calls the application's code (it recomputes with the
+// documented rule, so it can disagree with a buggy ShiftCounter on purpose).
+type ShiftCounts struct{}
+
+func init() { Register(ShiftCounts{}) }
+
+// ID implements Probe.
+func (ShiftCounts) ID() string { return "shift-counts" }
+
+// Title implements Probe.
+func (ShiftCounts) Title() string { return "Worked shifts of one clinician: source, summary and cache" }
+
+// Params implements Probe.
+func (ShiftCounts) Params() []Param { return clinicianParams() }
+
+func clinicianParams() []Param {
+	return []Param{
+		{Name: "clinician", Kind: "int", Required: true, Help: "the clinician's id"},
+		{Name: "from", Kind: "date", Required: true, Help: "first day of the range (YYYY-MM-DD)"},
+		{Name: "to", Kind: "date", Required: true, Help: "last day of the range, included (YYYY-MM-DD)"},
+	}
+}
+
+// sourceCounts are the clinician's shift rows in a range, counted.
+type sourceCounts struct {
+	rows, worked, withCancelled, cancelled, scheduled, nonPositive int64
+}
+
+// Run implements Probe.
+func (s ShiftCounts) Run(ctx context.Context, t *target.Target, p Params) Result {
+	return run(ctx, t, s.ID(), p, func(r *Result) error {
+		cfg := t.Config()
+		if err := needDB(cfg); err != nil {
+			return err
+		}
+		clinician, from, to, err := p.clinicianRange()
+		if err != nil {
+			return err
+		}
+		tb := cfg.Django.Tables
+		var exists bool
+		var src sourceCounts
+		var stored *storedFigure
+		err = t.ReadOnly(ctx, func(ctx context.Context, tx pgx.Tx) error {
+			if err := tx.QueryRow(ctx, fmt.Sprintf(`SELECT EXISTS (SELECT 1 FROM %s WHERE id = $1)`, ident(tb.Clinician)), clinician).Scan(&exists); err != nil {
+				return err
+			}
+			if err := tx.QueryRow(ctx, fmt.Sprintf(`
+SELECT count(*), count(*) FILTER (WHERE %s), count(*) FILTER (WHERE %s),
+       count(*) FILTER (WHERE status = 'CANCELLED'), count(*) FILTER (WHERE status = 'SCHEDULED'), count(*) FILTER (WHERE duration <= 0)
+FROM %s WHERE clinician_id = $1 AND date BETWEEN $2 AND $3`, clinic.WorkedCondition, clinic.CancelledAsWorkedCondition, ident(tb.Shift)),
+				clinician, from, to).Scan(&src.rows, &src.worked, &src.withCancelled, &src.cancelled, &src.scheduled, &src.nonPositive); err != nil {
+				return err
+			}
+			return savepoint(ctx, tx, func(tx pgx.Tx) (err error) {
+				stored, err = storedSummary(ctx, tx, cfg, clinician, from, to)
+				if isPg(err, "42P01") {
+					// No summary table yet: the comparison says so.
+					stored, err = nil, nil
+				}
+				return err
+			})
+		})
+		if err != nil {
+			return err
+		}
+		rng := dateOnly(from) + ".." + dateOnly(to)
+		if !exists {
+			r.add(Warn, "counts.no_clinician", fmt.Sprintf("there is no clinician %d in %s", clinician, tb.Clinician), nil)
+		}
+
+		r.Evidence = Table{Title: fmt.Sprintf("worked shifts of clinician %d, %s", clinician, rng), Columns: []string{"source", "worked shifts", "detail"}}
+		r.Evidence.Rows = append(r.Evidence.Rows, []string{"database (rule)", fmt.Sprint(src.worked),
+			fmt.Sprintf("COMPLETED with duration > 0, of %d rows: %d cancelled, %d scheduled, %d with duration ≤ 0", src.rows, src.cancelled, src.scheduled, src.nonPositive)})
+		r.add(OK, "counts.rule", fmt.Sprintf("database: %d worked shifts under the rule (of %d rows; %d cancelled, %d scheduled)", src.worked, src.rows, src.cancelled, src.scheduled),
+			map[string]any{"worked": src.worked, "rows": src.rows, "cancelled": src.cancelled, "scheduled": src.scheduled, "non_positive": src.nonPositive})
+
+		var verdicts []string
+		mismatch := false
+		switch {
+		case tb.Summary == "":
+			r.Evidence.Rows = append(r.Evidence.Rows, []string{"stored summary", "", "no summary table in the profile"})
+		case stored == nil:
+			r.Evidence.Rows = append(r.Evidence.Rows, []string{"stored summary", "", "no summary lies inside " + rng})
+			r.add(OK, "counts.summary", "no stored summary lies inside "+rng+" (summaries are per calendar month)", nil)
+		default:
+			r.Evidence.Rows = append(r.Evidence.Rows, []string{"stored summary", fmt.Sprint(stored.worked), stored.how})
+			data := map[string]any{"stored": stored.worked, "rule": stored.rule, "how": stored.how}
+			switch {
+			case stored.worked == stored.rule:
+				r.add(OK, "counts.summary", fmt.Sprintf("stored summary agrees: %d (%s)", stored.worked, stored.how), data)
+			default:
+				mismatch = true
+				why := "the summary was computed before the shift rows last changed (recalculate)"
+				switch {
+				case stored.worked == stored.withCancelled && stored.withCancelled != stored.rule:
+					why = fmt.Sprintf("it counted the %s as worked", plural(int(stored.withCancelled-stored.rule), "cancelled shift", "cancelled shifts"))
+				case stored.worked > stored.rule:
+					why = "it counts shifts the rule does not"
+				}
+				msg := fmt.Sprintf("stored summary says %d, database says %d: %s (%s)", stored.worked, stored.rule, why, stored.how)
+				r.add(Fail, "counts.summary", msg, data)
+				verdicts = append(verdicts, fmt.Sprintf("summary says %d, database says %d: %s", stored.worked, stored.rule, why))
+			}
+		}
+
+		key := cfg.ShiftCountKey(clinician, dateOnly(from), dateOnly(to))
+		switch cached, note, err := cachedCount(ctx, t, key); {
+		case err != nil:
+			_, why := classify(err, t)
+			r.Evidence.Rows = append(r.Evidence.Rows, []string{"cache", "", "could not read " + key + ": " + why})
+			r.add(Warn, "counts.cache", "cache not read: "+why, map[string]any{"key": key})
+		case note != "":
+			r.Evidence.Rows = append(r.Evidence.Rows, []string{"cache", "", note})
+			status := OK
+			if strings.Contains(note, "raises") {
+				status, mismatch = Fail, true
+				verdicts = append(verdicts, note)
+			}
+			r.add(status, "counts.cache", note, map[string]any{"key": key})
+		default:
+			r.Evidence.Rows = append(r.Evidence.Rows, []string{"cache", fmt.Sprint(cached), key})
+			data := map[string]any{"key": key, "cached": cached, "actual": src.worked}
+			if cached == src.worked {
+				r.add(OK, "counts.cache", fmt.Sprintf("cache agrees: %d (%s)", cached, key), data)
+			} else {
+				mismatch = true
+				msg := fmt.Sprintf("cache says %d, database says %d: the cache is stale (%s)", cached, src.worked, key)
+				r.add(Fail, "counts.cache", msg, data)
+				verdicts = append(verdicts, fmt.Sprintf("cache says %d, database says %d: the cache is stale", cached, src.worked))
+			}
+		}
+
+		if mismatch {
+			r.Affected = []Scope{{Clinician: clinician, From: dateOnly(from), To: dateOnly(to)}}
+			r.Summary = fmt.Sprintf("clinician %d, %s: %s", clinician, rng, strings.Join(verdicts, "; "))
+		} else {
+			r.Summary = fmt.Sprintf("clinician %d, %s: %d worked shifts; every figure available agrees", clinician, rng, src.worked)
+		}
+		return nil
+	})
+}
+
+// cachedCount reads one django-redis count. A note (with no error) says
+// why there is no number: no cache configured, no key, or a value the
+// application cannot read.
+func cachedCount(ctx context.Context, t *target.Target, key string) (int64, string, error) {
+	if t.Config().Redis == "" {
+		return 0, "no cache Redis configured (--redis)", nil
+	}
+	rdb, err := t.Cache(ctx)
+	if err != nil {
+		return 0, "", err
+	}
+	v, err := rdb.Get(ctx, key).Result()
+	switch {
+	case errors.Is(err, redis.Nil):
+		return 0, "not cached (no key " + key + ")", nil
+	case err != nil && strings.HasPrefix(err.Error(), "WRONGTYPE"):
+		return 0, key + " is not a string: cache.get raises in the application", nil
+	case err != nil:
+		return 0, "", err
+	}
+	n, perr := strconv.ParseInt(v, 10, 64)
+	switch {
+	case perr == nil:
+		return n, "", nil
+	case strings.HasPrefix(v, "\x80"):
+		return 0, key + " holds a pickle, not a plain count (the application cached a non-int)", nil
+	}
+	return 0, fmt.Sprintf("%s holds %s, neither an integer nor a pickle: cache.get raises in the application", key, quoteValue(v)), nil
+}

@@ -1,0 +1,148 @@
+package probes
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"steady/target"
+)
+
+// SourceData answers the seed's diagnosis step 2 for one clinician and
+// range: the shift rows themselves (date, type, duration, status) with the
+// anomalies that corrupt counts marked — duplicates on (clinician, date,
+// type), non-positive durations, cancelled rows — and, when the stored
+// summary equals the count that includes the cancelled rows, the verdict
+// "cancelled rows counted as worked".
+//
+// Reads: the clinician's shift rows in the range through the clinician_id
+// index (at most 200 shown, anomalies counted over all), and the summaries
+// lying inside the range.
+// Cost: a few index lookups for one clinician, whatever the table size.
+// Never: writes or corrects a row.
+type SourceData struct{}
+
+func init() { Register(SourceData{}) }
+
+// ID implements Probe.
+func (SourceData) ID() string { return "source-data" }
+
+// Title implements Probe.
+func (SourceData) Title() string { return "Shift rows of one clinician, anomalies marked" }
+
+// Params implements Probe.
+func (SourceData) Params() []Param { return clinicianParams() }
+
+// Run implements Probe.
+func (s SourceData) Run(ctx context.Context, t *target.Target, p Params) Result {
+	return run(ctx, t, s.ID(), p, func(r *Result) error {
+		cfg := t.Config()
+		if err := needDB(cfg); err != nil {
+			return err
+		}
+		clinician, from, to, err := p.clinicianRange()
+		if err != nil {
+			return err
+		}
+		type shift struct {
+			id                    int64
+			date                  time.Time
+			typ, duration, status string
+			positive              bool
+			copies                int
+		}
+		var rows []shift
+		var total, dupGroups, dupRows, nonPositive, cancelled int
+		var stored *storedFigure
+		err = t.ReadOnly(ctx, func(ctx context.Context, tx pgx.Tx) error {
+			rs, err := tx.Query(ctx, fmt.Sprintf(`
+SELECT id, date, type, duration::text, status, duration > 0, count(*) OVER (PARTITION BY date, type)::int
+FROM %s WHERE clinician_id = $1 AND date BETWEEN $2 AND $3 ORDER BY date, type, id LIMIT %d`, ident(cfg.Django.Tables.Shift), maxRows+1),
+				clinician, from, to)
+			if err != nil {
+				return err
+			}
+			rows, err = pgx.CollectRows(rs, func(row pgx.CollectableRow) (shift, error) {
+				var x shift
+				err := row.Scan(&x.id, &x.date, &x.typ, &x.duration, &x.status, &x.positive, &x.copies)
+				return x, err
+			})
+			if err != nil {
+				return err
+			}
+			// Counted over every row of the range, not just those shown.
+			if err := tx.QueryRow(ctx, fmt.Sprintf(`
+SELECT coalesce(sum(n), 0)::int, count(*) FILTER (WHERE n > 1)::int, coalesce(sum(n) FILTER (WHERE n > 1), 0)::int,
+       coalesce(sum(non_positive), 0)::int, coalesce(sum(cancelled), 0)::int
+FROM (SELECT count(*) AS n, count(*) FILTER (WHERE duration <= 0) AS non_positive, count(*) FILTER (WHERE status = 'CANCELLED') AS cancelled
+      FROM %s WHERE clinician_id = $1 AND date BETWEEN $2 AND $3 GROUP BY date, type) g`, ident(cfg.Django.Tables.Shift)),
+				clinician, from, to).Scan(&total, &dupGroups, &dupRows, &nonPositive, &cancelled); err != nil {
+				return err
+			}
+			return savepoint(ctx, tx, func(tx pgx.Tx) (err error) {
+				stored, err = storedSummary(ctx, tx, cfg, clinician, from, to)
+				if isPg(err, "42P01") {
+					stored, err = nil, nil
+				}
+				return err
+			})
+		})
+		if err != nil {
+			return err
+		}
+		rng := dateOnly(from) + ".." + dateOnly(to)
+		r.Evidence = Table{Title: fmt.Sprintf("shifts of clinician %d, %s", clinician, rng), Columns: []string{"date", "type", "duration", "status", "anomaly"}}
+		shown := 0
+		for _, x := range rows {
+			var marks []string
+			if x.copies > 1 {
+				marks = append(marks, fmt.Sprintf("duplicate (%d rows for this date and type)", x.copies))
+			}
+			if !x.positive {
+				marks = append(marks, "duration not positive")
+			}
+			if x.status == "CANCELLED" {
+				marks = append(marks, "cancelled (not worked)")
+			}
+			if shown < maxRows {
+				r.Evidence.Rows = append(r.Evidence.Rows, []string{dateOnly(x.date), x.typ, x.duration, x.status, strings.Join(marks, "; ")})
+				shown++
+			}
+		}
+		r.Evidence.Omitted = total - shown
+
+		var problems []string
+		if dupGroups > 0 {
+			msg := fmt.Sprintf("%s share a (clinician, date, type) with another row: %s", plural(dupRows, "row", "rows"), plural(dupGroups, "duplicate group", "duplicate groups"))
+			r.add(Fail, "source.duplicates", msg+"; each copy may be counted", map[string]any{"groups": dupGroups, "rows": dupRows})
+			problems = append(problems, plural(dupGroups, "duplicate", "duplicates"))
+		}
+		if nonPositive > 0 {
+			r.add(Fail, "source.non_positive", fmt.Sprintf("%s with a duration of zero or less", plural(nonPositive, "row", "rows")), map[string]any{"rows": nonPositive})
+			problems = append(problems, plural(nonPositive, "non-positive duration", "non-positive durations"))
+		}
+		if cancelled > 0 {
+			r.add(OK, "source.cancelled", fmt.Sprintf("%s (never worked under the rule)", plural(cancelled, "cancelled row", "cancelled rows")), map[string]any{"rows": cancelled})
+		}
+		if stored != nil && stored.withCancelled != stored.rule && stored.worked == stored.withCancelled {
+			r.add(Fail, "source.cancelled_counted", fmt.Sprintf("cancelled rows counted as worked: the stored summary (%d, %s) equals the count including the %s; the rule gives %d",
+				stored.worked, stored.how, plural(int(stored.withCancelled-stored.rule), "cancelled shift", "cancelled shifts"), stored.rule),
+				map[string]any{"stored": stored.worked, "rule": stored.rule, "with_cancelled": stored.withCancelled})
+			problems = append(problems, "cancelled rows counted as worked")
+		}
+		if len(problems) > 0 {
+			r.Affected = []Scope{{Clinician: clinician, From: dateOnly(from), To: dateOnly(to)}}
+			r.Summary = fmt.Sprintf("clinician %d, %s: %s in %s: %s", clinician, rng, plural(len(problems), "anomaly", "anomalies"), plural(total, "row", "rows"), strings.Join(problems, ", "))
+		} else {
+			r.Summary = fmt.Sprintf("clinician %d, %s: %s, no duplicates or non-positive durations", clinician, rng, plural(total, "row", "rows"))
+			if cancelled > 0 {
+				r.Summary += fmt.Sprintf(" (%d cancelled, not counted)", cancelled)
+			}
+			r.add(OK, "source.clean", r.Summary, map[string]any{"rows": total})
+		}
+		return nil
+	})
+}
