@@ -292,27 +292,28 @@ const (
 )
 
 // Decide returns a cause's verdict from the results of its probes (nil for
-// a probe that has not run): confirmed when any failed, ruled out when all
-// ran and passed, otherwise unknown.
+// a probe that has not run): confirmed when any failed; ruled out when all
+// ran and none failed (a warning is something worth seeing that does not
+// confirm the cause); otherwise (not run, error, skipped) unknown.
 func Decide(results []*Result) Verdict {
 	if len(results) == 0 {
 		return Unknown
 	}
-	allOK := true
+	answered := true
 	for _, r := range results {
 		if r == nil {
-			allOK = false
+			answered = false
 			continue
 		}
 		switch r.Status {
 		case Fail:
 			return Confirmed
-		case OK:
+		case OK, Warn:
 		default:
-			allOK = false
+			answered = false
 		}
 	}
-	if allOK {
+	if answered {
 		return RuledOut
 	}
 	return Unknown

@@ -1,0 +1,216 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"net"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/redis/go-redis/v9"
+
+	"steady/clinic"
+	"steady/config"
+	"steady/probes"
+	"steady/sandbox/sandboxtest"
+)
+
+// app is a Django-shaped database and cache on private servers.
+type app struct {
+	db, cache, broker string
+	pool              *pgxpool.Pool
+	rdb               *redis.Client
+	cfg               config.Config
+}
+
+func newApp(t *testing.T) *app {
+	t.Helper()
+	ctx := context.Background()
+	a := &app{db: sandboxtest.Database(t), cfg: config.Default()}
+	redisURL := sandboxtest.Redis(t)
+	a.cache = strings.TrimSuffix(redisURL, "/0") + "/1"
+	a.broker = strings.TrimSuffix(redisURL, "/0") + "/0"
+	pool, err := pgxpool.New(ctx, a.db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	a.pool = pool
+	opt, err := redis.ParseURL(a.cache)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.rdb = redis.NewClient(opt)
+	t.Cleanup(func() { a.rdb.Close() })
+	if err := clinic.Install(ctx, pool, clinic.InstallOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := clinic.Seed(ctx, pool, clinic.SeedOptions{Clinicians: 20, Months: 2, Seed: 7}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := clinic.WarmCache(ctx, pool, a.rdb, &a.cfg, clinic.CacheOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+func (a *app) env() []string {
+	dir, _ := filepath.Abs("../../examples/clinic")
+	return []string{"DATABASE_URL=" + a.db, "REDIS_URL=" + a.cache, "CELERY_BROKER_URL=" + a.broker, "STEADY_DJANGO_DIR=" + dir}
+}
+
+func checkJSON(t *testing.T, r result) checkReport {
+	t.Helper()
+	var rep checkReport
+	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+		t.Fatalf("check --json printed no JSON (%v): %s\nstderr: %s", err, r.stdout, r.stderr)
+	}
+	return rep
+}
+
+func probeByID(rep checkReport, id string) probes.Result {
+	for _, p := range rep.Probes {
+		if p.Probe == id {
+			return p
+		}
+	}
+	return probes.Result{}
+}
+
+func TestCheckOnAHealthyDatabaseExitsZero(t *testing.T) {
+	a := newApp(t)
+	r := runSteady(t, "", a.env(), "check", "--json")
+	rep := checkJSON(t, r)
+	if r.code != 0 {
+		t.Fatalf("exit %d on a healthy database:\n%s", r.code, r.stdout)
+	}
+	for _, p := range rep.Probes {
+		switch p.Probe {
+		case "shift-counts", "source-data":
+			if p.Status != probes.Skipped {
+				t.Errorf("%s without --clinician should be skipped, is %s", p.Probe, p.Status)
+			}
+		default:
+			t.Logf("%s: %s %s", p.Probe, p.Status, p.Summary)
+			if p.Status != probes.OK && p.Status != probes.Warn {
+				t.Errorf("%s cries wolf: %s %s %v", p.Probe, p.Status, p.Summary, p.Findings)
+			}
+		}
+	}
+	for _, c := range rep.Causes {
+		if c.Verdict != probes.RuledOut {
+			t.Errorf("cause %s is %s on a healthy database", c.ID, c.Verdict)
+		}
+	}
+}
+
+func TestCheckFindsTheFourSeedFaults(t *testing.T) {
+	a := newApp(t)
+	ctx := context.Background()
+	if err := clinic.UnapplyMigration(ctx, a.pool); err != nil {
+		t.Fatal(err)
+	}
+	races, err := clinic.RaceCondition(ctx, a.pool, clinic.RaceOptions{Groups: 3, Seed: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stale, err := clinic.StaleCache(ctx, a.pool, a.rdb, &a.cfg, clinic.StaleOptions{Clinicians: 2, Seed: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bypass, err := clinic.ConstraintBypass(ctx, a.pool)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	r := runSteady(t, "", a.env(), "check", "--json")
+	if r.code != 1 {
+		t.Fatalf("exit %d, want 1:\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	rep := checkJSON(t, r)
+	verdicts := map[string]probes.Verdict{}
+	for _, c := range rep.Causes {
+		verdicts[c.ID] = c.Verdict
+	}
+	for _, id := range []string{"incomplete-migration", "race-condition", "cache-invalidation", "constraint-bypass"} {
+		if verdicts[id] != probes.Confirmed {
+			t.Errorf("cause %s: %s, want confirmed", id, verdicts[id])
+		}
+	}
+	if verdicts["business-rule"] == probes.Confirmed {
+		t.Error("business-rule confirmed though no summary was computed with a wrong rule")
+	}
+
+	mig := probeByID(rep, "migrations")
+	if !strings.Contains(mig.Summary, "config.0003_shift_constraints") || !strings.HasPrefix(mig.Summary, "1 unapplied") {
+		t.Errorf("migrations: %s", mig.Summary)
+	}
+	audit := probeByID(rep, "audit-concurrency")
+	if !strings.HasPrefix(audit.Summary, "3 groups") {
+		t.Errorf("audit-concurrency should find %d groups: %s", len(races), audit.Summary)
+	}
+	cache := probeByID(rep, "cache")
+	if cache.Status != probes.Fail {
+		t.Errorf("cache: %s %s", cache.Status, cache.Summary)
+	}
+	for _, k := range stale {
+		found := false
+		for _, f := range cache.Findings {
+			if strings.Contains(f.Message, k.Key) {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("stale key %s (cached %d, actual %d) not reported", k.Key, k.Cached, k.Actual)
+		}
+	}
+	cons := probeByID(rep, "constraints")
+	if cons.Status != probes.Fail || !strings.Contains(r.stdout, bypass.Constraint) {
+		t.Errorf("constraints: %s %s (want %s named)", cons.Status, cons.Summary, bypass.Constraint)
+	}
+}
+
+func TestCheckAgainstAStoppedServerFailsFast(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := l.Addr().String()
+	l.Close()
+	start := time.Now()
+	r := runSteady(t, "", []string{"DATABASE_URL=postgres://app:Secr3tPass@" + dead + "/app?sslmode=disable", "REDIS_URL=redis://" + dead + "/1"}, "check")
+	if r.code != 1 {
+		t.Fatalf("exit %d, want 1:\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if d := time.Since(start); d > 15*time.Second {
+		t.Errorf("took %s: beyond the connect timeout", d)
+	}
+	if !regexp.MustCompile(`connectivity +FAIL`).MatchString(r.stdout) || !strings.Contains(r.stdout, "connection refused") {
+		t.Errorf("no clear connectivity finding:\n%s", r.stdout)
+	}
+	if strings.Contains(r.stdout+r.stderr, "Secr3tPass") {
+		t.Error("the password reached the output")
+	}
+}
+
+func TestCheckRejectsBadInputWithExit2(t *testing.T) {
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"check", "--from", "2025-03-31", "--to", "2025-03-01"}, "reversed"},
+		{[]string{"check", "--from", "31/03/2025"}, "not a date"},
+		{[]string{"check", "--only", "crystal-ball"}, "unknown probe"},
+		{[]string{"check", "--runbook", "no-such-runbook"}, "no runbook"},
+	}
+	for _, tt := range tests {
+		r := runSteady(t, "", []string{"DATABASE_URL=postgres://app@127.0.0.1:1/app"}, tt.args...)
+		if r.code != 2 || !strings.Contains(r.stderr, tt.want) {
+			t.Errorf("%v: exit %d, stderr %q (want 2 and %q)", tt.args, r.code, r.stderr, tt.want)
+		}
+	}
+}
