@@ -44,7 +44,10 @@ func TestResolveChecksRangeAndRequired(t *testing.T) {
 }
 
 // declared is a probe that only declares parameters.
-type declared struct{ Probe; params []Param }
+type declared struct {
+	Probe
+	params []Param
+}
 
 func (d declared) ID() string      { return "declared" }
 func (d declared) Params() []Param { return d.params }
