@@ -110,6 +110,19 @@ type history struct{ st *State }
 func (h history) VerifiedBackups(db string) []actions.Backup { return h.st.VerifiedBackups(db) }
 func (h history) LastResult(p string) *probes.Result         { return h.st.LastResult(p) }
 
+// Results returns every finished result of a probe in the incident, oldest
+// first (actions.ResultsHistory): recalculate takes the scopes of all of
+// them, since a flush hides what the cache probe found before it.
+func (h history) Results(p string) []*probes.Result {
+	var out []*probes.Result
+	for _, run := range h.st.Probes {
+		if run.Probe == p && run.Result != nil {
+			out = append(out, run.Result)
+		}
+	}
+	return out
+}
+
 func (s *Session) env(a Actor, override string) *actions.Env {
 	return &actions.Env{Target: s.target, History: history{s.State()}, Operator: a.Name, Override: override}
 }

@@ -146,7 +146,7 @@ escalation:
 - [ ] Numbers are right
 `
 
-func testRB(t *testing.T) *runbook.Runbook {
+func testRB(t testing.TB) *runbook.Runbook {
 	t.Helper()
 	r, ps := runbook.Lint("test.md", []byte(testRunbook), runbook.Known{Probes: probes.IDs(), Actions: actions.IDs()})
 	if len(ps) > 0 {

@@ -57,6 +57,10 @@ type State struct {
 	Recheck []string
 	// Drill holds the debrief once a drill is scored.
 	Debrief map[string]any
+
+	// latest indexes Probes: the position of each probe's latest finished
+	// run, so verdicts stay cheap in a long incident.
+	latest map[string]int
 }
 
 // ItemState is one checklist item's state.
@@ -139,7 +143,7 @@ type ResumeInfo struct {
 
 // newState returns the state before any event.
 func newState(rb *runbook.Runbook) *State {
-	s := &State{Items: map[string]ItemState{}, Online: map[string]Actor{}, Verdicts: map[string]probes.Verdict{}}
+	s := &State{Items: map[string]ItemState{}, Online: map[string]Actor{}, Verdicts: map[string]probes.Verdict{}, latest: map[string]int{}}
 	if rb != nil {
 		for _, it := range rb.Items() {
 			st := ItemState{Status: Todo}
@@ -179,6 +183,10 @@ func (s *State) clone() *State {
 	c.Escalations = append([]Escalation(nil), s.Escalations...)
 	c.Resumes = append([]ResumeInfo(nil), s.Resumes...)
 	c.Recheck = append([]string(nil), s.Recheck...)
+	c.latest = make(map[string]int, len(s.latest))
+	for k, v := range s.latest {
+		c.latest[k] = v
+	}
 	return &c
 }
 
@@ -204,6 +212,12 @@ func (s *State) Action(id string) *ActionRun {
 
 // LastResult returns the latest finished result of a probe, or nil.
 func (s *State) LastResult(probe string) *probes.Result {
+	if s.latest != nil {
+		if i, ok := s.latest[probe]; ok {
+			return s.Probes[i].Result
+		}
+		return nil
+	}
 	for i := len(s.Probes) - 1; i >= 0; i-- {
 		if p := s.Probes[i]; p.Probe == probe && p.Result != nil {
 			return p.Result
@@ -461,6 +475,9 @@ func (s *State) finishProbe(d ProbeFinished, at time.Time, rb *runbook.Runbook) 
 			np.Result = &r
 			s.Probes[i] = &np
 			item = p.Item
+			if j, ok := s.latest[p.Probe]; !ok || j < i {
+				s.latest[p.Probe] = i
+			}
 			break
 		}
 	}
