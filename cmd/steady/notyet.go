@@ -28,24 +28,3 @@ func newServeCmd() *cobra.Command {
 	}
 }
 
-func newActCmd() *cobra.Command {
-	return &cobra.Command{
-		Use:   "act ACTION",
-		Short: "Plan or carry out one fix headless (not yet available)",
-		RunE:  notYet("act"),
-	}
-}
-
-type runFlags struct{}
-
-func newRunCmd() *cobra.Command {
-	return &cobra.Command{
-		Use:   "run [RUNBOOK]",
-		Short: "Open an incident in the terminal UI (not yet available)",
-		RunE:  notYet("run"),
-	}
-}
-
-func runIncident(cmd *cobra.Command, args []string, f runFlags) error {
-	return notYet("run")(cmd, args)
-}

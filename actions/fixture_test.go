@@ -1,0 +1,287 @@
+package actions
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/redis/go-redis/v9"
+
+	"steady/clinic"
+	"steady/config"
+	"steady/probes"
+	"steady/sandbox/sandboxtest"
+	"steady/target"
+)
+
+func TestMain(m *testing.M) { sandboxtest.Main(m) }
+
+// fixture is the seed's application built by the clinic package (no
+// Python): a private database installed and seeded, the migration files in
+// a project directory, one private Redis with the cache in db 1 and the
+// Celery broker in db 0, and a Target on them.
+type fixture struct {
+	cfg *config.Config
+	tg  *target.Target
+	db  *pgxpool.Pool
+	// cache and broker are direct clients for the test's own checks.
+	cache, broker *redis.Client
+	ds            *clinic.Dataset
+	dir           string
+}
+
+type fixtureOptions struct {
+	install clinic.InstallOptions
+	// sharedDB puts the broker in the cache's db, as a careless deployment does.
+	sharedDB bool
+	// noBroker leaves the broker unconfigured.
+	noBroker bool
+}
+
+func newFixture(t *testing.T, opts fixtureOptions) *fixture {
+	t.Helper()
+	ctx := context.Background()
+	f := &fixture{dir: t.TempDir()}
+	dbURL := sandboxtest.Database(t)
+	var err error
+	if f.db, err = pgxpool.New(ctx, dbURL); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(f.db.Close)
+	if err := clinic.Install(ctx, f.db, opts.install); err != nil {
+		t.Fatal(err)
+	}
+	if f.ds, err = clinic.Seed(ctx, f.db, clinic.SeedOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := clinic.WriteProject(f.dir, clinic.ProjectOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	redisURL := sandboxtest.Redis(t)
+	cfg := config.Default()
+	cfg.DB = dbURL
+	cfg.Redis = withDB(t, redisURL, 1)
+	if !opts.noBroker {
+		cfg.Broker = withDB(t, redisURL, 0)
+		if opts.sharedDB {
+			cfg.Broker = cfg.Redis
+		}
+	}
+	cfg.Django.Dir = f.dir
+	cfg.BackupDir = filepath.Join(t.TempDir(), "backups")
+	cfg.Actions.KillGrace = config.Duration(2 * time.Second)
+	f.cfg = &cfg
+	f.cache = client(t, cfg.Redis)
+	f.broker = client(t, withDB(t, redisURL, 0))
+	if opts.sharedDB {
+		f.broker = f.cache
+	}
+	if _, err := clinic.WarmCache(ctx, f.db, f.cache, f.cfg, clinic.CacheOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	f.tg = target.New(f.cfg)
+	t.Cleanup(f.tg.Close)
+	return f
+}
+
+func withDB(t *testing.T, redisURL string, db int) string {
+	t.Helper()
+	o, err := redis.ParseURL(redisURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := strings.TrimSuffix(redisURL, fmt.Sprintf("/%d", o.DB))
+	return fmt.Sprintf("%s/%d", u, db)
+}
+
+func client(t *testing.T, url string) *redis.Client {
+	t.Helper()
+	o, err := redis.ParseURL(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := redis.NewClient(o)
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// env returns an Env on the fixture's target with h as history.
+func (f *fixture) env(h History) *Env {
+	return &Env{Target: f.tg, History: h, Operator: "alice"}
+}
+
+// script writes an executable shell script into the fixture's directory
+// and returns its path.
+func (f *fixture) script(t *testing.T, name, body string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(path, []byte("#!/bin/sh\n"+body+"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// history is a History for tests: backups and probe results as given.
+type history struct {
+	backups []Backup
+	results map[string][]*probes.Result
+}
+
+func (h *history) VerifiedBackups(db string) []Backup {
+	var out []Backup
+	for _, b := range h.backups {
+		if b.Database == db {
+			out = append(out, b)
+		}
+	}
+	return out
+}
+
+func (h *history) LastResult(p string) *probes.Result {
+	if rs := h.results[p]; len(rs) > 0 {
+		return rs[len(rs)-1]
+	}
+	return nil
+}
+
+func (h *history) Results(p string) []*probes.Result { return h.results[p] }
+
+// recorder is an Output that keeps everything and lets a test wait for a
+// line.
+type recorder struct {
+	mu       sync.Mutex
+	lines    []string
+	progress [][2]int
+	changed  chan struct{}
+}
+
+func newRecorder() *recorder { return &recorder{changed: make(chan struct{})} }
+
+func (r *recorder) Line(stream, text string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.lines = append(r.lines, stream+": "+text)
+	close(r.changed)
+	r.changed = make(chan struct{})
+}
+
+func (r *recorder) Progress(done, total int, label string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.progress = append(r.progress, [2]int{done, total})
+}
+
+func (r *recorder) text() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return strings.Join(r.lines, "\n")
+}
+
+// waitFor waits until a line containing s was written.
+func (r *recorder) waitFor(t *testing.T, s string, timeout time.Duration) {
+	t.Helper()
+	deadline := time.After(timeout)
+	for {
+		r.mu.Lock()
+		ch := r.changed
+		found := strings.Contains(strings.Join(r.lines, "\n"), s)
+		r.mu.Unlock()
+		if found {
+			return
+		}
+		select {
+		case <-ch:
+		case <-deadline:
+			t.Fatalf("no output line containing %q within %s; output:\n%s", s, timeout, r.text())
+		}
+	}
+}
+
+// plan plans an action, failing the test on error.
+func plan(t *testing.T, id string, env *Env, params map[string]string) *Plan {
+	t.Helper()
+	a, ok := Get(id)
+	if !ok {
+		t.Fatalf("no action %q", id)
+	}
+	p, err := a.Plan(context.Background(), env, params)
+	if err != nil {
+		t.Fatalf("plan %s: %v", id, err)
+	}
+	return p
+}
+
+// execute runs a plan the way the session does: the guard first, then Execute.
+func execute(t *testing.T, env *Env, p *Plan, out Output) Outcome {
+	t.Helper()
+	return executeCtx(context.Background(), t, env, p, out)
+}
+
+func executeCtx(ctx context.Context, t *testing.T, env *Env, p *Plan, out Output) Outcome {
+	t.Helper()
+	if o := RefusedBy(p, env); o != nil {
+		return *o
+	}
+	a, _ := Get(p.Action)
+	if out == nil {
+		out = newRecorder()
+	}
+	return a.Execute(ctx, env, p, out)
+}
+
+// precondition returns the plan's precondition whose name starts with name.
+func precondition(t *testing.T, p *Plan, name string) Precondition {
+	t.Helper()
+	for _, c := range p.Preconditions {
+		if strings.HasPrefix(c.Name, name) {
+			return c
+		}
+	}
+	t.Fatalf("plan %s has no precondition %q: %+v", p.Action, name, p.Preconditions)
+	return Precondition{}
+}
+
+// gone waits until a process no longer exists (or is a zombie of an
+// exited parent, which init reaps).
+func gone(pid int, timeout time.Duration) bool {
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			return true
+		}
+		if i := strings.LastIndexByte(string(b), ')'); i > 0 && strings.HasPrefix(string(b[i+1:]), " Z") {
+			return true
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return false
+}
+
+// readPIDs waits for a file of whitespace-separated pids and returns them.
+func readPIDs(t *testing.T, path string, n int, timeout time.Duration) []int {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		b, _ := os.ReadFile(path)
+		var pids []int
+		for _, f := range strings.Fields(string(b)) {
+			var pid int
+			if _, err := fmt.Sscan(f, &pid); err == nil {
+				pids = append(pids, pid)
+			}
+		}
+		if len(pids) >= n {
+			return pids
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("%s did not get %d pids within %s", path, n, timeout)
+	return nil
+}

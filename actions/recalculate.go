@@ -1,0 +1,449 @@
+package actions
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"steady/celery"
+	"steady/probes"
+	"steady/secret"
+	"steady/target"
+)
+
+// recalculateAction recomputes the stored figures of the affected
+// clinicians and periods: it enqueues the application's own task
+// (django.celery.recalculate_task, `recalculate_clinician(clinician_id,
+// start_date, end_date)`) straight into the Redis broker with Celery
+// protocol 2, then follows each task's result in the result backend until
+// every one is done or failed, or actions.task_timeout passes. Or, in
+// mode=command, it runs the configured django.recalculate command once
+// per scope.
+//
+// The scopes are, in order of precedence: the clinician/from/to
+// parameters, the scopes parameter, or the Affected scopes of the
+// incident's probe results (summaries, cache, audit-concurrency,
+// shift-counts) — running the first three now when none of them ran yet.
+// Recalculation is idempotent, so a scope named twice costs only time.
+type recalculateAction struct{}
+
+func init() { Register(recalculateAction{}) }
+
+// ID implements Action.
+func (recalculateAction) ID() string { return "recalculate" }
+
+// Title implements Action.
+func (recalculateAction) Title() string { return "Recalculate the affected figures" }
+
+// Params implements Action.
+func (recalculateAction) Params() []probes.Param {
+	return []probes.Param{
+		{Name: "clinician", Kind: "int", Help: "one clinician to recalculate (with from and to)"},
+		{Name: "from", Kind: "date", Help: "first day of the period (YYYY-MM-DD)"},
+		{Name: "to", Kind: "date", Help: "last day of the period (YYYY-MM-DD)"},
+		{Name: "scopes", Kind: "string", Help: "several scopes: clinician:from:to, comma-separated (e.g. 7:2025-03-01:2025-03-31,9:2025-03-01:2025-03-31)"},
+		{Name: "mode", Kind: "string", Help: "celery (enqueue the task; default when a broker is configured) or command (django.recalculate once per scope)"},
+		{Name: "timeout", Kind: "duration", Help: "how long to follow the task results (default actions.task_timeout)"},
+	}
+}
+
+// scopeProbes are the probes whose Affected scopes recalculate takes, and
+// the ones it may run itself (they need no parameters).
+var (
+	scopeProbes    = []string{"summaries", "cache", "audit-concurrency", "shift-counts"}
+	scopeProbesNow = []string{"summaries", "cache", "audit-concurrency"}
+)
+
+// ResultsHistory is implemented by a History that keeps every result of a
+// probe, not only the latest. Recalculate takes the scopes of all of them:
+// after a flush the cache probe finds nothing stale (the keys are gone),
+// yet the scopes it named before the flush still need recalculating.
+type ResultsHistory interface {
+	Results(probe string) []*probes.Result
+}
+
+// Recalculate modes.
+const (
+	recalcCelery  = "celery"
+	recalcCommand = "command"
+)
+
+// followEvery is how often the result backend is polled.
+const followEvery = 250 * time.Millisecond
+
+// Plan implements Action.
+func (r recalculateAction) Plan(ctx context.Context, env *Env, params map[string]string) (*Plan, error) {
+	t := env.Target
+	cfg := t.Config()
+	mode := params["mode"]
+	if mode == "" {
+		mode = recalcCelery
+		if cfg.Broker == "" && cfg.Django.Recalculate != "" {
+			mode = recalcCommand
+		}
+	}
+	timeout := cfg.Actions.TaskTimeout.D()
+	if v := params["timeout"]; v != "" {
+		d, err := parseWait(v)
+		if err != nil || d <= 0 {
+			return nil, fmt.Errorf("timeout %q is not a duration (e.g. 30s, 5m)", v)
+		}
+		timeout = d
+	}
+	switch mode {
+	case recalcCelery:
+		if cfg.Broker == "" {
+			return nil, &NotConfiguredError{Action: r.ID(), Key: "broker", Why: "the tasks are enqueued into the Celery broker (or set django.recalculate and use mode=command)",
+				Example: "  --broker redis://cache:6379/0 (or CELERY_BROKER_URL)"}
+		}
+		if cfg.Django.Celery.RecalculateTask == "" || cfg.Django.Celery.Queue == "" {
+			return nil, &NotConfiguredError{Action: r.ID(), Key: "django.celery.recalculate_task", Why: "the task to enqueue and its queue must be named",
+				Example: "  django:\n    celery:\n      queue: celery\n      recalculate_task: calculations.tasks.recalculate_clinician"}
+		}
+	case recalcCommand:
+		if cfg.Django.Recalculate == "" {
+			return nil, &NotConfiguredError{Action: r.ID(), Key: "django.recalculate", Why: "mode=command runs it once per clinician and period",
+				Example: "  django:\n    recalculate: docker compose exec -T web python manage.py recalculate --clinician {clinician} --from {from} --to {to}"}
+		}
+	default:
+		return nil, fmt.Errorf("mode %q is not celery or command", mode)
+	}
+	scopes, source, err := recalcScopes(ctx, env, params)
+	if err != nil {
+		return nil, err
+	}
+	plan := &Plan{
+		Action: r.ID(), Title: r.Title(), Risk: Medium, Created: time.Now().UTC(), Params: copyParams(params),
+		Scopes: scopes, Recheck: []string{"summaries", "cache"},
+		Facts: map[string]string{"mode": mode, "scopes_from": source, "timeout": timeout.String()},
+	}
+	switch mode {
+	case recalcCelery:
+		task, queue := cfg.Django.Celery.RecalculateTask, cfg.Django.Celery.Queue
+		for i, s := range scopes {
+			st := Step{Kind: StepTask, Text: taskCall(task, s)}
+			if i == 0 {
+				st.Note = fmt.Sprintf("each LPUSHed as a protocol 2 message onto queue %s of %s; results followed in %s for up to %s",
+					queue, secret.RedactURL(cfg.Broker), secret.RedactURL(cfg.ResultsURL()), timeout)
+			}
+			plan.Steps = append(plan.Steps, st)
+		}
+		plan.Facts["queue"], plan.Facts["task"] = queue, task
+		plan.Summary = fmt.Sprintf("enqueue %s of %s (%s) and follow their results", plural(int64(len(scopes)), "task", "tasks"), task, source)
+		plan.Warnings = append(plan.Warnings, queueWarnings(ctx, t, queue)...)
+	case recalcCommand:
+		for _, s := range scopes {
+			plan.Steps = append(plan.Steps, Step{Kind: StepCommand, Text: recalcCommandLine(cfg.Django.Recalculate, s)})
+		}
+		plan.Steps[0].Note = inDir(cfg.Django.Dir) + "; one after the other"
+		plan.Summary = fmt.Sprintf("run django.recalculate for %s (%s)", plural(int64(len(scopes)), "scope", "scopes"), source)
+	}
+	if len(scopes) > 200 {
+		plan.Warnings = append(plan.Warnings, fmt.Sprintf("%d scopes: narrow them with clinician/from/to if the application should not recalculate this much at once", len(scopes)))
+	}
+	plan.Steps = append(plan.Steps,
+		Step{Kind: StepProbe, Text: "summaries", Note: "re-run afterwards"},
+		Step{Kind: StepProbe, Text: "cache", Note: "re-run afterwards"})
+	return plan, nil
+}
+
+// taskCall shows a task invocation the way Celery's argsrepr does.
+func taskCall(task string, s probes.Scope) string {
+	return fmt.Sprintf("%s(%d, '%s', '%s')", task, s.Clinician, s.From, s.To)
+}
+
+// recalcCommandLine substitutes a scope into django.recalculate.
+func recalcCommandLine(tmpl string, s probes.Scope) string {
+	return strings.NewReplacer(
+		"{clinician}", strconv.FormatInt(s.Clinician, 10),
+		"{from}", target.ShellQuote(s.From),
+		"{to}", target.ShellQuote(s.To),
+	).Replace(tmpl)
+}
+
+// queueWarnings says when the tasks will wait, or may never run.
+func queueWarnings(ctx context.Context, t *target.Target, queue string) []string {
+	broker, err := t.Broker(ctx)
+	if err != nil {
+		return []string{"cannot reach the broker now: " + t.Scrubber.Scrub(err.Error())}
+	}
+	var out []string
+	if n, err := celery.QueueLength(ctx, broker, queue); err == nil && n > 0 {
+		out = append(out, fmt.Sprintf("%s already waiting in queue %s: these run after them", plural(n, "task is", "tasks are"), queue))
+	}
+	if n, err := broker.Exists(ctx, "_kombu.binding."+queue).Result(); err == nil && n == 0 {
+		out = append(out, "no Celery worker has declared queue "+queue+" on this broker: the tasks wait until one starts (check CELERY_BROKER_URL and the worker)")
+	}
+	return out
+}
+
+// recalcScopes decides what to recalculate and says where that came from.
+func recalcScopes(ctx context.Context, env *Env, params map[string]string) ([]probes.Scope, string, error) {
+	c, from, to := params["clinician"], params["from"], params["to"]
+	if c != "" || from != "" || to != "" {
+		if c == "" || from == "" || to == "" {
+			return nil, "", errors.New("give clinician, from and to together (one clinician over one period), or scopes=clinician:from:to,...")
+		}
+		s, err := parseScope(c + ":" + from + ":" + to)
+		if err != nil {
+			return nil, "", err
+		}
+		return []probes.Scope{s}, "given by the operator", nil
+	}
+	if v := params["scopes"]; v != "" {
+		var out []probes.Scope
+		for _, part := range strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ' ' || r == ';' }) {
+			s, err := parseScope(part)
+			if err != nil {
+				return nil, "", fmt.Errorf("scopes: %w", err)
+			}
+			out = append(out, s)
+		}
+		if len(out) == 0 {
+			return nil, "", errors.New("scopes is empty")
+		}
+		return dedupScopes(out), "given by the operator", nil
+	}
+
+	var found []probes.Scope
+	var from1 []string
+	ran := false
+	for _, p := range scopeProbes {
+		var n int
+		for _, r := range probeResults(env, p) {
+			ran = true
+			n += len(r.Affected)
+			found = append(found, r.Affected...)
+		}
+		if n > 0 {
+			from1 = append(from1, fmt.Sprintf("%s %d", p, n))
+		}
+	}
+	source := "findings of " + strings.Join(from1, ", ")
+	if !ran {
+		// Nothing diagnosed in this incident yet: diagnose now, read-only.
+		results := runProbesNow(ctx, env.Target, scopeProbesNow)
+		for i, r := range results {
+			if len(r.Affected) > 0 {
+				from1 = append(from1, fmt.Sprintf("%s %d", scopeProbesNow[i], len(r.Affected)))
+				found = append(found, r.Affected...)
+			}
+		}
+		source = "probes run now: " + strings.Join(from1, ", ")
+	}
+	found = dedupScopes(found)
+	if len(found) == 0 {
+		return nil, "", fmt.Errorf("no affected clinician is known: the probes (%s) name none; give clinician, from and to (steady act recalculate --clinician 7 --from 2025-03-01 --to 2025-03-31), or scopes=clinician:from:to,...", strings.Join(scopeProbes, ", "))
+	}
+	return found, source, nil
+}
+
+// probeResults returns every recorded result of a probe when the history
+// keeps them, else the latest.
+func probeResults(env *Env, probe string) []*probes.Result {
+	if env.History == nil {
+		return nil
+	}
+	if rh, ok := env.History.(ResultsHistory); ok {
+		return rh.Results(probe)
+	}
+	if r := env.History.LastResult(probe); r != nil {
+		return []*probes.Result{r}
+	}
+	return nil
+}
+
+func runProbesNow(ctx context.Context, t *target.Target, ids []string) []probes.Result {
+	out := make([]probes.Result, len(ids))
+	var wg sync.WaitGroup
+	for i, id := range ids {
+		p, ok := probes.Get(id)
+		if !ok {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			out[i] = p.Run(ctx, t, nil)
+		}()
+	}
+	wg.Wait()
+	return out
+}
+
+// parseScope reads clinician:from:to.
+func parseScope(s string) (probes.Scope, error) {
+	parts := strings.Split(strings.TrimSpace(s), ":")
+	if len(parts) != 3 {
+		return probes.Scope{}, fmt.Errorf("%q is not clinician:from:to (e.g. 7:2025-03-01:2025-03-31)", s)
+	}
+	id, err := strconv.ParseInt(parts[0], 10, 64)
+	if err != nil || id <= 0 {
+		return probes.Scope{}, fmt.Errorf("%q: clinician %q is not a positive whole number", s, parts[0])
+	}
+	for _, d := range parts[1:] {
+		if err := probes.ValidateValue("date", d); err != nil {
+			return probes.Scope{}, fmt.Errorf("%q: %w", s, err)
+		}
+	}
+	if parts[1] > parts[2] {
+		return probes.Scope{}, fmt.Errorf("%q: the period is reversed (%s is after %s)", s, parts[1], parts[2])
+	}
+	return probes.Scope{Clinician: id, From: parts[1], To: parts[2]}, nil
+}
+
+func dedupScopes(in []probes.Scope) []probes.Scope {
+	seen := map[probes.Scope]bool{}
+	var out []probes.Scope
+	for _, s := range in {
+		if !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		a, b := out[i], out[j]
+		if a.Clinician != b.Clinician {
+			return a.Clinician < b.Clinician
+		}
+		if a.From != b.From {
+			return a.From < b.From
+		}
+		return a.To < b.To
+	})
+	return out
+}
+
+func scopeText(s probes.Scope) string {
+	return fmt.Sprintf("clinician %d %s..%s", s.Clinician, s.From, s.To)
+}
+
+// Execute implements Action.
+func (r recalculateAction) Execute(ctx context.Context, env *Env, plan *Plan, out Output) Outcome {
+	if plan.Facts["mode"] == recalcCommand {
+		return r.executeCommands(ctx, env, plan, out)
+	}
+	started := time.Now()
+	t := env.Target
+	fail := func(summary string, err error) Outcome {
+		o := Outcome{Status: Failed, ExitCode: -1, Summary: summary, Duration: time.Since(started)}
+		if err != nil {
+			o.Error = t.Scrubber.Scrub(err.Error())
+		}
+		return o
+	}
+	if len(plan.Scopes) == 0 {
+		return fail("the plan has no scopes: plan again", nil)
+	}
+	queue, task := plan.Facts["queue"], plan.Facts["task"]
+	timeout, err := parseWait(plan.Facts["timeout"])
+	if err != nil || timeout <= 0 {
+		timeout = t.Config().Actions.TaskTimeout.D()
+	}
+	broker, err := t.Broker(ctx)
+	if err != nil {
+		return fail("cannot reach the Celery broker; nothing was enqueued", err)
+	}
+	results, err := t.Results(ctx)
+	if err != nil {
+		return fail("cannot reach the Celery result backend; nothing was enqueued", err)
+	}
+	tasks := make([]celery.Task, len(plan.Scopes))
+	for i, s := range plan.Scopes {
+		tasks[i] = celery.Task{Name: task, Args: []any{s.Clinician, s.From, s.To}}
+	}
+	ids, err := celery.Enqueue(ctx, broker, queue, tasks...)
+	if err != nil {
+		return fail("enqueueing failed", err)
+	}
+	for i, id := range ids {
+		say(env, out, "enqueued %s → task %s", taskCall(task, plan.Scopes[i]), id)
+	}
+	total := len(ids)
+	out.Progress(0, total, "tasks")
+	fctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	res, ferr := celery.Follow(fctx, results, ids, followEvery, func(done, failed, pending int) {
+		out.Progress(done+failed, total, "tasks")
+	})
+	var ok, failed, pending []string
+	var failures []string
+	for i, rs := range res {
+		what := scopeText(plan.Scopes[i])
+		switch {
+		case rs.Status == celery.Success:
+			ok = append(ok, ids[i])
+		case rs.Status.Ready():
+			failed = append(failed, ids[i])
+			msg := string(rs.Status)
+			if e := rs.Err(); e != nil {
+				msg = e.Error()
+			}
+			failures = append(failures, what+": "+msg)
+			say(env, out, "task %s (%s) failed: %s", ids[i], what, msg)
+		default:
+			pending = append(pending, ids[i])
+			say(env, out, "task %s (%s) still %s", ids[i], what, rs.Status)
+		}
+	}
+	art := map[string]string{
+		"tasks": strings.Join(ids, ","), "succeeded": strconv.Itoa(len(ok)),
+		"failed": strconv.Itoa(len(failed)), "pending": strconv.Itoa(len(pending)),
+	}
+	counts := fmt.Sprintf("%d of %d tasks done, %d failed, %d still pending", len(ok), total, len(failed), len(pending))
+	o := Outcome{Duration: time.Since(started), Artefacts: art}
+	switch {
+	case ctx.Err() != nil:
+		o.Status, o.ExitCode = Cancelled, -1
+		o.Summary = counts + " when following was cancelled; the enqueued tasks cannot be recalled and will still run (recalculation is idempotent)"
+	case ferr != nil && len(pending) > 0:
+		o.Status, o.ExitCode = Failed, 1
+		o.Summary = fmt.Sprintf("%s after %s: is a worker consuming queue %s? The pending tasks may still run", counts, timeout, queue)
+	case ferr != nil:
+		return fail(counts+"; reading the results failed", ferr)
+	case len(failed) > 0:
+		o.Status, o.ExitCode = Failed, 1
+		o.Summary = counts + ": " + strings.Join(failures, "; ")
+	default:
+		o.Status = Succeeded
+		o.Summary = fmt.Sprintf("recalculated %s with %s: all %d tasks succeeded", plural(int64(total), "scope", "scopes"), task, total)
+	}
+	return o
+}
+
+// executeCommands runs django.recalculate once per scope, carrying on past
+// a failed scope so one bad period does not leave the others stale.
+func (r recalculateAction) executeCommands(ctx context.Context, env *Env, plan *Plan, out Output) Outcome {
+	started := time.Now()
+	lines := commandSteps(plan)
+	var failures []string
+	done := 0
+	for i, line := range lines {
+		out.Progress(i, len(lines), "scopes")
+		exit, err := runCommand(ctx, env, out, target.Command{Line: line, Dir: env.Target.Config().Django.Dir})
+		if o := commandFailure(env, line, exit, err, started); o != nil {
+			if o.Status == Cancelled {
+				o.Summary += fmt.Sprintf(" (%d of %d scopes done before it)", done, len(lines))
+				return *o
+			}
+			failures = append(failures, o.Summary)
+			continue
+		}
+		done++
+	}
+	out.Progress(len(lines), len(lines), "scopes")
+	o := Outcome{Duration: time.Since(started), Artefacts: map[string]string{"succeeded": strconv.Itoa(done), "failed": strconv.Itoa(len(failures))}}
+	if len(failures) > 0 {
+		o.Status, o.ExitCode = Failed, 1
+		o.Summary = fmt.Sprintf("%d of %d scopes recalculated; %s", done, len(lines), strings.Join(failures, "; "))
+		return o
+	}
+	o.Status = Succeeded
+	o.Summary = fmt.Sprintf("recalculated %s with django.recalculate", plural(int64(done), "scope", "scopes"))
+	return o
+}

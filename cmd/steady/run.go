@@ -1,0 +1,142 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/user"
+	"strings"
+
+	"github.com/charmbracelet/x/term"
+	"github.com/spf13/cobra"
+
+	"steady/config"
+	"steady/runbook"
+	"steady/session"
+	"steady/target"
+	"steady/tui"
+)
+
+type runFlags struct {
+	resume string
+	fresh  bool
+}
+
+func newRunCmd() *cobra.Command {
+	var f runFlags
+	cmd := &cobra.Command{
+		Use:   "run [RUNBOOK]",
+		Short: "Open an incident in the terminal UI (the default command)",
+		Long: `Open an incident: the runbook (default ` + runbook.DefaultName + `) as a live checklist
+against the configured PostgreSQL and Redis. Every change is journaled in
+--journal-dir. When an unfinished incident exists there, steady offers to
+resume it; --resume FILE resumes a given journal, --new always starts a new
+incident.
+
+Inside: arrows move, r runs the selected probe, R runs every diagnosis
+probe, enter plans an action, space ticks an item, ? shows every key.`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error { return runIncident(cmd, args, f) },
+	}
+	cmd.Flags().StringVar(&f.resume, "resume", "", "resume the incident of this journal file")
+	cmd.Flags().BoolVar(&f.fresh, "new", false, "start a new incident even when an unfinished one exists")
+	return cmd
+}
+
+// localActor is the person at this terminal.
+func localActor(cfg *config.Config) session.Actor {
+	name := cfg.Operator
+	if name == "" {
+		name = os.Getenv("USER")
+	}
+	if name == "" {
+		if u, err := user.Current(); err == nil {
+			name = u.Username
+		}
+	}
+	if name == "" {
+		name = "operator"
+	}
+	return session.Actor{Name: name, Via: "local", Role: session.Operator}
+}
+
+func runIncident(cmd *cobra.Command, args []string, f runFlags) error {
+	l, err := loadConfig(cmd)
+	if err != nil {
+		return err
+	}
+	if err := l.RequireTarget(); err != nil {
+		return exitf(exitUsage, "%v", err)
+	}
+	actor := localActor(&l.Config)
+	t := target.New(&l.Config)
+	defer t.Close()
+
+	resume := f.resume
+	if resume == "" && !f.fresh && len(args) == 0 {
+		if inf, ok := session.LatestUnfinished(l.JournalDir); ok && askResume(cmd, inf) {
+			resume = inf.Path
+		}
+	}
+	var s *session.Session
+	var rep *session.ResumeReport
+	if resume != "" {
+		rb, err := session.LoadRunbookFor(resume, l.Runbooks, known())
+		if err != nil {
+			return exitf(exitUsage, "%v", err)
+		}
+		var r session.ResumeReport
+		s, r, err = session.Resume(resume, session.Options{Runbook: rb, Target: t, Dir: l.JournalDir, Actor: actor, Version: version})
+		if err != nil {
+			return exitf(exitUsage, "resume: %v", err)
+		}
+		rep = &r
+	} else {
+		ref := ""
+		if len(args) == 1 {
+			ref = args[0]
+		}
+		rb, err := runbook.Load(ref, l.Runbooks, known())
+		if err != nil {
+			return exitf(exitUsage, "%v", err)
+		}
+		s, err = session.Open(session.Options{Runbook: rb, Target: t, Dir: l.JournalDir, Actor: actor, Version: version})
+		if err != nil {
+			return exitf(exitUsage, "%v", err)
+		}
+	}
+	err = tui.Run(cmd.Context(), tui.Options{Session: s, Actor: actor, Resume: rep, Runbooks: l.Runbooks})
+	state := s.State()
+	if serr := s.Shutdown(); serr != nil && err == nil {
+		err = serr
+	}
+	path := s.JournalPath()
+	fmt.Fprintf(cmd.ErrOrStderr(), "Incident %s: journal %s\n", state.Incident.ID, path)
+	if state.Ended == nil {
+		fmt.Fprintf(cmd.ErrOrStderr(), "Resume with: steady run --resume %s\n", path)
+	}
+	fmt.Fprintf(cmd.ErrOrStderr(), "Postmortem:  steady report %s -o %s.md\n", path, strings.TrimSuffix(path, ".jsonl"))
+	if err != nil && !errors.Is(err, context.Canceled) {
+		return exitf(exitUsage, "%v", err)
+	}
+	return nil
+}
+
+// askResume offers the latest unfinished incident on an interactive
+// terminal; elsewhere a new incident starts and the old one is named.
+func askResume(cmd *cobra.Command, inf session.Info) bool {
+	desc := fmt.Sprintf("%s (%s, opened %s, %d events)", inf.ID, inf.Runbook, inf.Started.Local().Format("2006-01-02 15:04"), inf.Events)
+	if !term.IsTerminal(os.Stdin.Fd()) {
+		fmt.Fprintf(cmd.ErrOrStderr(), "note: unfinished incident %s; starting a new one (resume it with --resume %s)\n", desc, inf.Path)
+		return false
+	}
+	fmt.Fprintf(cmd.ErrOrStderr(), "An unfinished incident exists: %s\nResume it? [Y/n] ", desc)
+	line, _ := bufio.NewReader(os.Stdin).ReadString('\n')
+	switch strings.ToLower(strings.TrimSpace(line)) {
+	case "", "y", "yes":
+		return true
+	}
+	return false
+}

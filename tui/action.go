@@ -1,0 +1,292 @@
+package tui
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"charm.land/lipgloss/v2"
+
+	"steady/actions"
+	"steady/session"
+)
+
+// planView renders an action's plan exactly as it will run: the steps in
+// order, the risk, the preconditions with ✓/✗, warnings, facts and what
+// confirming takes. w is the width to wrap to; next adds what the
+// operator can do with the plan now.
+func planView(c *common, a *session.ActionRun, w int, next bool) string {
+	s := c.styles
+	p := a.Plan
+	var b strings.Builder
+	line := func(str string) { b.WriteString(wrap(str, w) + "\n") }
+
+	title := p.Title
+	if title == "" {
+		title = a.Action
+	}
+	risk := strings.ToUpper(string(p.Risk))
+	if risk == "" {
+		risk = "UNKNOWN"
+	}
+	kind := "not destructive"
+	if p.Destructive {
+		kind = "DESTRUCTIVE"
+	}
+	line(s.Heading.Render("Plan: "+title) + "  " + riskStyle(s, p.Risk).Render("risk "+risk) + " · " + kind)
+	line(s.Dim.Render(fmt.Sprintf("planned %s by %s", c.clock(a.PlannedAt), a.PlannedBy.Name)))
+	if p.Summary != "" {
+		line(p.Summary)
+	}
+	if len(p.Steps) > 0 {
+		b.WriteString("\n")
+		line(s.Label.Render("Steps, exactly as they will run:"))
+		for i, st := range p.Steps {
+			prefix := fmt.Sprintf("%2d. %s ", i+1, stepPrefix(st.Kind))
+			body := wrap(st.Text, max(w-len(prefix), 10))
+			lines := strings.Split(body, "\n")
+			for j, l := range lines {
+				if j == 0 {
+					b.WriteString(prefix + s.Code.Render(l) + "\n")
+				} else {
+					b.WriteString(pad(len(prefix)) + s.Code.Render(l) + "\n")
+				}
+			}
+			if st.Note != "" {
+				b.WriteString(indent(wrap(s.Dim.Render(st.Note), max(w-len(prefix), 10)), len(prefix)) + "\n")
+			}
+		}
+	}
+	if len(p.Preconditions) > 0 {
+		b.WriteString("\n")
+		line(s.Label.Render("Preconditions:"))
+		for _, pc := range p.Preconditions {
+			mark, st := "✓", s.Good
+			if !pc.Holds {
+				mark, st = "✗", s.Bad
+			}
+			text := pc.Name
+			if pc.Detail != "" {
+				text += ": " + pc.Detail
+			}
+			if !pc.Holds && pc.Overridable {
+				text += " (an operator may override it with a written reason)"
+			}
+			b.WriteString(indent(wrap(st.Render(mark)+" "+text, max(w-2, 10)), 2) + "\n")
+		}
+	}
+	if len(p.Warnings) > 0 {
+		b.WriteString("\n")
+		line(s.Label.Render("Warnings:"))
+		for _, wn := range p.Warnings {
+			b.WriteString(indent(wrap(s.Warning.Render("!")+" "+wn, max(w-2, 10)), 2) + "\n")
+		}
+	}
+	if len(p.Facts) > 0 {
+		keys := make([]string, 0, len(p.Facts))
+		for k := range p.Facts {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		b.WriteString("\n")
+		line(s.Label.Render("Facts:"))
+		for _, k := range keys {
+			b.WriteString(indent(wrap(k+": "+p.Facts[k], max(w-2, 10)), 2) + "\n")
+		}
+	}
+	if len(p.Scopes) > 0 {
+		b.WriteString("\n")
+		line(s.Label.Render(fmt.Sprintf("Scope: %d clinician period(s)", len(p.Scopes))))
+		for i, sc := range p.Scopes {
+			if i == 10 {
+				b.WriteString(fmt.Sprintf("  … and %d more\n", len(p.Scopes)-10))
+				break
+			}
+			b.WriteString(fmt.Sprintf("  clinician %d, %s to %s\n", sc.Clinician, sc.From, sc.To))
+		}
+	}
+	if len(p.Recheck) > 0 {
+		line(s.Dim.Render("Afterwards steady re-runs: " + strings.Join(p.Recheck, ", ")))
+	}
+	if next {
+		b.WriteString("\n")
+		b.WriteString(nextStep(c, a, w))
+	}
+	return strings.TrimRight(b.String(), "\n")
+}
+
+// nextStep says what the operator can do with the plan now, or why
+// nothing can be done.
+func nextStep(c *common, a *session.ActionRun, w int) string {
+	s := c.styles
+	switch {
+	case a.Outcome != nil:
+		return ""
+	case a.Running():
+		return wrap(s.Label.Render("Running")+fmt.Sprintf(" since %s (confirmed by %s). ctrl+c cancels it.", c.clock(a.Started), confirmer(a)), w)
+	}
+	if hard := hardBlocks(a.Plan); len(hard) > 0 {
+		var names []string
+		for _, pc := range hard {
+			names = append(names, pc.Name)
+		}
+		return wrap(s.Bad.Render("Cannot start: ")+strings.Join(names, ", ")+" must hold first. Fix that, then press enter to plan again.", w)
+	}
+	if !c.operator() {
+		return wrap(s.Dim.Render("Only an operator can run this action."), w)
+	}
+	var parts []string
+	if a.Plan.Destructive && a.Plan.ConfirmPhrase != "" {
+		parts = append(parts, "type "+s.Phrase.Render(a.Plan.ConfirmPhrase)+" to confirm")
+	}
+	if len(a.Plan.Blocked()) > 0 {
+		parts = append(parts, "give a reason to override the ✗ precondition")
+	}
+	msg := "Press enter to confirm and run it"
+	if len(parts) > 0 {
+		msg = "Press enter to confirm: " + strings.Join(parts, ", then ")
+	}
+	if len(c.st.Recheck) > 0 {
+		msg += " (first re-run: " + strings.Join(c.st.Recheck, ", ") + ")"
+	}
+	return wrap(s.Label.Render(msg)+".", w)
+}
+
+// hardBlocks returns the preconditions that do not hold and cannot be
+// overridden: with any of them the action cannot start.
+func hardBlocks(p actions.Plan) []actions.Precondition {
+	var out []actions.Precondition
+	for _, pc := range p.Blocked() {
+		if !pc.Overridable {
+			out = append(out, pc)
+		}
+	}
+	return out
+}
+
+func confirmer(a *session.ActionRun) string {
+	if a.ConfirmedBy != nil {
+		return a.ConfirmedBy.Name
+	}
+	return a.PlannedBy.Name
+}
+
+// outcomeView renders how an action ended.
+func outcomeView(c *common, a *session.ActionRun, w int) string {
+	s := c.styles
+	o := a.Outcome
+	if o == nil {
+		return ""
+	}
+	st := s.Good
+	switch o.Status {
+	case actions.Failed, actions.Refused, actions.OutcomeUnknown:
+		st = s.Bad
+	case actions.Cancelled:
+		st = s.Warning
+	}
+	head := st.Render("Outcome: "+strings.ToUpper(string(o.Status))) +
+		fmt.Sprintf(" · exit %d · %s · %s", o.ExitCode, o.Duration.Round(time.Millisecond), c.clock(a.Finished))
+	var b strings.Builder
+	b.WriteString(wrap(head, w) + "\n")
+	if o.Summary != "" {
+		b.WriteString(wrap(o.Summary, w) + "\n")
+	}
+	if o.Error != "" {
+		b.WriteString(wrap(s.Bad.Render("error: ")+o.Error, w) + "\n")
+	}
+	if a.Override != "" {
+		b.WriteString(wrap(s.Warning.Render("overridden: ")+a.Override, w) + "\n")
+	}
+	if len(o.Artefacts) > 0 {
+		keys := make([]string, 0, len(o.Artefacts))
+		for k := range o.Artefacts {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			b.WriteString(indent(wrap(k+": "+o.Artefacts[k], max(w-2, 10)), 2) + "\n")
+		}
+	}
+	if o.Status == actions.Succeeded || o.Status == actions.Failed {
+		b.WriteString(wrap(s.Dim.Render("Press enter to plan it again."), w) + "\n")
+	} else {
+		b.WriteString(wrap(s.Dim.Render("Press enter to plan it again when the cause is dealt with."), w) + "\n")
+	}
+	return strings.TrimRight(b.String(), "\n")
+}
+
+func riskStyle(s *Styles, r actions.Risk) lipgloss.Style {
+	switch r {
+	case actions.High:
+		return s.Bad
+	case actions.Medium:
+		return s.Warning
+	}
+	return s.Good
+}
+
+func stepPrefix(k actions.StepKind) string {
+	switch k {
+	case actions.StepCommand:
+		return "$"
+	case actions.StepSQL:
+		return "SQL>"
+	case actions.StepRedis:
+		return "redis>"
+	case actions.StepTask:
+		return "task>"
+	case actions.StepProbe:
+		return "probe>"
+	}
+	return ">"
+}
+
+// outputLines renders an action's output, one line per output line, with
+// the stream marked so stderr reads as such without colour.
+func outputLines(s *Styles, a *session.ActionRun) []string {
+	lines := make([]string, 0, len(a.Output)+1)
+	for _, l := range a.Output {
+		switch l.Stream {
+		case "stderr":
+			lines = append(lines, s.Warning.Render("! ")+l.Text)
+		case "steady":
+			lines = append(lines, s.Dim.Render("» "+l.Text))
+		default:
+			lines = append(lines, "  "+l.Text)
+		}
+	}
+	if a.OutputCut > 0 {
+		lines = append(lines, s.Dim.Render(fmt.Sprintf("[%d bytes cut from over-long lines; the journal has the rest]", a.OutputCut)))
+	}
+	return lines
+}
+
+// progressLine renders an action's progress as a bar and a count. The bar
+// is drawn here rather than with bubbles/progress: that one animates with
+// a spring (and a dependency steady does not otherwise need), while this
+// bar only has to be exact and cheap, and legible without colour.
+func progressLine(s *Styles, a *session.ActionRun, w int) string {
+	p := a.Progress
+	if p == nil || p.Total <= 0 {
+		return ""
+	}
+	label := fmt.Sprintf(" %d/%d", p.Done, p.Total)
+	if p.Label != "" {
+		label += " " + p.Label
+	}
+	bw := clamp(w-visibleWidth(label)-2, 5, 40)
+	filled := clamp(p.Done*bw/p.Total, 0, bw)
+	bar := "[" + s.Good.Render(strings.Repeat("#", filled)) + s.Dim.Render(strings.Repeat("-", bw-filled)) + "]"
+	return truncate(bar+label, w)
+}
+
+func indent(s string, n int) string {
+	p := pad(n)
+	lines := strings.Split(s, "\n")
+	for i := range lines {
+		lines[i] = p + lines[i]
+	}
+	return strings.Join(lines, "\n")
+}

@@ -1,0 +1,61 @@
+package tui
+
+import (
+	"fmt"
+	"strings"
+
+	"charm.land/lipgloss/v2"
+)
+
+// bannerLines returns the banners the incident calls for, wrapped to w,
+// most urgent first: escalations nobody acknowledged (with the contact
+// from the runbook), probes to re-run after an unknown outcome, and a
+// closed incident.
+func bannerLines(c *common, w int) []string {
+	if w <= 0 {
+		return nil
+	}
+	s := c.styles
+	var out []string
+	add := func(st lipgloss.Style, mark, text string) {
+		for _, l := range strings.Split(wrap(text, max(w-3, 1)), "\n") {
+			out = append(out, st.Render(truncate(mark+l, w)))
+			mark = "   "
+		}
+	}
+	for _, e := range c.st.Unacknowledged() {
+		text := "ESCALATE NOW to " + e.To
+		if e.When != "" {
+			text += " (" + e.When + ")"
+		}
+		if oc := c.rb.Meta.Escalation.OnCall; oc != "" {
+			text += " · contact: " + oc
+		}
+		how := "declared by " + e.RaisedBy.Name
+		if e.Auto {
+			how = "threshold crossed"
+		}
+		text += fmt.Sprintf(" · a: acknowledge · %s at %s", how, c.clock(e.RaisedAt))
+		add(s.BannerAlert, " ! ", text)
+	}
+	if len(c.st.Recheck) > 0 {
+		add(s.BannerWarn, " ~ ", "RE-CHECK NEEDED: an earlier action's outcome is unknown. Re-run "+
+			strings.Join(c.st.Recheck, ", ")+" before any action.")
+	}
+	if c.st.Ended != nil {
+		add(s.BannerInfo, " i ", "This incident was closed at "+c.clock(*c.st.Ended)+"; anything done now is still journaled.")
+	}
+	return out
+}
+
+// resumeView is the report shown first when an incident was resumed.
+func (m *Model) resumeView(w int) string {
+	s := m.c.styles
+	var b strings.Builder
+	b.WriteString(paneTitle(s, "Resumed incident", true, w) + "\n")
+	for _, l := range m.resume {
+		b.WriteString("• " + indentRest(wrap(l, max(w-2, 1)), 2) + "\n")
+	}
+	b.WriteString("\n" + s.Label.Render("Press enter to continue."))
+	return b.String()
+}

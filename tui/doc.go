@@ -1,0 +1,21 @@
+// Package tui is steady's terminal interface: one Bubble Tea program per
+// client (a local terminal or an SSH session) that renders a live incident
+// session as a guided checklist and sends the operator's intents (run a
+// probe, plan and confirm an action, tick, note, skip, escalate) back to
+// it. It never talks to PostgreSQL or Redis itself.
+//
+// The model tree mirrors the screen. Model (model.go) is the root: it
+// routes by page (main, cause board, help, related runbooks) and by focus.
+// Its children each own their Update and View: the header (header.go) and
+// banners (banner.go); the checklist pane (checklist.go, filter.go); the
+// detail pane (detail.go) with its evidence table (evidence.go) and the
+// action plan, output and outcome (action.go); the root-cause board
+// (causes.go); the related runbooks (related.go); and the modal steps,
+// each a huh form embedded as a child (dialog.go, params.go, confirm.go,
+// prompt.go). Intents run in tea.Cmds (intents.go); session events arrive
+// through a re-issued command (events.go).
+//
+// Styles, key maps, the Markdown renderer and the colour profile belong to
+// one client (common.go, styles.go, keys.go, markdown.go): nothing is
+// package-level, so the same code serves many SSH clients at once.
+package tui

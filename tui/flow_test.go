@@ -1,0 +1,81 @@
+package tui
+
+import (
+	"strings"
+	"testing"
+
+	"steady/actions"
+	"steady/probes"
+	"steady/session"
+)
+
+// TestIncidentFlow walks the whole runbook the way an on-call engineer
+// would: run the diagnosis, see the cause confirmed, jump to its
+// resolution, back up, plan the migration, confirm it with the typed
+// phrase, watch its output, re-check, and tick the verification.
+func TestIncidentFlow(t *testing.T) {
+	s := openSession(t)
+	h := start(t, testOptions(s), 80, 24)
+	h.waitText("Checklist 0/16")
+
+	h.press("R")
+	h.waitText("[FAIL] Check that every migra", "Incomplete migration CONFIRMED")
+
+	h.press("c")
+	h.waitText("Root causes · 1 confirmed")
+	h.press("enter")
+	h.waitText(">  [ ]    Take a backup")
+
+	// The backup: plan, confirm with a yes, done.
+	h.press("enter")
+	h.waitText("Plan: Back up appdb", "✓ free disk")
+	h.press("enter")
+	h.waitText("Run tui-test-backup now?")
+	h.press("y")
+	h.waitText(">  [done] Take a backup")
+
+	// The migration: its plan now finds the backup; the typed phrase runs it.
+	h.press("down", "enter")
+	h.waitText("Plan: Apply 2 migrations", "✓ backup: verified backup")
+	h.press("enter")
+	h.waitText("Type appdb to run tui-test-migrate")
+	h.typeText("appdb")
+	h.press("enter")
+	h.waitText(">  [done] Apply the missing", "Applying config.0004_auditlog_index... OK", "Outcome: SUCCEEDED")
+
+	// steady re-ran the migrations probe after the action: the cause is
+	// ruled out now.
+	h.waitText("Incomplete migration ruled out")
+
+	// The path's own check, then the verification ticked.
+	h.press("down", "r")
+	h.waitText(">  [ok]   Verify: no unapplied")
+	h.down(3)
+	h.waitText("> [ ]    Figures agree")
+	h.press("space")
+	h.waitText("> [x]    Figures agree", "[x] ticked by alice at 03:00:00")
+	h.golden()
+
+	st := s.State()
+	if v := st.Items["verification-1"]; !v.Checked || v.By.Name != "alice" {
+		t.Errorf("verification-1 = %+v, want ticked by alice", v)
+	}
+	var migrate *session.ActionRun
+	for _, a := range st.Actions {
+		if a.Action == "tui-test-migrate" {
+			migrate = a
+		}
+	}
+	if migrate == nil || migrate.ConfirmedBy == nil || migrate.ConfirmedBy.Name != "alice" || migrate.Outcome.Status != actions.Succeeded {
+		t.Fatalf("migrate run = %+v, want confirmed by alice and succeeded", migrate)
+	}
+	if migrate.Override != "" {
+		t.Errorf("migrate was overridden (%q) though the backup precondition held", migrate.Override)
+	}
+	if st.Verdicts["incomplete-migration"] != probes.RuledOut {
+		t.Errorf("incomplete-migration verdict = %s, want ruled out", st.Verdicts["incomplete-migration"])
+	}
+	if !strings.Contains(h.term.String(), "[x]") {
+		t.Error("the emulated screen lost the tick")
+	}
+}

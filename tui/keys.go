@@ -1,0 +1,105 @@
+package tui
+
+import (
+	"charm.land/bubbles/v2/key"
+
+	"steady/session"
+)
+
+// KeyMap is one client's key bindings. Bindings an actor's role may not
+// use are disabled, so the help never offers an observer a key that would
+// only be refused.
+type KeyMap struct {
+	Up, Down         key.Binding
+	PageUp, PageDown key.Binding
+	Top, Bottom      key.Binding
+	NextPane         key.Binding
+	PrevPane         key.Binding
+
+	Run    key.Binding
+	RunAll key.Binding
+	Enter  key.Binding
+	Tick   key.Binding
+	Note   key.Binding
+	Skip   key.Binding
+	Filter key.Binding
+
+	Causes   key.Binding
+	Escalate key.Binding
+	Ack      key.Binding
+	Related  key.Binding
+
+	Help      key.Binding
+	Back      key.Binding
+	Quit      key.Binding
+	Interrupt key.Binding
+}
+
+// DefaultKeyMap returns the key bindings for an actor of the given role.
+func DefaultKeyMap(role session.Role) *KeyMap {
+	k := &KeyMap{
+		Up:       key.NewBinding(key.WithKeys("up", "k"), key.WithHelp("↑/k", "up")),
+		Down:     key.NewBinding(key.WithKeys("down", "j"), key.WithHelp("↓/j", "down")),
+		PageUp:   key.NewBinding(key.WithKeys("pgup", "ctrl+u"), key.WithHelp("pgup", "page up")),
+		PageDown: key.NewBinding(key.WithKeys("pgdown", "ctrl+d"), key.WithHelp("pgdn", "page down")),
+		Top:      key.NewBinding(key.WithKeys("home", "g"), key.WithHelp("g/home", "first")),
+		Bottom:   key.NewBinding(key.WithKeys("end", "G"), key.WithHelp("G/end", "last")),
+		NextPane: key.NewBinding(key.WithKeys("tab"), key.WithHelp("tab", "next pane")),
+		PrevPane: key.NewBinding(key.WithKeys("shift+tab"), key.WithHelp("shift+tab", "previous pane")),
+
+		Run:    key.NewBinding(key.WithKeys("r"), key.WithHelp("r", "run probe")),
+		RunAll: key.NewBinding(key.WithKeys("R"), key.WithHelp("R", "run all diagnosis")),
+		Enter:  key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "plan/confirm action")),
+		Tick:   key.NewBinding(key.WithKeys("space"), key.WithHelp("space", "tick")),
+		Note:   key.NewBinding(key.WithKeys("n"), key.WithHelp("n", "note")),
+		Skip:   key.NewBinding(key.WithKeys("s"), key.WithHelp("s", "skip")),
+		Filter: key.NewBinding(key.WithKeys("/"), key.WithHelp("/", "filter")),
+
+		Causes:   key.NewBinding(key.WithKeys("c"), key.WithHelp("c", "cause board")),
+		Escalate: key.NewBinding(key.WithKeys("e"), key.WithHelp("e", "declare escalation")),
+		Ack:      key.NewBinding(key.WithKeys("a"), key.WithHelp("a", "acknowledge escalation")),
+		Related:  key.NewBinding(key.WithKeys("o"), key.WithHelp("o", "related runbooks")),
+
+		Help:      key.NewBinding(key.WithKeys("?"), key.WithHelp("?", "help")),
+		Back:      key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "back")),
+		Quit:      key.NewBinding(key.WithKeys("q"), key.WithHelp("q", "quit")),
+		Interrupt: key.NewBinding(key.WithKeys("ctrl+c"), key.WithHelp("ctrl+c", "cancel action / quit")),
+	}
+	if role == session.Observer {
+		// Observers watch, tick and take notes; the session refuses the
+		// rest, so the keys are not offered at all.
+		for _, b := range []*key.Binding{&k.Run, &k.RunAll, &k.Skip} {
+			b.SetEnabled(false)
+		}
+		k.Enter.SetHelp("enter", "show plan")
+		k.Interrupt.SetHelp("ctrl+c", "quit")
+	}
+	return k
+}
+
+// helpKeys is a help.KeyMap made for the moment: the focused component's
+// bindings in the footer, every binding on the help page.
+type helpKeys struct {
+	short []key.Binding
+	full  [][]key.Binding
+}
+
+func (h helpKeys) ShortHelp() []key.Binding  { return h.short }
+func (h helpKeys) FullHelp() [][]key.Binding { return h.full }
+
+// fullHelp groups every binding in columns for the help page.
+func (k *KeyMap) fullHelp() [][]key.Binding {
+	return [][]key.Binding{
+		{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom, k.NextPane, k.Filter},
+		{k.Run, k.RunAll, k.Enter, k.Tick, k.Skip, k.Note},
+		{k.Causes, k.Escalate, k.Ack, k.Related},
+		{k.Help, k.Back, k.Interrupt, k.Quit},
+	}
+}
+
+// relabel returns a copy of b with its help description replaced, for
+// keys whose meaning depends on what is selected.
+func relabel(b key.Binding, desc string) key.Binding {
+	b.SetHelp(b.Help().Key, desc)
+	return b
+}

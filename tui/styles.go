@@ -1,0 +1,173 @@
+package tui
+
+import (
+	"charm.land/bubbles/v2/help"
+	"charm.land/bubbles/v2/table"
+	"charm.land/lipgloss/v2"
+	"github.com/charmbracelet/colorprofile"
+
+	"steady/probes"
+	"steady/session"
+)
+
+// Styles are one client's styles. They are built from the colour profile
+// and background that client's terminal reported, so a local terminal and
+// each SSH session get their own; nothing here is shared between clients.
+//
+// Every state that colour shows is also shown in words or glyphs ([FAIL],
+// ✓/✗, "> " for the cursor), so a terminal without colour (NO_COLOR,
+// TERM=dumb, an ASCII profile) loses nothing but the colour.
+type Styles struct {
+	// Profile and Dark are what the styles were built for.
+	Profile colorprofile.Profile
+	Dark    bool
+
+	Title     lipgloss.Style
+	Severity  lipgloss.Style
+	Meta      lipgloss.Style
+	Drill     lipgloss.Style
+	Separator lipgloss.Style
+
+	// Clock styles the escalation clock as its threshold nears.
+	ClockCalm, ClockNear, ClockCrossed lipgloss.Style
+
+	PaneTitle, PaneTitleFocused lipgloss.Style
+	Section, SectionDone        lipgloss.Style
+	Path                        lipgloss.Style
+	Item, ItemSelected          lipgloss.Style
+	Dim                         lipgloss.Style
+
+	// Status styles the status tag of an item.
+	Status map[session.ItemStatus]lipgloss.Style
+	// Verdict styles a root cause's verdict.
+	Verdict map[probes.Verdict]lipgloss.Style
+	// Finding styles a finding or result by its status.
+	Finding map[probes.Status]lipgloss.Style
+
+	Heading   lipgloss.Style
+	Label     lipgloss.Style
+	Code      lipgloss.Style
+	Good, Bad lipgloss.Style
+	Warning   lipgloss.Style
+	Phrase    lipgloss.Style
+
+	BannerAlert, BannerWarn, BannerInfo lipgloss.Style
+	Flash, FlashError                   lipgloss.Style
+
+	Help  help.Styles
+	Table table.Styles
+
+	// Button styles the huh confirm buttons so the focused one is marked
+	// even without colour.
+	ButtonFocused, ButtonBlurred lipgloss.Style
+	// MarkdownStyle names the glamour style for item text.
+	MarkdownStyle string
+}
+
+// DefaultStyles returns the styles for a terminal with colour profile p and
+// a dark (or light) background.
+func DefaultStyles(p colorprofile.Profile, dark bool) *Styles {
+	ld := lipgloss.LightDark(dark)
+	var (
+		red    = lipgloss.Color("1")
+		green  = lipgloss.Color("2")
+		yellow = lipgloss.Color("3")
+		blue   = lipgloss.Color("4")
+		cyan   = lipgloss.Color("6")
+		subtle = ld(lipgloss.Color("243"), lipgloss.Color("245"))
+	)
+	plain := lipgloss.NewStyle()
+	s := &Styles{
+		Profile: p,
+		Dark:    dark,
+
+		Title:     plain.Bold(true),
+		Severity:  plain.Bold(true).Foreground(red),
+		Meta:      plain,
+		Drill:     plain.Bold(true).Reverse(true).Foreground(yellow),
+		Separator: plain.Foreground(subtle),
+
+		ClockCalm:    plain,
+		ClockNear:    plain.Bold(true).Foreground(yellow),
+		ClockCrossed: plain.Bold(true).Reverse(true).Foreground(red),
+
+		PaneTitle:        plain.Foreground(subtle),
+		PaneTitleFocused: plain.Bold(true).Foreground(blue),
+		Section:          plain.Bold(true),
+		SectionDone:      plain.Bold(true).Foreground(green),
+		Path:             plain.Italic(true),
+		Item:             plain,
+		ItemSelected:     plain.Reverse(true),
+		Dim:              plain.Foreground(subtle),
+
+		Status: map[session.ItemStatus]lipgloss.Style{
+			session.Todo:        plain.Foreground(subtle),
+			session.Running:     plain.Foreground(cyan),
+			session.ItemOK:      plain.Foreground(green),
+			session.Warned:      plain.Foreground(yellow),
+			session.Failed:      plain.Bold(true).Foreground(red),
+			session.Errored:     plain.Bold(true).Foreground(red),
+			session.ItemSkipped: plain.Foreground(subtle),
+			session.Done:        plain.Foreground(green),
+			session.Unknown:     plain.Bold(true).Foreground(yellow),
+		},
+		Verdict: map[probes.Verdict]lipgloss.Style{
+			probes.Confirmed: plain.Bold(true).Foreground(red),
+			probes.RuledOut:  plain.Foreground(green),
+			probes.Unknown:   plain.Foreground(subtle),
+		},
+		Finding: map[probes.Status]lipgloss.Style{
+			probes.OK:      plain.Foreground(green),
+			probes.Warn:    plain.Foreground(yellow),
+			probes.Fail:    plain.Bold(true).Foreground(red),
+			probes.Error:   plain.Bold(true).Foreground(red),
+			probes.Skipped: plain.Foreground(subtle),
+		},
+
+		Heading: plain.Bold(true).Underline(true),
+		Label:   plain.Bold(true),
+		Code:    plain.Foreground(cyan),
+		Good:    plain.Foreground(green),
+		Bad:     plain.Bold(true).Foreground(red),
+		Warning: plain.Foreground(yellow),
+		Phrase:  plain.Bold(true).Underline(true),
+
+		BannerAlert: plain.Bold(true).Reverse(true).Foreground(red),
+		BannerWarn:  plain.Bold(true).Foreground(yellow),
+		BannerInfo:  plain.Foreground(blue),
+		Flash:       plain.Foreground(green),
+		FlashError:  plain.Bold(true).Foreground(red),
+
+		Help: help.DefaultStyles(dark),
+		Table: table.Styles{
+			Header:   plain.Bold(true).Padding(0, 1),
+			Cell:     plain.Padding(0, 1),
+			Selected: plain.Reverse(true),
+		},
+
+		ButtonFocused: plain.Bold(true).Reverse(true).Transform(func(s string) string { return "[ " + s + " ]" }),
+		ButtonBlurred: plain.Transform(func(s string) string { return "  " + s + "  " }),
+		MarkdownStyle: "dark",
+	}
+	if !dark {
+		s.MarkdownStyle = "light"
+	}
+	if p <= colorprofile.ASCII {
+		// Glamour's colourless styles: "notty" keeps Unicode bullets for a
+		// UTF-8 terminal that merely refuses colour, "ascii" is for no
+		// terminal at all.
+		s.MarkdownStyle = "notty"
+		if p == colorprofile.NoTTY {
+			s.MarkdownStyle = "ascii"
+		}
+	}
+	return s
+}
+
+// statusStyle returns the style of an item status.
+func (s *Styles) statusStyle(st session.ItemStatus) lipgloss.Style {
+	if x, ok := s.Status[st]; ok {
+		return x
+	}
+	return s.Item
+}

@@ -1,0 +1,179 @@
+package tui
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/charmbracelet/x/ansi"
+
+	"steady/actions"
+	"steady/probes"
+	"steady/session"
+)
+
+func TestValidateParam(t *testing.T) {
+	clinician := probes.Param{Name: "clinician", Kind: "int", Required: true}
+	from := probes.Param{Name: "from", Kind: "date", Required: true}
+	to := probes.Param{Name: "to", Kind: "date", Required: true}
+	since := probes.Param{Name: "since", Kind: "duration"}
+	tests := []struct {
+		name    string
+		p       probes.Param
+		v       string
+		all     map[string]string
+		wantErr string
+	}{
+		{"a clinician id", clinician, "7", nil, ""},
+		{"spaces around are fine", clinician, " 7 ", nil, ""},
+		{"a required value", clinician, "", nil, "clinician is required"},
+		{"not a number", clinician, "seven", nil, "not a whole number"},
+		{"not negative", clinician, "-3", nil, "cannot be negative"},
+		{"an ISO date", from, "2024-01-31", nil, ""},
+		{"not a date", from, "31/01/2024", nil, "not a date (YYYY-MM-DD)"},
+		{"no such day", from, "2024-02-30", nil, "not a date"},
+		{"from before to", from, "2024-01-01", map[string]string{"to": "2024-01-31"}, ""},
+		{"from equal to to", to, "2024-01-31", map[string]string{"from": "2024-01-31"}, ""},
+		{"to before from", to, "2024-01-01", map[string]string{"from": "2024-02-01"}, "the range is reversed: from 2024-02-01 is after to 2024-01-01"},
+		{"from after to", from, "2024-03-01", map[string]string{"to": "2024-02-01"}, "the range is reversed"},
+		{"the other end not valid yet", to, "2024-01-01", map[string]string{"from": "2024-0"}, ""},
+		{"an optional duration left empty", since, "", nil, ""},
+		{"a duration in days", since, "7d", nil, ""},
+		{"not a duration", since, "a week", nil, "not a duration"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := validateParam(tt.p, tt.v, tt.all)
+			switch {
+			case tt.wantErr == "" && err != nil:
+				t.Errorf("validateParam(%q) = %v, want no error", tt.v, err)
+			case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
+				t.Errorf("validateParam(%q) = %v, want an error containing %q", tt.v, err, tt.wantErr)
+			}
+		})
+	}
+}
+
+func TestFilterRows(t *testing.T) {
+	rows := buildRows(testRunbook(t))
+	states := map[string]session.ItemState{"diagnosis-3": {Status: session.Failed}}
+	shown := func(idx []int) []string {
+		var out []string
+		for _, i := range idx {
+			r := rows[i]
+			switch r.kind {
+			case rowSection:
+				out = append(out, "§"+r.section.Title)
+			case rowPath:
+				out = append(out, "¶"+r.path.Cause)
+			case rowCause:
+				out = append(out, "cause:"+r.cause.ID)
+			default:
+				out = append(out, r.item.ID)
+			}
+		}
+		return out
+	}
+	tests := []struct {
+		query string
+		want  string
+	}{
+		{"", ""}, // everything: checked by length below
+		{"backup", "§Resolution Steps ¶incomplete-migration resolution-incomplete-migration-1"},
+		{"MIGRATION", "§Diagnosis Steps diagnosis-3 §Root Causes cause:incomplete-migration §Resolution Steps ¶incomplete-migration resolution-incomplete-migration-1 resolution-incomplete-migration-2 resolution-incomplete-migration-3"},
+		{"fail", "§Diagnosis Steps diagnosis-3"},
+		{"tui-test-migrate", "§Resolution Steps ¶incomplete-migration resolution-incomplete-migration-2"},
+		{"verify unapplied", "§Resolution Steps ¶incomplete-migration resolution-incomplete-migration-3"},
+		{"nothing like this", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.query, func(t *testing.T) {
+			got := filterRows(rows, tt.query, states)
+			if tt.query == "" {
+				if len(got) != len(rows) {
+					t.Errorf("empty filter kept %d of %d rows", len(got), len(rows))
+				}
+				return
+			}
+			if g := strings.Join(shown(got), " "); g != tt.want {
+				t.Errorf("filter %q shows\n %s\nwant\n %s", tt.query, g, tt.want)
+			}
+		})
+	}
+}
+
+// A plan whose precondition cannot be overridden cannot start, and the
+// screen says why; enter plans it again rather than asking to confirm.
+func TestHardBlockedPlanCannotStart(t *testing.T) {
+	s := openSession(t)
+	m := New(testOptions(s)).(*Model)
+	run := &session.ActionRun{ID: "action-1", Action: "tui-test-migrate", Item: "resolution-incomplete-migration-2",
+		PlannedBy: alice, PlannedAt: opened,
+		Plan: actions.Plan{Title: "Apply 2 migrations", Risk: actions.High, Destructive: true, ConfirmPhrase: "appdb",
+			Steps:         []actions.Step{{Kind: actions.StepCommand, Text: "manage.py migrate"}},
+			Preconditions: []actions.Precondition{{Name: "lock", Holds: false, Detail: "another migrate holds the advisory lock"}}}}
+	text := ansi.Strip(planView(m.c, run, 60, true))
+	for _, want := range []string{"✗ lock: another migrate holds the advisory lock", "Cannot start: lock must hold first"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("plan view lacks %q:\n%s", want, text)
+		}
+	}
+	if strings.Contains(text, "Press enter to confirm") {
+		t.Errorf("a blocked plan offers to confirm:\n%s", text)
+	}
+
+	m.c.st.Actions = append(m.c.st.Actions, run)
+	it := m.c.rb.Item(run.Item)
+	if cmd := m.enter(it); cmd == nil || m.dialog != nil || !m.planning[it.ID] {
+		t.Errorf("enter on a blocked plan: dialog %v, planning %v; want a new plan", m.dialog != nil, m.planning[it.ID])
+	}
+}
+
+func TestEscalationClock(t *testing.T) {
+	s := openSession(t)
+	m := New(testOptions(s)).(*Model)
+	st := m.c.styles
+	tests := []struct {
+		elapsed time.Duration
+		want    string
+		style   string
+	}{
+		{12 * time.Minute, "escalate to Tech Lead in 3:48:00", "calm"},
+		{3*time.Hour + 10*time.Minute, "SOON: escalate to Tech Lead in 0:50:00", "near"},
+		{3*time.Hour + 45*time.Minute, "SOON: escalate to Tech Lead in 0:15:00", "near"},
+		{4*time.Hour + time.Second, "ESCALATE: Tech Lead (over 4:00:00)", "crossed"},
+	}
+	styles := map[string]string{"calm": st.ClockCalm.Render("x"), "near": st.ClockNear.Render("x"), "crossed": st.ClockCrossed.Render("x")}
+	for _, tt := range tests {
+		text, style := escalationClock(m.c, tt.elapsed)
+		if text != tt.want || style.Render("x") != styles[tt.style] {
+			t.Errorf("at %s: %q (%q), want %q (%s)", tt.elapsed, text, style.Render("x"), tt.want, tt.style)
+		}
+	}
+}
+
+func TestFmtClock(t *testing.T) {
+	for d, want := range map[time.Duration]string{0: "0:00:00", 63 * time.Second: "0:01:03", 4*time.Hour + 5*time.Minute: "4:05:00", -time.Second: "0:00:00", 1500 * time.Millisecond: "0:00:01"} {
+		if got := fmtClock(d); got != want {
+			t.Errorf("fmtClock(%s) = %q, want %q", d, got, want)
+		}
+	}
+}
+
+// The keys an observer may not use are neither offered nor honoured.
+func TestObserverKeys(t *testing.T) {
+	k := DefaultKeyMap(session.Observer)
+	for name, b := range map[string]bool{"run": k.Run.Enabled(), "run all": k.RunAll.Enabled(), "skip": k.Skip.Enabled()} {
+		if b {
+			t.Errorf("%s is enabled for an observer", name)
+		}
+	}
+	if !k.Tick.Enabled() || !k.Note.Enabled() {
+		t.Error("an observer should tick and take notes")
+	}
+	if op := DefaultKeyMap(session.Operator); !op.Run.Enabled() || !op.RunAll.Enabled() {
+		t.Error("an operator must be able to run probes")
+	}
+}
+
+func contains(s, sub string) bool { return strings.Contains(s, sub) }

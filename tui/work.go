@@ -1,0 +1,175 @@
+package tui
+
+import (
+	tea "charm.land/bubbletea/v2"
+
+	"steady/probes"
+	"steady/runbook"
+	"steady/session"
+)
+
+// What the operator's keys do on the main page: run a probe (asking for
+// its parameters first), run the whole diagnosis, plan and confirm an
+// action, tick, acknowledge, and ctrl+c. Each sends an intent through a
+// command from intents.go, or opens the dialog that will.
+
+// runItem runs the selected item's probe, asking for parameters first
+// when it needs any.
+func (m *Model) runItem(it *runbook.Item) tea.Cmd {
+	if it == nil || it.Binding == nil || it.Binding.Probe == "" {
+		if it != nil && it.Binding != nil && it.Binding.Action != "" {
+			m.flash = flashMsg{text: "This step is an action: enter shows its plan."}
+		} else {
+			m.flash = flashMsg{text: "This step has no probe to run."}
+		}
+		return nil
+	}
+	if m.c.itemState(it.ID).Status == session.Running {
+		m.flash = flashMsg{text: it.Binding.Probe + " is already running."}
+		return nil
+	}
+	p, ok := probes.Get(it.Binding.Probe)
+	if !ok {
+		m.flash = flashMsg{text: "This build of steady has no probe " + it.Binding.Probe + ".", err: true}
+		return nil
+	}
+	if need := probes.NeedsInput(p, it.Binding.Params); len(need) > 0 {
+		return m.openDialog(newParamsDialog(m.c, it, p, need))
+	}
+	return runProbeCmd(m.c, it.ID, p.ID(), nil)
+}
+
+// runDiagnosis runs every diagnosis probe that needs no input.
+func (m *Model) runDiagnosis() tea.Cmd {
+	sec := m.c.rb.Section(runbook.Diagnosis)
+	if sec == nil {
+		m.flash = flashMsg{text: "The runbook has no Diagnosis section."}
+		return nil
+	}
+	var items [][2]string
+	var needInput []string
+	for _, it := range sec.Items {
+		if it.Binding == nil || it.Binding.Probe == "" || m.c.itemState(it.ID).Status == session.Running {
+			continue
+		}
+		if needsForm(it) {
+			needInput = append(needInput, it.Binding.Probe)
+			continue
+		}
+		items = append(items, [2]string{it.ID, it.Binding.Probe})
+	}
+	return runDiagnosisCmd(m.c, items, needInput)
+}
+
+// enter acts on the selection: a cause jumps to its resolution, an action
+// is planned or confirmed, anything else opens the detail.
+func (m *Model) enter(it *runbook.Item) tea.Cmd {
+	if c := m.list.selectedCause(); c != nil {
+		m.jumpToCause(c.ID)
+		return nil
+	}
+	if it == nil {
+		return nil
+	}
+	if it.Binding == nil || it.Binding.Action == "" {
+		if m.focus == paneList {
+			m.focus = paneDetail
+			m.detail.enter(false)
+		}
+		return nil
+	}
+	if m.planning[it.ID] {
+		return nil
+	}
+	a := m.c.lastAction(it.ID)
+	switch {
+	case a != nil && a.Running():
+		m.focus = paneDetail
+		m.detail.enter(true)
+		return nil
+	case a != nil && a.Outcome == nil && len(hardBlocks(a.Plan)) == 0:
+		if !m.c.operator() {
+			m.flash = flashMsg{text: "Only an operator can run actions.", err: true}
+			return nil
+		}
+		return m.openDialog(newConfirmDialog(m.c, a))
+	}
+	if !m.c.operator() {
+		m.flash = flashMsg{text: "Only an operator can plan and run actions.", err: true}
+		return nil
+	}
+	m.planning[it.ID] = true
+	m.flash = flashMsg{text: "Planning " + it.Binding.Action + "…"}
+	return tea.Batch(planCmd(m.c, it.ID, it.Binding.Action), m.startSpinner())
+}
+
+// tick ticks or unticks a manual or verification item.
+func (m *Model) tick(it *runbook.Item) tea.Cmd {
+	if it == nil {
+		return nil
+	}
+	if !it.Manual() && !it.Task {
+		m.flash = flashMsg{text: "Only manual and verification steps are ticked; this one is done by its " + it.Binding.Kind() + "."}
+		return nil
+	}
+	checked := !m.c.itemState(it.ID).Checked
+	what := "Ticked " + it.ID + "."
+	if !checked {
+		what = "Unticked " + it.ID + "."
+	}
+	id := it.ID
+	return recordCmd(what, func() error { return m.c.s.Tick(m.c.actor, id, checked) })
+}
+
+// acknowledge acknowledges the oldest escalation nobody acknowledged.
+func (m *Model) acknowledge() tea.Cmd {
+	open := m.c.st.Unacknowledged()
+	if len(open) == 0 {
+		m.flash = flashMsg{text: "No escalation is waiting to be acknowledged."}
+		return nil
+	}
+	e := open[0]
+	return recordCmd("Acknowledged the escalation to "+e.To+".", func() error { return m.c.s.Acknowledge(m.c.actor, e.Rule) })
+}
+
+// interrupt is ctrl+c: it asks to cancel a running action, never quits
+// under one; with nothing running it asks once, and a second ctrl+c
+// quits.
+func (m *Model) interrupt() tea.Cmd {
+	running := m.c.st.RunningActions()
+	if m.dialog != nil {
+		switch m.dialog.kind {
+		case dialogQuit:
+			return m.quit()
+		case dialogCancel:
+			m.flash = flashMsg{text: "Press y to cancel " + running0(running) + ", n to keep it running."}
+			return nil
+		}
+		// Any other dialog: ctrl+c backs out of it, as esc does.
+		m.dialog = nil
+		m.relayout(false)
+		return nil
+	}
+	if len(running) > 0 && m.c.operator() {
+		return m.openDialog(newCancelDialog(m.c, running[0]))
+	}
+	return m.openDialog(newQuitDialog(m.c, running, m.quit))
+}
+
+func running0(rs []*session.ActionRun) string {
+	if len(rs) == 0 {
+		return "the action"
+	}
+	return rs[0].Action
+}
+
+// jumpToCause shows the resolution path of a cause.
+func (m *Model) jumpToCause(cause string) {
+	m.page = pageMain
+	if !m.list.jumpToPath(cause) {
+		m.flash = flashMsg{text: "The runbook has no resolution path for " + cause + ".", err: true}
+		return
+	}
+	m.focus = paneList
+	m.syncSelection()
+}
