@@ -588,3 +588,25 @@ func TestAJournalHasOneWriter(t *testing.T) {
 	}
 	r.Shutdown()
 }
+
+func TestARecheckUpdatesItemsThatRanTheProbe(t *testing.T) {
+	ctx := context.Background()
+	s, _ := openTest(t, "")
+	if _, err := s.RunProbe(ctx, alice, "diagnosis-1", "test-ok", nil); err != nil {
+		t.Fatal(err)
+	}
+	_ = s.Wait(ctx)
+	first := s.State().Items["diagnosis-1"].LastRun
+	run, err := s.RunProbe(ctx, System, "", "test-ok", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = s.Wait(ctx)
+	st := s.State()
+	if got := st.Items["diagnosis-1"].LastRun; got != run || got == first {
+		t.Errorf("diagnosis-1 still points at %s, want the re-check %s", got, run)
+	}
+	if st.Items["diagnosis-2"].Status != Todo {
+		t.Error("an item that never ran must not change")
+	}
+}

@@ -488,6 +488,22 @@ func (s *State) finishProbe(d ProbeFinished, at time.Time, rb *runbook.Runbook) 
 			st.At = at
 			s.Items[item] = st
 		}
+	} else if rb != nil {
+		// A re-check after an action belongs to no item; it is newer
+		// evidence for every item that ran the same probe the same way,
+		// so those items show it instead of their stale status.
+		for _, it := range rb.Items() {
+			b := it.Binding
+			if b == nil || b.Probe != d.Result.Probe || len(b.Params) > 0 {
+				continue
+			}
+			st := s.Items[it.ID]
+			switch st.Status {
+			case ItemOK, Warned, Failed, Errored:
+				st.Status, st.LastRun, st.At = resultStatus(d.Result.Status), d.Run, at
+				s.Items[it.ID] = st
+			}
+		}
 	}
 	// Re-running a probe the operator was asked to re-run clears it.
 	for i, p := range s.Recheck {
