@@ -254,10 +254,28 @@ func (s *Session) Note(a Actor, item, text string) error {
 	return err
 }
 
+// CloseIncident records that the incident is over. Operators only; it is
+// refused while an action runs. The session stays usable (other clients
+// see the incident closed) until Shutdown.
+func (s *Session) CloseIncident(a Actor, summary string) error {
+	if a.Role == Observer {
+		return fmt.Errorf("close the incident: %w for an observer", ErrForbidden)
+	}
+	st := s.State()
+	if st.Ended != nil {
+		return errors.New("the incident is already closed")
+	}
+	if running := st.RunningActions(); len(running) > 0 {
+		return fmt.Errorf("%s is still running; wait for it or cancel it before closing", running[0].Action)
+	}
+	_, err := s.Append(a, TypeClosed, Closed{Summary: summary})
+	return err
+}
+
 // Close ends the incident: it records the closing event, waits for
 // running probes and actions to finish, and closes the journal.
 func (s *Session) Close(a Actor, summary string) error {
-	if _, err := s.Append(a, TypeClosed, Closed{Summary: summary}); err != nil {
+	if err := s.CloseIncident(a, summary); err != nil {
 		return err
 	}
 	return s.Shutdown()
