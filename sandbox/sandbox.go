@@ -12,6 +12,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path/filepath"
+	"strings"
 	"sync"
 )
 
@@ -91,4 +93,18 @@ func (s *Sandbox) Close() error {
 	}
 	wg.Wait()
 	return errors.Join(pgErr, redisErr)
+}
+
+// Holds reports whether path lies inside a sandbox's temp dir (one of its
+// elements is a steady-pg-* or steady-redis-* dir). Commands that must only
+// ever write to a sandbox check the server's own data directory with it
+// (PostgreSQL's data_directory, Redis's dir), which no client setting can
+// fake and no FLUSHALL can remove.
+func Holds(path string) bool {
+	for _, el := range strings.Split(filepath.ToSlash(filepath.Clean(path)), "/") {
+		if strings.HasPrefix(el, pgDirPrefix) || strings.HasPrefix(el, redisDirPrefix) {
+			return true
+		}
+	}
+	return false
 }

@@ -12,14 +12,6 @@ func notYet(what string) func(*cobra.Command, []string) error {
 	}
 }
 
-func newDrillCmd() *cobra.Command {
-	return &cobra.Command{
-		Use:   "drill [SCENARIO]",
-		Short: "Practise the runbook on a private sandbox with injected faults (not yet available)",
-		RunE:  notYet("drill"),
-	}
-}
-
 func newServeCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "serve",

@@ -46,6 +46,7 @@ Start here:
 		newRunbookCmd(),
 		newConfigCmd(),
 		newVersionCmd(),
+		newSandboxCmd(),
 	)
 	root.SetOut(os.Stdout)
 	root.SetErr(os.Stderr)

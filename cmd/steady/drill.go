@@ -1,0 +1,274 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"steady/config"
+	"steady/drill"
+	"steady/report"
+	"steady/runbook"
+	"steady/session"
+	"steady/target"
+	"steady/tui"
+)
+
+// drillFlags are the options of `steady drill`.
+type drillFlags struct {
+	seed  int64
+	list  bool
+	keep  bool
+	serve bool
+}
+
+func newDrillCmd() *cobra.Command {
+	var f drillFlags
+	var names []string
+	for _, s := range drill.Scenarios() {
+		names = append(names, s.Name)
+	}
+	cmd := &cobra.Command{
+		Use:   "drill [SCENARIO]",
+		Short: "Practise the runbook on a private sandbox with an injected fault, then get a score and a debrief",
+		Long: `Start a private PostgreSQL and Redis (temp dirs, 127.0.0.1, random ports;
+nothing shared with any real system), build the application's database in
+them (tens of clinicians, thousands of shifts and audit rows, summaries, a
+django-redis cache, a Celery broker with a worker), inject the scenario's
+fault and open the incident screen against it with a DRILL banner. The
+fixes really work there: migrate, restart, recalculate and the tests run
+steady's built-in stand-ins for Django and Celery, backup the real pg_dump.
+
+When you quit, the drill is scored (time to the first true cause, causes
+confirmed, backup before migrate, destructive actions that were not
+needed, verification), the debrief is recorded in the journal and printed,
+and the sandbox is removed. With --keep the journal, its Markdown report
+and the backups stay under ./incidents/drills.
+
+The default scenario is random, with a new seed printed so the same drill
+can be replayed with --seed. ctrl+c or SIGTERM at any time tears it all down.
+
+Scenarios: ` + strings.Join(names, ", ") + ` (--list describes them)`,
+		Args:      cobra.MaximumNArgs(1),
+		ValidArgs: names,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			name := drill.Random
+			if len(args) == 1 {
+				name = args[0]
+			}
+			return runDrill(cmd, name, f)
+		},
+	}
+	fl := cmd.Flags()
+	fl.Int64Var(&f.seed, "seed", 0, "replay a drill: the seed it printed (default: a new one)")
+	fl.BoolVar(&f.list, "list", false, "list the scenarios, one line each")
+	fl.BoolVar(&f.keep, "keep", false, "keep the sandbox's dirs, and the journal, report and backups under ./incidents/drills")
+	fl.BoolVar(&f.serve, "serve", false, "host the drill over SSH for a trainee and watch as an observer")
+	return cmd
+}
+
+// drillServer hosts a built drill over SSH for a trainee, with the
+// facilitator watching as an observer, until the trainee is done. It is
+// nil until `steady serve` exists; the serve work fills it in.
+var drillServer func(ctx context.Context, s *session.Session, d *drill.Drill, l *config.Loaded, facilitator session.Actor) error
+
+func runDrill(cmd *cobra.Command, name string, f drillFlags) error {
+	out, errw := cmd.OutOrStdout(), cmd.ErrOrStderr()
+	if f.list {
+		printScenarios(out)
+		return nil
+	}
+	if f.serve && drillServer == nil {
+		return exitf(exitUsage, "`steady drill --serve` is not yet available in this build: it needs `steady serve` (the SSH server); run the drill in this terminal with `steady drill %s`", name)
+	}
+	l, err := loadConfig(cmd)
+	if err != nil {
+		return err
+	}
+	seed := f.seed
+	if !cmd.Flags().Changed("seed") {
+		seed = drill.NewSeed()
+	} else if seed == 0 {
+		return exitf(exitUsage, "--seed must not be 0")
+	}
+	if _, err := drill.Resolve(name, seed); err != nil {
+		return exitf(exitUsage, "%v", err)
+	}
+	rb, err := runbook.Load("", l.Runbooks, known())
+	if err != nil {
+		return exitf(exitUsage, "%v", err)
+	}
+
+	// Until the sandbox is gone, ctrl+c and SIGTERM mean "tear down", not
+	// "die": a second one is absorbed while the first is acted upon.
+	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	fmt.Fprintf(errw, "steady drill: scenario %s, seed %d\n", name, seed)
+	d, err := drill.Start(ctx, drill.Options{Scenario: name, Seed: seed, Keep: f.keep, Log: indent(errw)})
+	if err != nil {
+		if ctx.Err() != nil {
+			fmt.Fprintln(errw, "steady drill: interrupted; the sandbox was removed")
+			return silentExit(exitAborted)
+		}
+		return exitf(exitFound, "%v", err)
+	}
+	defer func() {
+		if err := d.Close(); err != nil {
+			fmt.Fprintf(errw, "steady drill: %v\n", err)
+		} else if f.keep {
+			fmt.Fprintf(errw, "steady drill: servers stopped; kept %s\n", strings.Join(d.Dirs(), " and "))
+		} else {
+			fmt.Fprintln(errw, "steady drill: sandbox stopped and removed")
+		}
+	}()
+	if name == drill.Random {
+		fmt.Fprintf(errw, "steady drill: random picked %s; replay it with `%s`\n", d.Scenario.Name, d.Replay())
+	}
+	// The drill's commands find the sandbox in the environment they
+	// inherit from this process.
+	for _, kv := range d.Env() {
+		k, v, _ := strings.Cut(kv, "=")
+		if err := os.Setenv(k, v); err != nil {
+			return exitf(exitUsage, "set %s for the drill's commands: %v", k, err)
+		}
+	}
+
+	t := target.New(&d.Config)
+	defer t.Close()
+	actor := session.Actor{Name: operatorName(&l.Config), Via: "local", Role: session.Operator}
+	s, err := session.Open(session.Options{Runbook: rb, Target: t, Dir: d.Config.JournalDir, Actor: actor, Drill: d.Session(), Version: version})
+	if err != nil {
+		return exitf(exitFound, "open the drill's incident: %v", err)
+	}
+	facilitator := session.Actor{Name: "drill", Via: "steady", Role: session.Observer}
+	if err := s.Note(facilitator, briefingItem(rb), "BRIEFING — "+d.Briefing); err != nil {
+		_ = s.Shutdown()
+		return exitf(exitFound, "record the briefing: %v", err)
+	}
+	fmt.Fprintf(errw, "\nBRIEFING: %s\n\n", d.Briefing)
+
+	var uiErr error
+	if f.serve {
+		uiErr = drillServer(ctx, s, d, l, facilitator)
+	} else {
+		uiErr = tui.Run(ctx, tui.Options{Session: s, Actor: actor, Drill: d.Banner(), Runbooks: l.Runbooks})
+	}
+	if uiErr != nil && !errors.Is(uiErr, context.Canceled) {
+		fmt.Fprintf(errw, "steady drill: the incident screen ended: %v\n", uiErr)
+	}
+	deb, path, err := finishDrill(s, d, rb, actor)
+	if err != nil {
+		fmt.Fprintf(errw, "steady drill: %v\n", err)
+	}
+	fmt.Fprint(out, "\n"+deb.Text())
+	switch {
+	case path == "":
+	case f.keep:
+		fmt.Fprintf(out, "\nJournal: %s\nReport:  %s\n", s.JournalPath(), path)
+	default:
+		fmt.Fprintln(out, "\nThe journal and its report lived in the sandbox and go with it; keep them next time with --keep.")
+	}
+	fmt.Fprintf(out, "Replay this drill: %s\n", d.Replay())
+	switch {
+	case ctx.Err() != nil:
+		return silentExit(exitAborted)
+	case uiErr != nil && !errors.Is(uiErr, context.Canceled):
+		// Said above; the drill was still scored and torn down.
+		return silentExit(exitFound)
+	}
+	return nil
+}
+
+// briefingItem is where the briefing is noted: the first symptom, the item
+// the incident screen opens on, so the trainee reads it first.
+func briefingItem(rb *runbook.Runbook) string {
+	for _, it := range rb.Items() {
+		if it.Section == runbook.Symptoms {
+			return it.ID
+		}
+	}
+	return ""
+}
+
+// finishDrill scores the drill, records the debrief, closes the incident
+// and writes the Markdown report next to the journal, returning its path.
+func finishDrill(s *session.Session, d *drill.Drill, rb *runbook.Runbook, actor session.Actor) (drill.Debrief, string, error) {
+	// Probes and actions still running would change the score after it
+	// was given; the session stops them when it closes anyway.
+	deb := drill.Score(s.State(), d.Scenario, rb)
+	if _, err := s.Append(session.System, session.TypeDrillScored, deb.Map()); err != nil {
+		_ = s.Shutdown()
+		return deb, "", fmt.Errorf("record the debrief: %w", err)
+	}
+	if err := s.Close(actor, fmt.Sprintf("drill %s ended: %d/100", d.Scenario.Name, deb.Score)); err != nil {
+		return deb, "", fmt.Errorf("close the drill's incident: %w", err)
+	}
+	path, err := writeReport(s.JournalPath(), rb)
+	return deb, path, err
+}
+
+// writeReport writes the Markdown report of a journal beside it.
+func writeReport(journal string, rb *runbook.Runbook) (string, error) {
+	data, err := os.ReadFile(journal)
+	if err != nil {
+		return "", fmt.Errorf("read the journal for the report: %w", err)
+	}
+	events, _, err := session.ReadEvents(bytes.NewReader(data))
+	if err != nil {
+		return "", fmt.Errorf("read %s for the report: %w", journal, err)
+	}
+	n, problems, _ := session.Verify(bytes.NewReader(data))
+	integrity := report.Integrity{Events: n, Verified: len(problems) == 0}
+	for _, p := range problems {
+		integrity.Problems = append(integrity.Problems, fmt.Sprintf("line %d: %s", p.Line, p.Msg))
+	}
+	path := strings.TrimSuffix(journal, filepath.Ext(journal)) + ".md"
+	if err := os.WriteFile(path, []byte(report.Build(rb, events, integrity, journal).Markdown()), 0o600); err != nil {
+		return "", fmt.Errorf("write the report: %w", err)
+	}
+	return path, nil
+}
+
+func printScenarios(w io.Writer) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	for _, s := range drill.Scenarios() {
+		fmt.Fprintf(tw, "%s\t%s\n", s.Name, s.Summary)
+	}
+	tw.Flush()
+}
+
+// indent prefixes each progress line of the drill's build.
+func indent(w io.Writer) io.Writer { return &prefixWriter{w: w, prefix: "  "} }
+
+// prefixWriter writes prefix at the start of every line.
+type prefixWriter struct {
+	w      io.Writer
+	prefix string
+	mid    bool
+}
+
+func (p *prefixWriter) Write(b []byte) (int, error) {
+	var buf bytes.Buffer
+	for _, c := range b {
+		if !p.mid {
+			buf.WriteString(p.prefix)
+		}
+		buf.WriteByte(c)
+		p.mid = c != '\n'
+	}
+	if _, err := p.w.Write(buf.Bytes()); err != nil {
+		return 0, err
+	}
+	return len(b), nil
+}
