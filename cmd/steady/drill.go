@@ -15,10 +15,10 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"steady/config"
 	"steady/drill"
 	"steady/report"
 	"steady/runbook"
+	"steady/serve"
 	"steady/session"
 	"steady/target"
 	"steady/tui"
@@ -30,6 +30,7 @@ type drillFlags struct {
 	list  bool
 	keep  bool
 	serve bool
+	ssh   serveFlags
 }
 
 func newDrillCmd() *cobra.Command {
@@ -73,14 +74,10 @@ Scenarios: ` + strings.Join(names, ", ") + ` (--list describes them)`,
 	fl.Int64Var(&f.seed, "seed", 0, "replay a drill: the seed it printed (default: a new one)")
 	fl.BoolVar(&f.list, "list", false, "list the scenarios, one line each")
 	fl.BoolVar(&f.keep, "keep", false, "keep the sandbox's dirs, and the journal, report and backups under ./incidents/drills")
-	fl.BoolVar(&f.serve, "serve", false, "host the drill over SSH for a trainee and watch as an observer")
+	fl.BoolVar(&f.serve, "serve", false, "host the drill over SSH: the trainee connects with an operator key, the facilitator watches with an observer key (see steady serve --help)")
+	addServeFlags(cmd, &f.ssh)
 	return cmd
 }
-
-// drillServer hosts a built drill over SSH for a trainee, with the
-// facilitator watching as an observer, until the trainee is done. It is
-// nil until `steady serve` exists; the serve work fills it in.
-var drillServer func(ctx context.Context, s *session.Session, d *drill.Drill, l *config.Loaded, facilitator session.Actor) error
 
 func runDrill(cmd *cobra.Command, name string, f drillFlags) error {
 	out, errw := cmd.OutOrStdout(), cmd.ErrOrStderr()
@@ -88,12 +85,16 @@ func runDrill(cmd *cobra.Command, name string, f drillFlags) error {
 		printScenarios(out)
 		return nil
 	}
-	if f.serve && drillServer == nil {
-		return exitf(exitUsage, "`steady drill --serve` is not yet available in this build: it needs `steady serve` (the SSH server); run the drill in this terminal with `steady drill %s`", name)
-	}
 	l, err := loadConfig(cmd)
 	if err != nil {
 		return err
+	}
+	var sshOpts serve.Options
+	if f.serve {
+		// The keys are checked before a sandbox is built for nothing.
+		if sshOpts, _, err = serveOptions(cmd, l); err != nil {
+			return err
+		}
 	}
 	seed := f.seed
 	if !cmd.Flags().Changed("seed") {
@@ -160,7 +161,7 @@ func runDrill(cmd *cobra.Command, name string, f drillFlags) error {
 
 	var uiErr error
 	if f.serve {
-		uiErr = drillServer(ctx, s, d, l, facilitator)
+		uiErr = serveDrill(ctx, errw, s, d, sshOpts, actor)
 	} else {
 		uiErr = tui.Run(ctx, tui.Options{Session: s, Actor: actor, Drill: d.Banner(), Runbooks: l.Runbooks})
 	}
@@ -271,4 +272,26 @@ func (p *prefixWriter) Write(b []byte) (int, error) {
 		return 0, err
 	}
 	return len(b), nil
+}
+
+// serveDrill hosts the drill over SSH until every client has left (or the
+// drill is stopped): the trainee works it with an operator key while the
+// facilitator watches with an observer key.
+func serveDrill(ctx context.Context, errw io.Writer, s *session.Session, d *drill.Drill, o serve.Options, opener session.Actor) error {
+	// Whoever started the drill is not at a screen here; only SSH
+	// clients are online.
+	if err := s.Leave(opener); err != nil {
+		return err
+	}
+	o.Session, o.Drill, o.StopWhenAllLeave = s, d.Banner(), true
+	srv, err := serve.New(o)
+	if err != nil {
+		return err
+	}
+	port := portOf(srv.Addr().String())
+	fmt.Fprintf(errw, "steady drill: serving the drill on %s\n", srv.Addr())
+	fmt.Fprintf(errw, "  trainee (operator key):     ssh -t -p %s HOST\n", port)
+	fmt.Fprintf(errw, "  facilitator (observer key): ssh -t -p %s HOST\n", port)
+	fmt.Fprintln(errw, "The drill ends when everyone has left, or with ctrl+c here.")
+	return srv.Serve(ctx)
 }

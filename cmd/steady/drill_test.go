@@ -321,7 +321,7 @@ func jsonOf(v any) string {
 	return string(b)
 }
 
-func TestDrillListAndServe(t *testing.T) {
+func TestDrillListAndServeWithoutKeys(t *testing.T) {
 	r := runSteady(t, "", nil, "drill", "--list")
 	if r.code != 0 {
 		t.Fatalf("drill --list: exit %d %s", r.code, r.stderr)
@@ -334,13 +334,10 @@ func TestDrillListAndServe(t *testing.T) {
 	if n := strings.Count(strings.TrimSpace(r.stdout), "\n") + 1; n != len(drill.Scenarios()) {
 		t.Errorf("--list printed %d lines for %d scenarios", n, len(drill.Scenarios()))
 	}
-	// Until `steady serve` fills drillServer in, --serve says so at once,
-	// before any sandbox is built; afterwards the serve work tests it.
-	if drillServer == nil {
-		r = runSteady(t, "", nil, "drill", "stale-cache", "--serve")
-		if r.code != 2 || !strings.Contains(r.stderr, "not yet available") || strings.Contains(r.stderr, "starting PostgreSQL") {
-			t.Errorf("drill --serve: exit %d %q, want 2 and a clear message", r.code, r.stderr)
-		}
+	// --serve checks the keys before building anything.
+	r = runSteady(t, "", nil, "drill", "stale-cache", "--serve")
+	if r.code != 2 || !strings.Contains(r.stderr, "authorized keys") || strings.Contains(r.stderr, "starting PostgreSQL") {
+		t.Errorf("drill --serve without keys: exit %d %q, want 2 and a clear message", r.code, r.stderr)
 	}
 	r = runSteady(t, "", nil, "drill", "stale-cahce")
 	if r.code != 2 || !strings.Contains(r.stderr, "stale-cache") {

@@ -34,7 +34,6 @@ type serveFlags struct {
 
 func newServeCmd() *cobra.Command {
 	var f serveFlags
-	def := config.Default().Serve
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Serve the incident screen over SSH to the on-call team, with roles",
@@ -75,10 +74,8 @@ limits, disconnects) goes to standard error.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error { return runServe(cmd, f) },
 	}
+	addServeFlags(cmd, &f)
 	fl := cmd.Flags()
-	fl.StringVar(&f.listen, "listen", "", "address to listen on (default "+def.Listen+"; steady.yaml serve.listen)")
-	fl.StringVar(&f.hostKey, "host-key", "", "the server's private host key, created when missing (default "+def.HostKey+"; serve.host_key)")
-	fl.StringVar(&f.authorizedKeys, "authorized-keys", "", "the team's public keys and roles (serve.authorized_keys)")
 	fl.StringVar(&f.incident, "incident", "", "serve this incident (id in the journal directory, or a journal file)")
 	fl.BoolVar(&f.new, "new", false, "open a new incident, even if an unfinished one exists")
 	fl.StringVar(&f.runbook, "runbook", "", "runbook of a new incident (default "+runbook.DefaultName+")")
@@ -94,38 +91,12 @@ func runServe(cmd *cobra.Command, f serveFlags) error {
 	if f.new && f.incident != "" {
 		return exitf(exitUsage, "--new opens a new incident and --incident serves an existing one: give one of them")
 	}
-	o := serve.OptionsFromConfig(l.Config.Serve)
-	for flag, dst := range map[string]*string{"listen": &o.Listen, "host-key": &o.HostKey, "authorized-keys": &o.AuthorizedKeys} {
-		if cmd.Flags().Changed(flag) {
-			*dst = cmd.Flags().Lookup(flag).Value.String()
-		}
-	}
-	if o.AuthorizedKeys == "" {
-		return exitf(exitUsage, "no authorized keys: give --authorized-keys FILE (or serve.authorized_keys in steady.yaml), one public key per line ending in role=operator or role=observer, e.g.\n  ssh-ed25519 AAAA... alice role=operator")
+	o, logger, err := serveOptions(cmd, l)
+	if err != nil {
+		return err
 	}
 	o.Force = f.force
-	o.Runbooks = l.Runbooks
 	errw := cmd.ErrOrStderr()
-	logger := slog.New(slog.NewTextHandler(errw, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	serve.RouteWishLog(logger)
-	o.Logger = logger
-
-	// A bad key file or host key is refused before an incident is opened
-	// for nothing.
-	if _, err := serve.ReadAuthorizedKeys(o.AuthorizedKeys, o.Roles); err != nil {
-		return exitf(exitUsage, "%v", err)
-	}
-	if o.HostKey == "" {
-		o.HostKey = serve.DefaultHostKey
-	}
-	hostKey, created, err := serve.LoadHostKey(o.HostKey)
-	if err != nil {
-		return exitf(exitUsage, "%v", err)
-	}
-	if created {
-		logger.Info("host key created", "file", o.HostKey, "fingerprint", gossh.FingerprintSHA256(hostKey.PublicKey()),
-			"public_key", o.HostKey+".pub")
-	}
 
 	t := target.New(&l.Config)
 	defer t.Close()
@@ -163,6 +134,50 @@ func runServe(cmd *cobra.Command, f serveFlags) error {
 	}
 	fmt.Fprintf(errw, "steady: incident %s is saved in %s; serve it again with `steady serve --incident %s`\n", s.ID(), s.JournalPath(), s.ID())
 	return nil
+}
+
+// serveOptions builds the server's options from steady.yaml and the
+// --listen, --host-key and --authorized-keys flags, and checks the key file
+// and the host key before anything else starts, so a mistake there costs
+// nothing.
+func serveOptions(cmd *cobra.Command, l *config.Loaded) (serve.Options, *slog.Logger, error) {
+	o := serve.OptionsFromConfig(l.Config.Serve)
+	for flag, dst := range map[string]*string{"listen": &o.Listen, "host-key": &o.HostKey, "authorized-keys": &o.AuthorizedKeys} {
+		if f := cmd.Flags().Lookup(flag); f != nil && f.Changed {
+			*dst = f.Value.String()
+		}
+	}
+	if o.AuthorizedKeys == "" {
+		return o, nil, exitf(exitUsage, "no authorized keys: give --authorized-keys FILE (or serve.authorized_keys in steady.yaml), one public key per line ending in role=operator or role=observer, e.g.\n  ssh-ed25519 AAAA... alice role=operator")
+	}
+	o.Runbooks = l.Runbooks
+	logger := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelInfo}))
+	serve.RouteWishLog(logger)
+	o.Logger = logger
+	if _, err := serve.ReadAuthorizedKeys(o.AuthorizedKeys, o.Roles); err != nil {
+		return o, nil, exitf(exitUsage, "%v", err)
+	}
+	if o.HostKey == "" {
+		o.HostKey = serve.DefaultHostKey
+	}
+	hostKey, created, err := serve.LoadHostKey(o.HostKey)
+	if err != nil {
+		return o, nil, exitf(exitUsage, "%v", err)
+	}
+	if created {
+		logger.Info("host key created", "file", o.HostKey, "fingerprint", gossh.FingerprintSHA256(hostKey.PublicKey()),
+			"public_key", o.HostKey+".pub")
+	}
+	return o, logger, nil
+}
+
+// addServeFlags registers the SSH server's flags on a command.
+func addServeFlags(cmd *cobra.Command, f *serveFlags) {
+	def := config.Default().Serve
+	fl := cmd.Flags()
+	fl.StringVar(&f.listen, "listen", "", "address to listen on (default "+def.Listen+"; steady.yaml serve.listen)")
+	fl.StringVar(&f.hostKey, "host-key", "", "the server's private host key, created when missing (default "+def.HostKey+"; serve.host_key)")
+	fl.StringVar(&f.authorizedKeys, "authorized-keys", "", "the team's public keys and roles (serve.authorized_keys)")
 }
 
 // stopOnSignals turns the first SIGTERM or SIGINT into a graceful stop

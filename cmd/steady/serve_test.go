@@ -23,6 +23,15 @@ type served struct {
 	exited chan int
 }
 
+// lockedWriter appends a command's stdout to the same log as its stderr.
+type lockedWriter struct{ s *served }
+
+func (w lockedWriter) Write(p []byte) (int, error) {
+	w.s.mu.Lock()
+	defer w.s.mu.Unlock()
+	return w.s.stderr.Write(p)
+}
+
 func (s *served) log() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -41,7 +50,14 @@ func (s *served) waitLog(t *testing.T, re string) []string {
 // startServe starts the binary's serve command in dir.
 func startServe(t *testing.T, dir string, args ...string) *served {
 	t.Helper()
-	cmd := exec.Command(steadyBin(t), append([]string{"serve"}, args...)...)
+	return startBackground(t, dir, append([]string{"serve"}, args...)...)
+}
+
+// startBackground starts the binary in dir and collects what it writes to
+// stderr (and stdout) for waitLog.
+func startBackground(t *testing.T, dir string, args ...string) *served {
+	t.Helper()
+	cmd := exec.Command(steadyBin(t), args...)
 	cmd.Dir = dir
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir, "USER=tester", "NO_COLOR=1", "TERM=dumb"}
 	pipe, err := cmd.StderrPipe()
@@ -49,6 +65,7 @@ func startServe(t *testing.T, dir string, args ...string) *served {
 		t.Fatal(err)
 	}
 	s := &served{cmd: cmd, exited: make(chan int, 1)}
+	cmd.Stdout = lockedWriter{s}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -176,5 +193,49 @@ func TestServeRefusesBadKeys(t *testing.T) {
 	res = runSteady(t, dir, nil, "serve", "--listen", "127.0.0.1:0", "--authorized-keys", ak, "--journal-dir", "incidents")
 	if res.code != exitUsage || !strings.Contains(res.stderr, ak+":1: role=admin") {
 		t.Errorf("bad role: exit %d, stderr %q", res.code, res.stderr)
+	}
+}
+
+func TestDrillServe(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	trainee := servetest.Keygen(t, dir, "trainee")
+	facilitator := servetest.Keygen(t, dir, "facilitator")
+	ak := servetest.AuthorizedKeys(t, dir, trainee.Line+" trainee role=operator", facilitator.Line+" facilitator role=observer")
+	d := startBackground(t, dir, "drill", "stale-cache", "--seed", "3", "--serve", "--listen", "127.0.0.1:0", "--authorized-keys", ak)
+	port := d.waitLog(t, `serving the drill on 127\.0\.0\.1:(\d+)`)[1]
+	pub, err := os.ReadFile(filepath.Join(dir, ".steady", "host_ed25519.pub"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	known := servetest.KnownHosts(t, dir, "[127.0.0.1]:"+port+" "+string(pub))
+	client := func(name string, k servetest.Key) servetest.Client {
+		return servetest.Client{Host: "127.0.0.1", Port: port, User: name, Key: k, KnownHosts: known}
+	}
+	tm := servetest.NewTmux(t)
+	tp := tm.Start("trainee", 110, 32, client("trainee", trainee).Args("-tt")...)
+	tp.WaitFor("DRILL", "stale-cache", "Checklist")
+	fp := tm.Start("facilitator", 110, 32, client("facilitator", facilitator).Args("-tt")...)
+	fp.WaitFor("DRILL", "Checklist")
+	// The trainee runs the probes; the facilitator sees the verdict.
+	tp.Keys("R")
+	fp.WaitFor("Cache invalidation issue", "CONFIRMED")
+	tp.Keys("q")
+	fp.Keys("q")
+	var code int
+	servetest.Eventually(t, "the drill to end once everyone left", func() bool {
+		select {
+		case code = <-d.exited:
+			return true
+		default:
+			return false
+		}
+	}, d.log)
+	out := d.log()
+	if code != 0 || !strings.Contains(out, "Drill debrief — stale-cache (seed 3)") || !strings.Contains(out, "sandbox stopped and removed") {
+		t.Errorf("drill --serve: exit %d\n%s", code, out)
+	}
+	if !strings.Contains(out, "+35 diagnosis") {
+		t.Errorf("the trainee's confirmed cause should score:\n%s", out)
 	}
 }
