@@ -380,7 +380,7 @@ func celeryLossOf(ctx context.Context, t *target.Target, mode string, patterns [
 	matches := func(keys ...string) bool {
 		for _, p := range patterns {
 			for _, k := range keys {
-				if redisGlob(p, k) {
+				if target.MatchGlob(p, k) {
 					return true
 				}
 			}
@@ -608,64 +608,3 @@ func dbWhere(raw string) string {
 	return fmt.Sprintf("db %d of %s", target.RedisDB(raw), instanceName(raw))
 }
 
-// redisGlob reports whether s matches a Redis glob pattern (*, ?, [...],
-// \ escapes), the way SCAN MATCH does.
-func redisGlob(pattern, s string) bool {
-	for len(pattern) > 0 {
-		switch pattern[0] {
-		case '*':
-			for len(pattern) > 0 && pattern[0] == '*' {
-				pattern = pattern[1:]
-			}
-			if pattern == "" {
-				return true
-			}
-			for i := 0; i <= len(s); i++ {
-				if redisGlob(pattern, s[i:]) {
-					return true
-				}
-			}
-			return false
-		case '?':
-			if s == "" {
-				return false
-			}
-			pattern, s = pattern[1:], s[1:]
-		case '[':
-			end := strings.IndexByte(pattern[1:], ']')
-			if end < 0 || s == "" {
-				return false
-			}
-			set, neg := pattern[1:end+1], false
-			if strings.HasPrefix(set, "^") {
-				set, neg = set[1:], true
-			}
-			hit := false
-			for i := 0; i < len(set); i++ {
-				if i+2 < len(set) && set[i+1] == '-' {
-					if set[i] <= s[0] && s[0] <= set[i+2] {
-						hit = true
-					}
-					i += 2
-				} else if set[i] == s[0] {
-					hit = true
-				}
-			}
-			if hit == neg {
-				return false
-			}
-			pattern, s = pattern[end+2:], s[1:]
-		case '\\':
-			if len(pattern) > 1 {
-				pattern = pattern[1:]
-			}
-			fallthrough
-		default:
-			if s == "" || s[0] != pattern[0] {
-				return false
-			}
-			pattern, s = pattern[1:], s[1:]
-		}
-	}
-	return s == ""
-}

@@ -180,23 +180,3 @@ func TestFlushCacheWithoutABrokerIsCareful(t *testing.T) {
 		t.Errorf("unknown broker: mode %s, warnings %v", p.Facts[factFlushMode], p.Warnings)
 	}
 }
-
-func TestRedisGlob(t *testing.T) {
-	for _, tc := range []struct {
-		pattern, s string
-		want       bool
-	}{
-		{"*shiftcount:*", ":1:shiftcount:7:2025-01-01:2025-01-31", true},
-		{"*shiftcount:*", "celery", false},
-		{"*", "celery", true},
-		{"cel?ry", "celery", true},
-		{"celery-task-meta-*", "celery-task-meta-abc", true},
-		{"[a-c]elery", "celery", true},
-		{"[^c]elery", "celery", false},
-		{`\*x`, "*x", true},
-	} {
-		if got := redisGlob(tc.pattern, tc.s); got != tc.want {
-			t.Errorf("redisGlob(%q, %q) = %v", tc.pattern, tc.s, got)
-		}
-	}
-}

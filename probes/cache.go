@@ -250,60 +250,6 @@ func redisGlobEscape(s string) string {
 	return b.String()
 }
 
-// globMatch reports whether s matches a Redis glob pattern (* ? [..] \).
-func globMatch(pattern, s string) bool {
-	for len(pattern) > 0 {
-		switch pattern[0] {
-		case '*':
-			for i := 0; i <= len(s); i++ {
-				if globMatch(pattern[1:], s[i:]) {
-					return true
-				}
-			}
-			return false
-		case '?':
-			if s == "" {
-				return false
-			}
-			pattern, s = pattern[1:], s[1:]
-		case '[':
-			end := strings.IndexByte(pattern, ']')
-			if end < 0 || s == "" {
-				return false
-			}
-			set, neg := pattern[1:end], false
-			if strings.HasPrefix(set, "^") {
-				set, neg = set[1:], true
-			}
-			in := false
-			for i := 0; i < len(set); i++ {
-				if i+2 < len(set) && set[i+1] == '-' {
-					if s[0] >= set[i] && s[0] <= set[i+2] {
-						in = true
-					}
-					i += 2
-				} else if set[i] == s[0] {
-					in = true
-				}
-			}
-			if in == neg {
-				return false
-			}
-			pattern, s = pattern[end+1:], s[1:]
-		case '\\':
-			if len(pattern) > 1 {
-				pattern = pattern[1:]
-			}
-			fallthrough
-		default:
-			if s == "" || s[0] != pattern[0] {
-				return false
-			}
-			pattern, s = pattern[1:], s[1:]
-		}
-	}
-	return s == ""
-}
 
 // sampleKeys SCANs each pattern on each node up to the sample size, then
 // reads TYPE and PTTL of every sampled key and the value of the sampled
@@ -315,7 +261,7 @@ func sampleKeys(ctx context.Context, cfg *config.Config, rdb redis.UniversalClie
 		example := cfg.ShiftCountKey(7, "2026-01-01", "2026-01-31")
 		covered := false
 		for _, pat := range patterns {
-			covered = covered || globMatch(pat, example)
+			covered = covered || target.MatchGlob(pat, example)
 		}
 		if !covered {
 			patterns = append(patterns, countGlob)

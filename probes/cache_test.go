@@ -213,28 +213,6 @@ func TestCacheWithoutDatabaseStillReportsHealth(t *testing.T) {
 	}
 }
 
-func TestGlobMatch(t *testing.T) {
-	tests := []struct {
-		pattern, s string
-		want       bool
-	}{
-		{"*shiftcount:*", ":1:shiftcount:7:2026-01-01:2026-01-31", true},
-		{":1:shiftcount:*:*:*", ":1:shiftcount:7:2026-01-01:2026-01-31", true},
-		{"app:*", ":1:shiftcount:7", false},
-		{"h?llo", "hello", true},
-		{"h[ae]llo", "hallo", true},
-		{"h[^e]llo", "hello", false},
-		{"h[a-c]llo", "hbllo", true},
-		{`a\*b`, "a*b", true},
-		{`a\*b`, "axb", false},
-	}
-	for _, tt := range tests {
-		if got := globMatch(tt.pattern, tt.s); got != tt.want {
-			t.Errorf("globMatch(%q, %q) = %v", tt.pattern, tt.s, got)
-		}
-	}
-}
-
 func TestShiftCountRE(t *testing.T) {
 	cfg := config.Default()
 	cfg.Django.Cache.KeyPrefix = "clinic.v2"
@@ -245,7 +223,7 @@ func TestShiftCountRE(t *testing.T) {
 	if m == nil || m[re.SubexpIndex("clinician")] != "42" || m[re.SubexpIndex("to")] != "2026-02-28" {
 		t.Errorf("%s does not parse %s: %v", re, key, m)
 	}
-	if !globMatch(glob, key) || glob != "clinic.v2:3:shiftcount:*:*:*" {
+	if !target.MatchGlob(glob, key) || glob != "clinic.v2:3:shiftcount:*:*:*" {
 		t.Errorf("glob %q", glob)
 	}
 	cfg.Django.Cache.ShiftCountKey = "shiftcount:{clinician}"
