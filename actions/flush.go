@@ -6,7 +6,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -92,7 +91,7 @@ func (f flushCache) Plan(ctx context.Context, env *Env, params map[string]string
 	if err != nil {
 		return nil, err
 	}
-	nodes, err := dataNodes(ctx, rdb)
+	nodes, err := target.Masters(ctx, rdb)
 	if err != nil {
 		return nil, fmt.Errorf("list the cluster's masters: %w", err)
 	}
@@ -221,7 +220,7 @@ func (f flushCache) Execute(ctx context.Context, env *Env, plan *Plan, out Outpu
 	if err != nil {
 		return fail("cannot reach the cache Redis", err)
 	}
-	nodes, err := dataNodes(ctx, rdb)
+	nodes, err := target.Masters(ctx, rdb)
 	if err != nil {
 		return fail("cannot list the cluster's masters", err)
 	}
@@ -485,26 +484,6 @@ func scanCount(n int) int64 {
 }
 
 // dataNodes returns the clients holding data: the client itself for a
-// single Redis, each master of a cluster.
-func dataNodes(ctx context.Context, rdb redis.UniversalClient) ([]redis.UniversalClient, error) {
-	cc, ok := rdb.(*redis.ClusterClient)
-	if !ok {
-		return []redis.UniversalClient{rdb}, nil
-	}
-	var mu sync.Mutex
-	var out []redis.UniversalClient
-	err := cc.ForEachMaster(ctx, func(ctx context.Context, n *redis.Client) error {
-		mu.Lock()
-		defer mu.Unlock()
-		out = append(out, n)
-		return nil
-	})
-	sort.Slice(out, func(i, j int) bool {
-		return out[i].(*redis.Client).Options().Addr < out[j].(*redis.Client).Options().Addr
-	})
-	return out, err
-}
-
 // countKeys counts the keys matching pattern with a full SCAN of each node.
 func countKeys(ctx context.Context, nodes []redis.UniversalClient, pattern string, count int64) (int64, error) {
 	var n int64

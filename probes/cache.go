@@ -7,7 +7,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -80,7 +79,7 @@ func (c Cache) Run(ctx context.Context, t *target.Target, p Params) Result {
 		if err != nil {
 			return err
 		}
-		nodes, err := masters(ctx, rdb)
+		nodes, err := target.Masters(ctx, rdb)
 		if err != nil {
 			return fmt.Errorf("list the cluster's masters: %w", err)
 		}
@@ -105,27 +104,6 @@ func (c Cache) Run(ctx context.Context, t *target.Target, p Params) Result {
 }
 
 // masters returns a client per node holding data: the client itself for
-// a single Redis, each master of a cluster.
-func masters(ctx context.Context, rdb redis.UniversalClient) ([]redis.UniversalClient, error) {
-	cc, ok := rdb.(*redis.ClusterClient)
-	if !ok {
-		return []redis.UniversalClient{rdb}, nil
-	}
-	var mu sync.Mutex
-	var out []redis.UniversalClient
-	err := cc.ForEachMaster(ctx, func(ctx context.Context, n *redis.Client) error {
-		mu.Lock()
-		defer mu.Unlock()
-		out = append(out, n)
-		return nil
-	})
-	// A stable order keeps the sample and the evidence reproducible.
-	sort.Slice(out, func(i, j int) bool {
-		return out[i].(*redis.Client).Options().Addr < out[j].(*redis.Client).Options().Addr
-	})
-	return out, err
-}
-
 // cacheHealth reads INFO of every node and reports memory, evictions, hit
 // ratio and keys per db.
 func cacheHealth(ctx context.Context, r *Result, nodes []redis.UniversalClient) error {
@@ -508,7 +486,7 @@ func brokerSharing(ctx context.Context, t *target.Target, r *Result) {
 // countKeys counts keys matching pattern by SCAN on every master, bounded
 // by maxScanCalls per node (a bound reached makes the count a lower bound).
 func countKeys(ctx context.Context, c redis.UniversalClient, pattern string) int64 {
-	nodes, err := masters(ctx, c)
+	nodes, err := target.Masters(ctx, c)
 	if err != nil {
 		return -1
 	}
