@@ -74,7 +74,12 @@ func usable(python string) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	out, err := exec.CommandContext(ctx, python, "-c", importCheck).CombinedOutput()
+	cmd := exec.CommandContext(ctx, python, "-c", importCheck)
+	// Python puts the working directory first on sys.path for -c, and a
+	// directory named like a module (this repository's Go package celery)
+	// would pass for it.
+	cmd.Dir = os.TempDir()
+	out, err := cmd.CombinedOutput()
 	if err != nil {
 		lines := strings.Split(strings.TrimSpace(string(out)), "\n")
 		err = fmt.Errorf("%v: %s", err, lines[len(lines)-1])

@@ -228,7 +228,6 @@ func redisGlobEscape(s string) string {
 	return b.String()
 }
 
-
 // sampleKeys SCANs each pattern on each node up to the sample size, then
 // reads TYPE and PTTL of every sampled key and the value of the sampled
 // shift-count keys.

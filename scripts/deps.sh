@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs what steady's drills and tests need from Debian's packages when
 # it is missing: PostgreSQL and Redis binaries (for private sandboxes),
-# tmux and the OpenSSH client (end-to-end tests), and Django, Celery and
-# friends for the example application. Nothing is installed when all is
+# tmux and the OpenSSH client (end-to-end tests), GNU time (make bench),
+# and Django, Celery and friends for the example application. Nothing is installed when all is
 # present. Without apt-get, root or sudo it prints what to install.
 set -euo pipefail
 
@@ -20,9 +20,13 @@ have redis-cli || missing+=(redis-tools)
 have tmux || missing+=(tmux)
 have ssh || missing+=(openssh-client)
 have ssh-keygen || missing+=(openssh-client)
+# GNU time, for the peak memory row of make bench.
+[ -x /usr/bin/time ] || missing+=(time)
 
 python=${STEADY_PYTHON:-/usr/bin/python3}
-py_has() { [ -x "$python" ] && "$python" -c "import $1" >/dev/null 2>&1; }
+# From / so that a directory of the working tree (this repository has a Go
+# package named celery) is not mistaken for the Python module.
+py_has() { [ -x "$python" ] && (cd / && "$python" -c "import $1") >/dev/null 2>&1; }
 [ -x "$python" ] || missing+=(python3)
 py_has django || missing+=(python3-django)
 py_has celery || missing+=(python3-celery)
