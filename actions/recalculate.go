@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"sort"
 	"strconv"
 	"strings"
@@ -21,12 +22,14 @@ import (
 // (django.celery.recalculate_task, `recalculate_clinician(clinician_id,
 // start_date, end_date)`) straight into the Redis broker with Celery
 // protocol 2, then follows each task's result in the result backend until
-// every one is done or failed, or actions.task_timeout passes. Or, in
-// mode=command, it runs the configured django.recalculate command once
-// per scope.
+// every one is done or failed, or actions.task_timeout passes (follow=false
+// only enqueues: for thousands of scopes, where the operator watches the
+// workers rather than steady). Or, in mode=command, it runs the configured
+// django.recalculate command once per scope.
 //
 // The scopes are, in order of precedence: the clinician/from/to
-// parameters, the scopes parameter, or the Affected scopes of the
+// parameters, the scopes parameter (a list, or @FILE for lists longer than
+// a command line takes), or the Affected scopes of the
 // incident's probe results (summaries, cache, audit-concurrency,
 // shift-counts) — running the first three now when none of them ran yet.
 // Recalculation is idempotent, so a scope named twice costs only time.
@@ -46,9 +49,10 @@ func (recalculateAction) Params() []probes.Param {
 		{Name: "clinician", Kind: "int", Help: "one clinician to recalculate (with from and to)"},
 		{Name: "from", Kind: "date", Help: "first day of the period (YYYY-MM-DD)"},
 		{Name: "to", Kind: "date", Help: "last day of the period (YYYY-MM-DD)"},
-		{Name: "scopes", Kind: "string", Help: "several scopes: clinician:from:to, comma-separated (e.g. 7:2025-03-01:2025-03-31,9:2025-03-01:2025-03-31)"},
+		{Name: "scopes", Kind: "string", Help: "several scopes: clinician:from:to, comma-separated (e.g. 7:2025-03-01:2025-03-31,9:2025-03-01:2025-03-31), or @FILE with one scope per line"},
 		{Name: "mode", Kind: "string", Help: "celery (enqueue the task; default when a broker is configured) or command (django.recalculate once per scope)"},
 		{Name: "timeout", Kind: "duration", Help: "how long to follow the task results (default actions.task_timeout)"},
+		{Name: "follow", Kind: "string", Help: "true (default): follow the task results until all are done or the timeout; false: only enqueue, then re-run summaries and cache once the workers are done"},
 	}
 }
 
@@ -95,6 +99,17 @@ func (r recalculateAction) Plan(ctx context.Context, env *Env, params map[string
 		}
 		timeout = d
 	}
+	follow := true
+	if v := params["follow"]; v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return nil, fmt.Errorf("follow %q is not true or false", v)
+		}
+		follow = b
+	}
+	if !follow && mode != recalcCelery {
+		return nil, errors.New("follow=false is for mode=celery: django.recalculate commands always run to the end")
+	}
 	switch mode {
 	case recalcCelery:
 		if cfg.Broker == "" {
@@ -130,11 +145,19 @@ func (r recalculateAction) Plan(ctx context.Context, env *Env, params map[string
 			if i == 0 {
 				st.Note = fmt.Sprintf("each LPUSHed as a protocol 2 message onto queue %s of %s; results followed in %s for up to %s",
 					queue, secret.RedactURL(cfg.Broker), secret.RedactURL(cfg.ResultsURL()), timeout)
+				if !follow {
+					st.Note = fmt.Sprintf("each LPUSHed as a protocol 2 message onto queue %s of %s; results not followed (follow=false)", queue, secret.RedactURL(cfg.Broker))
+				}
 			}
 			plan.Steps = append(plan.Steps, st)
 		}
 		plan.Facts["queue"], plan.Facts["task"] = queue, task
 		plan.Summary = fmt.Sprintf("enqueue %s of %s (%s) and follow their results", plural(int64(len(scopes)), "task", "tasks"), task, source)
+		if !follow {
+			plan.Facts["follow"] = "false"
+			plan.Summary = fmt.Sprintf("enqueue %s of %s (%s); results not followed", plural(int64(len(scopes)), "task", "tasks"), task, source)
+			plan.Warnings = append(plan.Warnings, "follow=false: steady does not wait for the tasks; once the workers have run them, re-run the summaries and cache probes")
+		}
 		plan.Warnings = append(plan.Warnings, queueWarnings(ctx, t, queue)...)
 	case recalcCommand:
 		for _, s := range scopes {
@@ -145,6 +168,12 @@ func (r recalculateAction) Plan(ctx context.Context, env *Env, params map[string
 	}
 	if len(scopes) > 200 {
 		plan.Warnings = append(plan.Warnings, fmt.Sprintf("%d scopes: narrow them with clinician/from/to if the application should not recalculate this much at once", len(scopes)))
+	}
+	if !follow {
+		// Re-checking before the workers ran the tasks would show the old
+		// figures as if the recalculation had not helped.
+		plan.Recheck = nil
+		return plan, nil
 	}
 	plan.Steps = append(plan.Steps,
 		Step{Kind: StepProbe, Text: "summaries", Note: "re-run afterwards"},
@@ -196,18 +225,26 @@ func recalcScopes(ctx context.Context, env *Env, params map[string]string) ([]pr
 		return []probes.Scope{s}, "given by the operator", nil
 	}
 	if v := params["scopes"]; v != "" {
-		var out []probes.Scope
-		for _, part := range strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ' ' || r == ';' }) {
-			s, err := parseScope(part)
+		what, source := "scopes", "given by the operator"
+		if path, ok := strings.CutPrefix(v, "@"); ok {
+			b, err := os.ReadFile(path)
 			if err != nil {
 				return nil, "", fmt.Errorf("scopes: %w", err)
+			}
+			v, what, source = string(b), "scopes in "+path, "given by the operator in "+path
+		}
+		var out []probes.Scope
+		for _, part := range strings.FieldsFunc(v, func(r rune) bool { return strings.ContainsRune(", ;\t\r\n", r) }) {
+			s, err := parseScope(part)
+			if err != nil {
+				return nil, "", fmt.Errorf("%s: %w", what, err)
 			}
 			out = append(out, s)
 		}
 		if len(out) == 0 {
-			return nil, "", errors.New("scopes is empty")
+			return nil, "", fmt.Errorf("%s: no scope given", what)
 		}
-		return dedupScopes(out), "given by the operator", nil
+		return dedupScopes(out), source, nil
 	}
 
 	var found []probes.Scope
@@ -365,6 +402,12 @@ func (r recalculateAction) Execute(ctx context.Context, env *Env, plan *Plan, ou
 		say(env, out, "enqueued %s → task %s", taskCall(task, plan.Scopes[i]), id)
 	}
 	total := len(ids)
+	if plan.Facts["follow"] == "false" {
+		return Outcome{Status: Succeeded, Duration: time.Since(started),
+			Artefacts: map[string]string{"tasks": strings.Join(ids, ","), "enqueued": strconv.Itoa(total)},
+			Summary: fmt.Sprintf("enqueued %s of %s onto queue %s; results not followed (follow=false): re-run summaries and cache once the workers are done",
+				plural(int64(total), "task", "tasks"), task, queue)}
+	}
 	out.Progress(0, total, "tasks")
 	fctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -162,5 +164,55 @@ func TestRecalculateCommandMode(t *testing.T) {
 	out := newRecorder()
 	if o := execute(t, env, p, out); o.Status != Succeeded || !strings.Contains(out.text(), "stdout: recalc 1 2025-01-01 2025-01-31") {
 		t.Errorf("outcome %+v\n%s", o, out.text())
+	}
+}
+
+func TestRecalculateScopesFromAFile(t *testing.T) {
+	f := newFixture(t, fixtureOptions{})
+	path := filepath.Join(t.TempDir(), "scopes.txt")
+	if err := os.WriteFile(path, []byte("2:2025-01-01:2025-01-31\n1:2025-01-01:2025-01-31\r\n\n2:2025-01-01:2025-01-31\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p := plan(t, "recalculate", f.env(nil), map[string]string{"scopes": "@" + path})
+	if len(p.Scopes) != 2 || p.Scopes[0].Clinician != 1 || p.Facts["scopes_from"] != "given by the operator in "+path {
+		t.Errorf("scopes %+v from %q", p.Scopes, p.Facts["scopes_from"])
+	}
+
+	a, _ := Get("recalculate")
+	if err := os.WriteFile(path, []byte("1:2025-01-01:2025-01-31\n1:2025-01\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for file, want := range map[string]string{path: "scopes in " + path + `: "1:2025-01"`, path + ".missing": "no such file"} {
+		if _, err := a.Plan(context.Background(), f.env(nil), map[string]string{"scopes": "@" + file}); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("scopes=@%s: %v, want %q", file, err, want)
+		}
+	}
+}
+
+func TestRecalculateFollowFalseOnlyEnqueues(t *testing.T) {
+	f := newFixture(t, fixtureOptions{})
+	env := f.env(nil)
+	p := plan(t, "recalculate", env, map[string]string{"scopes": "1:2025-01-01:2025-01-31,2:2025-01-01:2025-01-31", "follow": "false"})
+	// Re-checking before a worker ran the tasks would show the old figures.
+	if len(p.Recheck) != 0 || len(p.Steps) != 2 || !strings.Contains(p.Summary, "results not followed") {
+		t.Errorf("plan: recheck %v, steps %+v, summary %q", p.Recheck, p.Steps, p.Summary)
+	}
+	// No worker consumes the queue: following would wait for the timeout.
+	o := execute(t, env, p, nil)
+	if o.Status != Succeeded || o.Artefacts["enqueued"] != "2" || len(strings.Split(o.Artefacts["tasks"], ",")) != 2 {
+		t.Errorf("outcome %+v", o)
+	}
+	if n, err := f.broker.LLen(context.Background(), "celery").Result(); err != nil || n != 2 {
+		t.Errorf("queue length %d, %v", n, err)
+	}
+
+	a, _ := Get("recalculate")
+	for _, bad := range []map[string]string{
+		{"clinician": "1", "from": "2025-01-01", "to": "2025-01-31", "follow": "maybe"},
+		{"clinician": "1", "from": "2025-01-01", "to": "2025-01-31", "follow": "false", "mode": "command"},
+	} {
+		if _, err := a.Plan(context.Background(), env, bad); err == nil {
+			t.Errorf("params %v accepted", bad)
+		}
 	}
 }

@@ -54,3 +54,36 @@ func TestPasswords(t *testing.T) {
 		t.Fatalf("kv DSN: got %v", got)
 	}
 }
+
+// redactTextAlways is RedactText without the pre-checks: the reference.
+func redactTextAlways(s string) string {
+	s = urlUserinfo.ReplaceAllString(s, "${1}"+Mask+"${3}")
+	return kvPassword.ReplaceAllString(s, "${1}"+Mask)
+}
+
+var redactCorpus = []string{
+	"", "plain text", "postgres://app:s3cret@db:5432/app", "redis://:pw@h/0", "redis://h:6379/0 and user@example.com",
+	"a://b:c@d", "x://:@y", "x://u:p q@h", "x://u/p:q@h", "x://u:p/q@h", "see http://h:80/ then mailto:a@b",
+	"https://u:p@h/ https://u2:p2@h2/", "s3://b/k then ftp://u:pw@host", "PASSWORD=x", "pwd = 'with space'",
+	"requirepass hunter2", "requirePass=hunter2", "host=db Password=s3cret", "?pass=1&x=2", "paſſword=s3cret",
+	"pasS=1", "PwD=1", "p", "pas", "pw", "\t\npassword=\tx", "☃://u:p@h", "x://u\u00e9:p\u00e9@h", "x://u:p\x00@h",
+}
+
+func TestRedactTextChecksOnlySkipTextTheExpressionsLeaveAlone(t *testing.T) {
+	for _, s := range append(redactCorpus, planEvent[:2000]) {
+		if got, want := RedactText(s), redactTextAlways(s); got != want {
+			t.Errorf("RedactText(%q) = %q, the expressions alone give %q", s, got, want)
+		}
+	}
+}
+
+func FuzzRedactText(f *testing.F) {
+	for _, s := range redactCorpus {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if got, want := RedactText(s), redactTextAlways(s); got != want {
+			t.Errorf("RedactText(%q) = %q, the expressions alone give %q", s, got, want)
+		}
+	})
+}
