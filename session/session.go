@@ -58,6 +58,10 @@ type Options struct {
 // ErrForbidden is returned when an actor's role does not allow an intent.
 var ErrForbidden = errors.New("not allowed")
 
+// ErrAlreadyClosed is returned by CloseIncident when the incident was
+// closed before (by this client or another).
+var ErrAlreadyClosed = errors.New("the incident is already closed")
+
 // NewID returns a new incident id: the UTC time and a random suffix.
 func NewID(now time.Time) string {
 	var b [2]byte
@@ -263,7 +267,7 @@ func (s *Session) CloseIncident(a Actor, summary string) error {
 	}
 	st := s.State()
 	if st.Ended != nil {
-		return errors.New("the incident is already closed")
+		return ErrAlreadyClosed
 	}
 	if running := st.RunningActions(); len(running) > 0 {
 		return fmt.Errorf("%s is still running; wait for it or cancel it before closing", running[0].Action)
@@ -272,10 +276,11 @@ func (s *Session) CloseIncident(a Actor, summary string) error {
 	return err
 }
 
-// Close ends the incident: it records the closing event, waits for
+// Close ends the incident: it records the closing event (unless a client
+// closed the incident already, whose summary then stands), waits for
 // running probes and actions to finish, and closes the journal.
 func (s *Session) Close(a Actor, summary string) error {
-	if err := s.CloseIncident(a, summary); err != nil {
+	if err := s.CloseIncident(a, summary); err != nil && !errors.Is(err, ErrAlreadyClosed) {
 		return err
 	}
 	return s.Shutdown()

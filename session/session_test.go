@@ -610,3 +610,57 @@ func TestARecheckUpdatesItemsThatRanTheProbe(t *testing.T) {
 		t.Error("an item that never ran must not change")
 	}
 }
+
+// Closing keeps the session open for the clients still watching: they see
+// who closed it and why. It is refused to an observer, while an action
+// runs, and a second time.
+func TestCloseIncident(t *testing.T) {
+	ctx := context.Background()
+	s, _ := openTest(t, "")
+	bob := Actor{Name: "bob", Via: "ssh", Role: Observer}
+	if err := s.CloseIncident(bob, "done"); !errors.Is(err, ErrForbidden) {
+		t.Errorf("an observer closed the incident: %v", err)
+	}
+	a, _ := s.PlanAction(ctx, alice, "", "test-sleep", nil)
+	if err := s.ExecuteAction(ctx, alice, a.ID, "", ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CloseIncident(alice, "done"); err == nil || !strings.Contains(err.Error(), "test-sleep is still running") {
+		t.Errorf("closed while test-sleep runs: %v", err)
+	}
+	if err := s.CancelAction(alice, a.ID); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, s, "cancelled", func(st *State) bool { return st.Action(a.ID).Outcome != nil })
+	if err := s.CloseIncident(alice, "migration applied, figures agree"); err != nil {
+		t.Fatal(err)
+	}
+	st := s.State()
+	if st.Ended == nil || st.Closed == nil || st.Closed.Summary != "migration applied, figures agree" || st.ClosedBy.Name != "alice" {
+		t.Errorf("closed state: ended %v, closed %+v by %+v", st.Ended, st.Closed, st.ClosedBy)
+	}
+	if err := s.CloseIncident(alice, "again"); !errors.Is(err, ErrAlreadyClosed) {
+		t.Errorf("closed twice: %v", err)
+	}
+	if err := s.Note(alice, "", "still journaled"); err != nil {
+		t.Errorf("a note after closing: %v", err)
+	}
+	// Whoever shuts the session down afterwards (steady drill scoring it)
+	// closes without a second closing event.
+	if err := s.Close(alice, "drill ended"); err != nil {
+		t.Fatalf("close a closed incident: %v", err)
+	}
+	events, _, err := ReadJournal(s.JournalPath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	closes := 0
+	for _, e := range events {
+		if e.Type == TypeClosed {
+			closes++
+		}
+	}
+	if closes != 1 {
+		t.Errorf("%d closing events, want 1", closes)
+	}
+}

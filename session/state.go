@@ -32,9 +32,11 @@ const (
 type State struct {
 	Incident Opened
 	Started  time.Time
-	// Ended is set once the incident is closed.
-	Ended  *time.Time
-	Closed *Closed
+	// Ended is set once the incident is closed; Closed holds the closing
+	// summary and ClosedBy who closed it.
+	Ended    *time.Time
+	Closed   *Closed
+	ClosedBy Actor
 	// LastSeq is the sequence number of the last event folded.
 	LastSeq int64
 	// Operators are everyone who joined, in order of first arrival.
@@ -328,7 +330,7 @@ func (s *State) apply(e Event, rb *runbook.Runbook) {
 		var d Closed
 		if e.Decode(&d) == nil {
 			t := e.Time
-			s.Ended, s.Closed = &t, &d
+			s.Ended, s.Closed, s.ClosedBy = &t, &d, e.Actor
 		}
 	case TypeTicked:
 		var d Ticked

@@ -43,19 +43,7 @@ func planView(c *common, a *session.ActionRun, w int, next bool) string {
 		b.WriteString("\n")
 		line(s.Label.Render("Steps, exactly as they will run:"))
 		for i, st := range p.Steps {
-			prefix := fmt.Sprintf("%2d. %s ", i+1, stepPrefix(st.Kind))
-			body := wrap(st.Text, max(w-len(prefix), 10))
-			lines := strings.Split(body, "\n")
-			for j, l := range lines {
-				if j == 0 {
-					b.WriteString(prefix + s.Code.Render(l) + "\n")
-				} else {
-					b.WriteString(pad(len(prefix)) + s.Code.Render(l) + "\n")
-				}
-			}
-			if st.Note != "" {
-				b.WriteString(indent(wrap(s.Dim.Render(st.Note), max(w-len(prefix), 10)), len(prefix)) + "\n")
-			}
+			b.WriteString(stepView(s, i, st, w) + "\n")
 		}
 	}
 	if len(p.Preconditions) > 0 {
@@ -227,6 +215,33 @@ func riskStyle(s *Styles, r actions.Risk) lipgloss.Style {
 	return s.Good
 }
 
+// stepView renders step i of a plan: its number and kind, the command or
+// statement wrapped as code (so its continuation lines sit deeper than
+// its first), and its note beneath as a comment, so that neither can be
+// read as the next command.
+func stepView(s *Styles, i int, st actions.Step, w int) string {
+	prefix := fmt.Sprintf("%2d. %s ", i+1, stepPrefix(st.Kind))
+	tw := max(w-len(prefix), 10)
+	var lines []string
+	for j, l := range codeLines(st.Text, tw) {
+		lead := pad(len(prefix))
+		if j == 0 {
+			lead = prefix
+		}
+		lines = append(lines, lead+s.Code.Render(l))
+	}
+	if st.Note != "" {
+		for j, l := range wrapLines(st.Note, max(tw-2, 8), 0) {
+			mark := "# "
+			if j > 0 {
+				mark = "  "
+			}
+			lines = append(lines, pad(len(prefix))+s.Dim.Render(mark+l))
+		}
+	}
+	return strings.Join(lines, "\n")
+}
+
 func stepPrefix(k actions.StepKind) string {
 	switch k {
 	case actions.StepCommand:
@@ -243,24 +258,37 @@ func stepPrefix(k actions.StepKind) string {
 	return ">"
 }
 
-// outputLines renders an action's output, one line per output line, with
-// the stream marked so stderr reads as such without colour.
-func outputLines(s *Styles, a *session.ActionRun) []string {
-	lines := make([]string, 0, len(a.Output)+1)
-	for _, l := range a.Output {
+// outputLines renders one line of an action's output wrapped to w cells,
+// with its stream marked so stderr reads as such without colour. Output
+// is wrapped as code: a `$ …` line steady narrates, or a path a command
+// prints, must not read as two.
+func outputLines(s *Styles, l session.OutputLine, w int) []string {
+	mark, style := "  ", s.Item
+	switch l.Stream {
+	case "stderr":
+		mark, style = "! ", s.Warning
+	case "steady":
+		mark, style = "» ", s.Dim
+	}
+	lines := codeLines(l.Text, max(w-2, 8))
+	for i, text := range lines {
+		m := mark
+		if i > 0 {
+			m = "  "
+		}
 		switch l.Stream {
 		case "stderr":
-			lines = append(lines, s.Warning.Render("! ")+l.Text)
-		case "steady":
-			lines = append(lines, s.Dim.Render("» "+l.Text))
+			lines[i] = style.Render(m) + text
 		default:
-			lines = append(lines, "  "+l.Text)
+			lines[i] = style.Render(m + text)
 		}
 	}
-	if a.OutputCut > 0 {
-		lines = append(lines, s.Dim.Render(fmt.Sprintf("[%d bytes cut from over-long lines; the journal has the rest]", a.OutputCut)))
-	}
 	return lines
+}
+
+// outputCutNote says how much of an action's output was cut.
+func outputCutNote(s *Styles, a *session.ActionRun) string {
+	return s.Dim.Render(fmt.Sprintf("[%d bytes cut from over-long lines; the journal has the rest]", a.OutputCut))
 }
 
 // progressLine renders an action's progress as a bar and a count. The bar

@@ -10,7 +10,7 @@ import (
 // bannerLines returns the banners the incident calls for, wrapped to w,
 // most urgent first: escalations nobody acknowledged (with the contact
 // from the runbook), probes to re-run after an unknown outcome, and a
-// closed incident.
+// closed incident (who closed it, and the summary).
 func bannerLines(c *common, w int) []string {
 	if w <= 0 {
 		return nil
@@ -43,7 +43,11 @@ func bannerLines(c *common, w int) []string {
 			strings.Join(c.st.Recheck, ", ")+" before any action.")
 	}
 	if c.st.Ended != nil {
-		add(s.BannerInfo, " i ", "This incident was closed at "+c.clock(*c.st.Ended)+"; anything done now is still journaled.")
+		text := "CLOSED " + closedBy(c)
+		if c.st.Closed != nil && c.st.Closed.Summary != "" {
+			text += ": " + c.st.Closed.Summary
+		}
+		add(s.BannerInfo, " i ", text+" · nothing more runs or changes; n adds a note, q quits.")
 	}
 	return out
 }

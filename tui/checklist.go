@@ -318,6 +318,8 @@ func (l *checklist) shortHelp() []key.Binding {
 	out := []key.Binding{key.NewBinding(key.WithKeys("up", "down"), key.WithHelp("↑/↓", "move"))}
 	it := l.selectedItem()
 	switch {
+	case l.c.st.Ended != nil:
+		// A closed incident takes no more runs, plans or ticks.
 	case l.selectedCause() != nil:
 		out = append(out, relabel(k.Enter, "go to resolution"))
 	case it == nil:

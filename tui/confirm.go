@@ -94,11 +94,7 @@ func confirmView(c *common, a *session.ActionRun, w int) string {
 	b.WriteString(wrap(s.Label.Render(title)+" · "+riskStyle(s, p.Risk).Render("risk "+strings.ToUpper(string(p.Risk)))+kind, w) + "\n")
 	b.WriteString("Will run:\n")
 	for i, st := range p.Steps {
-		prefix := fmt.Sprintf("%2d. %s ", i+1, stepPrefix(st.Kind))
-		b.WriteString(prefix + indentRest(wrap(s.Code.Render(st.Text), max(w-len(prefix), 10)), len(prefix)) + "\n")
-		if st.Note != "" {
-			b.WriteString(indent(wrap(s.Dim.Render(st.Note), max(w-len(prefix), 10)), len(prefix)) + "\n")
-		}
+		b.WriteString(stepView(s, i, st, w) + "\n")
 	}
 	for _, pc := range p.Blocked() {
 		text := s.Bad.Render("✗") + " " + pc.Name + ": " + pc.Detail

@@ -38,10 +38,16 @@ type detail struct {
 	evidence      *evidence
 	showEvidence  bool
 	output        viewport.Model
-	outputRun     string
-	outputLen     int
-	action        *session.ActionRun
-	focus         part
+	// The output's wrapped lines are kept, and only new output lines are
+	// wrapped as they arrive: a long action must not cost a re-wrap of
+	// everything it printed on every line.
+	outputRun   string
+	outputWidth int
+	outputDone  int
+	outputCut   int
+	outputLines []string
+	action      *session.ActionRun
+	focus       part
 }
 
 func newDetail(c *common) *detail {
@@ -128,9 +134,20 @@ func (d *detail) refreshOutput(h int) {
 		vh--
 	}
 	d.output.SetHeight(max(vh, 0))
-	if d.outputRun != a.ID || d.outputLen != len(a.Output)+a.OutputCut {
-		d.output.SetContentLines(outputLines(d.c.styles, a))
-		d.outputRun, d.outputLen = a.ID, len(a.Output)+a.OutputCut
+	w := max(d.width-1, 1)
+	if d.outputRun != a.ID || d.outputWidth != w || d.outputDone > len(a.Output) {
+		d.outputRun, d.outputWidth, d.outputDone, d.outputCut, d.outputLines = a.ID, w, 0, -1, nil
+	}
+	if d.outputDone < len(a.Output) || d.outputCut != a.OutputCut {
+		for _, l := range a.Output[d.outputDone:] {
+			d.outputLines = append(d.outputLines, outputLines(d.c.styles, l, w)...)
+		}
+		d.outputDone, d.outputCut = len(a.Output), a.OutputCut
+		lines := d.outputLines[:len(d.outputLines):len(d.outputLines)]
+		if a.OutputCut > 0 {
+			lines = append(lines, outputCutNote(d.c.styles, a))
+		}
+		d.output.SetContentLines(lines)
 	}
 	if follow {
 		d.output.GotoBottom()
@@ -497,7 +514,7 @@ func (d *detail) shortHelp() []key.Binding {
 // restyle redraws with the client's new styles.
 func (d *detail) restyle() {
 	d.evidence.restyle()
-	d.textKey = ""
+	d.textKey, d.outputRun = "", ""
 	d.refresh()
 }
 
@@ -519,12 +536,21 @@ func (d *detail) View(focused bool) string {
 	title := "Detail"
 	switch {
 	case d.item != nil:
-		title = truncate(d.item.Title, max(d.width-12, 8))
+		title = d.item.Title
 	case d.cause != nil:
 		title = "Cause: " + d.cause.Title
 	}
-	if d.text.TotalLineCount() > d.text.Height() && d.text.Height() > 0 {
-		title += fmt.Sprintf(" %d%%", int(d.text.ScrollPercent()*100))
+	// What follows the title must fit: the title gives way.
+	var tail []string
+	if p := d.progress(); p != "" {
+		tail = append(tail, p)
+	}
+	if h := scrollHint(&d.text); h != "" {
+		tail = append(tail, h)
+	}
+	if len(tail) > 0 {
+		after := " · " + strings.Join(tail, " · ")
+		title = truncate(title, max(d.width-4-visibleWidth(after), 8)) + after
 	}
 	parts := []string{paneTitle(d.c.styles, title, focused && d.focus == partText, d.width)}
 	textH, lowerH := d.split()
@@ -540,6 +566,37 @@ func (d *detail) View(focused bool) string {
 		}
 	}
 	return strings.Join(parts, "\n")
+}
+
+// progress is the running action's progress as it reports it ("1/2
+// migrations"), or "" when it reports none: a count the action never gave
+// would be a guess.
+func (d *detail) progress() string {
+	a := d.action
+	if a == nil || !a.Running() || a.Progress == nil || a.Progress.Total <= 0 {
+		return ""
+	}
+	p := fmt.Sprintf("%d/%d", a.Progress.Done, a.Progress.Total)
+	if a.Progress.Label != "" {
+		p += " " + a.Progress.Label
+	}
+	return p
+}
+
+// scrollHint says where more of a scrolled text is, in arrows rather than
+// a percentage, which next to an action's title would read as its
+// progress. It is "" when the text fits.
+func scrollHint(vp *viewport.Model) string {
+	if vp.Height() <= 0 || vp.TotalLineCount() <= vp.Height() {
+		return ""
+	}
+	switch {
+	case vp.AtTop():
+		return "more ↓"
+	case vp.AtBottom():
+		return "↑ more"
+	}
+	return "↑ more ↓"
 }
 
 func (d *detail) outputView(focused bool, h int) string {

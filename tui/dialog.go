@@ -21,6 +21,7 @@ const (
 	dialogEscalate dialogKind = "escalate"
 	dialogQuit     dialogKind = "quit"
 	dialogCancel   dialogKind = "cancel"
+	dialogClose    dialogKind = "close"
 )
 
 // dialog is a modal step: a huh form embedded as a child of the root, with

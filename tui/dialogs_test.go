@@ -150,7 +150,7 @@ func TestEscalationBanner(t *testing.T) {
 	h.press("e")
 	h.waitText("Escalate now to Senior Developer?")
 	h.press("y")
-	h.waitText("ESCALATE NOW to Senior Developer", "contact: #clinic")
+	h.waitText("ESCALATE NOW to Senior Developer", "contact:", "#clinic-oncall")
 	h.golden()
 }
 

@@ -12,8 +12,14 @@
 // action plan, output and outcome (action.go); the root-cause board
 // (causes.go); the related runbooks (related.go); and the modal steps,
 // each a huh form embedded as a child (dialog.go, params.go, confirm.go,
-// prompt.go). Intents run in tea.Cmds (intents.go); session events arrive
-// through a re-issued command (events.go).
+// prompt.go, closeincident.go). Intents run in tea.Cmds (intents.go);
+// session events arrive through a re-issued command (events.go). Closing
+// the incident, and what a closed incident still takes, is in
+// closeincident.go.
+//
+// All text is wrapped by wrap.go, at spaces only: commands, SQL and
+// output lines continue on deeper-indented lines, so a command is never
+// broken at a hyphen into something that reads as two.
 //
 // Styles, key maps, the Markdown renderer and the colour profile belong to
 // one client (common.go, styles.go, keys.go, markdown.go): nothing is

@@ -12,7 +12,8 @@ import (
 // TestIncidentFlow walks the whole runbook the way an on-call engineer
 // would: run the diagnosis, see the cause confirmed, jump to its
 // resolution, back up, plan the migration, confirm it with the typed
-// phrase, watch its output, re-check, and tick the verification.
+// phrase, watch its output, re-check, tick the verification, and close
+// the incident with a summary.
 func TestIncidentFlow(t *testing.T) {
 	s := openSession(t)
 	h := start(t, testOptions(s), 80, 24)
@@ -54,6 +55,16 @@ func TestIncidentFlow(t *testing.T) {
 	h.waitText("> [ ]    Figures agree")
 	h.press("space")
 	h.waitText("> [x]    Figures agree", "[x] ticked by alice at 03:00:00")
+
+	// Close it: the dialog names what is still unticked, then takes a
+	// summary and a confirmation; the banner says who closed it and why.
+	h.press("X")
+	h.waitText("Close the incident?", "Verification not ticked (1):", "No new inconsistencies")
+	h.typeText("0003 and 0004 applied after a verified backup")
+	h.press("enter")
+	h.waitText("┃ Close the incident?")
+	h.press("y")
+	h.waitText("CLOSED by alice at 03:00:00: 0003 and 0004 applied after a verified backup", "Incident closed. q quits")
 	h.golden()
 
 	st := s.State()
@@ -77,5 +88,8 @@ func TestIncidentFlow(t *testing.T) {
 	}
 	if !strings.Contains(h.term.String(), "[x]") {
 		t.Error("the emulated screen lost the tick")
+	}
+	if st.Ended == nil || st.ClosedBy.Name != "alice" || st.Closed.Summary != "0003 and 0004 applied after a verified backup" {
+		t.Errorf("closed %v by %q with %+v, want by alice with the summary", st.Ended, st.ClosedBy.Name, st.Closed)
 	}
 }

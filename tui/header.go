@@ -24,6 +24,10 @@ func headerView(c *common, w, lines int) string {
 	now := c.now()
 	elapsed := st.Elapsed(now)
 	clock, clockStyle := escalationClock(c, elapsed)
+	if st.Ended != nil {
+		// No escalation is due on a closed incident: say it is closed.
+		clock, clockStyle = "CLOSED "+closedBy(c), s.BannerInfo
+	}
 
 	var drill string
 	if c.drill != "" {
@@ -108,6 +112,8 @@ func escalationClock(c *common, elapsed time.Duration) (string, lipgloss.Style) 
 // shortClock shortens the escalation clock for a one-line header.
 func shortClock(clock string) string {
 	switch {
+	case strings.HasPrefix(clock, "CLOSED"):
+		return "CLOSED"
 	case strings.HasPrefix(clock, "ESCALATE"):
 		return "ESCALATE NOW"
 	case strings.Contains(clock, " in "):

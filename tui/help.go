@@ -43,6 +43,9 @@ func (m *Model) shortKeys() []key.Binding {
 	}
 	// Help and quit come before the rest: the footer is cut on the
 	// right when the terminal is narrow.
+	if m.c.st.Ended != nil {
+		return append(m.list.shortHelp(), k.Help, k.Quit, k.Note, relabel(k.Causes, "causes"), relabel(k.NextPane, "pane"), k.Filter)
+	}
 	return append(m.list.shortHelp(), k.Help, k.Quit, relabel(k.RunAll, "run diagnosis"), relabel(k.Causes, "causes"),
 		relabel(k.NextPane, "pane"), k.Note, k.Filter)
 }
@@ -64,6 +67,7 @@ func (m *Model) helpView(w int) string {
 	b.WriteString(wrap("Work down the sections: tick the symptoms you see, run the diagnosis (R runs every probe at once), "+
 		"open the cause board (c) and press enter on a confirmed cause to jump to its resolution. "+
 		"Actions show their plan first (enter) and run only after you confirm it (enter again). "+
+		"When it is over, close the incident (X) with a one-line summary. "+
 		"Everything you do is journaled.", w) + "\n")
 	b.WriteString(s.Dim.Render(truncate("Journal: "+filepath.Base(m.c.s.JournalPath()), w)))
 	return b.String()

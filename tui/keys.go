@@ -28,6 +28,8 @@ type KeyMap struct {
 	Escalate key.Binding
 	Ack      key.Binding
 	Related  key.Binding
+	// Close closes the incident (with a summary and a confirmation).
+	Close key.Binding
 
 	Help      key.Binding
 	Back      key.Binding
@@ -59,6 +61,7 @@ func DefaultKeyMap(role session.Role) *KeyMap {
 		Escalate: key.NewBinding(key.WithKeys("e"), key.WithHelp("e", "declare escalation")),
 		Ack:      key.NewBinding(key.WithKeys("a"), key.WithHelp("a", "acknowledge escalation")),
 		Related:  key.NewBinding(key.WithKeys("o"), key.WithHelp("o", "related runbooks")),
+		Close:    key.NewBinding(key.WithKeys("X"), key.WithHelp("X", "close incident")),
 
 		Help:      key.NewBinding(key.WithKeys("?"), key.WithHelp("?", "help")),
 		Back:      key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "back")),
@@ -68,7 +71,7 @@ func DefaultKeyMap(role session.Role) *KeyMap {
 	if role == session.Observer {
 		// Observers watch, tick and take notes; the session refuses the
 		// rest, so the keys are not offered at all.
-		for _, b := range []*key.Binding{&k.Run, &k.RunAll, &k.Skip} {
+		for _, b := range []*key.Binding{&k.Run, &k.RunAll, &k.Skip, &k.Close} {
 			b.SetEnabled(false)
 		}
 		k.Enter.SetHelp("enter", "show plan")
@@ -92,7 +95,7 @@ func (k *KeyMap) fullHelp() [][]key.Binding {
 	return [][]key.Binding{
 		{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom, k.NextPane, k.Filter},
 		{k.Run, k.RunAll, k.Enter, k.Tick, k.Skip, k.Note},
-		{k.Causes, k.Escalate, k.Ack, k.Related},
+		{k.Causes, k.Escalate, k.Ack, k.Related, k.Close},
 		{k.Help, k.Back, k.Interrupt, k.Quit},
 	}
 }

@@ -125,14 +125,6 @@ func truncate(s string, w int) string {
 	return ansi.Truncate(s, w, "…")
 }
 
-// wrap word-wraps plain or styled text to w cells.
-func wrap(s string, w int) string {
-	if w <= 0 {
-		return ""
-	}
-	return ansi.Wrap(s, w, "")
-}
-
 // sideBySide joins two boxes of height h with a one-cell gap.
 func sideBySide(left, gap, right string, h int) string {
 	ls := strings.Split(left, "\n")

@@ -6,14 +6,21 @@ import (
 	"charm.land/glamour/v2"
 	gansi "charm.land/glamour/v2/ansi"
 	"charm.land/glamour/v2/styles"
+	"charm.land/lipgloss/v2"
 	"github.com/charmbracelet/x/ansi"
 )
 
 // markdown renders runbook Markdown with glamour for one client, caching
 // every rendering by text and width: glamour is far too slow to run on
 // each repaint, and an item's text never changes during an incident.
+//
+// The fenced code blocks of an item (the manual equivalent commands) are
+// not glamour's: it wraps them like prose, at hyphens and dots, and
+// without an indent, so `pg_dump --format=custom` could turn into two
+// lines that read as two commands. They are wrapped as code here.
 type markdown struct {
 	style     string
+	code      lipgloss.Style
 	renderers map[int]*glamour.TermRenderer
 	cache     map[mdKey]string
 }
@@ -27,8 +34,8 @@ type mdKey struct {
 // without end.
 const maxMarkdownCache = 512
 
-func newMarkdown(style string) *markdown {
-	return &markdown{style: style, renderers: map[int]*glamour.TermRenderer{}, cache: map[mdKey]string{}}
+func newMarkdown(style string, code lipgloss.Style) *markdown {
+	return &markdown{style: style, code: code, renderers: map[int]*glamour.TermRenderer{}, cache: map[mdKey]string{}}
 }
 
 // render returns text rendered to fit width cells, or the text itself
@@ -39,11 +46,21 @@ func (m *markdown) render(text string, width int) string {
 	if out, ok := m.cache[k]; ok {
 		return out
 	}
-	out, err := m.renderer(width).Render(text)
-	if err != nil {
-		out = wrap(text, width)
+	var parts []string
+	for _, ch := range splitFences(text) {
+		if ch.code {
+			parts = append(parts, m.codeBlock(ch.text, width))
+			continue
+		}
+		out, err := m.renderer(width).Render(ch.text)
+		if err != nil {
+			out = wrap(ch.text, width)
+		}
+		if out = tidy(out); out != "" {
+			parts = append(parts, out)
+		}
 	}
-	out = tidy(out)
+	out := strings.Join(parts, "\n\n")
 	if len(m.cache) >= maxMarkdownCache {
 		m.cache = map[mdKey]string{}
 	}
@@ -81,6 +98,80 @@ func styleConfig(name string) gansi.StyleConfig {
 	cfg.Document.BlockPrefix = ""
 	cfg.Document.BlockSuffix = ""
 	return cfg
+}
+
+// codeBlock renders the lines of a fenced code block indented by two
+// cells, each wrapped as code.
+func (m *markdown) codeBlock(code string, width int) string {
+	var lines []string
+	for _, l := range codeLines(code, max(width-2, 8)) {
+		if l == "" {
+			lines = append(lines, "")
+			continue
+		}
+		lines = append(lines, "  "+m.code.Render(l))
+	}
+	return strings.Join(lines, "\n")
+}
+
+// mdChunk is a run of Markdown prose, or the body of a fenced code block.
+type mdChunk struct {
+	code bool
+	text string
+}
+
+// splitFences splits Markdown into prose and the fenced code blocks that
+// start at its left margin. Fences nested deeper (in a list item) stay
+// in the prose, for glamour to render with their list.
+func splitFences(text string) []mdChunk {
+	var (
+		chunks []mdChunk
+		prose  []string
+		code   []string
+		fence  string // the opening fence while inside a block
+	)
+	flushProse := func() {
+		if p := strings.TrimSpace(strings.Join(prose, "\n")); p != "" {
+			chunks = append(chunks, mdChunk{text: p})
+		}
+		prose = nil
+	}
+	for _, l := range strings.Split(text, "\n") {
+		if fence != "" {
+			t := strings.TrimSpace(l)
+			if strings.HasPrefix(t, fence) && strings.Trim(t, fence[:1]) == "" && len(l)-len(strings.TrimLeft(l, " ")) < 4 {
+				chunks = append(chunks, mdChunk{code: true, text: strings.Join(code, "\n")})
+				fence, code = "", nil
+				continue
+			}
+			code = append(code, l)
+			continue
+		}
+		if f := openingFence(l); f != "" {
+			flushProse()
+			fence = f
+			continue
+		}
+		prose = append(prose, l)
+	}
+	if fence != "" {
+		// An unclosed fence runs to the end, as CommonMark has it.
+		chunks = append(chunks, mdChunk{code: true, text: strings.Join(code, "\n")})
+	}
+	flushProse()
+	return chunks
+}
+
+// openingFence returns the fence (``` or ~~~, three or more) that l opens
+// at the left margin, or "".
+func openingFence(l string) string {
+	for _, c := range []string{"`", "~"} {
+		n := len(l) - len(strings.TrimLeft(l, c))
+		if n >= 3 && (c == "~" || !strings.Contains(l[n:], "`")) {
+			return l[:n]
+		}
+	}
+	return ""
 }
 
 // tidy drops glamour's trailing padding and the blank lines around the

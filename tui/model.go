@@ -129,6 +129,7 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 	case stateChangedMsg:
 		m.refresh()
 		m.announce(msg.events)
+		m.dropForClosed()
 		return tea.Batch(waitForEvents(m.sub), m.startSpinner())
 	case sessionEndedMsg:
 		m.quitting = true
@@ -189,6 +190,13 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 			m.flash = flashMsg{text: explain("cannot cancel "+msg.action, msg.err), err: true}
 		} else {
 			m.flash = flashMsg{text: "Cancel sent to " + msg.action + "."}
+		}
+		return nil
+	case incidentClosedMsg:
+		if msg.err != nil {
+			m.flash = flashMsg{text: explain("cannot close the incident", msg.err), err: true}
+		} else {
+			m.flash = flashMsg{text: "Incident closed. q quits; the journal is ready for steady report."}
 		}
 		return nil
 	case recordedMsg:
@@ -368,7 +376,7 @@ func (m *Model) handleKey(msg tea.KeyPressMsg) tea.Cmd {
 	}
 	switch {
 	case key.Matches(msg, k.Quit) && !(m.page == pageRelated && m.related.open != nil):
-		if running := m.c.st.RunningActions(); len(running) > 0 {
+		if running := m.c.st.RunningActions(); len(running) > 0 && m.c.st.Ended == nil {
 			return m.openDialog(newQuitDialog(m.c, running, m.quit))
 		}
 		return m.quit()
@@ -382,7 +390,12 @@ func (m *Model) handleKey(msg tea.KeyPressMsg) tea.Cmd {
 			m.page = pageCauses
 		}
 		return nil
+	case key.Matches(msg, k.Close):
+		return m.closeIncident()
 	case key.Matches(msg, k.Escalate):
+		if m.refuseClosed("declaring an escalation") {
+			return nil
+		}
 		if len(immediateRules(m.c.rb)) == 0 {
 			m.flash = flashMsg{text: "The runbook has no immediate escalation rule; follow its Escalation section.", err: true}
 			return nil
@@ -429,7 +442,7 @@ func (m *Model) updateMain(msg tea.KeyPressMsg) tea.Cmd {
 	case key.Matches(msg, k.Note):
 		return m.openDialog(newNoteDialog(m.c, it))
 	case key.Matches(msg, k.Skip):
-		if it == nil {
+		if it == nil || m.refuseClosed("skipping a step") {
 			return nil
 		}
 		return m.openDialog(newSkipDialog(m.c, it))

@@ -163,7 +163,7 @@ func TestFmtClock(t *testing.T) {
 // The keys an observer may not use are neither offered nor honoured.
 func TestObserverKeys(t *testing.T) {
 	k := DefaultKeyMap(session.Observer)
-	for name, b := range map[string]bool{"run": k.Run.Enabled(), "run all": k.RunAll.Enabled(), "skip": k.Skip.Enabled()} {
+	for name, b := range map[string]bool{"run": k.Run.Enabled(), "run all": k.RunAll.Enabled(), "skip": k.Skip.Enabled(), "close": k.Close.Enabled()} {
 		if b {
 			t.Errorf("%s is enabled for an observer", name)
 		}
@@ -177,3 +177,49 @@ func TestObserverKeys(t *testing.T) {
 }
 
 func contains(s, sub string) bool { return strings.Contains(s, sub) }
+
+// The detail pane's title carries an action's progress only when the
+// action reports it, and says where more text is in arrows: a percentage
+// beside an action's name would read as its progress.
+func TestDetailTitle(t *testing.T) {
+	s := openSession(t)
+	m := New(testOptions(s)).(*Model)
+	it := m.c.rb.Item("resolution-race-condition-2")
+	plan := actions.Plan{Title: "Recalculate", Risk: actions.Medium,
+		Steps: []actions.Step{{Kind: actions.StepTask, Text: "recalculate_clinician(7)"}}}
+	running := &session.ActionRun{ID: "action-1", Action: "tui-test-slow", Item: it.ID, Plan: plan,
+		PlannedBy: alice, PlannedAt: opened, Started: opened}
+	withProgress := *running
+	withProgress.Progress = &session.ActionProgress{Done: 1, Total: 3, Label: "tasks"}
+	finished := withProgress
+	finished.Outcome = &actions.Outcome{Status: actions.Succeeded}
+	tests := []struct {
+		name   string
+		run    *session.ActionRun
+		height int
+		want   string
+	}{
+		{"planned, nothing to report", &session.ActionRun{ID: "action-1", Action: "tui-test-slow", Item: it.ID, Plan: plan, PlannedBy: alice, PlannedAt: opened}, 40,
+			"Recalculate the figures of the affected clinicians"},
+		{"running without progress", running, 40, "Recalculate the figures of the affected clinicians"},
+		{"running with progress", &withProgress, 40, "Recalculate the figures of the affected cli… · 1/3 tasks"},
+		{"progress is not shown once it ended", &finished, 40, "Recalculate the figures of the affected clinicians"},
+		{"more text below", running, 8, "Recalculate the figures of the affected clinic… · more ↓"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m.c.st = s.State()
+			m.c.st.Actions = []*session.ActionRun{tt.run}
+			d := newDetail(m.c)
+			d.setSize(60, tt.height)
+			d.show(it, nil)
+			title := strings.TrimSpace(ansi.Strip(strings.SplitN(d.View(false), "\n", 2)[0]))
+			if title != tt.want {
+				t.Errorf("title %q, want %q", title, tt.want)
+			}
+			if strings.Contains(title, "%") {
+				t.Errorf("title %q has a percentage", title)
+			}
+		})
+	}
+}

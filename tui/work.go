@@ -16,6 +16,9 @@ import (
 // runItem runs the selected item's probe, asking for parameters first
 // when it needs any.
 func (m *Model) runItem(it *runbook.Item) tea.Cmd {
+	if m.refuseClosed("running a probe") {
+		return nil
+	}
 	if it == nil || it.Binding == nil || it.Binding.Probe == "" {
 		if it != nil && it.Binding != nil && it.Binding.Action != "" {
 			m.flash = flashMsg{text: "This step is an action: enter shows its plan."}
@@ -41,6 +44,9 @@ func (m *Model) runItem(it *runbook.Item) tea.Cmd {
 
 // runDiagnosis runs every diagnosis probe that needs no input.
 func (m *Model) runDiagnosis() tea.Cmd {
+	if m.refuseClosed("running the diagnosis") {
+		return nil
+	}
 	sec := m.c.rb.Section(runbook.Diagnosis)
 	if sec == nil {
 		m.flash = flashMsg{text: "The runbook has no Diagnosis section."}
@@ -82,12 +88,15 @@ func (m *Model) enter(it *runbook.Item) tea.Cmd {
 		return nil
 	}
 	a := m.c.lastAction(it.ID)
-	switch {
-	case a != nil && a.Running():
+	if a != nil && a.Running() {
 		m.focus = paneDetail
 		m.detail.enter(true)
 		return nil
-	case a != nil && a.Outcome == nil && len(hardBlocks(a.Plan)) == 0:
+	}
+	if m.refuseClosed("planning or running an action") {
+		return nil
+	}
+	if a != nil && a.Outcome == nil && len(hardBlocks(a.Plan)) == 0 {
 		if !m.c.operator() {
 			m.flash = flashMsg{text: "Only an operator can run actions.", err: true}
 			return nil
@@ -110,6 +119,9 @@ func (m *Model) tick(it *runbook.Item) tea.Cmd {
 	}
 	if !it.Manual() && !it.Task {
 		m.flash = flashMsg{text: "Only manual and verification steps are ticked; this one is done by its " + it.Binding.Kind() + "."}
+		return nil
+	}
+	if m.refuseClosed("ticking a step") {
 		return nil
 	}
 	checked := !m.c.itemState(it.ID).Checked
@@ -152,6 +164,10 @@ func (m *Model) interrupt() tea.Cmd {
 	}
 	if len(running) > 0 && m.c.operator() {
 		return m.openDialog(newCancelDialog(m.c, running[0]))
+	}
+	if m.c.st.Ended != nil && len(running) == 0 {
+		// A closed incident has nothing left to lose by quitting.
+		return m.quit()
 	}
 	return m.openDialog(newQuitDialog(m.c, running, m.quit))
 }

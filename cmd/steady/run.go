@@ -36,7 +36,8 @@ resume it; --resume FILE resumes a given journal, --new always starts a new
 incident.
 
 Inside: arrows move, r runs the selected probe, R runs every diagnosis
-probe, enter plans an action, space ticks an item, ? shows every key.`,
+probe, enter plans an action, space ticks an item, X closes the incident
+with a summary, ? shows every key.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error { return runIncident(cmd, args, f) },
 	}

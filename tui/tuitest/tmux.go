@@ -36,20 +36,30 @@ func Available() bool {
 // The session is killed when the test ends.
 func Start(t testing.TB, width, height int, env []string, argv ...string) *Tmux {
 	t.Helper()
+	return StartIn(t, "", width, height, env, argv...)
+}
+
+// StartIn is Start with the program's working directory set to dir (the
+// test's own when dir is empty).
+func StartIn(t testing.TB, dir string, width, height int, env []string, argv ...string) *Tmux {
+	t.Helper()
 	if !Available() {
 		t.Skip("tmux is not installed")
 	}
-	dir, err := os.MkdirTemp("", "tuitest")
+	sock, err := os.MkdirTemp("", "tuitest")
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := &Tmux{t: t, socket: filepath.Join(dir, "tmux.sock"), name: "steady", Timeout: 20 * time.Second}
+	m := &Tmux{t: t, socket: filepath.Join(sock, "tmux.sock"), name: "steady", Timeout: 20 * time.Second}
 	t.Cleanup(func() {
 		_ = exec.Command("tmux", "-S", m.socket, "kill-server").Run()
-		_ = os.RemoveAll(dir)
+		_ = os.RemoveAll(sock)
 	})
 	args := []string{"-S", m.socket, "-f", "/dev/null", "new-session", "-d", "-s", m.name,
 		"-x", fmt.Sprint(width), "-y", fmt.Sprint(height)}
+	if dir != "" {
+		args = append(args, "-c", dir)
+	}
 	hasTerm := false
 	for _, e := range env {
 		if strings.HasPrefix(e, "TERM=") {
@@ -139,6 +149,13 @@ func (m *Tmux) WaitUntil(what string, cond func(pane string) bool) string {
 		case <-tick.C:
 		}
 	}
+}
+
+// Resize resizes the window to width×height cells; the program gets
+// SIGWINCH as it would from a terminal emulator.
+func (m *Tmux) Resize(width, height int) {
+	m.t.Helper()
+	m.run("resize-window", "-t", m.name, "-x", fmt.Sprint(width), "-y", fmt.Sprint(height))
 }
 
 // Exited reports whether the program has exited, and its status.
