@@ -6,6 +6,7 @@ import (
 	"time"
 
 	tea "charm.land/bubbletea/v2"
+	"charm.land/lipgloss/v2"
 
 	"steady/session"
 )
@@ -45,7 +46,10 @@ func Run(ctx context.Context, o Options, progOpts ...tea.ProgramOption) error {
 	}
 	m := newModel(newCommon(ctx, o), o.Resume)
 	defer m.close()
-	opts := append([]tea.ProgramOption{tea.WithContext(ctx)}, progOpts...)
+	// lipgloss detected the terminal's colour profile for os.Stdout when
+	// the program started (inside tmux that runs `tmux info`); reuse it
+	// rather than detect again before the first frame.
+	opts := append([]tea.ProgramOption{tea.WithContext(ctx), tea.WithColorProfile(lipgloss.Writer.Profile)}, progOpts...)
 	_, err := tea.NewProgram(m, opts...).Run()
 	if errors.Is(err, tea.ErrProgramKilled) && ctx.Err() != nil {
 		return ctx.Err()
