@@ -34,9 +34,14 @@ lint:
 drill: deps build
 	$(BIN) drill $(SCENARIO)
 
-## bench: benchmarks at production scale, side by side with psql, redis-cli and pg_dump
+## bench: benchmarks at production scale, side by side with psql, redis-cli, pg_dump, manage.py and
+## Celery's delay(); writes BENCHMARKS.md (BENCH_SCALE=0.05 for a quick smoke run, BENCH_FLAGS=-only audit,cache)
+BENCH_SCALE ?= 1
+BENCH_RUNS ?= 5
+BENCH_FLAGS ?=
 bench: deps build
-	$(GO) test -run '^$$' -bench . -benchmem ./...
+	$(GO) build -o bin/steadybench ./bench/cmd/steadybench
+	bin/steadybench -steady $(BIN) -scale $(BENCH_SCALE) -runs $(BENCH_RUNS) $(BENCH_FLAGS)
 
 ## fuzz: a short run of every fuzz target
 fuzz:
