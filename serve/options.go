@@ -3,6 +3,7 @@ package serve
 import (
 	"errors"
 	"log/slog"
+	"net"
 	"time"
 
 	"steady/config"
@@ -28,6 +29,10 @@ type Options struct {
 
 	// Listen is the TCP address (host:port; port 0 picks a free one).
 	Listen string
+	// Listener, when set, is used instead of listening on Listen: a
+	// caller that must know the address is free before it opens the
+	// incident listens first. The server closes it when it stops.
+	Listener net.Listener
 	// HostKey is the private host key file, created on first start.
 	HostKey string
 	// AuthorizedKeys is the file of the team's public keys and roles

@@ -119,11 +119,22 @@ func New(o Options) (*Server, error) {
 		return nil, fmt.Errorf("ssh server: %w", err)
 	}
 
-	srv.ln, err = net.Listen("tcp", o.Listen)
-	if err != nil {
-		return nil, fmt.Errorf("listen on %s: %w (is another steady serve running? pick another address with --listen)", o.Listen, err)
+	if srv.ln = o.Listener; srv.ln == nil {
+		if srv.ln, err = Listen(o.Listen); err != nil {
+			return nil, err
+		}
 	}
 	return srv, nil
+}
+
+// Listen listens on addr (host:port) for a server, with an error that
+// says what to do when the address is taken.
+func Listen(addr string) (net.Listener, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s: %w (is another steady serve running? pick another address with --listen)", addr, err)
+	}
+	return ln, nil
 }
 
 // Addr returns the address the server listens on.

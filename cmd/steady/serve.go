@@ -98,6 +98,18 @@ func runServe(cmd *cobra.Command, f serveFlags) error {
 	o.Force = f.force
 	errw := cmd.ErrOrStderr()
 
+	// Listen before opening the incident: a taken port must not leave an
+	// empty incident behind.
+	if o.Listen == "" {
+		o.Listen = serve.DefaultListen
+	}
+	ln, err := serve.Listen(o.Listen)
+	if err != nil {
+		return exitf(exitUsage, "%v", err)
+	}
+	defer ln.Close()
+	o.Listener = ln
+
 	t := target.New(&l.Config)
 	defer t.Close()
 	// Whoever starts the server opens or resumes the incident; they are

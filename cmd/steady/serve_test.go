@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -193,6 +194,30 @@ func TestServeRefusesBadKeys(t *testing.T) {
 	res = runSteady(t, dir, nil, "serve", "--listen", "127.0.0.1:0", "--authorized-keys", ak, "--journal-dir", "incidents")
 	if res.code != exitUsage || !strings.Contains(res.stderr, ak+":1: role=admin") {
 		t.Errorf("bad role: exit %d, stderr %q", res.code, res.stderr)
+	}
+}
+
+// A taken address is refused before any incident is opened: no empty
+// journal is left behind to be offered for resuming.
+func TestServeBusyAddressOpensNoIncident(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	alice := servetest.Keygen(t, dir, "alice")
+	ak := servetest.AuthorizedKeys(t, dir, alice.Line+" alice role=operator")
+	res := runSteady(t, dir, nil, "serve", "--new", "--listen", busy.Addr().String(), "--authorized-keys", ak, "--journal-dir", "incidents")
+	if res.code != exitUsage || !strings.Contains(res.stderr, "address already in use") || !strings.Contains(res.stderr, "--listen") {
+		t.Errorf("busy address: exit %d, stderr %q", res.code, res.stderr)
+	}
+	if strings.Contains(res.stderr, "opened incident") {
+		t.Errorf("an incident was opened for a server that could not listen: %q", res.stderr)
+	}
+	if journals, _ := filepath.Glob(filepath.Join(dir, "incidents", "*.jsonl")); len(journals) > 0 {
+		t.Errorf("journals left behind: %v", journals)
 	}
 }
 
