@@ -224,7 +224,7 @@ func Score(st *session.State, sc Scenario, rb *runbook.Runbook) Debrief {
 	default:
 		add(safety, "safety: %d − %s", pointsSafety, strings.Join(penalties, " − "))
 	}
-	d.Followed = isSubsequence(sc.Resolution, d.Done)
+	d.Followed = isSubsequence(sc.Resolution, withImplied(d.Done))
 
 	// Verification: the runbook's Verification items completed.
 	for _, it := range rb.Items() {
@@ -472,4 +472,18 @@ func (d Debrief) Text() string {
 		fmt.Fprintf(&b, "  %s\n", r)
 	}
 	return b.String()
+}
+
+// withImplied returns the actions done with the steps some of them carry
+// out themselves: a migrate that succeeded ran Django's check after it
+// (the migrate action's last command), so the resolution's "check" is done.
+func withImplied(done []string) []string {
+	var out []string
+	for _, a := range done {
+		out = append(out, a)
+		if a == "migrate" {
+			out = append(out, "check")
+		}
+	}
+	return out
 }

@@ -3,6 +3,7 @@ package drill
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -130,6 +131,17 @@ func TestScore(t *testing.T) {
 		}, 90, func(t *testing.T, d Debrief) {
 			if !strings.HasPrefix(d.BackupBeforeMigrate, "yes") {
 				t.Errorf("backup before migrate: %q", d.BackupBeforeMigrate)
+			}
+		}},
+		{"migrate runs Django's check itself", "incomplete-migration", func(s *story) *story {
+			return s.probe(minute, "migrations", probes.Fail).backup(2*minute).run(4*minute, "migrate", true, nil).
+				probe(5*minute, "migrations", probes.OK)
+		}, 90, func(t *testing.T, d Debrief) {
+			if !d.Followed {
+				t.Errorf("backup then migrate (which ends with manage.py check) not counted as the resolution: done %v", d.Done)
+			}
+			if !slices.Equal(d.Done, []string{"backup", "migrate"}) {
+				t.Errorf("done %v: the implied check must not be listed as an action of its own", d.Done)
 			}
 		}},
 		{"migrate with the backup guard overridden", "incomplete-migration", func(s *story) *story {
