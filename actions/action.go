@@ -7,11 +7,11 @@ package actions
 import (
 	"context"
 	"fmt"
-	"sort"
 	"strings"
 	"time"
 
 	"steady/probes"
+	"steady/registry"
 	"steady/target"
 )
 
@@ -176,31 +176,16 @@ type Action interface {
 	Execute(ctx context.Context, env *Env, plan *Plan, out Output) Outcome
 }
 
-var registry = map[string]Action{}
+var all = registry.New[Action]("actions")
 
 // Register adds an action; a duplicate id panics (a programming error).
-func Register(a Action) {
-	if _, dup := registry[a.ID()]; dup {
-		panic("actions: duplicate id " + a.ID())
-	}
-	registry[a.ID()] = a
-}
+func Register(a Action) { all.Register(a) }
 
 // Get returns the action with the given id.
-func Get(id string) (Action, bool) {
-	a, ok := registry[id]
-	return a, ok
-}
+func Get(id string) (Action, bool) { return all.Get(id) }
 
 // IDs returns the registered action ids, sorted.
-func IDs() []string {
-	ids := make([]string, 0, len(registry))
-	for id := range registry {
-		ids = append(ids, id)
-	}
-	sort.Strings(ids)
-	return ids
-}
+func IDs() []string { return all.IDs() }
 
 // ErrConfirmation is returned by Confirm when the phrase does not match.
 type ErrConfirmation struct{ Want string }

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"steady/registry"
 	"steady/target"
 )
 
@@ -102,32 +103,17 @@ type Probe interface {
 	Run(ctx context.Context, t *target.Target, p Params) Result
 }
 
-var registry = map[string]Probe{}
+var all = registry.New[Probe]("probes")
 
-// Register adds a probe to the registry; it panics on a duplicate id,
-// which is a programming error.
-func Register(p Probe) {
-	if _, dup := registry[p.ID()]; dup {
-		panic("probes: duplicate id " + p.ID())
-	}
-	registry[p.ID()] = p
-}
+// Register adds a probe; it panics on a duplicate id, which is a
+// programming error.
+func Register(p Probe) { all.Register(p) }
 
 // Get returns the probe with the given id.
-func Get(id string) (Probe, bool) {
-	p, ok := registry[id]
-	return p, ok
-}
+func Get(id string) (Probe, bool) { return all.Get(id) }
 
 // IDs returns every registered probe id, sorted.
-func IDs() []string {
-	ids := make([]string, 0, len(registry))
-	for id := range registry {
-		ids = append(ids, id)
-	}
-	sort.Strings(ids)
-	return ids
-}
+func IDs() []string { return all.IDs() }
 
 // CheckParams validates params against a probe's declaration, returning a
 // message per problem ("ask" is accepted for any parameter: the operator
