@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"sync"
 	"syscall"
 )
@@ -152,9 +153,13 @@ func ReadEvents(r io.Reader) ([]Event, ReadInfo, error) {
 	var info ReadInfo
 	var events []Event
 	br := bufio.NewReaderSize(r, 64*1024)
+	in := newInterner()
+	var line []byte
 	lineNo := 0
 	for {
-		line, err := readLine(br)
+		// One buffer serves every line: decodeLine copies what it keeps.
+		var err error
+		line, err = readLine(br, line[:0])
 		if len(line) == 0 && err == io.EOF {
 			return events, info, nil
 		}
@@ -164,8 +169,8 @@ func ReadEvents(r io.Reader) ([]Event, ReadInfo, error) {
 		}
 		complete := err == nil // ends with a newline
 		trimmed := bytes.TrimRight(line, "\r\n")
-		var e Event
-		if jerr := json.Unmarshal(trimmed, &e); jerr != nil || e.Type == "" {
+		e, jerr := decodeLine(trimmed, in)
+		if jerr != nil || e.Type == "" {
 			if !complete {
 				info.Truncated = true
 				info.DroppedBytes = len(line)
@@ -182,6 +187,11 @@ func ReadEvents(r io.Reader) ([]Event, ReadInfo, error) {
 			// the newline did not. Keep it; the writer adds the newline.
 			info.Truncated = true
 		}
+		if len(events) == cap(events) {
+			// Double, where append would grow a long slice by a quarter
+			// and copy a big journal's events over and over.
+			events = slices.Grow(events, max(len(events), 64))
+		}
 		events = append(events, e)
 		info.Lines = lineNo
 		info.GoodBytes += int64(len(line))
@@ -191,8 +201,8 @@ func ReadEvents(r io.Reader) ([]Event, ReadInfo, error) {
 	}
 }
 
-func readLine(br *bufio.Reader) ([]byte, error) {
-	var buf []byte
+// readLine appends the next line, with its newline, to buf.
+func readLine(br *bufio.Reader, buf []byte) ([]byte, error) {
 	for {
 		chunk, err := br.ReadSlice('\n')
 		buf = append(buf, chunk...)
