@@ -164,7 +164,7 @@ func Score(st *session.State, sc Scenario, rb *runbook.Runbook) Debrief {
 		}
 	}
 	for _, c := range sc.Causes {
-		if ever[c] && fixing && st.Verdicts[c] == probes.RuledOut {
+		if v := st.Verdicts[c]; ever[c] && fixing && (v == probes.Resolved || v == probes.RuledOut) {
 			d.Resolved = append(d.Resolved, c)
 		} else {
 			d.Unresolved = append(d.Unresolved, c)

@@ -275,6 +275,10 @@ const (
 	Confirmed Verdict = "confirmed"
 	RuledOut  Verdict = "ruled out"
 	Unknown   Verdict = "unknown"
+	// Resolved is a cause confirmed earlier in an incident whose probes
+	// all pass now: fixed, not ruled out. Only an incident's history can
+	// tell it, so Decide never returns it; the session does.
+	Resolved Verdict = "resolved"
 )
 
 // Decide returns a cause's verdict from the results of its probes (nil for

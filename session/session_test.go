@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -662,5 +663,43 @@ func TestCloseIncident(t *testing.T) {
 	}
 	if closes != 1 {
 		t.Errorf("%d closing events, want 1", closes)
+	}
+}
+
+// A cause confirmed during the incident and fixed since (its probes pass
+// now) is resolved, not ruled out: the postmortem must not say the cause
+// never was.
+func TestAFixedCauseIsResolved(t *testing.T) {
+	rb := testRB(t)
+	t0 := time.Date(2026, 1, 1, 3, 0, 0, 0, time.UTC)
+	var events []Event
+	add := func(typ, data string) {
+		events = append(events, Event{Seq: int64(len(events) + 1), Time: t0.Add(time.Duration(len(events)) * time.Minute), Actor: alice, Type: typ, Data: []byte(data)})
+	}
+	finished := func(run, probe, status string) {
+		add(TypeProbeStarted, fmt.Sprintf(`{"run":%q,"probe":%q,"item":"diagnosis-2"}`, run, probe))
+		add(TypeProbeFinished, fmt.Sprintf(`{"run":%q,"result":{"id":%q,"status":%q,"summary":"s","findings":[],"started_at":"2026-01-01T03:00:00Z","duration_ms":1}}`, run, probe, status))
+	}
+	add(TypeOpened, `{"id":"inc-t","runbook":"test","title":"Test runbook"}`)
+	finished("probe-1", "test-ok", "ok")
+	if v := Fold(rb, events).Verdicts["fine"]; v != probes.RuledOut {
+		t.Errorf("never confirmed and passing: %q, want ruled out", v)
+	}
+	finished("probe-2", "test-fail", "fail")
+	if v := Fold(rb, events).Verdicts["broken"]; v != probes.Confirmed {
+		t.Errorf("failing: %q, want confirmed", v)
+	}
+	// The same probe passes after a fix (its id is the cause's probe).
+	finished("probe-3", "test-fail", "ok")
+	st := Fold(rb, events)
+	if v := st.Verdicts["broken"]; v != probes.Resolved {
+		t.Errorf("confirmed, then passing: %q, want resolved", v)
+	}
+	if v := st.Verdicts["fine"]; v != probes.RuledOut {
+		t.Errorf("the other cause: %q, want ruled out", v)
+	}
+	finished("probe-4", "test-fail", "fail")
+	if v := Fold(rb, events).Verdicts["broken"]; v != probes.Confirmed {
+		t.Errorf("failing again: %q, want confirmed", v)
 	}
 }

@@ -49,7 +49,8 @@ type State struct {
 	// Actions are every action run, in plan order.
 	Actions []*ActionRun
 	Notes   []Note
-	// Verdicts is each cause's standing from its probes' latest results.
+	// Verdicts is each cause's standing from its probes' latest results:
+	// a cause confirmed earlier whose probes pass now is resolved.
 	Verdicts    map[string]probes.Verdict
 	Escalations []Escalation
 	// Resumes records every rebuild from the journal.
@@ -63,6 +64,8 @@ type State struct {
 	// latest indexes Probes: the position of each probe's latest finished
 	// run, so verdicts stay cheap in a long incident.
 	latest map[string]int
+	// confirmed holds the causes confirmed at some point of the incident.
+	confirmed map[string]bool
 }
 
 // ItemState is one checklist item's state.
@@ -145,7 +148,7 @@ type ResumeInfo struct {
 
 // newState returns the state before any event.
 func newState(rb *runbook.Runbook) *State {
-	s := &State{Items: map[string]ItemState{}, Online: map[string]Actor{}, Verdicts: map[string]probes.Verdict{}, latest: map[string]int{}}
+	s := &State{Items: map[string]ItemState{}, Online: map[string]Actor{}, Verdicts: map[string]probes.Verdict{}, latest: map[string]int{}, confirmed: map[string]bool{}}
 	if rb != nil {
 		for _, it := range rb.Items() {
 			st := ItemState{Status: Todo}
@@ -188,6 +191,10 @@ func (s *State) clone() *State {
 	c.latest = make(map[string]int, len(s.latest))
 	for k, v := range s.latest {
 		c.latest[k] = v
+	}
+	c.confirmed = make(map[string]bool, len(s.confirmed))
+	for k, v := range s.confirmed {
+		c.confirmed[k] = v
 	}
 	return &c
 }
@@ -520,7 +527,14 @@ func (s *State) finishProbe(d ProbeFinished, at time.Time, rb *runbook.Runbook) 
 			for _, id := range c.Probes {
 				results = append(results, s.LastResult(id))
 			}
-			s.Verdicts[c.ID] = probes.Decide(results)
+			v := probes.Decide(results)
+			switch {
+			case v == probes.Confirmed:
+				s.confirmed[c.ID] = true
+			case v == probes.RuledOut && s.confirmed[c.ID]:
+				v = probes.Resolved
+			}
+			s.Verdicts[c.ID] = v
 		}
 	}
 }

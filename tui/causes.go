@@ -75,15 +75,9 @@ func (b *causeBoard) View() string {
 	s := b.c.styles
 	w := b.width
 	var out []string
-	confirmed := 0
-	for _, c := range b.c.rb.Causes {
-		if b.c.st.Verdicts[c.ID] == probes.Confirmed {
-			confirmed++
-		}
-	}
 	head := "Root causes"
-	if confirmed > 0 {
-		head += fmt.Sprintf(" · %d confirmed", confirmed)
+	if n := causeCounts(b.c); n != "" {
+		head += " · " + n
 	}
 	out = append(out, paneTitle(s, head, true, w))
 	likW := 10
@@ -132,4 +126,26 @@ func (b *causeBoard) evidence(c *runbook.Cause, w int) string {
 		lines = append(lines, wrap("This cause has no resolution path in the runbook. esc: back", w))
 	}
 	return strings.Join(lines, "\n")
+}
+
+// causeCounts says how many causes are confirmed and how many resolved
+// ("1 confirmed, 1 resolved"), or nothing when none is either.
+func causeCounts(c *common) string {
+	confirmed, resolved := 0, 0
+	for _, cause := range c.rb.Causes {
+		switch c.st.Verdicts[cause.ID] {
+		case probes.Confirmed:
+			confirmed++
+		case probes.Resolved:
+			resolved++
+		}
+	}
+	var parts []string
+	if confirmed > 0 {
+		parts = append(parts, fmt.Sprintf("%d confirmed", confirmed))
+	}
+	if resolved > 0 {
+		parts = append(parts, fmt.Sprintf("%d resolved", resolved))
+	}
+	return strings.Join(parts, ", ")
 }

@@ -423,7 +423,7 @@ func (l *checklist) renderRow(r row, focused, selected bool) string {
 		done, total := l.counts(r.path.Items)
 		v := l.c.st.Verdicts[r.path.Cause]
 		right := fmt.Sprintf("%d/%d", done, total)
-		if v == probes.Confirmed {
+		if v == probes.Confirmed || v == probes.Resolved {
 			right = verdictWord(v) + " " + right
 		}
 		left := truncate(" "+r.path.Title, max(w-len(right)-1, 0))
@@ -468,15 +468,7 @@ func (l *checklist) sectionLine(sec *runbook.Section, w int) string {
 	style := s.Section
 	switch {
 	case sec.Kind == runbook.RootCauses:
-		n := 0
-		for _, c := range l.c.rb.Causes {
-			if l.c.st.Verdicts[c.ID] == probes.Confirmed {
-				n++
-			}
-		}
-		if n > 0 {
-			right = fmt.Sprintf("%d confirmed", n)
-		}
+		right = causeCounts(l.c)
 	case len(sec.Items) > 0:
 		done, total := l.counts(sec.Items)
 		right = fmt.Sprintf("%d/%d", done, total)
@@ -538,6 +530,8 @@ func verdictWord(v probes.Verdict) string {
 		return "CONFIRMED"
 	case probes.RuledOut:
 		return "ruled out"
+	case probes.Resolved:
+		return "resolved"
 	}
 	return "unknown"
 }

@@ -44,9 +44,9 @@ func TestIncidentFlow(t *testing.T) {
 	h.press("enter")
 	h.waitText(">  [done] Apply the missing", "Applying config.0004_auditlog_index... OK", "Outcome: SUCCEEDED")
 
-	// steady re-ran the migrations probe after the action: the cause is
-	// ruled out now.
-	h.waitText("Incomplete migration ruled out")
+	// steady re-ran the migrations probe after the action: the cause,
+	// confirmed before, is resolved now.
+	h.waitText("Incomplete migration  resolved", "1 resolved")
 
 	// The path's own check, then the verification ticked.
 	h.press("down", "r")
@@ -83,8 +83,8 @@ func TestIncidentFlow(t *testing.T) {
 	if migrate.Override != "" {
 		t.Errorf("migrate was overridden (%q) though the backup precondition held", migrate.Override)
 	}
-	if st.Verdicts["incomplete-migration"] != probes.RuledOut {
-		t.Errorf("incomplete-migration verdict = %s, want ruled out", st.Verdicts["incomplete-migration"])
+	if st.Verdicts["incomplete-migration"] != probes.Resolved {
+		t.Errorf("incomplete-migration verdict = %s, want resolved", st.Verdicts["incomplete-migration"])
 	}
 	if !strings.Contains(h.term.String(), "[x]") {
 		t.Error("the emulated screen lost the tick")

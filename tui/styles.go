@@ -114,6 +114,7 @@ func DefaultStyles(p colorprofile.Profile, dark bool) *Styles {
 		Verdict: map[probes.Verdict]lipgloss.Style{
 			probes.Confirmed: plain.Bold(true).Foreground(red),
 			probes.RuledOut:  plain.Foreground(green),
+			probes.Resolved:  plain.Bold(true).Foreground(green),
 			probes.Unknown:   plain.Foreground(subtle),
 		},
 		Finding: map[probes.Status]lipgloss.Style{

@@ -102,8 +102,8 @@ func TestRunE2EIncompleteMigration(t *testing.T) {
 	tm.WaitFor("[done] Apply the missing migrations", "Outcome: SUCCEEDED", "migrate ended: SUCCEEDED")
 	// steady re-ran the migrations probe afterwards: nothing is left.
 	tm.Send("c")
-	tm.WaitUntil("the cause ruled out", func(pane string) bool {
-		return regexp.MustCompile(`Incomplete migration +High +ruled out`).MatchString(pane)
+	tm.WaitUntil("the cause resolved", func(pane string) bool {
+		return regexp.MustCompile(`Incomplete migration +High +resolved`).MatchString(pane)
 	})
 	back(tm, "the checklist", func(pane string) bool { return strings.Contains(pane, "[Checklist ") })
 
