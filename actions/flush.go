@@ -476,7 +476,7 @@ func factInt(p *Plan, key string) int64 {
 // scanCount is the COUNT hint of SCAN calls.
 func scanCount(n int) int64 {
 	if n <= 0 {
-		return 1000
+		return int64(config.Default().Probes.ScanCount)
 	}
 	return int64(n)
 }

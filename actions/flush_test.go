@@ -85,7 +85,7 @@ func TestFlushCacheSharedDBUnlinksOnlyThePatterns(t *testing.T) {
 	if p.Facts[factFlushMode] != flushUnlink {
 		t.Fatalf("broker in the cache's db: want unlink, got %s", p.Facts[factFlushMode])
 	}
-	if !strings.HasPrefix(p.Steps[0].Text, "SCAN <cursor> MATCH *shiftcount:* COUNT 1000, then UNLINK") ||
+	if !strings.HasPrefix(p.Steps[0].Text, "SCAN <cursor> MATCH *shiftcount:* COUNT 250, then UNLINK") ||
 		!strings.Contains(p.Steps[0].Note, strconv.Itoa(keys)+" keys match") {
 		t.Errorf("step %+v, want the exact count %d", p.Steps[0], keys)
 	}

@@ -53,7 +53,10 @@ type Probes struct {
 	ConnectTimeout Duration `yaml:"connect_timeout"`
 	// SampleKeys is how many cache keys the cache probe examines at most.
 	SampleKeys int `yaml:"sample_keys"`
-	// ScanCount is the COUNT hint of each Redis SCAN call.
+	// ScanCount is the COUNT hint of each Redis SCAN call. Each call
+	// walks about that many slots with the server blocked: 250 keeps one
+	// call near half a millisecond on a million keys (1000 took 1.6 ms,
+	// and longer when the host was busy; BENCHMARKS.md).
 	ScanCount int `yaml:"scan_count"`
 }
 
@@ -158,7 +161,7 @@ func Default() Config {
 			LockTimeout:      Duration(time.Second),
 			ConnectTimeout:   Duration(5 * time.Second),
 			SampleKeys:       1000,
-			ScanCount:        1000,
+			ScanCount:        250,
 		},
 		Django: Django{
 			Tables: Tables{

@@ -250,7 +250,7 @@ func sampleKeys(ctx context.Context, cfg *config.Config, rdb redis.UniversalClie
 	}
 	count := int64(cfg.Probes.ScanCount)
 	if count <= 0 {
-		count = 1000
+		count = int64(config.Default().Probes.ScanCount)
 	}
 	seen := map[string]bool{}
 	var keys []*sampledKey
