@@ -354,21 +354,26 @@ func (l *checklist) actionKey(it *runbook.Item) key.Binding {
 func (l *checklist) counts(items []*runbook.Item) (done, total int) {
 	for _, it := range items {
 		total++
-		if finished(l.c.itemState(it.ID)) {
+		if finished(it, l.c.itemState(it.ID)) {
 			done++
 		}
 	}
 	return done, total
 }
 
-// finished reports whether an item needs no more work.
-func finished(st session.ItemState) bool {
+// finished reports whether an item needs no more work. A probe that
+// failed answered its question; an action that failed fixed nothing, and
+// one whose outcome is unknown, or a probe that errored, must be looked at
+// again.
+func finished(it *runbook.Item, st session.ItemState) bool {
 	if st.Checked {
 		return true
 	}
 	switch st.Status {
-	case session.Todo, session.Running, "":
+	case session.Todo, session.Running, session.Unknown, session.Errored, "":
 		return false
+	case session.Failed:
+		return it.Binding == nil || it.Binding.Action == ""
 	}
 	return true
 }

@@ -73,7 +73,7 @@ func closeContext(c *common, w int) string {
 	var open []string
 	todo := 0
 	for _, it := range c.rb.Items() {
-		if finished(c.itemState(it.ID)) {
+		if finished(it, c.itemState(it.ID)) {
 			continue
 		}
 		todo++

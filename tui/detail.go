@@ -205,7 +205,7 @@ func (d *detail) buildText(w int) string {
 		b.WriteString(actionText(d.c, it, w) + "\n\n")
 	}
 	b.WriteString(d.c.md.render(it.Markdown, w))
-	if (it.Task || it.Manual()) && !finished(st) {
+	if (it.Task || it.Manual()) && !finished(it, st) {
 		b.WriteString("\n\n" + s.Dim.Render(wrap("Do it, then press space to tick it (n adds a note, s skips it with a reason).", w)))
 	}
 	if notes := d.c.st.NotesOf(it.ID); len(notes) > 0 {

@@ -9,6 +9,7 @@ import (
 
 	"steady/actions"
 	"steady/probes"
+	"steady/runbook"
 	"steady/session"
 )
 
@@ -221,5 +222,35 @@ func TestDetailTitle(t *testing.T) {
 				t.Errorf("title %q has a percentage", title)
 			}
 		})
+	}
+}
+
+// The section counts and the close dialog count an item as finished only
+// when it needs no more work: a failed probe answered its question, a
+// failed action fixed nothing, an unknown outcome must be checked.
+func TestFinished(t *testing.T) {
+	probe := &runbook.Item{Binding: &runbook.Binding{Probe: "migrations"}}
+	action := &runbook.Item{Binding: &runbook.Binding{Action: "migrate"}}
+	manual := &runbook.Item{}
+	tests := []struct {
+		it   *runbook.Item
+		st   session.ItemState
+		want bool
+	}{
+		{probe, session.ItemState{Status: session.Failed}, true},
+		{probe, session.ItemState{Status: session.Errored}, false},
+		{probe, session.ItemState{Status: session.ItemOK}, true},
+		{action, session.ItemState{Status: session.Failed}, false},
+		{action, session.ItemState{Status: session.Unknown}, false},
+		{action, session.ItemState{Status: session.Running}, false},
+		{action, session.ItemState{Status: session.Done}, true},
+		{action, session.ItemState{Status: session.Failed, Checked: true}, true},
+		{manual, session.ItemState{Status: session.ItemSkipped}, true},
+		{manual, session.ItemState{Status: session.Todo}, false},
+	}
+	for _, tt := range tests {
+		if got := finished(tt.it, tt.st); got != tt.want {
+			t.Errorf("finished(%+v, %+v) = %v, want %v", tt.it.Binding, tt.st, got, tt.want)
+		}
 	}
 }
