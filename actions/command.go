@@ -20,6 +20,7 @@ func runCommand(ctx context.Context, env *Env, out Output, c target.Command) (ta
 	return target.Run(ctx, c, target.RunOptions{
 		Timeout: cfg.Actions.CommandTimeout.D(),
 		Grace:   cfg.Actions.KillGrace.D(),
+		OnStart: func(pid int) { say(env, out, "%s", target.StartedLine(pid)) },
 		OnLine: func(l target.Line) {
 			out.Line(l.Stream, env.Target.Scrubber.Scrub(l.Text))
 		},

@@ -13,6 +13,7 @@ import (
 	"steady/actions"
 	"steady/probes"
 	"steady/runbook"
+	"steady/target"
 )
 
 // ResumeReport says what a resume found, for the operator.
@@ -38,7 +39,11 @@ func (r ResumeReport) Lines() []string {
 		out = append(out, fmt.Sprintf("The journal ended in the middle of an event (%d bytes): steady was stopped while writing. It resumes from the last complete event.", r.DroppedBytes))
 	}
 	for _, a := range r.Unknown {
-		out = append(out, fmt.Sprintf("Outcome unknown: %s was running when steady stopped (started %s). Check its effect before going on.", a.Action, a.Started.Format("15:04:05")))
+		line := fmt.Sprintf("Outcome unknown: %s was running when steady stopped (started %s). Check its effect before going on.", a.Action, a.Started.Format("15:04:05"))
+		if pid, host, ok := lastStarted(a); ok {
+			line += fmt.Sprintf(" Its last command may still be running: process group %d on %s (`pgrep -a -g %d` lists it, `kill -INT -%d` stops it).", pid, host, pid, pid)
+		}
+		out = append(out, line)
 	}
 	if len(r.Interrupted) > 0 {
 		out = append(out, "Interrupted probes: "+strings.Join(r.Interrupted, ", ")+".")
@@ -212,4 +217,17 @@ func LoadRunbookFor(path, dir string, k runbook.Known) (*runbook.Runbook, error)
 		}
 	}
 	return runbook.Load(ref, dir, k)
+}
+
+// lastStarted returns the process group of the last command an action
+// started, from its output.
+func lastStarted(a *ActionRun) (pid int, host string, ok bool) {
+	for i := len(a.Output) - 1; i >= 0; i-- {
+		if l := a.Output[i]; l.Stream == "steady" {
+			if pid, host, ok = target.ParseStartedLine(l.Text); ok {
+				return pid, host, true
+			}
+		}
+	}
+	return 0, "", false
 }

@@ -275,15 +275,19 @@ func (s *Session) Wait(ctx context.Context) error {
 }
 
 // output batches an action's lines into journal events: a batch is
-// written when it reaches outputBatch lines or every outputEvery.
+// written when it reaches outputBatch lines, or at most outputEvery after
+// its first line, so the output of a quiet command is journaled too.
+// steady's own lines (the command about to run, its process group) are
+// written at once: they are what a resume after a crash needs.
 type output struct {
-	s    *Session
-	run  string
-	mu   sync.Mutex
-	buf  []OutputLine
-	cut  int
-	last time.Time
-	prog time.Time
+	s     *Session
+	run   string
+	mu    sync.Mutex
+	buf   []OutputLine
+	cut   int
+	last  time.Time
+	prog  time.Time
+	timer *time.Timer
 }
 
 const (
@@ -302,8 +306,11 @@ func (o *output) Line(stream, text string) {
 		o.cut += cut
 	}
 	o.buf = append(o.buf, OutputLine{Stream: stream, Text: text})
-	if len(o.buf) >= outputBatch || time.Since(o.last) >= outputEvery {
+	switch {
+	case stream == "steady" || len(o.buf) >= outputBatch || time.Since(o.last) >= outputEvery:
 		o.flushLocked()
+	case o.timer == nil:
+		o.timer = time.AfterFunc(outputEvery, o.flush)
 	}
 }
 
@@ -328,6 +335,10 @@ func (o *output) flush() {
 
 func (o *output) flushLocked() {
 	o.last = time.Now()
+	if o.timer != nil {
+		o.timer.Stop()
+		o.timer = nil
+	}
 	if len(o.buf) == 0 {
 		return
 	}

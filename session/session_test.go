@@ -88,6 +88,7 @@ func init() {
 	actions.Register(cmdAction{id: "test-backup", line: "echo dumped", artefacts: map[string]string{"kind": "backup", "verified": "true", "database": "appdb", "path": "b.dump", "sha256": "ab", "size": "10"}})
 	actions.Register(cmdAction{id: "test-migrate", line: "echo migrated", destructive: true, recheck: []string{"test-ok"}})
 	actions.Register(cmdAction{id: "test-sleep", line: "sleep 30", recheck: []string{"test-ok"}})
+	actions.Register(cmdAction{id: "test-quiet", line: "echo working; sleep 30"})
 }
 
 const testRunbook = `---
@@ -701,5 +702,55 @@ func TestAFixedCauseIsResolved(t *testing.T) {
 	finished("probe-4", "test-fail", "fail")
 	if v := Fold(rb, events).Verdicts["broken"]; v != probes.Confirmed {
 		t.Errorf("failing again: %q, want confirmed", v)
+	}
+}
+
+// The resume report names the process group of the last command an
+// unfinished action started: it may have outlived steady.
+func TestResumeNamesTheCommandThatMayStillRun(t *testing.T) {
+	a := &ActionRun{Action: "run-tests", Started: time.Date(2026, 1, 1, 3, 0, 0, 0, time.UTC), Output: []OutputLine{
+		{Stream: "steady", Text: "$ sleep 60"},
+		{Stream: "steady", Text: target.StartedLine(4242)},
+		{Stream: "stdout", Text: "started as process group 1 on elsewhere"},
+	}}
+	got := strings.Join(ResumeReport{Unknown: []*ActionRun{a}}.Lines(), "\n")
+	if !strings.Contains(got, "Outcome unknown: run-tests") || !strings.Contains(got, "process group 4242 on ") || !strings.Contains(got, "kill -INT -4242") {
+		t.Errorf("report lines:\n%s", got)
+	}
+	a.Output = a.Output[:1]
+	if got := strings.Join(ResumeReport{Unknown: []*ActionRun{a}}.Lines(), "\n"); strings.Contains(got, "process group") {
+		t.Errorf("no command started, yet:\n%s", got)
+	}
+}
+
+// The output of a command that prints a line and then goes quiet reaches
+// the journal without waiting for another line or the end: after a crash
+// it is there to read.
+func TestQuietOutputIsJournaled(t *testing.T) {
+	ctx := context.Background()
+	s, _ := openTest(t, "")
+	a, err := s.PlanAction(ctx, alice, "", "test-quiet", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.ExecuteAction(ctx, alice, a.ID, "", ""); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = s.CancelAction(alice, a.ID) }()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		events, _, err := ReadJournal(s.JournalPath())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range events {
+			if e.Type == TypeActionOutput && strings.Contains(string(e.Data), "working") {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the quiet command's first line never reached the journal")
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }

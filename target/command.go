@@ -69,6 +69,23 @@ type RunOptions struct {
 	// OnLine receives each output line as it is produced; it is called
 	// from one goroutine at a time.
 	OnLine func(Line)
+	// OnStart, when set, receives the process id (and process group id)
+	// of the started command before any of its output.
+	OnStart func(pid int)
+}
+
+// StartedLine is how an action's output records a command's process
+// group, so that whoever resumes after steady was killed can find a
+// command that may outlive it.
+func StartedLine(pid int) string {
+	host, _ := os.Hostname()
+	return fmt.Sprintf("started as process group %d on %s", pid, host)
+}
+
+// ParseStartedLine reads back what StartedLine wrote.
+func ParseStartedLine(text string) (pid int, host string, ok bool) {
+	n, err := fmt.Sscanf(text, "started as process group %d on %s", &pid, &host)
+	return pid, host, err == nil && n == 2
 }
 
 // ShellQuote quotes s for a POSIX shell when it needs quoting.
@@ -125,6 +142,9 @@ func Run(ctx context.Context, c Command, o RunOptions) (Exit, error) {
 	start := time.Now()
 	if err := cmd.Start(); err != nil {
 		return Exit{Code: -1}, fmt.Errorf("start %q: %w", c.Line, err)
+	}
+	if o.OnStart != nil {
+		o.OnStart(cmd.Process.Pid)
 	}
 
 	var mu sync.Mutex

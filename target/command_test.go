@@ -100,3 +100,33 @@ func TestJoinQuotes(t *testing.T) {
 		t.Errorf("got %s", got)
 	}
 }
+
+// OnStart gets the pid of the shell running the line, which leads its own
+// process group, before any output; the output line that records it reads
+// back.
+func TestOnStartNamesTheProcessGroup(t *testing.T) {
+	started := 0
+	var echoed string
+	_, err := Run(context.Background(), Command{Line: "echo $$"}, RunOptions{
+		OnStart: func(pid int) { started = pid },
+		OnLine: func(l Line) {
+			if started == 0 {
+				t.Error("output before OnStart")
+			}
+			echoed = l.Text
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strconv.Itoa(started) != echoed {
+		t.Errorf("OnStart got pid %d, the shell says it is %s", started, echoed)
+	}
+	pid, host, ok := ParseStartedLine(StartedLine(started))
+	if want, _ := os.Hostname(); !ok || pid != started || host != want {
+		t.Errorf("ParseStartedLine(StartedLine(%d)) = %d, %q, %v", started, pid, host, ok)
+	}
+	if _, _, ok := ParseStartedLine("$ sleep 60"); ok {
+		t.Error("an ordinary line parsed as a start")
+	}
+}
