@@ -2,6 +2,7 @@ package tui
 
 import (
 	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
 
 	"steady/session"
 )
@@ -78,6 +79,13 @@ func DefaultKeyMap(role session.Role) *KeyMap {
 		k.Interrupt.SetHelp("ctrl+c", "quit")
 	}
 	return k
+}
+
+// operatorOnly reports whether msg is one of the keys an observer is not
+// offered.
+func operatorOnly(msg tea.KeyPressMsg) bool {
+	k := DefaultKeyMap(session.Operator)
+	return key.Matches(msg, k.Run, k.RunAll, k.Skip, k.Close)
 }
 
 // helpKeys is a help.KeyMap made for the moment: the focused component's

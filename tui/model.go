@@ -374,6 +374,11 @@ func (m *Model) handleKey(msg tea.KeyPressMsg) tea.Cmd {
 		m.syncSelection()
 		return cmd
 	}
+	if m.c.actor.Role == session.Observer && operatorOnly(msg) {
+		// The keys are not offered, but someone used to them presses them.
+		m.flash = flashMsg{text: "You are an observer: running probes, skipping items and closing the incident are for operators.", err: true}
+		return nil
+	}
 	switch {
 	case key.Matches(msg, k.Quit) && !(m.page == pageRelated && m.related.open != nil):
 		if running := m.c.st.RunningActions(); len(running) > 0 && m.c.st.Ended == nil {

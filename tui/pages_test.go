@@ -54,7 +54,9 @@ func TestObserver(t *testing.T) {
 	o.Actor = bob
 	h := start(t, o, 80, 24)
 	h.waitText("bob (observer)")
-	h.press("R", "space")
+	h.press("R")
+	h.waitText("You are an observer: running probes")
+	h.press("space")
 	h.waitText("> [x]    Shift counts")
 	h.press("?")
 	h.waitText("Status tags")
