@@ -121,6 +121,10 @@ type Outcome struct {
 	Artefacts map[string]string `json:"artefacts,omitempty"`
 }
 
+// StreamSteady is the output stream of steady's own narration (the
+// command about to run, its process group), beside stdout and stderr.
+const StreamSteady = "steady"
+
 // Output receives what an action produces while it runs. Implementations
 // must be safe for use from one goroutine at a time.
 type Output interface {

@@ -29,7 +29,7 @@ func runCommand(ctx context.Context, env *Env, out Output, c target.Command) (ta
 
 // say writes one line of steady's own narration, scrubbed like the rest.
 func say(env *Env, out Output, format string, args ...any) {
-	out.Line("steady", env.Target.Scrubber.Scrub(fmt.Sprintf(format, args...)))
+	out.Line(StreamSteady, env.Target.Scrubber.Scrub(fmt.Sprintf(format, args...)))
 }
 
 // commandFailure turns a command that did not end well into an outcome:

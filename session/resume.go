@@ -223,7 +223,7 @@ func LoadRunbookFor(path, dir string, k runbook.Known) (*runbook.Runbook, error)
 // started, from its output.
 func lastStarted(a *ActionRun) (pid int, host string, ok bool) {
 	for i := len(a.Output) - 1; i >= 0; i-- {
-		if l := a.Output[i]; l.Stream == "steady" {
+		if l := a.Output[i]; l.Stream == actions.StreamSteady {
 			if pid, host, ok = target.ParseStartedLine(l.Text); ok {
 				return pid, host, true
 			}

@@ -307,7 +307,7 @@ func (o *output) Line(stream, text string) {
 	}
 	o.buf = append(o.buf, OutputLine{Stream: stream, Text: text})
 	switch {
-	case stream == "steady" || len(o.buf) >= outputBatch || time.Since(o.last) >= outputEvery:
+	case stream == actions.StreamSteady || len(o.buf) >= outputBatch || time.Since(o.last) >= outputEvery:
 		o.flushLocked()
 	case o.timer == nil:
 		o.timer = time.AfterFunc(outputEvery, o.flush)

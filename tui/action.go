@@ -267,7 +267,7 @@ func outputLines(s *Styles, l session.OutputLine, w int) []string {
 	switch l.Stream {
 	case "stderr":
 		mark, style = "! ", s.Warning
-	case "steady":
+	case actions.StreamSteady:
 		mark, style = "» ", s.Dim
 	}
 	lines := codeLines(l.Text, max(w-2, 8))
