@@ -96,7 +96,7 @@ func (f flushCache) Plan(ctx context.Context, env *Env, params map[string]string
 		return nil, fmt.Errorf("list the cluster's masters: %w", err)
 	}
 	share := cacheSharing(cfg)
-	patterns := cfg.Django.Cache.Patterns
+	patterns := cfg.Profile.Cache.KeyPatterns()
 	plan := &Plan{
 		Action: f.ID(), Title: f.Title(), Risk: High, Destructive: true, ConfirmPhrase: t.RedisName(),
 		Created: time.Now().UTC(), Params: copyParams(params), Recheck: []string{"cache"},
@@ -115,8 +115,8 @@ func (f flushCache) Plan(ctx context.Context, env *Env, params map[string]string
 		}
 	}
 	if mode == flushUnlink && len(patterns) == 0 {
-		return nil, &NotConfiguredError{Action: f.ID(), Key: "django.cache.patterns", Why: "UNLINK by pattern needs the cache's key patterns",
-			Example: "  django:\n    cache:\n      patterns: [\"*shiftcount:*\"]"}
+		return nil, &NotConfiguredError{Action: f.ID(), Key: "profile.cache.patterns", Why: "UNLINK by pattern needs the cache's key patterns (`steady init` learns them from the application's key function)",
+			Example: "  profile:\n    cache:\n      patterns: [\"app:1:figures:*\"]"}
 	}
 	plan.Facts[factFlushMode] = mode
 	plan.Facts[factPatterns] = strings.Join(patterns, "\n")
@@ -189,7 +189,7 @@ func (f flushCache) Plan(ctx context.Context, env *Env, params map[string]string
 	plan.Facts[factLoseQueued] = strconv.FormatInt(loss.queued, 10)
 	plan.Facts[factLoseUnack] = strconv.FormatInt(loss.unacked, 10)
 	plan.Facts[factLoseResult] = strconv.FormatInt(loss.results, 10)
-	plan.Warnings = append(plan.Warnings, loss.warnings(cfg.Django.Celery.Queue)...)
+	plan.Warnings = append(plan.Warnings, loss.warnings(cfg.Profile.Celery.QueueOf())...)
 	if loss.total() > 0 {
 		plan.ConfirmPhrase = loss.acceptance()
 		plan.Summary += "; Celery loses " + loss.describe()
@@ -373,7 +373,7 @@ func cacheSharing(cfg *config.Config) sharing {
 // patterns match is deleted.
 func celeryLossOf(ctx context.Context, t *target.Target, mode string, patterns []string, share sharing) (celeryLoss, error) {
 	cfg := t.Config()
-	queue := cfg.Django.Celery.Queue
+	queue := cfg.Profile.Celery.QueueOf()
 	matches := func(keys ...string) bool {
 		for _, p := range patterns {
 			for _, k := range keys {

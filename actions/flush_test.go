@@ -16,7 +16,7 @@ import (
 func shiftCountKeys(t *testing.T, f *fixture) int {
 	t.Helper()
 	n := 0
-	iter := f.cache.Scan(context.Background(), 0, "*shiftcount:*", 1000).Iterator()
+	iter := f.cache.Scan(context.Background(), 0, f.cfg.Profile.Cache.KeyPatterns()[0], 1000).Iterator()
 	for iter.Next(context.Background()) {
 		n++
 	}
@@ -37,7 +37,7 @@ func noise(t *testing.T, f *fixture, tasks, results int) []string {
 
 func queued(t *testing.T, f *fixture) int64 {
 	t.Helper()
-	n, err := celery.QueueLength(context.Background(), f.broker, f.cfg.Django.Celery.Queue)
+	n, err := celery.QueueLength(context.Background(), f.broker, f.cfg.Profile.Celery.Queue)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,7 +55,7 @@ func TestFlushCacheSeparateDBsFlushesTheCacheDBOnly(t *testing.T) {
 	if p.Facts[factFlushMode] != flushDB || p.Steps[0].Text != "FLUSHDB ASYNC" {
 		t.Fatalf("broker in another db: want FLUSHDB, got %s %+v", p.Facts[factFlushMode], p.Steps)
 	}
-	if p.Facts[factKeys] != strconv.FormatInt(size, 10) || p.Facts["keys *shiftcount:*"] != strconv.Itoa(keys) {
+	if p.Facts[factKeys] != strconv.FormatInt(size, 10) || p.Facts["keys :1:shiftcount:*:*:*"] != strconv.Itoa(keys) {
 		t.Errorf("counts %v, want %d keys of which %d shift counts", p.Facts, size, keys)
 	}
 	if !p.Destructive || p.ConfirmPhrase != f.tg.RedisName() || len(p.Warnings) != 0 {
@@ -85,7 +85,7 @@ func TestFlushCacheSharedDBUnlinksOnlyThePatterns(t *testing.T) {
 	if p.Facts[factFlushMode] != flushUnlink {
 		t.Fatalf("broker in the cache's db: want unlink, got %s", p.Facts[factFlushMode])
 	}
-	if !strings.HasPrefix(p.Steps[0].Text, "SCAN <cursor> MATCH *shiftcount:* COUNT 250, then UNLINK") ||
+	if !strings.HasPrefix(p.Steps[0].Text, "SCAN <cursor> MATCH :1:shiftcount:*:*:* COUNT 250, then UNLINK") ||
 		!strings.Contains(p.Steps[0].Note, strconv.Itoa(keys)+" keys match") {
 		t.Errorf("step %+v, want the exact count %d", p.Steps[0], keys)
 	}
@@ -166,7 +166,7 @@ func TestFlushAllWithQueuedTasksNeedsTheTypedAcceptance(t *testing.T) {
 func TestFlushCacheUnlinkOfEverythingInASharedDBCountsCelery(t *testing.T) {
 	f := newFixture(t, fixtureOptions{sharedDB: true})
 	noise(t, f, 2, 1)
-	f.cfg.Django.Cache.Patterns = []string{"*"}
+	f.cfg.Profile.Cache.Patterns = []string{"*"}
 	p := plan(t, "flush-cache", f.env(nil), map[string]string{"mode": "unlink"})
 	if p.ConfirmPhrase != "drop 2 queued tasks and 1 task result" {
 		t.Errorf("a pattern matching the queue in a shared db: phrase %q", p.ConfirmPhrase)

@@ -116,9 +116,9 @@ func (r recalculateAction) Plan(ctx context.Context, env *Env, params map[string
 			return nil, &NotConfiguredError{Action: r.ID(), Key: "broker", Why: "the tasks are enqueued into the Celery broker (or set django.recalculate and use mode=command)",
 				Example: "  --broker redis://cache:6379/0 (or CELERY_BROKER_URL)"}
 		}
-		if cfg.Django.Celery.RecalculateTask == "" || cfg.Django.Celery.Queue == "" {
-			return nil, &NotConfiguredError{Action: r.ID(), Key: "django.celery.recalculate_task", Why: "the task to enqueue and its queue must be named",
-				Example: "  django:\n    celery:\n      queue: celery\n      recalculate_task: calculations.tasks.recalculate_clinician"}
+		if cfg.Profile.Celery.Recalculate.Name == "" || cfg.Profile.Celery.QueueOf() == "" {
+			return nil, &NotConfiguredError{Action: r.ID(), Key: "profile.celery.recalculate", Why: "the task to enqueue and its queue must be named (`steady init` finds the application's recalculation task)",
+				Example: "  profile:\n    celery:\n      queue: celery\n      recalculate:\n        name: figures.tasks.recompute\n        params: [person_id, first_day, last_day]"}
 		}
 	case recalcCommand:
 		if cfg.Django.Recalculate == "" {
@@ -139,9 +139,10 @@ func (r recalculateAction) Plan(ctx context.Context, env *Env, params map[string
 	}
 	switch mode {
 	case recalcCelery:
-		task, queue := cfg.Django.Celery.RecalculateTask, cfg.Django.Celery.Queue
+		task, queue := cfg.Profile.Celery.Recalculate.Name, cfg.Profile.Celery.QueueOf()
+		params := strings.Join(cfg.Profile.Celery.Recalculate.Params, ",")
 		for i, s := range scopes {
-			st := Step{Kind: StepTask, Text: taskCall(task, s)}
+			st := Step{Kind: StepTask, Text: taskCall(task, params, s)}
 			if i == 0 {
 				st.Note = fmt.Sprintf("each LPUSHed as a protocol 2 message onto queue %s of %s; results followed in %s for up to %s",
 					queue, secret.RedactURL(cfg.Broker), secret.RedactURL(cfg.ResultsURL()), timeout)
@@ -152,6 +153,9 @@ func (r recalculateAction) Plan(ctx context.Context, env *Env, params map[string
 			plan.Steps = append(plan.Steps, st)
 		}
 		plan.Facts["queue"], plan.Facts["task"] = queue, task
+		if params != "" {
+			plan.Facts["params"] = params
+		}
 		plan.Summary = fmt.Sprintf("enqueue %s of %s (%s) and follow their results", plural(int64(len(scopes)), "task", "tasks"), task, source)
 		if !follow {
 			plan.Facts["follow"] = "false"
@@ -181,9 +185,24 @@ func (r recalculateAction) Plan(ctx context.Context, env *Env, params map[string
 	return plan, nil
 }
 
-// taskCall shows a task invocation the way Celery's argsrepr does.
-func taskCall(task string, s probes.Scope) string {
+// taskCall shows a task invocation the way Celery's argsrepr and
+// kwargsrepr do; params names the task's parameters (comma-separated) when
+// they are passed by name.
+func taskCall(task, params string, s probes.Scope) string {
+	if names := strings.Split(params, ","); len(names) == 3 {
+		return fmt.Sprintf("%s(%s=%d, %s='%s', %s='%s')", task, names[0], s.Clinician, names[1], s.From, names[2], s.To)
+	}
 	return fmt.Sprintf("%s(%d, '%s', '%s')", task, s.Clinician, s.From, s.To)
+}
+
+// recalcTask is the task message of one scope: by name when the task's
+// parameter names are known (the order of a team's parameters is theirs
+// to choose), else by position.
+func recalcTask(task, params string, s probes.Scope) celery.Task {
+	if names := strings.Split(params, ","); len(names) == 3 {
+		return celery.Task{Name: task, Kwargs: map[string]any{names[0]: s.Clinician, names[1]: s.From, names[2]: s.To}}
+	}
+	return celery.Task{Name: task, Args: []any{s.Clinician, s.From, s.To}}
 }
 
 // recalcCommandLine substitutes a scope into django.recalculate.
@@ -392,14 +411,14 @@ func (r recalculateAction) Execute(ctx context.Context, env *Env, plan *Plan, ou
 	}
 	tasks := make([]celery.Task, len(plan.Scopes))
 	for i, s := range plan.Scopes {
-		tasks[i] = celery.Task{Name: task, Args: []any{s.Clinician, s.From, s.To}}
+		tasks[i] = recalcTask(task, plan.Facts["params"], s)
 	}
 	ids, err := celery.Enqueue(ctx, broker, queue, tasks...)
 	if err != nil {
 		return fail("enqueueing failed", err)
 	}
 	for i, id := range ids {
-		say(env, out, "enqueued %s → task %s", taskCall(task, plan.Scopes[i]), id)
+		say(env, out, "enqueued %s → task %s", taskCall(task, plan.Facts["params"], plan.Scopes[i]), id)
 	}
 	total := len(ids)
 	if plan.Facts["follow"] == "false" {

@@ -87,7 +87,7 @@ func TestRecalculateEnqueuesAndFollows(t *testing.T) {
 	env := f.env(nil)
 	scopes := "1:2025-01-01:2025-01-31,2:2025-01-01:2025-01-31,3:2025-01-01:2025-01-31"
 	p := plan(t, "recalculate", env, map[string]string{"scopes": scopes, "timeout": "20s"})
-	if p.Steps[0].Text != "calculations.tasks.recalculate_clinician(1, '2025-01-01', '2025-01-31')" {
+	if p.Steps[0].Text != "calculations.tasks.recalculate_clinician(clinician_id=1, start_date='2025-01-01', end_date='2025-01-31')" {
 		t.Errorf("task step %q", p.Steps[0].Text)
 	}
 	if w := strings.Join(p.Warnings, " "); !strings.Contains(w, "no Celery worker has declared queue celery") {
@@ -102,6 +102,8 @@ func TestRecalculateEnqueuesAndFollows(t *testing.T) {
 	var seen [][]any
 	c := &celery.Consumer{Broker: f.broker, Queue: "celery", Handlers: map[string]celery.Handler{
 		"calculations.tasks.recalculate_clinician": func(ctx context.Context, args []any, kw map[string]any) (any, error) {
+			// The task's parameters are passed by name, as the profile names them.
+			args = []any{kw["clinician_id"], kw["start_date"], kw["end_date"]}
 			mu.Lock()
 			seen = append(seen, args)
 			mu.Unlock()

@@ -57,7 +57,7 @@ func (r restartAction) Plan(ctx context.Context, env *Env, params map[string]str
 		}
 		timeout = d
 	}
-	queue := cfg.Django.Celery.Queue
+	queue := cfg.Profile.Celery.QueueOf()
 	plan := &Plan{
 		Action: r.ID(), Title: r.Title(), Risk: High, Destructive: true, ConfirmPhrase: restartPhrase(t),
 		Created: time.Now().UTC(), Params: copyParams(params), Recheck: []string{"connectivity"},

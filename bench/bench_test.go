@@ -93,7 +93,7 @@ func TestCacheKeysAreDjangoRedisKeysWithTheirCounts(t *testing.T) {
 	// The monthly key of clinician 1 holds its worked shifts that month.
 	m := g.months[0]
 	want := countBetween(g.clinicians[0].worked, epochDay(m.From), epochDay(m.To))
-	i := slices.Index(cs.keys, cfg.ShiftCountKey(1, m.FromDate(), m.ToDate()))
+	i := slices.Index(cs.keys, cfg.Profile.Cache.WorkedKeyOf(1, m.FromDate(), m.ToDate()))
 	if i < 0 {
 		t.Fatal("no monthly key of clinician 1")
 	}

@@ -633,7 +633,7 @@ func (g *generated) cacheKeys(cfg *config.Config, size Size) *cacheSet {
 				n++
 				cs.stale++
 			}
-			cs.keys = append(cs.keys, cfg.ShiftCountKey(int64(ci+1), dayTime(from).Format(time.DateOnly), dayTime(to).Format(time.DateOnly)))
+			cs.keys = append(cs.keys, cfg.Profile.Cache.WorkedKeyOf(int64(ci+1), dayTime(from).Format(time.DateOnly), dayTime(to).Format(time.DateOnly)))
 			cs.values = append(cs.values, strconv.Itoa(n))
 		}
 		for _, m := range g.months {
@@ -647,7 +647,7 @@ func (g *generated) cacheKeys(cfg *config.Config, size Size) *cacheSet {
 		}
 	}
 	for i := 0; i < size.SessionKeys; i++ {
-		cs.sessions = append(cs.sessions, fmt.Sprintf("%s:%d:django.contrib.sessions.cache%016x%016x", cfg.Django.Cache.KeyPrefix, cfg.Django.Cache.Version, rng.Uint64(), rng.Uint64()))
+		cs.sessions = append(cs.sessions, fmt.Sprintf("%s:%d:django.contrib.sessions.cache%016x%016x", cfg.Profile.Cache.KeyPrefix, cfg.Profile.Cache.Version, rng.Uint64(), rng.Uint64()))
 	}
 	return cs
 }
@@ -703,5 +703,5 @@ func (ds *Dataset) Reload(ctx context.Context, rdb *redis.Client) error {
 // default django.cache.patterns, and what an engineer would type.
 func CachePattern() string {
 	cfg := config.Default()
-	return cfg.Django.Cache.Patterns[0]
+	return cfg.Profile.Cache.KeyPatterns()[0]
 }

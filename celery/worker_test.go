@@ -47,7 +47,7 @@ func TestRealCeleryWorker(t *testing.T) {
 	}
 	worker := app.StartWorker(t)
 	profile := config.Default()
-	queue, task := profile.Django.Celery.Queue, profile.Django.Celery.RecalculateTask
+	queue, task := profile.Profile.Celery.Queue, profile.Profile.Celery.Recalculate.Name
 
 	t.Run("recalculate_clinician tasks from Go succeed and fix summaries and cache", func(t *testing.T) {
 		clinicians := queryInts(t, db, "SELECT id FROM config_clinician ORDER BY id")
@@ -98,9 +98,9 @@ WHERE clinician_id = $1 AND period_start = $2 AND period_end = $3`, id, m[0], m[
 					t.Errorf("summary of clinician %d for %s = %d worked, %d deficiency; source says %d, %d",
 						id, m[0], worked, deficiency, want, clinic.DeficiencyOf(contracted, want))
 				}
-				assertCached(t, cache, profile.ShiftCountKey(int64(id), m[0], m[1]), want)
+				assertCached(t, cache, profile.Profile.Cache.WorkedKeyOf(int64(id), m[0], m[1]), want)
 			}
-			assertCached(t, cache, profile.ShiftCountKey(int64(id), "2025-01-01", "2025-03-31"),
+			assertCached(t, cache, profile.Profile.Cache.WorkedKeyOf(int64(id), "2025-01-01", "2025-03-31"),
 				workedShifts(t, db, id, "2025-01-01", "2025-03-31"))
 		}
 	})

@@ -58,7 +58,7 @@ FROM config_shift GROUP BY 1, 2 ORDER BY 1, 2`, WorkedCondition))
 			return 0, fmt.Errorf("warm cache: %w", err)
 		}
 		p := MonthOf(month)
-		entries = append(entries, entry{cfg.ShiftCountKey(clinician, p.FromDate(), p.ToDate()), worked})
+		entries = append(entries, entry{cfg.Profile.Cache.WorkedKeyOf(clinician, p.FromDate(), p.ToDate()), worked})
 	}
 	if err := rows.Err(); err != nil {
 		return 0, fmt.Errorf("warm cache: %w", err)
@@ -68,7 +68,7 @@ FROM config_shift GROUP BY 1, 2 ORDER BY 1, 2`, WorkedCondition))
 		pipe.Set(ctx, e.key, strconv.FormatInt(e.value, 10), opts.TTL)
 	}
 	for k, v := range pickles {
-		pipe.Set(ctx, fmt.Sprintf("%s:%d:%s", cfg.Django.Cache.KeyPrefix, cfg.Django.Cache.Version, k), v, opts.TTL)
+		pipe.Set(ctx, cfg.Profile.Cache.StoredKey(k), v, opts.TTL)
 	}
 	if _, err := pipe.Exec(ctx); err != nil {
 		return 0, fmt.Errorf("warm cache: write keys: %w", err)
@@ -105,7 +105,7 @@ func EnqueueNoise(ctx context.Context, broker redis.UniversalClient, cfg *config
 	uuid := func() string {
 		return fmt.Sprintf("%08x-%04x-4%03x-%04x-%012x", rng.Uint32(), rng.Uint32()&0xffff, rng.Uint32()&0xfff, 0x8000|rng.Uint32()&0x3fff, rng.Uint64()&0xffffffffffff)
 	}
-	queue, task := cfg.Django.Celery.Queue, cfg.Django.Celery.RecalculateTask
+	queue, task := cfg.Profile.Celery.QueueOf(), cfg.Profile.Celery.Recalculate.Name
 	var ids []string
 	pipe := broker.Pipeline()
 	for i := 0; i < opts.Tasks; i++ {

@@ -166,7 +166,7 @@ func TestWarmCacheAndStaleCache(t *testing.T) {
 		t.Errorf("WarmCache wrote %d shift-count keys, want %d", n, len(ds.Clinicians)*len(ds.Months))
 	}
 	m := ds.Months[1]
-	key := cfg.ShiftCountKey(ds.Clinicians[0], m.FromDate(), m.ToDate())
+	key := cfg.Profile.Cache.WorkedKeyOf(ds.Clinicians[0], m.FromDate(), m.ToDate())
 	want := count(t, pool, `SELECT worked_shifts FROM calculations_shiftsummary WHERE clinician_id = $1 AND period_start = $2`, ds.Clinicians[0], m.From)
 	if got, _ := rdb.Get(ctx, key).Result(); got != strconv.Itoa(want) {
 		t.Errorf("%s = %q, want %d as plain text", key, got, want)

@@ -189,7 +189,7 @@ ORDER BY clinician_id, date`, WorkedCondition))
 	for _, i := range rng.Perm(len(cands))[:opts.Clinicians] {
 		c := cands[i]
 		p := MonthOf(c.date)
-		key := cfg.ShiftCountKey(c.clinician, p.FromDate(), p.ToDate())
+		key := cfg.Profile.Cache.WorkedKeyOf(c.clinician, p.FromDate(), p.ToDate())
 		raw, err := rdb.Get(ctx, key).Result()
 		if err != nil {
 			return nil, fmt.Errorf("stale cache: read %s: %w (run WarmCache first)", key, err)

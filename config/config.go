@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"steady/profile"
 )
 
 // Config is the whole configuration of one steady process. The yaml tags
@@ -33,9 +35,12 @@ type Config struct {
 	Operator string `yaml:"operator"`
 	// Probes bounds what a probe may cost the systems it reads.
 	Probes Probes `yaml:"probes"`
-	// Django is the application profile: where things are and what they are called.
+	// Django says where the application is and how to operate it.
 	Django Django `yaml:"django"`
-	// Audit scopes the audit-log probe.
+	// Profile is the application profile: every app-specific name steady
+	// uses, by role (written by `steady init`).
+	Profile profile.Profile `yaml:"profile"`
+	// Audit scopes the audit-concurrency probe.
 	Audit Audit `yaml:"audit"`
 	// Actions configures the fixes.
 	Actions Actions `yaml:"actions"`
@@ -60,19 +65,13 @@ type Probes struct {
 	ScanCount int `yaml:"scan_count"`
 }
 
-// Django describes the application: its project, its tables, its cache
-// keys, its Celery tasks and the commands that operate it.
+// Django describes where the application is and the commands that
+// operate it; what it names things lives in the Profile.
 type Django struct {
 	// Dir is the Django project directory; migration files are read from it.
 	Dir string `yaml:"dir"`
 	// Manage is the command prefix that runs manage.py.
 	Manage string `yaml:"manage"`
-	// Tables names the application's tables.
-	Tables Tables `yaml:"tables"`
-	// Cache describes the django-redis cache.
-	Cache Cache `yaml:"cache"`
-	// Celery names the queue and tasks.
-	Celery Celery `yaml:"celery"`
 	// Migrations is the expected list of migrations per app, used when
 	// neither the project directory nor the manage command is available.
 	Migrations map[string][]string `yaml:"migrations"`
@@ -85,38 +84,8 @@ type Django struct {
 	Recalculate string `yaml:"recalculate"`
 }
 
-// Tables names the tables of the seed's application.
-type Tables struct {
-	Clinician string `yaml:"clinician"`
-	Shift     string `yaml:"shift"`
-	AuditLog  string `yaml:"audit_log"`
-	// Summary is the table of stored shift-count summaries; optional.
-	Summary string `yaml:"summary"`
-}
-
-// Cache describes how the application stores figures in django-redis.
-type Cache struct {
-	// KeyPrefix is Django's CACHES KEY_PREFIX (stored key = prefix:version:key).
-	KeyPrefix string `yaml:"key_prefix"`
-	// Version is Django's cache VERSION.
-	Version int `yaml:"version"`
-	// Patterns are SCAN MATCH patterns of the application's cache keys, as stored.
-	Patterns []string `yaml:"patterns"`
-	// ShiftCountKey is the cache key of a worked-shift count before Django
-	// adds prefix and version; {clinician}, {from}, {to} are substituted.
-	ShiftCountKey string `yaml:"shift_count_key"`
-}
-
-// Celery names the broker queue and the tasks steady enqueues.
-type Celery struct {
-	Queue           string `yaml:"queue"`
-	RecalculateTask string `yaml:"recalculate_task"`
-}
-
 // Audit scopes the audit-concurrency probe.
 type Audit struct {
-	EntityType string   `yaml:"entity_type"`
-	Actions    []string `yaml:"actions"`
 	// Window is the span within which two writes of one entity count as concurrent.
 	Window Duration `yaml:"window"`
 	// Since is how far back the probe looks.
@@ -150,8 +119,8 @@ type Serve struct {
 }
 
 // Default returns the configuration used when nothing else is given. Its
-// profile follows the seed's application: the `config` app's tables and a
-// `calculations` app with the recalculation task.
+// profile is steady's example application's (profile.Example): a team's
+// application gets its own from `steady init`.
 func Default() Config {
 	return Config{
 		JournalDir: "./incidents",
@@ -163,28 +132,10 @@ func Default() Config {
 			SampleKeys:       1000,
 			ScanCount:        250,
 		},
-		Django: Django{
-			Tables: Tables{
-				Clinician: "config_clinician",
-				Shift:     "config_shift",
-				AuditLog:  "config_auditlog",
-				Summary:   "calculations_shiftsummary",
-			},
-			Cache: Cache{
-				Version:       1,
-				Patterns:      []string{"*shiftcount:*"},
-				ShiftCountKey: "shiftcount:{clinician}:{from}:{to}",
-			},
-			Celery: Celery{
-				Queue:           "celery",
-				RecalculateTask: "calculations.tasks.recalculate_clinician",
-			},
-		},
+		Profile: profile.Example(),
 		Audit: Audit{
-			EntityType: "Shift",
-			Actions:    []string{"CREATE", "UPDATE"},
-			Window:     Duration(time.Second),
-			Since:      Duration(7 * 24 * time.Hour),
+			Window: Duration(time.Second),
+			Since:  Duration(7 * 24 * time.Hour),
 		},
 		Actions: Actions{
 			BackupMode:     "pg_dump",
@@ -210,16 +161,6 @@ func (c *Config) ResultsURL() string {
 	return c.Broker
 }
 
-// ShiftCountKey returns the full django-redis key (prefix:version:key) of the
-// cached worked-shift count of one clinician over [from, to].
-func (c *Config) ShiftCountKey(clinician int64, from, to string) string {
-	k := c.Django.Cache.ShiftCountKey
-	k = strings.ReplaceAll(k, "{clinician}", fmt.Sprint(clinician))
-	k = strings.ReplaceAll(k, "{from}", from)
-	k = strings.ReplaceAll(k, "{to}", to)
-	return fmt.Sprintf("%s:%d:%s", c.Django.Cache.KeyPrefix, c.Django.Cache.Version, k)
-}
-
 // Validate reports values that cannot work, each naming its key.
 func (c *Config) Validate() error {
 	var errs []string
@@ -243,43 +184,11 @@ func (c *Config) Validate() error {
 	default:
 		errs = append(errs, fmt.Sprintf("actions.backup_mode must be pg_dump or dumpdata, not %q", c.Actions.BackupMode))
 	}
-	for _, k := range []struct{ key, v string }{
-		{"django.tables.clinician", c.Django.Tables.Clinician},
-		{"django.tables.shift", c.Django.Tables.Shift},
-		{"django.tables.audit_log", c.Django.Tables.AuditLog},
-		{"django.tables.summary", c.Django.Tables.Summary},
-	} {
-		if k.v != "" && !validIdent(k.v) {
-			errs = append(errs, fmt.Sprintf("%s: %q is not a plain table name (letters, digits, _ and an optional schema.)", k.key, k.v))
-		}
-	}
+	errs = append(errs, c.Profile.Validate()...)
 	if len(errs) > 0 {
 		return fmt.Errorf("invalid configuration:\n  %s", strings.Join(errs, "\n  "))
 	}
 	return nil
-}
-
-// validIdent accepts schema-qualified SQL identifiers that need no quoting,
-// so table names from the profile can be placed in SQL safely.
-func validIdent(s string) bool {
-	parts := strings.Split(s, ".")
-	if len(parts) > 2 {
-		return false
-	}
-	for _, p := range parts {
-		if p == "" {
-			return false
-		}
-		for i, r := range p {
-			switch {
-			case r == '_', r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z':
-			case r >= '0' && r <= '9' && i > 0:
-			default:
-				return false
-			}
-		}
-	}
-	return true
 }
 
 // Duration is a time.Duration written as "5s" or "24h" in steady.yaml.

@@ -42,8 +42,13 @@ redis: redis://file:6379/1
 broker: redis://file:6379/0
 django:
   manage: python manage.py
-  tables:
-    shift: app_shift
+profile:
+  shift:
+    table: app_shift
+    clinician: member_id
+    date: day
+    status: state
+    worked: [done]
 `)
 	fs := newFlags(t, "--config", file, "--db", "postgres://flag:pw@db/app")
 	l, err := Load(fs, env(map[string]string{
@@ -60,8 +65,10 @@ django:
 		{"redis", l.Redis, "redis://env:6379/1", "$REDIS_URL"},
 		{"broker", l.Broker, "redis://file:6379/0", file},
 		{"django.manage", l.Django.Manage, "python manage.py", file},
-		{"django.tables.shift", l.Django.Tables.Shift, "app_shift", file},
-		{"django.tables.clinician", l.Django.Tables.Clinician, "config_clinician", "default"},
+		{"profile.shift.table", l.Profile.Shift.Table, "app_shift", file},
+		// A profile in the file stands alone: no example name fills its gaps.
+		{"profile.clinician.table", l.Profile.Clinician.Table, "", "default"},
+		{"profile.shift.duration", l.Profile.Shift.Duration, "", "default"},
 	}
 	for _, c := range checks {
 		if c.got != c.want {
@@ -70,6 +77,22 @@ django:
 		if s := l.Source(c.key).String(); s != c.source {
 			t.Errorf("%s came from %q, want %q", c.key, s, c.source)
 		}
+	}
+	if !l.ProfileGiven() {
+		t.Error("ProfileGiven() = false for a file with a profile")
+	}
+}
+
+func TestWithoutAProfileTheExampleApplicationsNamesApply(t *testing.T) {
+	l, err := Load(newFlags(t, "--config", writeFile(t, "db: postgres://db/app\n")), env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l.ProfileGiven() {
+		t.Error("ProfileGiven() = true for a file without one")
+	}
+	if l.Profile.Shift.Table == "" || l.Profile.Source != "example" {
+		t.Errorf("default profile = %+v; want the example application's, marked so", l.Profile.Shift)
 	}
 }
 
@@ -122,7 +145,8 @@ func TestBadValues(t *testing.T) {
 		"probes:\n  statement_timeout: soon\n",
 		"audit:\n  window: 0s\n",
 		"actions:\n  backup_mode: tar\n",
-		"django:\n  tables:\n    shift: \"x; drop table y\"\n",
+		"profile:\n  shift:\n    table: app_shift\n    clinician: c\n    date: d\n    status: s\n",
+		"profile:\n  audit:\n    kind: journal\n    table: t\n",
 	} {
 		if _, err := Load(newFlags(t, "--config", writeFile(t, body)), env(nil)); err == nil {
 			t.Errorf("config %q: expected an error", body)
@@ -169,24 +193,12 @@ func TestParseDuration(t *testing.T) {
 	}
 }
 
-func TestShiftCountKey(t *testing.T) {
-	c := Default()
-	if got := c.ShiftCountKey(7, "2025-03-01", "2025-03-31"); got != ":1:shiftcount:7:2025-03-01:2025-03-31" {
-		t.Errorf("got %q", got)
-	}
-	c.Django.Cache.KeyPrefix = "app"
-	c.Django.Cache.Version = 2
-	if got := c.ShiftCountKey(7, "a", "b"); got != "app:2:shiftcount:7:a:b" {
-		t.Errorf("got %q", got)
-	}
-}
-
 func TestSampleRoundTrips(t *testing.T) {
 	var c Config
 	if err := yaml.Unmarshal([]byte(Sample()), &c); err != nil {
 		t.Fatalf("sample does not parse: %v", err)
 	}
-	if c.Django.Tables.Shift != "config_shift" || c.Probes.StatementTimeout.D() != 5*time.Second {
+	if c.Profile.Shift.Table != "config_shift" || c.Probes.StatementTimeout.D() != 5*time.Second {
 		t.Errorf("sample lost defaults: %+v", c)
 	}
 }

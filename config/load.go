@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/pflag"
 	"gopkg.in/yaml.v3"
 
+	"steady/profile"
 	"steady/secret"
 )
 
@@ -157,19 +158,49 @@ func (l *Loaded) applyYAML(path string, data []byte) error {
 	if len(bytes.TrimSpace(data)) == 0 {
 		return nil
 	}
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		return fmt.Errorf("%s: %s", path, strings.TrimPrefix(err.Error(), "yaml: "))
+	}
+	// A profile in the file stands alone: it describes another
+	// application, so none of the example application's names may leak
+	// into the fields it leaves out.
+	if len(root.Content) > 0 && hasKey(root.Content[0], "profile") {
+		l.Config.Profile = profile.Profile{}
+	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(&l.Config); err != nil {
 		return fmt.Errorf("%s: %s", path, strings.TrimPrefix(err.Error(), "yaml: "))
 	}
-	var root yaml.Node
-	if err := yaml.Unmarshal(data, &root); err != nil {
-		return fmt.Errorf("%s: %w", path, err)
-	}
 	if len(root.Content) > 0 {
 		markSources(root.Content[0], "", Source{Kind: "file", Name: path}, l.Sources)
 	}
 	return nil
+}
+
+func hasKey(n *yaml.Node, key string) bool {
+	if n.Kind != yaml.MappingNode {
+		return false
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key {
+			return true
+		}
+	}
+	return false
+}
+
+// ProfileGiven reports whether the configuration file holds a profile;
+// without one steady discovers the application (or falls back to the
+// example application's names).
+func (l *Loaded) ProfileGiven() bool {
+	for k := range l.Sources {
+		if k == "profile" || strings.HasPrefix(k, "profile.") {
+			return true
+		}
+	}
+	return false
 }
 
 func markSources(n *yaml.Node, prefix string, src Source, out map[string]Source) {

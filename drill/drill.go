@@ -313,9 +313,9 @@ func runNoise(ctx context.Context, broker redis.UniversalClient, cfg *config.Con
 	month := data.Months[len(data.Months)-1]
 	var tasks []celery.Task
 	for _, i := range rng.Perm(len(data.Clinicians))[:4] {
-		tasks = append(tasks, celery.Task{Name: cfg.Django.Celery.RecalculateTask, Args: []any{data.Clinicians[i], month.FromDate(), month.ToDate()}})
+		tasks = append(tasks, celery.Task{Name: cfg.Profile.Celery.Recalculate.Name, Args: []any{data.Clinicians[i], month.FromDate(), month.ToDate()}})
 	}
-	ids, err := celery.Enqueue(ctx, broker, cfg.Django.Celery.Queue, tasks...)
+	ids, err := celery.Enqueue(ctx, broker, cfg.Profile.Celery.Queue, tasks...)
 	if err != nil {
 		return 0, fmt.Errorf("enqueue the routine tasks: %w", err)
 	}

@@ -74,9 +74,9 @@ func recalculate(ctx context.Context, tx pgx.Tx, cfg *config.Config, clinician i
 	if to.Before(from) {
 		return nil, &celery.TaskError{Type: "ValueError", Module: "builtins", Args: []any{fmt.Sprintf("end_date %s is before start_date %s", to.Format(time.DateOnly), from.Format(time.DateOnly))}}
 	}
-	tables := cfg.Django.Tables
+	pf := cfg.Profile
 	var contracted int
-	err := tx.QueryRow(ctx, fmt.Sprintf(`SELECT contracted_shifts FROM %s WHERE id = $1 FOR UPDATE`, tables.Clinician), clinician).Scan(&contracted)
+	err := tx.QueryRow(ctx, fmt.Sprintf(`SELECT contracted_shifts FROM %s WHERE id = $1 FOR UPDATE`, pf.Clinician.Table), clinician).Scan(&contracted)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, errNoClinician(clinician)
 	}
@@ -85,7 +85,7 @@ func recalculate(ctx context.Context, tx pgx.Tx, cfg *config.Config, clinician i
 	}
 	count := func(from, to time.Time) (int, error) {
 		var n int
-		err := tx.QueryRow(ctx, fmt.Sprintf(clinic.WorkedShiftsSQL, tables.Shift), clinician, from, to).Scan(&n)
+		err := tx.QueryRow(ctx, fmt.Sprintf(clinic.WorkedShiftsSQL, pf.Shift.Table), clinician, from, to).Scan(&n)
 		return n, err
 	}
 	r := &recalculation{Clinician: clinician, From: from, To: to, figures: map[string]int{}}
@@ -97,23 +97,23 @@ func recalculate(ctx context.Context, tx pgx.Tx, cfg *config.Config, clinician i
 		m := monthFigure{Period: p, Worked: worked, Deficiency: clinic.DeficiencyOf(contracted, worked)}
 		// update_or_create: update, and insert only when there was nothing.
 		tag, err := tx.Exec(ctx, fmt.Sprintf(`UPDATE %s SET worked_shifts = $4, deficiency = $5, computed_at = now()
-WHERE clinician_id = $1 AND period_start = $2 AND period_end = $3`, tables.Summary), clinician, p.From, p.To, m.Worked, m.Deficiency)
+WHERE clinician_id = $1 AND period_start = $2 AND period_end = $3`, pf.Summary.Table), clinician, p.From, p.To, m.Worked, m.Deficiency)
 		if err == nil && tag.RowsAffected() == 0 {
 			_, err = tx.Exec(ctx, fmt.Sprintf(`INSERT INTO %s (clinician_id, period_start, period_end, worked_shifts, deficiency, computed_at)
-VALUES ($1, $2, $3, $4, $5, now())`, tables.Summary), clinician, p.From, p.To, m.Worked, m.Deficiency)
+VALUES ($1, $2, $3, $4, $5, now())`, pf.Summary.Table), clinician, p.From, p.To, m.Worked, m.Deficiency)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("store the summary of clinician %d for %s: %w", clinician, p, err)
 		}
 		r.Months = append(r.Months, m)
-		r.figures[cfg.ShiftCountKey(clinician, p.FromDate(), p.ToDate())] = worked
+		r.figures[cfg.Profile.Cache.WorkedKeyOf(clinician, p.FromDate(), p.ToDate())] = worked
 	}
 	total, err := count(from, to)
 	if err != nil {
 		return nil, fmt.Errorf("count the worked shifts of clinician %d: %w", clinician, err)
 	}
 	r.Total = total
-	r.figures[cfg.ShiftCountKey(clinician, from.Format(time.DateOnly), to.Format(time.DateOnly))] = total
+	r.figures[cfg.Profile.Cache.WorkedKeyOf(clinician, from.Format(time.DateOnly), to.Format(time.DateOnly))] = total
 	return r, nil
 }
 

@@ -44,7 +44,7 @@ type testDB struct {
 func (t *testDB) clinician(ctx context.Context, contracted int) (int64, error) {
 	var id int64
 	err := t.tx.QueryRow(ctx, fmt.Sprintf(`INSERT INTO %s (name, email, contracted_shifts, active, created_at)
-VALUES ('Dr Test', 'test@clinic.example', $1, true, now()) RETURNING id`, t.cfg.Django.Tables.Clinician), contracted).Scan(&id)
+VALUES ('Dr Test', 'test@clinic.example', $1, true, now()) RETURNING id`, t.cfg.Profile.Clinician.Table), contracted).Scan(&id)
 	return id, err
 }
 
@@ -56,7 +56,7 @@ func (t *testDB) shift(ctx context.Context, clinician int64, day string, status,
 		return err
 	}
 	_, err = sp.Exec(ctx, fmt.Sprintf(`INSERT INTO %s (date, type, duration, status, created_at, updated_at, clinician_id)
-VALUES ($1, $2, $3, $4, now(), now(), $5)`, t.cfg.Django.Tables.Shift), day, typ, duration, status, clinician)
+VALUES ($1, $2, $3, $4, now(), now(), $5)`, t.cfg.Profile.Shift.Table), day, typ, duration, status, clinician)
 	if err != nil {
 		_ = sp.Rollback(ctx)
 		return err
@@ -66,7 +66,7 @@ VALUES ($1, $2, $3, $4, now(), now(), $5)`, t.cfg.Django.Tables.Shift), day, typ
 
 func (t *testDB) count(ctx context.Context, clinician int64, from, to string) (int, error) {
 	var n int
-	err := t.tx.QueryRow(ctx, fmt.Sprintf(clinic.WorkedShiftsSQL, t.cfg.Django.Tables.Shift), clinician, from, to).Scan(&n)
+	err := t.tx.QueryRow(ctx, fmt.Sprintf(clinic.WorkedShiftsSQL, t.cfg.Profile.Shift.Table), clinician, from, to).Scan(&n)
 	return n, err
 }
 
@@ -209,7 +209,7 @@ var ruleTests = []ruleTest{
 		if r.Total != 4 {
 			return failf("%d != 4 worked shifts over January and February", r.Total)
 		}
-		rows, err := t.tx.Query(ctx, fmt.Sprintf(`SELECT period_start::text, worked_shifts, deficiency FROM %s WHERE clinician_id = $1 ORDER BY period_start`, t.cfg.Django.Tables.Summary), me)
+		rows, err := t.tx.Query(ctx, fmt.Sprintf(`SELECT period_start::text, worked_shifts, deficiency FROM %s WHERE clinician_id = $1 ORDER BY period_start`, t.cfg.Profile.Summary.Table), me)
 		if err != nil {
 			return err
 		}
@@ -228,13 +228,13 @@ var ruleTests = []ruleTest{
 		return nil
 	}},
 	{class: "StoredFigureTests", name: "test_stored_summaries_follow_the_rule", run: func(ctx context.Context, t *testDB) error {
-		tables := t.cfg.Django.Tables
+		pf := t.cfg.Profile
 		rows, err := t.tx.Query(ctx, fmt.Sprintf(`
 SELECT m.clinician_id, m.period_start::text, m.period_end::text, m.worked_shifts, m.deficiency, w.n, greatest(c.contracted_shifts - w.n, 0)
 FROM %[1]s m JOIN %[2]s c ON c.id = m.clinician_id
 CROSS JOIN LATERAL (SELECT count(*)::int AS n FROM %[3]s s WHERE s.clinician_id = m.clinician_id AND s.date BETWEEN m.period_start AND m.period_end AND %[4]s) w
 WHERE m.worked_shifts <> w.n OR m.deficiency <> greatest(c.contracted_shifts - w.n, 0)
-ORDER BY m.clinician_id, m.period_start`, tables.Summary, tables.Clinician, tables.Shift, clinic.WorkedCondition))
+ORDER BY m.clinician_id, m.period_start`, pf.Summary.Table, pf.Clinician.Table, pf.Shift.Table, clinic.WorkedCondition))
 		if err != nil {
 			return err
 		}

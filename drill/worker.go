@@ -84,7 +84,7 @@ func RunWorker(ctx context.Context, o WorkerOptions) error {
 			return fmt.Errorf("sandbox worker: %w", err)
 		}
 	}
-	queue, task := cfg.Django.Celery.Queue, cfg.Django.Celery.RecalculateTask
+	queue, task := cfg.Profile.Celery.Queue, cfg.Profile.Celery.Recalculate.Name
 	// A Celery worker declares its queue's binding when it starts; steady's
 	// recalculate warns when no worker ever did.
 	if err := broker.SAdd(ctx, "_kombu.binding."+queue, queue+"\x06\x16\x06\x16"+queue).Err(); err != nil {

@@ -76,9 +76,9 @@ func TestWorkerRunsRealCeleryMessages(t *testing.T) {
 	// (positional), as a shell call would (keywords), for a clinician that
 	// does not exist, and a task the worker does not know.
 	first, last := data.Months[0], data.Months[len(data.Months)-1]
-	task := cfg.Django.Celery.RecalculateTask
+	task := cfg.Profile.Celery.Recalculate.Name
 	w := wrong[0]
-	ids, err := celery.Enqueue(ctx, broker, cfg.Django.Celery.Queue,
+	ids, err := celery.Enqueue(ctx, broker, cfg.Profile.Celery.Queue,
 		celery.Task{Name: task, Args: []any{w.Clinician, first.FromDate(), last.ToDate()}},
 		celery.Task{Name: task, Kwargs: map[string]any{"clinician_id": wrong[len(wrong)-1].Clinician, "start_date": first.FromDate(), "end_date": last.ToDate()}},
 		celery.Task{Name: task, Args: []any{9999, first.FromDate(), first.ToDate()}},
@@ -119,11 +119,11 @@ func TestWorkerRunsRealCeleryMessages(t *testing.T) {
 		   OR m.deficiency <> greatest(c.contracted_shifts - m.worked_shifts, 0)`); n != 0 {
 		t.Errorf("%d summaries still break the rule after the recalculation", n)
 	}
-	key := cfg.ShiftCountKey(w.Clinician, w.Period.FromDate(), w.Period.ToDate())
+	key := cfg.Profile.Cache.WorkedKeyOf(w.Clinician, w.Period.FromDate(), w.Period.ToDate())
 	if got, err := cache.Get(ctx, key).Result(); err != nil || got != strconv.Itoa(w.Actual) {
 		t.Errorf("cache %s = %q (%v), want %d", key, got, err, w.Actual)
 	}
-	rangeKey := cfg.ShiftCountKey(w.Clinician, first.FromDate(), last.ToDate())
+	rangeKey := cfg.Profile.Cache.WorkedKeyOf(w.Clinician, first.FromDate(), last.ToDate())
 	if got, _ := cache.Get(ctx, rangeKey).Result(); got != strconv.Itoa(total) {
 		t.Errorf("cache %s = %q, want %d", rangeKey, got, total)
 	}
@@ -145,7 +145,7 @@ func TestWorkerRunsRealCeleryMessages(t *testing.T) {
 			t.Errorf("the worker's output lacks %q:\n%s", s, out.String())
 		}
 	}
-	if n := broker.Exists(ctx, "_kombu.binding."+cfg.Django.Celery.Queue).Val(); n != 1 {
+	if n := broker.Exists(ctx, "_kombu.binding."+cfg.Profile.Celery.Queue).Val(); n != 1 {
 		t.Error("the worker did not declare its queue")
 	}
 }

@@ -100,7 +100,7 @@ WHERE clinician_id = $1 AND period_start = $2 AND period_end = $3`, clinician, f
 		t.Fatalf("summary of clinician %d for %s: %v", clinician, from, err)
 	}
 	profile := config.Default()
-	f.cache, _ = e.cache.Get(ctx, profile.ShiftCountKey(int64(clinician), from, to)).Result()
+	f.cache, _ = e.cache.Get(ctx, profile.Profile.Cache.WorkedKeyOf(int64(clinician), from, to)).Result()
 	return f
 }
 

@@ -10,8 +10,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"steady/clinic"
-	"steady/config"
+	"steady/profile"
 	"steady/target"
 )
 
@@ -87,28 +86,43 @@ func auditBucket(col string, window time.Duration) string {
 }
 
 // auditGroupsSQL is the statement that finds concurrent writes; its
-// arguments are the entity type, the actions and the range in seconds.
-// Everything is derived from one pass over the range (the CTE w is
-// referenced twice, so PostgreSQL materialises it once).
-func auditGroupsSQL(cfg *config.Config, window time.Duration) string {
+// arguments are the write actions and the range in seconds. Everything is
+// derived from one pass over the range (the CTE w is referenced twice, so
+// PostgreSQL materialises it once).
+func auditGroupsSQL(pf *profile.Profile, window time.Duration) string {
+	a := pf.Audit
+	ts := profile.Col("", a.Timestamp)
 	return fmt.Sprintf(`
 WITH w AS (
-  SELECT entity_id, action, "timestamp" AS ts, changed_by, changes, %s AS bucket
-  FROM %s
-  WHERE entity_type = $1 AND action = ANY($2) AND "timestamp" >= now() - make_interval(secs => $3)
+  SELECT %[1]s::int8 AS entity_id, %[2]s::text AS action, %[3]s AS ts, %[4]s AS changed_by, %[5]s AS changes, %[6]s AS bucket
+  FROM %[7]s
+  WHERE %[8]s AND %[2]s::text = ANY($1) AND %[3]s >= now() - make_interval(secs => $2)
 ), g AS (
   SELECT entity_id, bucket, count(*) AS n, min(ts) AS first, max(ts) AS last,
-         json_agg(json_build_object('ts', ts, 'action', action, 'by', changed_by, 'changes', left(changes::text, 120)) ORDER BY ts) AS writes
+         json_agg(json_build_object('ts', ts, 'action', action, 'by', changed_by, 'changes', changes) ORDER BY ts) AS writes
   FROM w GROUP BY entity_id, bucket HAVING count(*) > 1
 )
 SELECT (SELECT count(*) FROM w),
        (SELECT count(*) FROM g),
        (SELECT count(DISTINCT entity_id) FROM g),
        (SELECT coalesce(sum(n), 0) FROM g),
-       (SELECT coalesce(json_agg(x), '[]') FROM (SELECT entity_id, n, first, last, writes FROM g ORDER BY last DESC, entity_id LIMIT %d) x),
+       (SELECT coalesce(json_agg(x), '[]') FROM (SELECT entity_id, n, first, last, writes FROM g ORDER BY last DESC, entity_id LIMIT %[9]d) x),
        (SELECT coalesce(json_agg(y), '[]') FROM (SELECT entity_id, count(*) AS groups, sum(n) AS writes FROM g GROUP BY entity_id ORDER BY 2 DESC, 3 DESC, 1 LIMIT 10) y),
        (SELECT coalesce(array_agg(entity_id), '{}') FROM (SELECT DISTINCT entity_id FROM g ORDER BY 1 LIMIT 1000) z)`,
-		auditBucket(`"timestamp"`, window), ident(cfg.Django.Tables.AuditLog), maxRows)
+		profile.Col("", a.EntityID), profile.Col("", a.Action), ts, a.ActorSQL(""), a.ChangesSQL("", pf.Shift),
+		auditBucket(ts, window), profile.Ident(a.Table), a.EntitySQL(""), maxRows)
+}
+
+// entityWord names a shift in messages the way the application does: the
+// audit log's entity type, else the shift model's name.
+func entityWord(pf *profile.Profile) string {
+	if pf.Audit.Entity != "" {
+		return pf.Audit.Entity
+	}
+	if _, name, ok := strings.Cut(pf.Shift.Model, "."); ok {
+		return name
+	}
+	return "shift"
 }
 
 // Run implements Probe.
@@ -118,8 +132,9 @@ func (a AuditConcurrency) Run(ctx context.Context, t *target.Target, p Params) R
 		if err := needDB(cfg); err != nil {
 			return err
 		}
-		if cfg.Django.Tables.AuditLog == "" {
-			return skip("no audit-log table in the profile (django.tables.audit_log in steady.yaml)")
+		pf := &cfg.Profile
+		if pf.Audit.Table == "" {
+			return skip("no audit trail in the profile (profile.audit in steady.yaml; `steady init` finds an audit-log model or django-simple-history)")
 		}
 		since, err := p.duration("since", cfg.Audit.Since.D())
 		if err != nil {
@@ -129,8 +144,9 @@ func (a AuditConcurrency) Run(ctx context.Context, t *target.Target, p Params) R
 		if err != nil {
 			return err
 		}
-		entity, actions := cfg.Audit.EntityType, cfg.Audit.Actions
-		table := cfg.Django.Tables.AuditLog
+		a := pf.Audit
+		entity, actions := entityWord(pf), a.WriteActions()
+		table := pf.Audit.Table
 
 		var st auditStats
 		type change struct {
@@ -152,21 +168,25 @@ func (a AuditConcurrency) Run(ctx context.Context, t *target.Target, p Params) R
 			if err := tx.QueryRow(ctx, `
 SELECT to_regclass($1) IS NOT NULL,
   EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = to_regclass($1) AND i.indisvalid AND (
-    (SELECT attname FROM pg_attribute WHERE attrelid = i.indrelid AND attnum = i.indkey[0]) = 'timestamp'
-    OR ((SELECT attname FROM pg_attribute WHERE attrelid = i.indrelid AND attnum = i.indkey[0]) = 'entity_type'
-        AND (SELECT attname FROM pg_attribute WHERE attrelid = i.indrelid AND attnum = i.indkey[1]) = 'timestamp'))),
-  coalesce((SELECT reltuples::int8 FROM pg_class WHERE oid = to_regclass($1)), 0)`, table).Scan(&exists, &indexed, &rows); err != nil {
+    (SELECT attname FROM pg_attribute WHERE attrelid = i.indrelid AND attnum = i.indkey[0]) = $2
+    OR ((SELECT attname FROM pg_attribute WHERE attrelid = i.indrelid AND attnum = i.indkey[0]) = $3
+        AND (SELECT attname FROM pg_attribute WHERE attrelid = i.indrelid AND attnum = i.indkey[1]) = $2))),
+  coalesce((SELECT reltuples::int8 FROM pg_class WHERE oid = to_regclass($1)), 0)`, table, a.Timestamp, a.EntityType).Scan(&exists, &indexed, &rows); err != nil {
 				return err
 			}
 			if !exists {
-				return fmt.Errorf("the audit-log table %s does not exist: check django.tables.audit_log in steady.yaml", table)
+				return fmt.Errorf("the audit table %s (profile.audit.table) does not exist: run `steady init` to refresh the profile, or see the migrations probe", table)
 			}
 			if !indexed {
-				r.add(Warn, "audit.no_index", fmt.Sprintf("%s has no index on (entity_type, timestamp): this probe scans the whole table (about %d rows); migration config.0002 adds it", table, max(rows, 0)),
+				on := a.Timestamp
+				if a.EntityType != "" {
+					on = a.EntityType + ", " + a.Timestamp
+				}
+				r.add(Warn, "audit.no_index", fmt.Sprintf("%s has no index on (%s): this probe scans the whole table (about %d rows); an index on those columns makes it a range scan", table, on, max(rows, 0)),
 					map[string]any{"table": table, "estimated_rows": rows})
 			}
 			var groupsJSON, topJSON []byte
-			if err := tx.QueryRow(ctx, auditGroupsSQL(cfg, window), entity, actions, since.Seconds()).Scan(
+			if err := tx.QueryRow(ctx, auditGroupsSQL(pf, window), actions, since.Seconds()).Scan(
 				&st.writes, &st.groups, &st.entities, &st.grouped, &groupsJSON, &topJSON, &st.ids); err != nil {
 				return err
 			}
@@ -177,8 +197,9 @@ SELECT to_regclass($1) IS NOT NULL,
 				return fmt.Errorf("read top entities: %w", err)
 			}
 			// The seed's step 3: the 50 newest changes, newest first.
-			rs, err := tx.Query(ctx, fmt.Sprintf(`SELECT "timestamp", entity_id, action, changed_by FROM %s
-WHERE entity_type = $1 AND action = ANY($2) ORDER BY "timestamp" DESC LIMIT 50`, ident(table)), entity, actions)
+			rs, err := tx.Query(ctx, fmt.Sprintf(`SELECT %[1]s, %[2]s::int8, %[3]s::text, %[4]s FROM %[5]s
+WHERE %[6]s AND %[3]s::text = ANY($1) ORDER BY %[1]s DESC LIMIT 50`,
+				profile.Col("", a.Timestamp), profile.Col("", a.EntityID), profile.Col("", a.Action), a.ActorSQL(""), profile.Ident(table), a.EntitySQL("")), actions)
 			if err != nil {
 				return err
 			}
@@ -190,13 +211,20 @@ WHERE entity_type = $1 AND action = ANY($2) ORDER BY "timestamp" DESC LIMIT 50`,
 			if err != nil {
 				return err
 			}
-			if len(st.ids) == 0 || !strings.EqualFold(entity, "Shift") || cfg.Django.Tables.Shift == "" {
+			sh := pf.Shift
+			if len(st.ids) == 0 || sh.Table == "" {
 				return nil
 			}
 			// The shifts behind the groups: whose they are and what they say
 			// now, for the affected scope and to show a lost update.
 			return savepoint(ctx, tx, func(tx pgx.Tx) error {
-				rs, err := tx.Query(ctx, fmt.Sprintf(`SELECT id, clinician_id, date, status, duration::text FROM %s WHERE id = ANY($1)`, ident(cfg.Django.Tables.Shift)), st.ids)
+				duration := "''"
+				if sh.Duration != "" {
+					duration = profile.Col("", sh.Duration) + "::text"
+				}
+				rs, err := tx.Query(ctx, fmt.Sprintf(`SELECT %s::int8, %s::int8, %s, %s::text, %s FROM %s WHERE %s = ANY($1)`,
+					profile.Col("", sh.ID), profile.Col("", sh.Clinician), profile.Col("", sh.Date), profile.Col("", sh.Status), duration,
+					profile.Ident(sh.Table), profile.Col("", sh.ID)), st.ids)
 				if err != nil {
 					return err
 				}
@@ -250,19 +278,19 @@ WHERE entity_type = $1 AND action = ANY($2) ORDER BY "timestamp" DESC LIMIT 50`,
 		}
 
 		// Affected: the clinician and month of every shift written concurrently.
-		seen := map[clinic.Period]map[int64]bool{}
+		seen := map[period]map[int64]bool{}
 		for _, id := range st.ids {
 			s, ok := shifts[id]
 			if !ok {
 				continue
 			}
-			m := clinic.MonthOf(s.date)
+			m := monthOf(s.date)
 			if seen[m] == nil {
 				seen[m] = map[int64]bool{}
 			}
 			if !seen[m][s.clinician] {
 				seen[m][s.clinician] = true
-				r.Affected = append(r.Affected, Scope{Clinician: s.clinician, From: m.FromDate(), To: m.ToDate()})
+				r.Affected = append(r.Affected, Scope{Clinician: s.clinician, From: m.fromDate(), To: m.toDate()})
 			}
 		}
 		sort.Slice(r.Affected, func(i, j int) bool {
@@ -273,7 +301,7 @@ WHERE entity_type = $1 AND action = ANY($2) ORDER BY "timestamp" DESC LIMIT 50`,
 			return a.From < b.From
 		})
 
-		r.Evidence = Table{Title: "last 50 changes (newest first)", Columns: []string{"timestamp", "entity_id", "action", "changed_by", "concurrent"}}
+		r.Evidence = Table{Title: "last 50 changes (newest first)", Columns: []string{a.Timestamp, a.EntityID, a.Action, or(a.Actor, "by"), "concurrent"}}
 		for _, c := range last {
 			mark := ""
 			for _, g := range st.list {

@@ -111,7 +111,7 @@ FROM generate_series(1, 200000) x`)
 	for _, window := range []time.Duration{time.Second, 5 * time.Second} {
 		var plan []string
 		err := f.tg.ReadOnly(context.Background(), func(ctx context.Context, tx pgx.Tx) error {
-			rows, err := tx.Query(ctx, "EXPLAIN "+auditGroupsSQL(cfg, window), "Shift", []string{"CREATE", "UPDATE"}, (7 * 24 * time.Hour).Seconds())
+			rows, err := tx.Query(ctx, "EXPLAIN "+auditGroupsSQL(&cfg.Profile, window), []string{"CREATE", "UPDATE"}, (7 * 24 * time.Hour).Seconds())
 			if err != nil {
 				return err
 			}

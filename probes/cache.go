@@ -3,7 +3,6 @@ package probes
 import (
 	"context"
 	"fmt"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -12,8 +11,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/redis/go-redis/v9"
 
-	"steady/clinic"
 	"steady/config"
+	"steady/profile"
 	"steady/target"
 )
 
@@ -198,44 +197,14 @@ func cacheHealth(ctx context.Context, r *Result, nodes []redis.UniversalClient) 
 	return nil
 }
 
-// shiftCountRE turns the profile's key template into a pattern that takes
-// a stored key apart, and a SCAN pattern matching every such key.
-func shiftCountRE(cfg *config.Config) (*regexp.Regexp, string) {
-	tpl := fmt.Sprintf("%s:%d:%s", cfg.Django.Cache.KeyPrefix, cfg.Django.Cache.Version, cfg.Django.Cache.ShiftCountKey)
-	if !strings.Contains(tpl, "{clinician}") || !strings.Contains(tpl, "{from}") || !strings.Contains(tpl, "{to}") {
-		return nil, ""
-	}
-	re := regexp.QuoteMeta(tpl)
-	re = strings.Replace(re, `\{clinician\}`, `(?P<clinician>\d+)`, 1)
-	re = strings.Replace(re, `\{from\}`, `(?P<from>\d{4}-\d{2}-\d{2})`, 1)
-	re = strings.Replace(re, `\{to\}`, `(?P<to>\d{4}-\d{2}-\d{2})`, 1)
-	glob := tpl
-	for _, ph := range []string{"{clinician}", "{from}", "{to}"} {
-		glob = strings.ReplaceAll(glob, ph, "*")
-	}
-	return regexp.MustCompile("^" + re + "$"), redisGlobEscape(glob)
-}
-
-// redisGlobEscape escapes the glob characters Redis knows except *.
-func redisGlobEscape(s string) string {
-	var b strings.Builder
-	for _, r := range s {
-		if strings.ContainsRune(`?[]\`, r) {
-			b.WriteByte('\\')
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
-}
-
 // sampleKeys SCANs each pattern on each node up to the sample size, then
 // reads TYPE and PTTL of every sampled key and the value of the sampled
 // shift-count keys.
 func sampleKeys(ctx context.Context, cfg *config.Config, rdb redis.UniversalClient, nodes []redis.UniversalClient) (_ []*sampledKey, _ []string, anyPartial bool, _ error) {
-	countRE, countGlob := shiftCountRE(cfg)
-	patterns := append([]string{}, cfg.Django.Cache.Patterns...)
-	if countRE != nil {
-		example := cfg.ShiftCountKey(7, "2026-01-01", "2026-01-31")
+	parseKey, countGlob := cfg.Profile.Cache.WorkedKeyMatcher()
+	patterns := append([]string{}, cfg.Profile.Cache.Patterns...)
+	if parseKey != nil {
+		example := cfg.Profile.Cache.WorkedKeyOf(7, "2026-01-01", "2026-01-31")
 		covered := false
 		for _, pat := range patterns {
 			covered = covered || target.MatchGlob(pat, example)
@@ -311,18 +280,11 @@ func sampleKeys(ctx context.Context, cfg *config.Config, rdb redis.UniversalClie
 		for i, k := range part {
 			k.typ = types[i].Val()
 			k.ttl = ttls[i].Val()
-			if countRE == nil {
+			if parseKey == nil {
 				continue
 			}
-			m := countRE.FindStringSubmatch(k.key)
-			if m == nil {
-				continue
-			}
-			from, errF := time.Parse(time.DateOnly, m[countRE.SubexpIndex("from")])
-			to, errT := time.Parse(time.DateOnly, m[countRE.SubexpIndex("to")])
-			id, errC := strconv.ParseInt(m[countRE.SubexpIndex("clinician")], 10, 64)
-			if errF == nil && errT == nil && errC == nil {
-				k.isCount, k.clinician, k.from, k.to = true, id, from, to
+			if kp, ok := parseKey(k.key); ok {
+				k.isCount, k.clinician, k.from, k.to = true, kp.Clinician, kp.From, kp.To
 			}
 		}
 	}
@@ -387,7 +349,8 @@ func checkCounts(ctx context.Context, t *target.Target, r *Result, keys []*sampl
 		return nil
 	}
 	cfg := t.Config()
-	if cfg.DB == "" || cfg.Django.Tables.Shift == "" {
+	sh := cfg.Profile.Shift
+	if cfg.DB == "" || sh.Table == "" {
 		r.add(Warn, "cache.unchecked", fmt.Sprintf("%s sampled but not compared: no database configured (give --db)", plural(len(todo), "shift-count key", "shift-count keys")), nil)
 		return nil
 	}
@@ -399,8 +362,9 @@ func checkCounts(ctx context.Context, t *target.Target, r *Result, keys []*sampl
 	}
 	err := t.ReadOnly(ctx, func(ctx context.Context, tx pgx.Tx) error {
 		rows, err := tx.Query(ctx, fmt.Sprintf(`
-SELECT k.i, (SELECT count(*) FROM %s s WHERE s.clinician_id = k.c AND s.date BETWEEN k.f AND k.t AND %s)
-FROM unnest($1::int8[], $2::date[], $3::date[]) WITH ORDINALITY AS k(c, f, t, i)`, ident(cfg.Django.Tables.Shift), clinic.WorkedCondition), ids, froms, tos)
+SELECT k.i, (SELECT count(*) FROM %s s WHERE %s = k.c AND %s BETWEEN k.f AND k.t AND %s)
+FROM unnest($1::int8[], $2::date[], $3::date[]) WITH ORDINALITY AS k(c, f, t, i)`,
+			profile.Ident(sh.Table), profile.Col("s", sh.Clinician), profile.Col("s", sh.Date), sh.WorkedSQL("s")), ids, froms, tos)
 		if err != nil {
 			return err
 		}
@@ -431,7 +395,7 @@ FROM unnest($1::int8[], $2::date[], $3::date[]) WITH ORDINALITY AS k(c, f, t, i)
 		}
 	}
 	if len(stale) == 0 {
-		r.add(OK, "cache.fresh", fmt.Sprintf("all %s agree with the database (worked shifts recomputed under the rule)", plural(len(todo), "sampled shift count", "sampled shift counts")),
+		r.add(OK, "cache.fresh", fmt.Sprintf("all %s agree with the database (worked shifts recomputed by steady's reading of the rule: %s)", plural(len(todo), "sampled shift count", "sampled shift counts"), sh.RuleText()),
 			map[string]any{"compared": len(todo)})
 		return nil
 	}
@@ -464,7 +428,7 @@ func brokerSharing(ctx context.Context, t *target.Target, r *Result) {
 		r.add(Warn, "cache.broker_shared", fmt.Sprintf("the Celery broker shares this Redis instance (%s) but could not be read: %s", where, why), nil)
 		return
 	}
-	queue := cfg.Django.Celery.Queue
+	queue := cfg.Profile.Celery.QueueOf()
 	queued := broker.LLen(ctx, queue).Val()
 	unacked := broker.HLen(ctx, "unacked").Val()
 	results := int64(-1)

@@ -115,9 +115,9 @@ func TestCacheUnreadableValues(t *testing.T) {
 	f := newFixture(t, fixtureOptions{})
 	ctx := context.Background()
 	m := f.lastMonth()
-	text := f.cfg.ShiftCountKey(1, m.FromDate(), m.ToDate())
-	hash := f.cfg.ShiftCountKey(2, m.FromDate(), m.ToDate())
-	pickled := f.cfg.ShiftCountKey(3, m.FromDate(), m.ToDate())
+	text := f.cfg.Profile.Cache.WorkedKeyOf(1, m.FromDate(), m.ToDate())
+	hash := f.cfg.Profile.Cache.WorkedKeyOf(2, m.FromDate(), m.ToDate())
+	pickled := f.cfg.Profile.Cache.WorkedKeyOf(3, m.FromDate(), m.ToDate())
 	must(t, f.rdb.Set(ctx, text, "fourteen", 0).Err())
 	must(t, f.rdb.Del(ctx, hash).Err())
 	must(t, f.rdb.HSet(ctx, hash, "n", 14).Err())
@@ -204,30 +204,11 @@ func TestCacheWithoutDatabaseStillReportsHealth(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	must(t, rdb.Set(context.Background(), cfg.ShiftCountKey(1, "2026-01-01", "2026-01-31"), "12", 0).Err())
+	must(t, rdb.Set(context.Background(), cfg.Profile.Cache.WorkedKeyOf(1, "2026-01-01", "2026-01-31"), "12", 0).Err())
 	p, _ := Get("cache")
 	r := p.Run(context.Background(), tg, nil)
 	want(t, r, Warn)
 	if len(findings(r, "cache.unchecked")) != 1 || len(findings(r, "cache.keys")) != 1 {
 		t.Errorf("want health and a note that counts were not compared\n%s", describe(r))
-	}
-}
-
-func TestShiftCountRE(t *testing.T) {
-	cfg := config.Default()
-	cfg.Django.Cache.KeyPrefix = "clinic.v2"
-	cfg.Django.Cache.Version = 3
-	re, glob := shiftCountRE(&cfg)
-	key := cfg.ShiftCountKey(42, "2026-02-01", "2026-02-28")
-	m := re.FindStringSubmatch(key)
-	if m == nil || m[re.SubexpIndex("clinician")] != "42" || m[re.SubexpIndex("to")] != "2026-02-28" {
-		t.Errorf("%s does not parse %s: %v", re, key, m)
-	}
-	if !target.MatchGlob(glob, key) || glob != "clinic.v2:3:shiftcount:*:*:*" {
-		t.Errorf("glob %q", glob)
-	}
-	cfg.Django.Cache.ShiftCountKey = "shiftcount:{clinician}"
-	if re, _ := shiftCountRE(&cfg); re != nil {
-		t.Errorf("a template without dates cannot be compared, got %s", re)
 	}
 }

@@ -7,8 +7,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"steady/clinic"
 	"steady/config"
+	"steady/profile"
 	"steady/target"
 )
 
@@ -17,11 +17,11 @@ import (
 //
 // Reads: pg_constraint for constraints added NOT VALID (any table);
 // pg_trigger for disabled triggers on user tables, the internal triggers
-// that enforce foreign keys included; for each CHECK and UNIQUE rule the
-// migrations declare on the profile's tables (clinic.Rules: duration > 0
-// and one shift per clinician, date and type from config.0003, one summary
-// per clinician and period from calculations.0001), whether the constraint
-// exists and is validated, and only when it is not, the rows breaking it;
+// that enforce foreign keys included; for each CHECK and UNIQUE constraint
+// the application's models declare (profile.constraints, learnt from the
+// models' Meta), the live constraint matching it by name or, failing that,
+// by definition (pg_get_constraintdef, normalised; a unique index counts),
+// whether it is validated, and only when it is not, the rows breaking it;
 // for every single-column foreign key of the profile's tables, rows whose
 // referenced row is gone.
 // Cost: catalog reads, plus one pass over a table for each rule the
@@ -195,151 +195,12 @@ func recordedMigrations(ctx context.Context, tx pgx.Tx) (map[string]bool, error)
 	return out, err
 }
 
-// profileTable maps a rule's table role to the profile's table name.
-func profileTable(cfg *config.Config, role string) string {
-	tb := cfg.Django.Tables
-	switch role {
-	case clinic.TableClinician:
-		return tb.Clinician
-	case clinic.TableShift:
-		return tb.Shift
-	case clinic.TableAuditLog:
-		return tb.AuditLog
-	case clinic.TableSummary:
-		return tb.Summary
-	}
-	return ""
-}
-
-// declaredRules checks each rule the migrations declare: a validated
-// constraint guarantees it; otherwise the rows breaking it are counted.
-func declaredRules(ctx context.Context, tx pgx.Tx, cfg *config.Config, recorded map[string]bool, r *Result) (int, error) {
-	broken := 0
-	for _, rule := range clinic.Rules {
-		table := profileTable(cfg, rule.Table)
-		if table == "" {
-			continue
-		}
-		var exists, present, validated bool
-		if err := tx.QueryRow(ctx, `
-SELECT to_regclass($1) IS NOT NULL,
-       EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = to_regclass($1) AND conname = $2),
-       coalesce((SELECT convalidated FROM pg_constraint WHERE conrelid = to_regclass($1) AND conname = $2), false)`,
-			table, rule.Constraint).Scan(&exists, &present, &validated); err != nil {
-			return 0, err
-		}
-		kind, def := "CHECK", "CHECK ("+rule.Check+")"
-		if rule.Check == "" {
-			kind, def = "UNIQUE", "UNIQUE ("+strings.Join(rule.Unique, ", ")+")"
-		}
-		row := func(state, rows string) {
-			r.Evidence.Rows = append(r.Evidence.Rows, []string{kind + " rule of " + rule.Migration, table, rule.Constraint, state, rows})
-		}
-		if !exists {
-			row("table missing", "")
-			continue
-		}
-		if present && validated {
-			row("enforced (validated constraint)", "0")
-			continue
-		}
-		applied := recorded[rule.Migration]
-		if !present && applied {
-			r.add(Fail, "constraints.missing", fmt.Sprintf("%s %s on %s is missing although %s is recorded as applied: it was dropped by hand", rule.Constraint, def, table, rule.Migration),
-				map[string]any{"table": table, "constraint": rule.Constraint, "migration": rule.Migration})
-		}
-		count, sample, err := ruleViolations(ctx, tx, table, rule)
-		if err != nil {
-			_, why := classifyPg(err, cfg)
-			row("not checked", why)
-			r.add(Warn, "constraints.unchecked", fmt.Sprintf("rows breaking %s on %s not counted: %s", def, table, why), nil)
-			continue
-		}
-		state := "constraint missing"
-		switch {
-		case present:
-			state = "NOT VALID"
-		case !applied:
-			state = "not yet created (" + rule.Migration + " not applied)"
-		}
-		rowsText := fmt.Sprint(count)
-		if count >= countCap {
-			rowsText = fmt.Sprintf("%d or more", countCap)
-		}
-		row(state, rowsText)
-		if count == 0 {
-			continue
-		}
-		broken++
-		msg := fmt.Sprintf("%s of %s %s %s (%s): %s", rowsOf(count, rowsText), table, verb(count, "breaks", "break"), def, rule.Constraint, sample)
-		if !applied {
-			msg += fmt.Sprintf("; applying %s will fail until they are fixed", rule.Migration)
-		}
-		r.add(Fail, "constraints.violation", msg, map[string]any{"table": table, "constraint": rule.Constraint, "rows": count, "migration": rule.Migration})
-	}
-	return broken, nil
-}
-
-// ruleViolations counts (up to countCap) the rows breaking a rule and
-// describes a few of them. For a UNIQUE rule it counts the surplus rows.
-func ruleViolations(ctx context.Context, tx pgx.Tx, table string, rule clinic.Rule) (int, string, error) {
-	var count int
-	var sample []string
-	err := savepoint(ctx, tx, func(tx pgx.Tx) error {
-		if rule.Check != "" {
-			rows, err := tx.Query(ctx, fmt.Sprintf(`SELECT id::text FROM %s WHERE NOT (%s) LIMIT %d`, ident(table), rule.Check, countCap))
-			if err != nil {
-				return err
-			}
-			ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
-			if err != nil {
-				return err
-			}
-			count = len(ids)
-			for i, id := range ids {
-				if i == 5 {
-					sample = append(sample, "…")
-					break
-				}
-				sample = append(sample, "id "+id)
-			}
-			return nil
-		}
-		cols := make([]string, len(rule.Unique))
-		for i, c := range rule.Unique {
-			cols[i] = pgx.Identifier{c}.Sanitize()
-		}
-		list := strings.Join(cols, ", ")
-		rows, err := tx.Query(ctx, fmt.Sprintf(`SELECT concat_ws(', ', %s), count(*)::int FROM %s GROUP BY %s HAVING count(*) > 1 LIMIT %d`, list, ident(table), list, countCap))
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var key string
-			var n int
-			if err := rows.Scan(&key, &n); err != nil {
-				return err
-			}
-			count += n - 1
-			if len(sample) < 5 {
-				sample = append(sample, fmt.Sprintf("(%s) ×%d", key, n))
-			} else if len(sample) == 5 {
-				sample = append(sample, "…")
-			}
-		}
-		return rows.Err()
-	})
-	return count, strings.Join(sample, ", "), err
-}
-
 // orphans checks every single-column foreign key of the profile's tables
 // for rows whose referenced row is gone.
 func orphans(ctx context.Context, tx pgx.Tx, cfg *config.Config, r *Result) (int, error) {
-	tb := cfg.Django.Tables
 	var tables []string
-	for _, name := range []string{tb.Clinician, tb.Shift, tb.AuditLog, tb.Summary} {
-		if name != "" {
+	for _, role := range profile.Roles {
+		if name := cfg.Profile.Table(role); name != "" {
 			tables = append(tables, name)
 		}
 	}

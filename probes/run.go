@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"steady/config"
+	"steady/profile"
 	"steady/target"
 )
 
@@ -112,15 +113,42 @@ func pgMessage(e *pgconn.PgError, cfg *config.Config) string {
 	case "55P03":
 		return fmt.Sprintf("waited longer than lock_timeout (%s) for a lock: another session holds an exclusive lock (a migration running?); retry, or raise probes.lock_timeout in steady.yaml", cfg.Probes.LockTimeout)
 	case "42P01":
-		return e.Message + ": check django.tables in steady.yaml, or whether the migrations ran (migrations probe)"
+		return e.Message + ": the profile names a table the database lacks (" + cfg.Profile.Origin() + "); has a migration not run (migrations probe), or has the application changed? `steady init` refreshes the profile"
 	case "42703":
-		return e.Message + ": the table does not have the columns of the seed's schema; check django.tables in steady.yaml"
+		return e.Message + columnRole(e.Message, cfg) + ": the profile (" + cfg.Profile.Origin() + ") and the live tables disagree; `steady init` refreshes the profile"
 	case "42501":
 		return e.Message + ": grant the probe role SELECT on the application's tables (and pg_read_all_stats for activity)"
 	case "25006":
 		return "refused a write in the read-only transaction (this is a bug in steady): " + e.Message
 	}
 	return fmt.Sprintf("%s (SQLSTATE %s)", e.Message, e.Code)
+}
+
+// columnRole names the role and field of the profile behind a missing
+// column, from PostgreSQL's message (column "x" does not exist, or
+// column t.x does not exist).
+func columnRole(msg string, cfg *config.Config) string {
+	_, rest, ok := strings.Cut(msg, "column ")
+	if !ok {
+		return ""
+	}
+	name, _, _ := strings.Cut(rest, " ")
+	name = strings.Trim(name, `"`)
+	if i := strings.LastIndexByte(name, '.'); i >= 0 {
+		name = name[i+1:]
+	}
+	var roles []string
+	for _, role := range profile.Roles {
+		for _, c := range cfg.Profile.Columns(role) {
+			if c.Name == name {
+				roles = append(roles, "profile."+role+"."+c.Field)
+			}
+		}
+	}
+	if len(roles) == 0 {
+		return ""
+	}
+	return " (" + strings.Join(roles, ", ") + ")"
 }
 
 // isPg reports whether err is a PostgreSQL error with the given code.

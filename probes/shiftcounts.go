@@ -10,7 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/redis/go-redis/v9"
 
-	"steady/clinic"
+	"steady/profile"
 	"steady/target"
 )
 
@@ -48,7 +48,7 @@ func clinicianParams() []Param {
 
 // sourceCounts are the clinician's shift rows in a range, counted.
 type sourceCounts struct {
-	rows, worked, withCancelled, cancelled, scheduled, nonPositive int64
+	rows, worked, withCancelled, cancelled, other, nonPositive int64
 }
 
 // Run implements Probe.
@@ -62,23 +62,29 @@ func (s ShiftCounts) Run(ctx context.Context, t *target.Target, p Params) Result
 		if err != nil {
 			return err
 		}
-		tb := cfg.Django.Tables
+		pf := &cfg.Profile
+		sh := pf.Shift
 		var exists bool
 		var src sourceCounts
 		var stored *storedFigure
 		err = t.ReadOnly(ctx, func(ctx context.Context, tx pgx.Tx) error {
-			if err := tx.QueryRow(ctx, fmt.Sprintf(`SELECT EXISTS (SELECT 1 FROM %s WHERE id = $1)`, ident(tb.Clinician)), clinician).Scan(&exists); err != nil {
-				return err
+			if pf.Clinician.Table != "" {
+				if err := tx.QueryRow(ctx, fmt.Sprintf(`SELECT EXISTS (SELECT 1 FROM %s WHERE %s = $1)`,
+					profile.Ident(pf.Clinician.Table), profile.Col("", pf.Clinician.ID)), clinician).Scan(&exists); err != nil {
+					return err
+				}
 			}
 			if err := tx.QueryRow(ctx, fmt.Sprintf(`
 SELECT count(*), count(*) FILTER (WHERE %s), count(*) FILTER (WHERE %s),
-       count(*) FILTER (WHERE status = 'CANCELLED'), count(*) FILTER (WHERE status = 'SCHEDULED'), count(*) FILTER (WHERE duration <= 0)
-FROM %s WHERE clinician_id = $1 AND date BETWEEN $2 AND $3`, clinic.WorkedCondition, clinic.CancelledAsWorkedCondition, ident(tb.Shift)),
-				clinician, from, to).Scan(&src.rows, &src.worked, &src.withCancelled, &src.cancelled, &src.scheduled, &src.nonPositive); err != nil {
+       count(*) FILTER (WHERE %s), count(*) FILTER (WHERE NOT %s AND NOT %s), count(*) FILTER (WHERE %s)
+FROM %s WHERE %s = $1 AND %s BETWEEN $2 AND $3`,
+				sh.WorkedSQL(""), sh.WithCancelledSQL(""), sh.CancelledSQL(""), sh.WorkedSQL(""), sh.CancelledSQL(""), sh.NonPositiveSQL(""),
+				profile.Ident(sh.Table), profile.Col("", sh.Clinician), profile.Col("", sh.Date)),
+				clinician, from, to).Scan(&src.rows, &src.worked, &src.withCancelled, &src.cancelled, &src.other, &src.nonPositive); err != nil {
 				return err
 			}
 			return savepoint(ctx, tx, func(tx pgx.Tx) (err error) {
-				stored, err = storedSummary(ctx, tx, cfg, clinician, from, to)
+				stored, err = storedSummary(ctx, tx, pf, clinician, from, to)
 				if isPg(err, "42P01") {
 					// No summary table yet: the comparison says so.
 					stored, err = nil, nil
@@ -90,20 +96,20 @@ FROM %s WHERE clinician_id = $1 AND date BETWEEN $2 AND $3`, clinic.WorkedCondit
 			return err
 		}
 		rng := dateOnly(from) + ".." + dateOnly(to)
-		if !exists {
-			r.add(Warn, "counts.no_clinician", fmt.Sprintf("there is no clinician %d in %s", clinician, tb.Clinician), nil)
+		if !exists && pf.Clinician.Table != "" {
+			r.add(Warn, "counts.no_clinician", fmt.Sprintf("there is no clinician %d in %s", clinician, pf.Clinician.Table), nil)
 		}
 
 		r.Evidence = Table{Title: fmt.Sprintf("worked shifts of clinician %d, %s", clinician, rng), Columns: []string{"source", "worked shifts", "detail"}}
-		r.Evidence.Rows = append(r.Evidence.Rows, []string{"database (rule)", fmt.Sprint(src.worked),
-			fmt.Sprintf("COMPLETED with duration > 0, of %d rows: %d cancelled, %d scheduled, %d with duration ≤ 0", src.rows, src.cancelled, src.scheduled, src.nonPositive)})
-		r.add(OK, "counts.rule", fmt.Sprintf("database: %d worked shifts under the rule (of %d rows; %d cancelled, %d scheduled)", src.worked, src.rows, src.cancelled, src.scheduled),
-			map[string]any{"worked": src.worked, "rows": src.rows, "cancelled": src.cancelled, "scheduled": src.scheduled, "non_positive": src.nonPositive})
+		r.Evidence.Rows = append(r.Evidence.Rows, []string{"database (steady's reading)", fmt.Sprint(src.worked),
+			fmt.Sprintf("%s, of %d rows: %d cancelled, %d in other statuses, %d with duration ≤ 0", sh.RuleText(), src.rows, src.cancelled, src.other, src.nonPositive)})
+		r.add(OK, "counts.rule", fmt.Sprintf("database: %d worked shifts by steady's reading of the rule (%s; of %d rows: %d cancelled, %d in other statuses)", src.worked, sh.RuleText(), src.rows, src.cancelled, src.other),
+			map[string]any{"worked": src.worked, "rows": src.rows, "cancelled": src.cancelled, "other": src.other, "non_positive": src.nonPositive})
 
 		var verdicts []string
 		mismatch := false
 		switch {
-		case tb.Summary == "":
+		case pf.Summary.Table == "":
 			r.Evidence.Rows = append(r.Evidence.Rows, []string{"stored summary", "", "no summary table in the profile"})
 		case stored == nil:
 			r.Evidence.Rows = append(r.Evidence.Rows, []string{"stored summary", "", "no summary lies inside " + rng})
@@ -129,7 +135,7 @@ FROM %s WHERE clinician_id = $1 AND date BETWEEN $2 AND $3`, clinic.WorkedCondit
 			}
 		}
 
-		key := cfg.ShiftCountKey(clinician, dateOnly(from), dateOnly(to))
+		key := pf.Cache.WorkedKeyOf(clinician, dateOnly(from), dateOnly(to))
 		switch cached, note, err := cachedCount(ctx, t, key); {
 		case err != nil:
 			_, why := classify(err, t)
@@ -172,6 +178,9 @@ FROM %s WHERE clinician_id = $1 AND date BETWEEN $2 AND $3`, clinic.WorkedCondit
 func cachedCount(ctx context.Context, t *target.Target, key string) (int64, string, error) {
 	if t.Config().Redis == "" {
 		return 0, "no cache Redis configured (--redis)", nil
+	}
+	if key == "" {
+		return 0, "no cached figure in the profile (profile.cache.worked_key)", nil
 	}
 	rdb, err := t.Cache(ctx)
 	if err != nil {

@@ -71,7 +71,7 @@ func TestShiftCounts(t *testing.T) {
 					t.Errorf("summary %q lacks %q", r.Summary, s)
 				}
 			}
-			if len(r.Evidence.Rows) != 3 || r.Evidence.Rows[0][0] != "database (rule)" {
+			if len(r.Evidence.Rows) != 3 || r.Evidence.Rows[0][0] != "database (steady's reading)" {
 				t.Errorf("evidence is not the three figures side by side: %v", r.Evidence.Rows)
 			}
 			if (tt.status == Fail) != (len(r.Affected) == 1) {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"steady/profile"
 	"steady/target"
 )
 
@@ -51,23 +52,35 @@ func (s SourceData) Run(ctx context.Context, t *target.Target, p Params) Result 
 			id                    int64
 			date                  time.Time
 			typ, duration, status string
-			positive              bool
+			positive, cancelled   bool
 			copies                int
 		}
 		var rows []shift
 		var total, dupGroups, dupRows, nonPositive, cancelled int
 		var stored *storedFigure
+		pf := &cfg.Profile
+		sh := pf.Shift
+		// The columns the profile may lack read as constants.
+		typ, duration, positive := "''", "''", "true"
+		if sh.Type != "" {
+			typ = profile.Col("", sh.Type) + "::text"
+		}
+		if sh.Duration != "" {
+			duration, positive = profile.Col("", sh.Duration)+"::text", "NOT "+sh.NonPositiveSQL("")
+		}
+		shiftCols := fmt.Sprintf("%s::int8, %s, %s, %s, %s::text, %s", profile.Col("", sh.ID), profile.Col("", sh.Date), typ, duration, profile.Col("", sh.Status), positive)
+		scope := fmt.Sprintf("FROM %s WHERE %s = $1 AND %s BETWEEN $2 AND $3", profile.Ident(sh.Table), profile.Col("", sh.Clinician), profile.Col("", sh.Date))
 		err = t.ReadOnly(ctx, func(ctx context.Context, tx pgx.Tx) error {
 			rs, err := tx.Query(ctx, fmt.Sprintf(`
-SELECT id, date, type, duration::text, status, duration > 0, count(*) OVER (PARTITION BY date, type)::int
-FROM %s WHERE clinician_id = $1 AND date BETWEEN $2 AND $3 ORDER BY date, type, id LIMIT %d`, ident(cfg.Django.Tables.Shift), maxRows+1),
+SELECT %s, count(*) OVER (PARTITION BY %s, %s)::int, %s
+%s ORDER BY 2, 3, 1 LIMIT %d`, shiftCols, profile.Col("", sh.Date), typ, sh.CancelledSQL(""), scope, maxRows+1),
 				clinician, from, to)
 			if err != nil {
 				return err
 			}
 			rows, err = pgx.CollectRows(rs, func(row pgx.CollectableRow) (shift, error) {
 				var x shift
-				err := row.Scan(&x.id, &x.date, &x.typ, &x.duration, &x.status, &x.positive, &x.copies)
+				err := row.Scan(&x.id, &x.date, &x.typ, &x.duration, &x.status, &x.positive, &x.copies, &x.cancelled)
 				return x, err
 			})
 			if err != nil {
@@ -77,13 +90,13 @@ FROM %s WHERE clinician_id = $1 AND date BETWEEN $2 AND $3 ORDER BY date, type, 
 			if err := tx.QueryRow(ctx, fmt.Sprintf(`
 SELECT coalesce(sum(n), 0)::int, count(*) FILTER (WHERE n > 1)::int, coalesce(sum(n) FILTER (WHERE n > 1), 0)::int,
        coalesce(sum(non_positive), 0)::int, coalesce(sum(cancelled), 0)::int
-FROM (SELECT count(*) AS n, count(*) FILTER (WHERE duration <= 0) AS non_positive, count(*) FILTER (WHERE status = 'CANCELLED') AS cancelled
-      FROM %s WHERE clinician_id = $1 AND date BETWEEN $2 AND $3 GROUP BY date, type) g`, ident(cfg.Django.Tables.Shift)),
+FROM (SELECT count(*) AS n, count(*) FILTER (WHERE %s) AS non_positive, count(*) FILTER (WHERE %s) AS cancelled
+      %s GROUP BY %s, %s) g`, sh.NonPositiveSQL(""), sh.CancelledSQL(""), scope, profile.Col("", sh.Date), typ),
 				clinician, from, to).Scan(&total, &dupGroups, &dupRows, &nonPositive, &cancelled); err != nil {
 				return err
 			}
 			return savepoint(ctx, tx, func(tx pgx.Tx) (err error) {
-				stored, err = storedSummary(ctx, tx, cfg, clinician, from, to)
+				stored, err = storedSummary(ctx, tx, pf, clinician, from, to)
 				if isPg(err, "42P01") {
 					stored, err = nil, nil
 				}
@@ -94,7 +107,7 @@ FROM (SELECT count(*) AS n, count(*) FILTER (WHERE duration <= 0) AS non_positiv
 			return err
 		}
 		rng := dateOnly(from) + ".." + dateOnly(to)
-		r.Evidence = Table{Title: fmt.Sprintf("shifts of clinician %d, %s", clinician, rng), Columns: []string{"date", "type", "duration", "status", "anomaly"}}
+		r.Evidence = Table{Title: fmt.Sprintf("shifts of clinician %d, %s", clinician, rng), Columns: []string{sh.Date, or(sh.Type, "type"), or(sh.Duration, "duration"), sh.Status, "anomaly"}}
 		shown := 0
 		for _, x := range rows {
 			var marks []string
@@ -104,7 +117,7 @@ FROM (SELECT count(*) AS n, count(*) FILTER (WHERE duration <= 0) AS non_positiv
 			if !x.positive {
 				marks = append(marks, "duration not positive")
 			}
-			if x.status == "CANCELLED" {
+			if x.cancelled {
 				marks = append(marks, "cancelled (not worked)")
 			}
 			if shown < maxRows {
@@ -125,7 +138,7 @@ FROM (SELECT count(*) AS n, count(*) FILTER (WHERE duration <= 0) AS non_positiv
 			problems = append(problems, plural(nonPositive, "non-positive duration", "non-positive durations"))
 		}
 		if cancelled > 0 {
-			r.add(OK, "source.cancelled", fmt.Sprintf("%s (never worked under the rule)", plural(cancelled, "cancelled row", "cancelled rows")), map[string]any{"rows": cancelled})
+			r.add(OK, "source.cancelled", fmt.Sprintf("%s (never worked by steady's reading of the rule)", plural(cancelled, "cancelled row", "cancelled rows")), map[string]any{"rows": cancelled})
 		}
 		if stored != nil && stored.withCancelled != stored.rule && stored.worked == stored.withCancelled {
 			r.add(Fail, "source.cancelled_counted", fmt.Sprintf("cancelled rows counted as worked: the stored summary (%d, %s) equals the count including the %s; the rule gives %d",
@@ -145,4 +158,12 @@ FROM (SELECT count(*) AS n, count(*) FILTER (WHERE duration <= 0) AS non_positiv
 		}
 		return nil
 	})
+}
+
+// or returns s, or def when s is empty.
+func or(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
 }

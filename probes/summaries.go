@@ -8,8 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"steady/clinic"
-	"steady/config"
+	"steady/profile"
 	"steady/target"
 )
 
@@ -51,29 +50,38 @@ func (Summaries) Params() []Param {
 type summaryRow struct {
 	clinician          int64
 	from, to           time.Time
-	worked, deficiency int64
-	contracted         *int64
+	worked     int64
+	deficiency *int64 // nil when the profile names no deficiency column
+	contracted *int64
 	actual             int64 // worked shifts under the rule
 	withCancelled      int64 // the same counting cancelled shifts
 	cancelled          int64
 }
 
 func (s summaryRow) expectedDeficiency() int64 {
-	if s.contracted == nil {
-		return s.deficiency
+	switch {
+	case s.contracted != nil:
+		// Contracted shifts not worked, never negative.
+		return max(*s.contracted-s.actual, 0)
+	case s.deficiency != nil:
+		// Nothing to compare the stored figure with.
+		return *s.deficiency
 	}
-	return int64(clinic.DeficiencyOf(int(*s.contracted), int(s.actual)))
+	return 0
 }
 
-func (s summaryRow) differs() bool {
-	return s.worked != s.actual || s.deficiency != s.expectedDeficiency()
+func (s summaryRow) storedDeficiency() int64 {
+	if s.deficiency == nil {
+		return s.expectedDeficiency()
+	}
+	return *s.deficiency
 }
 
 // explain says in words why a summary differs.
 func (s summaryRow) explain() string {
 	switch {
 	case s.worked == s.actual:
-		return fmt.Sprintf("deficiency %d does not follow contracted − worked (%d)", s.deficiency, s.expectedDeficiency())
+		return fmt.Sprintf("deficiency %d does not follow contracted − worked (%d)", s.storedDeficiency(), s.expectedDeficiency())
 	case s.cancelled > 0 && s.worked == s.withCancelled:
 		return fmt.Sprintf("counts the %s as worked", plural(int(s.cancelled), "cancelled shift", "cancelled shifts"))
 	case s.worked < s.actual:
@@ -89,9 +97,10 @@ func (s Summaries) Run(ctx context.Context, t *target.Target, p Params) Result {
 		if err := needDB(cfg); err != nil {
 			return err
 		}
-		tb := cfg.Django.Tables
-		if tb.Summary == "" {
-			return skip("no summary table in the profile (django.tables.summary in steady.yaml)")
+		pf := &cfg.Profile
+		sm := pf.Summary
+		if sm.Table == "" {
+			return skip("no stored summary in the profile (profile.summary in steady.yaml)")
 		}
 		where := []string{"true"}
 		var args []any
@@ -101,7 +110,7 @@ func (s Summaries) Run(ctx context.Context, t *target.Target, p Params) Result {
 				return err
 			}
 			args = append(args, c)
-			where = append(where, fmt.Sprintf("m.clinician_id = $%d", len(args)))
+			where = append(where, fmt.Sprintf("%s = $%d", profile.Col("m", sm.Clinician), len(args)))
 		}
 		if p["from"] != "" {
 			d, err := p.date("from")
@@ -109,7 +118,7 @@ func (s Summaries) Run(ctx context.Context, t *target.Target, p Params) Result {
 				return err
 			}
 			args = append(args, d)
-			where = append(where, fmt.Sprintf("m.period_end >= $%d", len(args)))
+			where = append(where, fmt.Sprintf("%s >= $%d", profile.Col("m", sm.PeriodEnd), len(args)))
 		}
 		if p["to"] != "" {
 			d, err := p.date("to")
@@ -117,19 +126,19 @@ func (s Summaries) Run(ctx context.Context, t *target.Target, p Params) Result {
 				return err
 			}
 			args = append(args, d)
-			where = append(where, fmt.Sprintf("m.period_start <= $%d", len(args)))
+			where = append(where, fmt.Sprintf("%s <= $%d", profile.Col("m", sm.PeriodStart), len(args)))
 		}
 		var total int
 		var bad []summaryRow
 		err := t.ReadOnly(ctx, func(ctx context.Context, tx pgx.Tx) error {
 			var exists bool
-			if err := tx.QueryRow(ctx, `SELECT to_regclass($1) IS NOT NULL`, tb.Summary).Scan(&exists); err != nil {
+			if err := tx.QueryRow(ctx, `SELECT to_regclass($1) IS NOT NULL`, sm.Table).Scan(&exists); err != nil {
 				return err
 			}
 			if !exists {
-				return skip("the summary table %s does not exist (is calculations.0001 applied? see the migrations probe; or set django.tables.summary)", tb.Summary)
+				return skip("the summary table %s does not exist (is its migration applied? see the migrations probe; or run `steady init` to refresh the profile)", sm.Table)
 			}
-			rows, err := tx.Query(ctx, summariesSQL(cfg, strings.Join(where, " AND ")), args...)
+			rows, err := tx.Query(ctx, summariesSQL(pf, strings.Join(where, " AND ")), args...)
 			if err != nil {
 				return err
 			}
@@ -149,8 +158,9 @@ func (s Summaries) Run(ctx context.Context, t *target.Target, p Params) Result {
 				return nil
 			}
 			// All agree: the evidence says what was checked, per period.
-			rs, err := tx.Query(ctx, fmt.Sprintf(`SELECT m.period_start, m.period_end, count(*)::int, sum(m.worked_shifts)::int8, sum(m.deficiency)::int8
-FROM %s m WHERE %s GROUP BY 1, 2 ORDER BY 1, 2 LIMIT %d`, ident(tb.Summary), strings.Join(where, " AND "), maxRows), args...)
+			rs, err := tx.Query(ctx, fmt.Sprintf(`SELECT %s, %s, count(*)::int, sum(%s)::int8, coalesce(sum(%s), 0)::int8
+FROM %s m WHERE %s GROUP BY 1, 2 ORDER BY 1, 2 LIMIT %d`, profile.Col("m", sm.PeriodStart), profile.Col("m", sm.PeriodEnd), profile.Col("m", sm.Worked), deficiencyExpr(sm, "m"),
+				profile.Ident(sm.Table), strings.Join(where, " AND "), maxRows), args...)
 			if err != nil {
 				return err
 			}
@@ -172,7 +182,7 @@ FROM %s m WHERE %s GROUP BY 1, 2 ORDER BY 1, 2 LIMIT %d`, ident(tb.Summary), str
 			return err
 		}
 		if len(bad) == 0 {
-			r.Summary = fmt.Sprintf("all %s agree with the rule (worked = COMPLETED with duration > 0; deficiency = contracted − worked, at least 0)", plural(total, "stored summary", "stored summaries"))
+			r.Summary = fmt.Sprintf("all %s agree with steady's reading of the rule (worked = %s; deficiency = contracted − worked, at least 0)", plural(total, "stored summary", "stored summaries"), pf.Shift.RuleText())
 			r.add(OK, "summaries.agree", r.Summary, map[string]any{"checked": total})
 			return nil
 		}
@@ -194,12 +204,12 @@ FROM %s m WHERE %s GROUP BY 1, 2 ORDER BY 1, 2 LIMIT %d`, ident(tb.Summary), str
 			period := dateOnly(s.from) + ".." + dateOnly(s.to)
 			r.Affected = append(r.Affected, Scope{Clinician: s.clinician, From: dateOnly(s.from), To: dateOnly(s.to)})
 			r.Evidence.Rows = append(r.Evidence.Rows, []string{fmt.Sprint(s.clinician), period, fmt.Sprint(s.worked), fmt.Sprint(s.actual),
-				fmt.Sprint(s.deficiency), fmt.Sprint(s.expectedDeficiency()), s.explain()})
+				fmt.Sprint(s.storedDeficiency()), fmt.Sprint(s.expectedDeficiency()), s.explain()})
 			if i < maxFindings {
 				r.add(Fail, "summaries.row", fmt.Sprintf("clinician %d, %s: stored %d worked / deficiency %d, rule gives %d / %d: %s",
-					s.clinician, period, s.worked, s.deficiency, s.actual, s.expectedDeficiency(), s.explain()),
+					s.clinician, period, s.worked, s.storedDeficiency(), s.actual, s.expectedDeficiency(), s.explain()),
 					map[string]any{"clinician": s.clinician, "from": dateOnly(s.from), "to": dateOnly(s.to), "stored": s.worked, "actual": s.actual,
-						"stored_deficiency": s.deficiency, "expected_deficiency": s.expectedDeficiency()})
+						"stored_deficiency": s.storedDeficiency(), "expected_deficiency": s.expectedDeficiency()})
 			}
 		}
 		if len(bad) > maxFindings {
@@ -210,26 +220,41 @@ FROM %s m WHERE %s GROUP BY 1, 2 ORDER BY 1, 2 LIMIT %d`, ident(tb.Summary), str
 	})
 }
 
+// deficiencyExpr is the stored deficiency of summary alias, or NULL when
+// the profile names no deficiency column.
+func deficiencyExpr(sm profile.Summary, alias string) string {
+	if sm.Deficiency == "" {
+		return "NULL::int8"
+	}
+	return profile.Col(alias, sm.Deficiency) + "::int8"
+}
+
 // summariesSQL compares every summary matching where (conditions on m)
-// with the rule; it returns the differing ones (at most 1000) with the
-// number that differ and the number checked.
-func summariesSQL(cfg *config.Config, where string) string {
-	tb := cfg.Django.Tables
+// with steady's reading of the rule; it returns the differing ones (at
+// most 1000) with the number that differ and the number checked.
+func summariesSQL(pf *profile.Profile, where string) string {
+	sm, sh, cl := pf.Summary, pf.Shift, pf.Clinician
+	contracted := "NULL::int8"
+	join := ""
+	if cl.Table != "" && cl.Contracted != "" {
+		contracted = profile.Col("c", cl.Contracted) + "::int8"
+		join = fmt.Sprintf("LEFT JOIN %s c ON %s = d0.clinician_id", profile.Ident(cl.Table), profile.Col("c", cl.ID))
+	}
 	return fmt.Sprintf(`
 WITH m AS (
-  SELECT m.id, m.clinician_id, m.period_start, m.period_end, m.worked_shifts::int8 AS worked, m.deficiency::int8 AS deficiency,
-         m.period_start = date_trunc('month', m.period_start)::date
-           AND m.period_end = (date_trunc('month', m.period_start) + interval '1 month - 1 day')::date AS monthly
-  FROM %[1]s m WHERE %[4]s
+  SELECT %[1]s AS id, %[2]s::int8 AS clinician_id, %[3]s AS period_start, %[4]s AS period_end, %[5]s::int8 AS worked, %[6]s AS deficiency,
+         %[3]s = date_trunc('month', %[3]s)::date
+           AND %[4]s = (date_trunc('month', %[3]s) + interval '1 month - 1 day')::date AS monthly
+  FROM %[7]s m WHERE %[8]s
 ), per_month AS (
-  -- Calendar-month summaries (the application's) join the shifts counted
-  -- once per clinician and month: a hash join, not a range join.
-  SELECT x.clinician_id, date_trunc('month', x.date)::date AS month,
-         count(*) FILTER (WHERE %[5]s) AS actual,
-         count(*) FILTER (WHERE %[6]s) AS with_cancelled,
-         count(*) FILTER (WHERE x.status = 'CANCELLED') AS cancelled
-  FROM %[2]s x
-  WHERE x.date BETWEEN (SELECT min(period_start) FROM m WHERE monthly) AND (SELECT max(period_end) FROM m WHERE monthly)
+  -- Calendar-month summaries join the shifts counted once per clinician
+  -- and month: a hash join, not a range join.
+  SELECT %[10]s::int8 AS clinician_id, date_trunc('month', %[11]s)::date AS month,
+         count(*) FILTER (WHERE %[12]s) AS actual,
+         count(*) FILTER (WHERE %[13]s) AS with_cancelled,
+         count(*) FILTER (WHERE %[14]s) AS cancelled
+  FROM %[9]s x
+  WHERE %[11]s BETWEEN (SELECT min(period_start) FROM m WHERE monthly) AND (SELECT max(period_end) FROM m WHERE monthly)
   GROUP BY 1, 2
 ), a AS (
   SELECT m.id, coalesce(p.actual, 0) AS actual, coalesce(p.with_cancelled, 0) AS with_cancelled, coalesce(p.cancelled, 0) AS cancelled
@@ -237,30 +262,28 @@ WITH m AS (
   WHERE m.monthly
   UNION ALL
   SELECT m.id,
-         count(x.id) FILTER (WHERE %[5]s),
-         count(x.id) FILTER (WHERE %[6]s),
-         count(x.id) FILTER (WHERE x.status = 'CANCELLED')
-  FROM m LEFT JOIN %[2]s x ON x.clinician_id = m.clinician_id AND x.date BETWEEN m.period_start AND m.period_end
+         count(%[15]s) FILTER (WHERE %[12]s),
+         count(%[15]s) FILTER (WHERE %[13]s),
+         count(%[15]s) FILTER (WHERE %[14]s)
+  FROM m LEFT JOIN %[9]s x ON %[10]s = m.clinician_id AND %[11]s BETWEEN m.period_start AND m.period_end
   WHERE NOT m.monthly
   GROUP BY m.id
+), d0 AS (
+  SELECT m.clinician_id, m.period_start, m.period_end, m.worked, m.deficiency, a.actual, a.with_cancelled, a.cancelled
+  FROM m JOIN a USING (id)
 )
 SELECT count(*) OVER (), d.* FROM (
-  SELECT m.clinician_id, m.period_start, m.period_end, m.worked, m.deficiency, c.contracted_shifts::int8, a.actual, a.with_cancelled, a.cancelled,
+  SELECT d0.clinician_id, d0.period_start, d0.period_end, d0.worked, d0.deficiency, %[16]s AS contracted, d0.actual, d0.with_cancelled, d0.cancelled,
          count(*) OVER () AS checked
-  FROM m JOIN a USING (id) LEFT JOIN %[3]s c ON c.id = m.clinician_id
+  FROM d0 %[17]s
 ) d
-WHERE d.worked <> d.actual OR (d.contracted_shifts IS NOT NULL AND d.deficiency <> greatest(d.contracted_shifts - d.actual, 0))
+WHERE d.worked <> d.actual OR (d.contracted IS NOT NULL AND d.deficiency IS NOT NULL AND d.deficiency <> greatest(d.contracted - d.actual, 0))
 ORDER BY d.clinician_id, d.period_start LIMIT 1000`,
-		ident(tb.Summary), ident(tb.Shift), ident(tb.Clinician), where,
-		qualify("x", clinic.WorkedCondition), qualify("x", clinic.CancelledAsWorkedCondition))
-}
-
-// qualify prefixes the column names of a rule condition with a table alias.
-func qualify(alias, cond string) string {
-	for _, col := range []string{"status", "duration"} {
-		cond = strings.ReplaceAll(cond, col+" ", alias+"."+col+" ")
-	}
-	return cond
+		profile.Col("m", sm.ID), profile.Col("m", sm.Clinician), profile.Col("m", sm.PeriodStart), profile.Col("m", sm.PeriodEnd),
+		profile.Col("m", sm.Worked), deficiencyExpr(sm, "m"), profile.Ident(sm.Table), where,
+		profile.Ident(sh.Table), profile.Col("x", sh.Clinician), profile.Col("x", sh.Date),
+		sh.WorkedSQL("x"), sh.WithCancelledSQL("x"), sh.CancelledSQL("x"), profile.Col("x", sh.ID),
+		contracted, join)
 }
 
 // storedFigure is what the summary table says about one clinician over one
@@ -279,18 +302,22 @@ type storedFigure struct {
 }
 
 // storedSummary reads the summaries of clinician that lie inside [from,
-// to]; nil when the profile has no summary table or none lies inside.
-func storedSummary(ctx context.Context, tx pgx.Tx, cfg *config.Config, clinician int64, from, to time.Time) (*storedFigure, error) {
-	tb := cfg.Django.Tables
-	if tb.Summary == "" {
+// to]; nil when the profile has no summary or none lies inside.
+func storedSummary(ctx context.Context, tx pgx.Tx, pf *profile.Profile, clinician int64, from, to time.Time) (*storedFigure, error) {
+	sm, sh := pf.Summary, pf.Shift
+	if sm.Table == "" {
 		return nil, nil
 	}
+	count := func(cond string) string {
+		return fmt.Sprintf(`(SELECT count(*) FROM %s s WHERE %s = %s AND %s BETWEEN %s AND %s AND %s)`,
+			profile.Ident(sh.Table), profile.Col("s", sh.Clinician), profile.Col("m", sm.Clinician), profile.Col("s", sh.Date),
+			profile.Col("m", sm.PeriodStart), profile.Col("m", sm.PeriodEnd), cond)
+	}
 	rows, err := tx.Query(ctx, fmt.Sprintf(`
-SELECT m.period_start, m.period_end, m.worked_shifts::int8,
-  (SELECT count(*) FROM %[2]s s WHERE s.clinician_id = m.clinician_id AND s.date BETWEEN m.period_start AND m.period_end AND %[3]s),
-  (SELECT count(*) FROM %[2]s s WHERE s.clinician_id = m.clinician_id AND s.date BETWEEN m.period_start AND m.period_end AND %[4]s)
-FROM %[1]s m WHERE m.clinician_id = $1 AND m.period_start >= $2 AND m.period_end <= $3
-ORDER BY m.period_start, m.period_end LIMIT 500`, ident(tb.Summary), ident(tb.Shift), qualify("s", clinic.WorkedCondition), qualify("s", clinic.CancelledAsWorkedCondition)),
+SELECT %[1]s, %[2]s, %[3]s::int8, %[4]s, %[5]s
+FROM %[6]s m WHERE %[7]s = $1 AND %[1]s >= $2 AND %[2]s <= $3
+ORDER BY 1, 2 LIMIT 500`, profile.Col("m", sm.PeriodStart), profile.Col("m", sm.PeriodEnd), profile.Col("m", sm.Worked),
+		count(sh.WorkedSQL("s")), count(sh.WithCancelledSQL("s")), profile.Ident(sm.Table), profile.Col("m", sm.Clinician)),
 		clinician, from, to)
 	if err != nil {
 		return nil, err

@@ -53,17 +53,6 @@ func TestSummariesFindEveryWrongSummary(t *testing.T) {
 	}
 }
 
-func TestQualify(t *testing.T) {
-	for cond, want := range map[string]string{
-		clinic.WorkedCondition:            "x.status = 'COMPLETED' AND x.duration > 0",
-		clinic.CancelledAsWorkedCondition: "x.status IN ('COMPLETED', 'CANCELLED') AND x.duration > 0",
-	} {
-		if got := qualify("x", cond); got != want {
-			t.Errorf("qualify(%q) = %q, want %q", cond, got, want)
-		}
-	}
-}
-
 func TestSummariesOtherDisagreements(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, fixtureOptions{})

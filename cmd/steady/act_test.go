@@ -146,7 +146,7 @@ func TestActEndToEnd(t *testing.T) {
 		expect(t, act("flush-cache", "--yes", "--confirm", redisName), 0, "Outcome: succeeded", "FLUSHDB ASYNC done")
 		clinician := fmt.Sprint(fault.Clinicians[0])
 		expect(t, act("recalculate", "--clinician", clinician, "--from", fault.Start, "--to", fault.End, "--yes"), 0,
-			"calculations.tasks.recalculate_clinician("+clinician+", '"+fault.Start+"', '"+fault.End+"')",
+			"calculations.tasks.recalculate_clinician(clinician_id="+clinician+", start_date='"+fault.Start+"', end_date='"+fault.End+"')",
 			"» progress: 1/1 tasks", "Outcome: succeeded", "» summaries: ok")
 		expect(t, runSteady(t, "", env, "check", "--only", "cache,summaries"), 0)
 		if !worker.Alive() {
