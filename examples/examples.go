@@ -1,14 +1,19 @@
-// Package examples runs the example Django application in examples/clinic
-// on Debian's Python packages: it finds an interpreter that has them, runs
-// manage.py, and starts the application's real Celery worker, so tests of
-// steady's probes, actions and Celery protocol are proven against the real
-// thing rather than against steady's idea of it.
+// Package examples runs the example Django applications on Debian's Python
+// packages: it finds an interpreter that has them, runs manage.py, and
+// starts an application's real Celery worker, so tests of steady's probes,
+// actions and Celery protocol are proven against the real thing rather than
+// against steady's idea of it.
+//
+// There are two applications, alike in what the runbook needs (a person,
+// their shifts, an audit trail, a stored monthly summary, a cached figure,
+// a recalculation task) and different in every name: examples/clinic
+// (Clinic) and examples/rota (Rota). What steady learns from one it must
+// learn from the other through Django itself.
 package examples
 
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"net/url"
 	"os"
@@ -25,10 +30,10 @@ import (
 // EnvPython names an interpreter to use instead of searching for one.
 const EnvPython = "STEADY_PYTHON"
 
-// DebianPackages provide what the example application imports.
-const DebianPackages = "python3-django python3-celery python3-django-redis python3-psycopg2"
+// DebianPackages provide what the example applications import.
+const DebianPackages = "python3-django python3-celery python3-django-redis python3-psycopg2 python3-django-simple-history"
 
-// The example application keeps the django-redis cache and the Celery
+// The clinic keeps the django-redis cache and the Celery
 // broker (and results) in different databases of one Redis server, as a
 // careful deployment does: FLUSHDB of the cache then leaves the queue alone.
 const (
@@ -36,15 +41,23 @@ const (
 	CacheDB  = 1
 )
 
-const importCheck = "import django, celery, django_redis, psycopg2"
+// The rota keeps its cache, broker and results in three databases of its
+// own, so nothing about the clinic's numbering can be taken for granted.
+const (
+	RotaCacheDB   = 2
+	RotaBrokerDB  = 3
+	RotaResultsDB = 4
+)
+
+const importCheck = "import django, celery, django_redis, psycopg2, simple_history"
 
 var checked sync.Map // interpreter path → error (nil when usable)
 
 // Python returns an interpreter that can import django, celery,
-// django_redis and psycopg2: $STEADY_PYTHON if set (and then only it),
-// else Debian's /usr/bin/python3, else python3 on PATH. A PATH python3 is
-// often a pyenv or virtualenv interpreter without Debian's packages, which
-// is why Debian's comes first.
+// django_redis, psycopg2 and simple_history: $STEADY_PYTHON if set (and
+// then only it), else Debian's /usr/bin/python3, else python3 on PATH. A
+// PATH python3 is often a pyenv or virtualenv interpreter without Debian's
+// packages, which is why Debian's comes first.
 func Python() (string, error) {
 	if p := os.Getenv(EnvPython); p != "" {
 		if err := usable(p); err != nil {
@@ -95,34 +108,75 @@ func errOrNil(v any) error {
 	return v.(error)
 }
 
-// ClinicDir returns the directory of the example application (the one
-// holding manage.py), found beside this package's source.
-func ClinicDir() (string, error) {
+// ClinicDir returns the directory of the clinic example application (the
+// one holding manage.py), found beside this package's source.
+func ClinicDir() (string, error) { return appDir("clinic") }
+
+// RotaDir returns the directory of the rota example application.
+func RotaDir() (string, error) { return appDir("rota") }
+
+func appDir(name string) (string, error) {
 	_, file, _, ok := runtime.Caller(0)
 	if !ok {
-		return "", errors.New("locate examples/clinic: no caller information")
+		return "", fmt.Errorf("locate examples/%s: no caller information", name)
 	}
-	dir := filepath.Join(filepath.Dir(file), "clinic")
+	dir := filepath.Join(filepath.Dir(file), name)
 	if _, err := os.Stat(filepath.Join(dir, "manage.py")); err != nil {
-		return "", fmt.Errorf("locate examples/clinic: %w; the example app is read from the source tree, so run from a checkout built without -trimpath", err)
+		return "", fmt.Errorf("locate examples/%s: %w; the example app is read from the source tree, so run from a checkout built without -trimpath", name, err)
 	}
 	return dir, nil
 }
 
-// App is the example application wired to its backing services.
+// App is an example application wired to its backing services. The zero
+// values of Settings, CeleryApp, Queue and ResultsURL are the clinic's.
 type App struct {
 	// Dir holds manage.py.
 	Dir string
 	// Python runs it.
 	Python string
 	// DatabaseURL, CacheURL and BrokerURL become DATABASE_URL, REDIS_URL
-	// and CELERY_BROKER_URL (results go to the broker).
+	// and CELERY_BROKER_URL.
 	DatabaseURL string
 	CacheURL    string
 	BrokerURL   string
+	// ResultsURL becomes CELERY_RESULT_BACKEND; empty means the broker.
+	ResultsURL string
+	// Settings becomes DJANGO_SETTINGS_MODULE; empty means
+	// "clinicsite.settings".
+	Settings string
+	// CeleryApp is the worker's -A; empty means "clinicsite".
+	CeleryApp string
+	// Queue is the one queue the worker consumes (-Q); empty means "celery".
+	Queue string
 	// Env adds KEY=VALUE pairs to every command, after the ones above.
 	Env []string
 }
+
+// The clinic's names, which an App's empty fields stand for.
+const (
+	clinicSettings  = "clinicsite.settings"
+	clinicCeleryApp = "clinicsite"
+	clinicQueue     = "celery"
+)
+
+func orDefault(v, def string) string {
+	if v == "" {
+		return def
+	}
+	return v
+}
+
+// SettingsModule is DJANGO_SETTINGS_MODULE of the application.
+func (a *App) SettingsModule() string { return orDefault(a.Settings, clinicSettings) }
+
+// CeleryAppName is the Celery app the worker runs (-A).
+func (a *App) CeleryAppName() string { return orDefault(a.CeleryApp, clinicCeleryApp) }
+
+// QueueName is the queue the application's tasks go to and its worker reads.
+func (a *App) QueueName() string { return orDefault(a.Queue, clinicQueue) }
+
+// Results is CELERY_RESULT_BACKEND of the application.
+func (a *App) Results() string { return orDefault(a.ResultsURL, a.BrokerURL) }
 
 // Clinic returns the example application using databaseURL, with the
 // cache in CacheDB and the broker in BrokerDB of the Redis at redisURL.
@@ -143,7 +197,8 @@ func Clinic(databaseURL, redisURL string) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &App{Dir: dir, Python: python, DatabaseURL: databaseURL, CacheURL: cache, BrokerURL: broker}, nil
+	return &App{Dir: dir, Python: python, DatabaseURL: databaseURL, CacheURL: cache, BrokerURL: broker,
+		ResultsURL: broker, Settings: clinicSettings, CeleryApp: clinicCeleryApp, Queue: clinicQueue}, nil
 }
 
 // NewClinic is Clinic for tests: it fails the test (never skips) when the
@@ -153,6 +208,40 @@ func NewClinic(t testing.TB, databaseURL, redisURL string) *App {
 	app, err := Clinic(databaseURL, redisURL)
 	if err != nil {
 		t.Fatalf("the example Django app cannot run: %v", err)
+	}
+	return app
+}
+
+// Rota returns the rota example application (examples/rota) using
+// databaseURL, with its cache in RotaCacheDB, its broker in RotaBrokerDB and
+// its results in RotaResultsDB of the Redis at redisURL.
+func Rota(databaseURL, redisURL string) (*App, error) {
+	python, err := Python()
+	if err != nil {
+		return nil, err
+	}
+	dir, err := RotaDir()
+	if err != nil {
+		return nil, err
+	}
+	urls := make([]string, 3)
+	for i, db := range []int{RotaCacheDB, RotaBrokerDB, RotaResultsDB} {
+		if urls[i], err = RedisDB(redisURL, db); err != nil {
+			return nil, err
+		}
+	}
+	return &App{Dir: dir, Python: python, DatabaseURL: databaseURL,
+		CacheURL: urls[0], BrokerURL: urls[1], ResultsURL: urls[2],
+		Settings: "rotasite.settings", CeleryApp: "rotasite", Queue: "rota"}, nil
+}
+
+// NewRota is Rota for tests: it fails the test (never skips) when the
+// application cannot run here, saying what to install.
+func NewRota(t testing.TB, databaseURL, redisURL string) *App {
+	t.Helper()
+	app, err := Rota(databaseURL, redisURL)
+	if err != nil {
+		t.Fatalf("the rota example Django app cannot run: %v", err)
 	}
 	return app
 }
@@ -173,8 +262,8 @@ func (a *App) Environ() []string {
 		"DATABASE_URL=" + a.DatabaseURL,
 		"REDIS_URL=" + a.CacheURL,
 		"CELERY_BROKER_URL=" + a.BrokerURL,
-		"CELERY_RESULT_BACKEND=" + a.BrokerURL,
-		"DJANGO_SETTINGS_MODULE=clinicsite.settings",
+		"CELERY_RESULT_BACKEND=" + a.Results(),
+		"DJANGO_SETTINGS_MODULE=" + a.SettingsModule(),
 		// Keep the source tree free of __pycache__ and see output as it happens.
 		"PYTHONDONTWRITEBYTECODE=1",
 		"PYTHONUNBUFFERED=1",

@@ -12,11 +12,20 @@ import (
 	"time"
 )
 
-// WorkerArgs are the arguments of the application's Celery worker: one
-// process, no pool children, no cluster chatter, only the default queue.
-var WorkerArgs = []string{"-m", "celery", "-A", "clinicsite", "worker",
-	"--pool=solo", "--concurrency=1", "--without-heartbeat", "--without-gossip",
-	"--without-mingle", "-Q", "celery", "--loglevel=INFO"}
+// WorkerArgs are the arguments of the clinic's Celery worker: one process,
+// no pool children, no cluster chatter, only the default queue. An App's
+// own are App.WorkerArgs.
+var WorkerArgs = workerArgs(clinicCeleryApp, clinicQueue)
+
+func workerArgs(celeryApp, queue string) []string {
+	return []string{"-m", "celery", "-A", celeryApp, "worker",
+		"--pool=solo", "--concurrency=1", "--without-heartbeat", "--without-gossip",
+		"--without-mingle", "-Q", queue, "--loglevel=INFO"}
+}
+
+// WorkerArgs are the arguments of this application's Celery worker, as the
+// package's WorkerArgs are the clinic's: its Celery app, its queue.
+func (a *App) WorkerArgs() []string { return workerArgs(a.CeleryAppName(), a.QueueName()) }
 
 // Worker is a running Celery worker of the example application.
 type Worker struct {
@@ -50,14 +59,15 @@ func (a *App) StartWorker(t testing.TB) *Worker {
 
 func (a *App) startWorker(ctx context.Context) (*Worker, error) {
 	// Not CommandContext: the worker outlives ctx, which only bounds startup.
-	cmd := exec.Command(a.Python, WorkerArgs...)
+	args := a.WorkerArgs()
+	cmd := exec.Command(a.Python, args...)
 	cmd.Dir = a.Dir
 	cmd.Env = a.Environ()
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	w := &Worker{cmd: cmd, log: newLogBuffer(), exited: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = w.log, w.log
 	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start the Celery worker (%s %s): %w", a.Python, strings.Join(WorkerArgs, " "), err)
+		return nil, fmt.Errorf("start the Celery worker (%s %s): %w", a.Python, strings.Join(args, " "), err)
 	}
 	go func() {
 		w.err = cmd.Wait()

@@ -32,6 +32,7 @@ py_has django || missing+=(python3-django)
 py_has celery || missing+=(python3-celery)
 py_has django_redis || missing+=(python3-django-redis)
 py_has psycopg2 || missing+=(python3-psycopg2)
+py_has simple_history || missing+=(python3-django-simple-history)
 py_has redis || missing+=(python3-redis)
 
 if [ ${#missing[@]} -eq 0 ]; then
