@@ -25,6 +25,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"steady/target"
 )
 
 // EnvPython names an interpreter to use instead of searching for one.
@@ -258,7 +260,13 @@ func RedisDB(redisURL string, db int) (string, error) {
 
 // Environ is the environment of every command the application runs.
 func (a *App) Environ() []string {
-	return append(os.Environ(), append([]string{
+	return append(os.Environ(), a.OwnEnv()...)
+}
+
+// OwnEnv is what the application adds to the environment: its settings'
+// variables, then Env.
+func (a *App) OwnEnv() []string {
+	return append([]string{
 		"DATABASE_URL=" + a.DatabaseURL,
 		"REDIS_URL=" + a.CacheURL,
 		"CELERY_BROKER_URL=" + a.BrokerURL,
@@ -267,7 +275,18 @@ func (a *App) Environ() []string {
 		// Keep the source tree free of __pycache__ and see output as it happens.
 		"PYTHONDONTWRITEBYTECODE=1",
 		"PYTHONUNBUFFERED=1",
-	}, a.Env...)...)
+	}, a.Env...)
+}
+
+// ManageLine is a shell command prefix running the application's
+// manage.py with its settings from anywhere, the way a team configures
+// steady's manage command (`docker compose exec -T web python manage.py`).
+func (a *App) ManageLine() string {
+	parts := []string{"cd", target.ShellQuote(a.Dir), "&&", "env"}
+	for _, kv := range a.OwnEnv() {
+		parts = append(parts, target.ShellQuote(kv))
+	}
+	return strings.Join(append(parts, target.ShellQuote(a.Python), "manage.py"), " ")
 }
 
 // Command returns `python args...` in the application directory, in its

@@ -48,14 +48,14 @@ func (Summaries) Params() []Param {
 
 // summaryRow is one stored summary with the figures recomputed for it.
 type summaryRow struct {
-	clinician          int64
-	from, to           time.Time
-	worked     int64
-	deficiency *int64 // nil when the profile names no deficiency column
-	contracted *int64
-	actual             int64 // worked shifts under the rule
-	withCancelled      int64 // the same counting cancelled shifts
-	cancelled          int64
+	clinician     int64
+	from, to      time.Time
+	worked        int64
+	deficiency    *int64 // nil when the profile names no deficiency column
+	contracted    *int64
+	actual        int64 // worked shifts under the rule
+	withCancelled int64 // the same counting cancelled shifts
+	cancelled     int64
 }
 
 func (s summaryRow) expectedDeficiency() int64 {

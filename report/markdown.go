@@ -31,6 +31,9 @@ func (r *Report) Markdown() string {
 	row("Runbook", fmt.Sprintf("%s (`%s`, sha256 %s)", h.Title, h.Runbook, short(h.RunbookHash)))
 	row("Severity", strings.ToUpper(h.Severity))
 	row("Target", h.Target)
+	if h.Profile != "" {
+		row("Application profile", h.Profile)
+	}
 	row("Start", ts(h.Start))
 	if h.Closed {
 		row("End", ts(h.End))

@@ -50,6 +50,7 @@ type Header struct {
 	RunbookHash string    `json:"runbook_hash"`
 	Severity    string    `json:"severity"`
 	Target      string    `json:"target"`
+	Profile     string    `json:"profile,omitempty"`
 	Start       time.Time `json:"start"`
 	// End is when the incident was closed, or the last event when open.
 	End        time.Time `json:"end"`
@@ -174,7 +175,7 @@ func Build(rb *runbook.Runbook, events []session.Event, integrity Integrity, jou
 		end = *st.Ended
 	}
 	h := Header{ID: inc.ID, Runbook: inc.Runbook, Title: inc.Title, RunbookHash: inc.RunbookHash, Severity: inc.Severity,
-		Target: inc.Target, Start: st.Started, End: end, Closed: st.Ended != nil, DurationS: int64(end.Sub(st.Started).Seconds()),
+		Target: inc.Target, Profile: inc.Profile, Start: st.Started, End: end, Closed: st.Ended != nil, DurationS: int64(end.Sub(st.Started).Seconds()),
 		EstimatedS: int64(inc.TTR.Seconds()), Journal: journal}
 	for _, o := range st.Operators {
 		h.Operators = append(h.Operators, fmt.Sprintf("%s (%s, %s)", o, o.Role, o.Via))

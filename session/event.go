@@ -102,7 +102,10 @@ type Opened struct {
 	Severity    string        `json:"severity"`
 	TTR         time.Duration `json:"ttr_ns"`
 	// Target describes the systems, redacted.
-	Target  string `json:"target"`
+	Target string `json:"target"`
+	// Profile says where the application's names came from (discovered
+	// from Django, guessed from the catalog, steady.yaml).
+	Profile string `json:"profile,omitempty"`
 	Host    string `json:"host,omitempty"`
 	Version string `json:"version,omitempty"`
 	Drill   *Drill `json:"drill,omitempty"`

@@ -91,14 +91,15 @@ func Open(o Options) (*Session, error) {
 	}
 	s := newSession(o, j)
 	host, _ := os.Hostname()
-	desc := "no target"
+	desc, prof := "no target", ""
 	if o.Target != nil {
 		desc = o.Target.String()
+		prof = o.Target.Config().Profile.Origin()
 	}
 	_, err = s.Append(o.Actor, TypeOpened, Opened{
 		ID: id, Runbook: o.Runbook.Name, RunbookFile: o.Runbook.File, RunbookHash: o.Runbook.Hash,
 		Title: o.Runbook.Title(), Severity: o.Runbook.Meta.Severity, TTR: o.Runbook.Meta.EstimatedTTR,
-		Target: desc, Host: host, Version: o.Version, Drill: o.Drill,
+		Target: desc, Profile: prof, Host: host, Version: o.Version, Drill: o.Drill,
 	})
 	if err != nil {
 		j.Close()

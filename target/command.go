@@ -26,6 +26,9 @@ type Command struct {
 	// Stdout, when set, receives the command's standard output instead of
 	// the line callback (for binary output such as a dump).
 	Stdout io.Writer
+	// Stdin, when set, is the command's standard input (a script for
+	// `manage.py shell`, say); otherwise it reads nothing.
+	Stdin io.Reader
 }
 
 // Line is one line of output, from "stdout" or "stderr".
@@ -127,6 +130,7 @@ func Run(ctx context.Context, c Command, o RunOptions) (Exit, error) {
 	cmd := exec.Command("/bin/sh", "-c", c.Line)
 	cmd.Dir = c.Dir
 	cmd.Env = append(os.Environ(), c.Env...)
+	cmd.Stdin = c.Stdin
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	var stdout io.ReadCloser
 	var err error

@@ -121,6 +121,7 @@ func runAct(cmd *cobra.Command, id string, f actFlags) error {
 
 	t := target.New(&l.Config)
 	defer t.Close()
+	learnProfile(ctx, l, t, cmd.ErrOrStderr())
 	s, err := openIncident(l, f, actor, t, cmd.ErrOrStderr())
 	if err != nil {
 		return err

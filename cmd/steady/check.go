@@ -125,6 +125,7 @@ func runCheck(cmd *cobra.Command, f checkFlags) error {
 	defer stop()
 	t := target.New(&l.Config)
 	defer t.Close()
+	learnProfile(ctx, l, t, cmd.ErrOrStderr())
 	started := time.Now().UTC()
 	results := runProbes(ctx, t, rb, ids, input, max(f.parallel, 1))
 

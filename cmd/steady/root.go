@@ -38,6 +38,7 @@ Start here:
 	config.AddFlags(root.PersistentFlags())
 	root.AddCommand(
 		newRunCmd(),
+		newInitCmd(),
 		newCheckCmd(),
 		newActCmd(),
 		newDrillCmd(),

@@ -74,6 +74,7 @@ func runIncident(cmd *cobra.Command, args []string, f runFlags) error {
 	actor := localActor(&l.Config)
 	t := target.New(&l.Config)
 	defer t.Close()
+	learnProfile(cmd.Context(), l, t, cmd.ErrOrStderr())
 
 	resume := f.resume
 	if resume == "" && !f.fresh && len(args) == 0 {

@@ -112,6 +112,7 @@ func runServe(cmd *cobra.Command, f serveFlags) error {
 
 	t := target.New(&l.Config)
 	defer t.Close()
+	learnProfile(cmd.Context(), l, t, errw)
 	// Whoever starts the server opens or resumes the incident; they are
 	// not at a screen, so they leave it at once (only SSH clients are
 	// online).
