@@ -74,33 +74,30 @@ type auditStats struct {
 	ids []int64
 }
 
-// auditBucket is the SQL expression putting a row's timestamp in its
-// window: the second itself for 1 s, else whole multiples of the window
-// since the epoch. col names the timestamp column.
-func auditBucket(col string, window time.Duration) string {
-	if window == time.Second {
-		return "date_trunc('second', " + col + ")"
-	}
-	secs := fmt.Sprintf("%g", window.Seconds())
-	return fmt.Sprintf("to_timestamp(floor(extract(epoch FROM %s) / %s) * %s)", col, secs, secs)
-}
-
 // auditGroupsSQL is the statement that finds concurrent writes; its
-// arguments are the write actions and the range in seconds. Everything is
-// derived from one pass over the range (the CTE w is referenced twice, so
-// PostgreSQL materialises it once).
-func auditGroupsSQL(pf *profile.Profile, window time.Duration) string {
+// arguments are the write actions, the range and the window, both in
+// seconds. Two writes of one record are concurrent when the second follows
+// the first by less than the window — measured by the clock (lag and lead
+// over each record's writes), not by the calendar, so two writes 2 ms
+// apart across a second's boundary are caught. Only the writes that have
+// such a neighbour are grouped and described; a chain of them is one group.
+func auditGroupsSQL(pf *profile.Profile) string {
 	a := pf.Audit
-	ts := profile.Col("", a.Timestamp)
 	return fmt.Sprintf(`
 WITH w AS (
-  SELECT %[1]s::int8 AS entity_id, %[2]s::text AS action, %[3]s AS ts, %[4]s AS changed_by, %[5]s AS changes, %[6]s AS bucket
-  FROM %[7]s
-  WHERE %[8]s AND %[2]s::text = ANY($1) AND %[3]s >= now() - make_interval(secs => $2)
+  SELECT %[1]s::int8 AS entity_id, %[2]s::text AS action, %[3]s AS ts, %[4]s AS actor, %[5]s AS row_changes,
+         %[3]s - lag(%[3]s) OVER e AS since_prev, lead(%[3]s) OVER e - %[3]s AS to_next
+  FROM %[6]s
+  WHERE %[7]s AND %[2]s::text = ANY($1) AND %[3]s >= now() - make_interval(secs => $2)
+  WINDOW e AS (PARTITION BY %[1]s ORDER BY %[3]s)
+), c AS (
+  SELECT *, sum(CASE WHEN since_prev < make_interval(secs => $3) THEN 0 ELSE 1 END)
+              OVER (PARTITION BY entity_id ORDER BY ts ROWS UNBOUNDED PRECEDING) AS burst
+  FROM w WHERE since_prev < make_interval(secs => $3) OR to_next < make_interval(secs => $3)
 ), g AS (
-  SELECT entity_id, bucket, count(*) AS n, min(ts) AS first, max(ts) AS last,
-         json_agg(json_build_object('ts', ts, 'action', action, 'by', changed_by, 'changes', changes) ORDER BY ts) AS writes
-  FROM w GROUP BY entity_id, bucket HAVING count(*) > 1
+  SELECT entity_id, burst, count(*) AS n, min(ts) AS first, max(ts) AS last,
+         json_agg(json_build_object('ts', ts, 'action', action, 'by', actor, 'changes', %[8]s) ORDER BY ts) AS writes
+  FROM c GROUP BY entity_id, burst
 )
 SELECT (SELECT count(*) FROM w),
        (SELECT count(*) FROM g),
@@ -109,8 +106,19 @@ SELECT (SELECT count(*) FROM w),
        (SELECT coalesce(json_agg(x), '[]') FROM (SELECT entity_id, n, first, last, writes FROM g ORDER BY last DESC, entity_id LIMIT %[9]d) x),
        (SELECT coalesce(json_agg(y), '[]') FROM (SELECT entity_id, count(*) AS groups, sum(n) AS writes FROM g GROUP BY entity_id ORDER BY 2 DESC, 3 DESC, 1 LIMIT 10) y),
        (SELECT coalesce(array_agg(entity_id), '{}') FROM (SELECT DISTINCT entity_id FROM g ORDER BY 1 LIMIT 1000) z)`,
-		profile.Col("", a.EntityID), profile.Col("", a.Action), ts, a.ActorSQL(""), a.ChangesSQL("", pf.Shift),
-		auditBucket(ts, window), profile.Ident(a.Table), a.EntitySQL(""), maxRows)
+		profile.Col("", a.EntityID), profile.Col("", a.Action), profile.Col("", a.Timestamp), a.ActorSQL(""), rawChanges(a, pf.Shift),
+		profile.Ident(a.Table), a.EntitySQL(""), "left(row_changes, 120)", maxRows)
+}
+
+// rawChanges is the change payload of one audit row as text.
+func rawChanges(a profile.Audit, shift profile.Shift) string {
+	expr := a.ChangesSQL("", shift)
+	// ChangesSQL shortens a log's payload itself; keep it whole until the
+	// rows that matter are picked.
+	if a.Changes != "" {
+		return profile.Col("", a.Changes) + "::text"
+	}
+	return expr
 }
 
 // entityWord names a shift in messages the way the application does: the
@@ -186,7 +194,7 @@ SELECT to_regclass($1) IS NOT NULL,
 					map[string]any{"table": table, "estimated_rows": rows})
 			}
 			var groupsJSON, topJSON []byte
-			if err := tx.QueryRow(ctx, auditGroupsSQL(pf, window), actions, since.Seconds()).Scan(
+			if err := tx.QueryRow(ctx, auditGroupsSQL(pf), actions, since.Seconds(), window.Seconds()).Scan(
 				&st.writes, &st.groups, &st.entities, &st.grouped, &groupsJSON, &topJSON, &st.ids); err != nil {
 				return err
 			}

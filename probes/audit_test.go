@@ -95,6 +95,28 @@ SELECT 'Shift', 1, 'UPDATE', date_trunc('second', now()) - interval '30 days' + 
 	}
 }
 
+// Concurrency is measured by the clock: two writes 2 ms apart across a
+// second's boundary are concurrent; two writes 1.5 s apart within a
+// window of one second are not, whatever seconds they fall in.
+func TestAuditConcurrencyByTheClockNotTheCalendar(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, fixtureOptions{noSeed: true})
+	f.exec(t, `INSERT INTO config_auditlog (entity_type, entity_id, action, "timestamp", changed_by, changes) VALUES
+  ('Shift', 1, 'UPDATE', date_trunc('second', now()) - interval '1 hour' - interval '1 ms', 'alice', '{}'),
+  ('Shift', 1, 'UPDATE', date_trunc('second', now()) - interval '1 hour' + interval '1 ms', 'bob', '{}'),
+  ('Shift', 2, 'UPDATE', date_trunc('second', now()) - interval '2 hours' + interval '100 ms', 'alice', '{}'),
+  ('Shift', 2, 'UPDATE', date_trunc('second', now()) - interval '2 hours' + interval '1600 ms', 'bob', '{}')`)
+	r := f.run(t, "audit-concurrency", nil)
+	want(t, r, Fail)
+	groups := findings(r, "audit.group")
+	if len(groups) != 1 || groups[0].Data["entity_id"] != int64(1) || groups[0].Data["writes"] != 2 {
+		t.Errorf("want one group, shift 1's two writes 2 ms apart:\n%s", describe(r))
+	}
+	if r := f.run(t, "audit-concurrency", map[string]string{"window": "2s"}); len(findings(r, "audit.group")) != 2 {
+		t.Errorf("with a 2 s window both pairs are concurrent:\n%s", describe(r))
+	}
+}
+
 // TestAuditConcurrencyUsesTheIndex: on a table big enough for the planner
 // to care, the probe's statement reads the range through the
 // (entity_type, timestamp) index, never by a sequential scan.
@@ -111,7 +133,7 @@ FROM generate_series(1, 200000) x`)
 	for _, window := range []time.Duration{time.Second, 5 * time.Second} {
 		var plan []string
 		err := f.tg.ReadOnly(context.Background(), func(ctx context.Context, tx pgx.Tx) error {
-			rows, err := tx.Query(ctx, "EXPLAIN "+auditGroupsSQL(&cfg.Profile, window), []string{"CREATE", "UPDATE"}, (7 * 24 * time.Hour).Seconds())
+			rows, err := tx.Query(ctx, "EXPLAIN "+auditGroupsSQL(&cfg.Profile), []string{"CREATE", "UPDATE"}, (7 * 24 * time.Hour).Seconds(), window.Seconds())
 			if err != nil {
 				return err
 			}
