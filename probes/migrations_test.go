@@ -13,7 +13,6 @@ import (
 	"steady/clinic"
 	"steady/django"
 	"steady/examples"
-	"steady/target"
 )
 
 // fakeManage writes a script that prints out (and exits with code) the way
@@ -163,13 +162,9 @@ func TestMigrationsProbeWithRealShowmigrations(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, fixtureOptions{install: clinic.InstallOptions{Skip: []string{"config.0003_shift_constraints"}}, noSeed: true})
 	app := examples.NewClinic(t, f.cfg.DB, f.cfg.Redis)
-	var env []string
-	for _, kv := range app.Environ()[len(os.Environ()):] {
-		env = append(env, target.ShellQuote(kv))
-	}
 	cfg := *f.cfg
 	cfg.Django.Dir = ""
-	cfg.Django.Manage = fmt.Sprintf("cd %s && env %s %s manage.py", target.ShellQuote(app.Dir), strings.Join(env, " "), app.Python)
+	cfg.Django.Manage = app.ManageLine()
 	f.setConfig(t, &cfg)
 	r := f.run(t, "migrations", nil)
 	want(t, r, Fail)

@@ -101,6 +101,46 @@ FROM %s WHERE %s = $1 AND %s BETWEEN $2 AND $3`,
 		}
 
 		r.Evidence = Table{Title: fmt.Sprintf("worked shifts of clinician %d, %s", clinician, rng), Columns: []string{"source", "worked shifts", "detail"}}
+		scope := Scope{Clinician: clinician, From: dateOnly(from), To: dateOnly(to)}
+
+		// The application's own calculator, when it can run: the truth the
+		// other figures are held against. Else steady's reading of the rule.
+		truth, truthName := src.worked, "steady's reading of the rule"
+		var storedTruth *int64
+		if app := calculatorOf(t); app.why == "" {
+			scopes := []Scope{scope}
+			if stored != nil && !stored.covers {
+				for _, p := range stored.periods {
+					scopes = append(scopes, Scope{Clinician: clinician, From: p.fromDate(), To: p.toDate()})
+				}
+			}
+			figs, err := app.figures(ctx, t, scopes)
+			f := figs[scope]
+			if err == nil && f.err != "" {
+				err = fmt.Errorf("%s", f.err)
+			}
+			if err != nil {
+				r.add(Warn, "counts.calculator", fmt.Sprintf("the application's calculator %s did not run (%s); figures are held against steady's reading of the rule instead", app.call, t.Scrubber.Scrub(oneLine(err.Error()))), nil)
+			} else {
+				truth, truthName = f.value, "the application's calculator"
+				r.Evidence.Rows = append(r.Evidence.Rows, []string{"application (" + app.call + ")", fmt.Sprint(f.value), "the application's own code, run now (read-only)"})
+				r.add(OK, "counts.calculator", fmt.Sprintf("the application's calculator %s: %d worked shifts", app.call, f.value), map[string]any{"worked": f.value, "call": app.call})
+				if stored != nil {
+					sum := int64(0)
+					for _, p := range stored.periods {
+						sum += figs[Scope{Clinician: clinician, From: p.fromDate(), To: p.toDate()}].value
+					}
+					if stored.covers {
+						sum = f.value
+					}
+					storedTruth = &sum
+				}
+				if f.value != src.worked {
+					r.add(Warn, "counts.reading", fmt.Sprintf("steady's reading of the rule (%s) gives %d, the application's code gives %d: the profile's shift.worked or positive_duration may not match the code (`steady init` reads them from it)",
+						sh.RuleText(), src.worked, f.value), map[string]any{"reading": src.worked, "application": f.value})
+				}
+			}
+		}
 		r.Evidence.Rows = append(r.Evidence.Rows, []string{"database (steady's reading)", fmt.Sprint(src.worked),
 			fmt.Sprintf("%s, of %d rows: %d cancelled, %d in other statuses, %d with duration ≤ 0", sh.RuleText(), src.rows, src.cancelled, src.other, src.nonPositive)})
 		r.add(OK, "counts.rule", fmt.Sprintf("database: %d worked shifts by steady's reading of the rule (%s; of %d rows: %d cancelled, %d in other statuses)", src.worked, sh.RuleText(), src.rows, src.cancelled, src.other),
@@ -116,22 +156,26 @@ FROM %s WHERE %s = $1 AND %s BETWEEN $2 AND $3`,
 			r.add(OK, "counts.summary", "no stored summary lies inside "+rng+" (summaries are per calendar month)", nil)
 		default:
 			r.Evidence.Rows = append(r.Evidence.Rows, []string{"stored summary", fmt.Sprint(stored.worked), stored.how})
-			data := map[string]any{"stored": stored.worked, "rule": stored.rule, "how": stored.how}
+			want, by := stored.rule, "steady's reading of the rule"
+			if storedTruth != nil {
+				want, by = *storedTruth, "the application's calculator"
+			}
+			data := map[string]any{"stored": stored.worked, "rule": stored.rule, "expected": want, "by": by, "how": stored.how}
 			switch {
-			case stored.worked == stored.rule:
-				r.add(OK, "counts.summary", fmt.Sprintf("stored summary agrees: %d (%s)", stored.worked, stored.how), data)
+			case stored.worked == want:
+				r.add(OK, "counts.summary", fmt.Sprintf("stored summary agrees with %s: %d (%s)", by, stored.worked, stored.how), data)
 			default:
 				mismatch = true
 				why := "the summary was computed before the shift rows last changed (recalculate)"
 				switch {
-				case stored.worked == stored.withCancelled && stored.withCancelled != stored.rule:
+				case stored.worked == stored.withCancelled && stored.withCancelled != want:
 					why = fmt.Sprintf("it counted the %s as worked", plural(int(stored.withCancelled-stored.rule), "cancelled shift", "cancelled shifts"))
-				case stored.worked > stored.rule:
+				case stored.worked > want:
 					why = "it counts shifts the rule does not"
 				}
-				msg := fmt.Sprintf("stored summary says %d, database says %d: %s (%s)", stored.worked, stored.rule, why, stored.how)
+				msg := fmt.Sprintf("stored summary says %d, %s gives %d: %s (%s)", stored.worked, by, want, why, stored.how)
 				r.add(Fail, "counts.summary", msg, data)
-				verdicts = append(verdicts, fmt.Sprintf("summary says %d, database says %d: %s", stored.worked, stored.rule, why))
+				verdicts = append(verdicts, fmt.Sprintf("summary says %d, %s gives %d: %s", stored.worked, by, want, why))
 			}
 		}
 
@@ -151,14 +195,14 @@ FROM %s WHERE %s = $1 AND %s BETWEEN $2 AND $3`,
 			r.add(status, "counts.cache", note, map[string]any{"key": key})
 		default:
 			r.Evidence.Rows = append(r.Evidence.Rows, []string{"cache", fmt.Sprint(cached), key})
-			data := map[string]any{"key": key, "cached": cached, "actual": src.worked}
-			if cached == src.worked {
-				r.add(OK, "counts.cache", fmt.Sprintf("cache agrees: %d (%s)", cached, key), data)
+			data := map[string]any{"key": key, "cached": cached, "actual": truth, "by": truthName}
+			if cached == truth {
+				r.add(OK, "counts.cache", fmt.Sprintf("cache agrees with %s: %d (%s)", truthName, cached, key), data)
 			} else {
 				mismatch = true
-				msg := fmt.Sprintf("cache says %d, database says %d: the cache is stale (%s)", cached, src.worked, key)
+				msg := fmt.Sprintf("cache says %d, %s gives %d: the cache is stale (%s)", cached, truthName, truth, key)
 				r.add(Fail, "counts.cache", msg, data)
-				verdicts = append(verdicts, fmt.Sprintf("cache says %d, database says %d: the cache is stale", cached, src.worked))
+				verdicts = append(verdicts, fmt.Sprintf("cache says %d, %s gives %d: the cache is stale", cached, truthName, truth))
 			}
 		}
 
@@ -166,7 +210,7 @@ FROM %s WHERE %s = $1 AND %s BETWEEN $2 AND $3`,
 			r.Affected = []Scope{{Clinician: clinician, From: dateOnly(from), To: dateOnly(to)}}
 			r.Summary = fmt.Sprintf("clinician %d, %s: %s", clinician, rng, strings.Join(verdicts, "; "))
 		} else {
-			r.Summary = fmt.Sprintf("clinician %d, %s: %d worked shifts; every figure available agrees", clinician, rng, src.worked)
+			r.Summary = fmt.Sprintf("clinician %d, %s: %d worked shifts by %s; every figure available agrees", clinician, rng, truth, truthName)
 		}
 		return nil
 	})

@@ -55,9 +55,9 @@ func TestShiftCounts(t *testing.T) {
 		summary   []string
 	}{
 		{"healthy month", other, f.lastMonth(), OK, []string{"every figure available agrees"}},
-		{"stale cache", s.Clinician, s.Period, Fail, []string{fmt.Sprintf("cache says %d, database says %d: the cache is stale", s.Cached, s.Actual)}},
+		{"stale cache", s.Clinician, s.Period, Fail, []string{fmt.Sprintf("cache says %d, steady's reading of the rule gives %d: the cache is stale", s.Cached, s.Actual)}},
 		{"summary counting cancelled shifts", w.Clinician, w.Period, Fail, []string{
-			fmt.Sprintf("summary says %d, database says %d: it counted the %s as worked", w.Stored, w.Actual, plural(w.Stored-w.Actual, "cancelled shift", "cancelled shifts")),
+			fmt.Sprintf("summary says %d, steady's reading of the rule gives %d: it counted the %s as worked", w.Stored, w.Actual, plural(w.Stored-w.Actual, "cancelled shift", "cancelled shifts")),
 		}},
 		{"two months: summaries summed, no cache key", other, two, OK, []string{"every figure available agrees"}},
 		{"no such clinician", 999, f.lastMonth(), Warn, []string{"0 worked shifts"}},

@@ -53,16 +53,35 @@ type summaryRow struct {
 	worked        int64
 	deficiency    *int64 // nil when the profile names no deficiency column
 	contracted    *int64
-	actual        int64 // worked shifts under the rule
+	actual        int64 // worked shifts by steady's reading of the rule
 	withCancelled int64 // the same counting cancelled shifts
 	cancelled     int64
+	// app is the application's calculator's figure, when it ran.
+	app *int64
+}
+
+// truth is the worked-shift figure the stored one is held against: the
+// application's own, else steady's reading of the rule.
+func (s summaryRow) truth() int64 {
+	if s.app != nil {
+		return *s.app
+	}
+	return s.actual
+}
+
+func (s summaryRow) scope() Scope {
+	return Scope{Clinician: s.clinician, From: dateOnly(s.from), To: dateOnly(s.to)}
+}
+
+func (s summaryRow) differs() bool {
+	return s.worked != s.truth() || s.storedDeficiency() != s.expectedDeficiency()
 }
 
 func (s summaryRow) expectedDeficiency() int64 {
 	switch {
 	case s.contracted != nil:
 		// Contracted shifts not worked, never negative.
-		return max(*s.contracted-s.actual, 0)
+		return max(*s.contracted-s.truth(), 0)
 	case s.deficiency != nil:
 		// Nothing to compare the stored figure with.
 		return *s.deficiency
@@ -80,11 +99,11 @@ func (s summaryRow) storedDeficiency() int64 {
 // explain says in words why a summary differs.
 func (s summaryRow) explain() string {
 	switch {
-	case s.worked == s.actual:
+	case s.worked == s.truth():
 		return fmt.Sprintf("deficiency %d does not follow contracted − worked (%d)", s.storedDeficiency(), s.expectedDeficiency())
 	case s.cancelled > 0 && s.worked == s.withCancelled:
 		return fmt.Sprintf("counts the %s as worked", plural(int(s.cancelled), "cancelled shift", "cancelled shifts"))
-	case s.worked < s.actual:
+	case s.worked < s.truth():
 		return "fewer than the shift rows give: computed before later changes (recalculate)"
 	}
 	return "more than the shift rows give"
@@ -129,7 +148,14 @@ func (s Summaries) Run(ctx context.Context, t *target.Target, p Params) Result {
 			where = append(where, fmt.Sprintf("%s <= $%d", profile.Col("m", sm.PeriodStart), len(args)))
 		}
 		var total int
-		var bad []summaryRow
+		var bad, agreeing []summaryRow
+		app := calculatorOf(t)
+		sampleSize := 0
+		if app.why == "" {
+			// The newest summaries that agree with steady's reading: the
+			// calculator checks the reading itself on them.
+			sampleSize = 20
+		}
 		err := t.ReadOnly(ctx, func(ctx context.Context, tx pgx.Tx) error {
 			var exists bool
 			if err := tx.QueryRow(ctx, `SELECT to_regclass($1) IS NOT NULL`, sm.Table).Scan(&exists); err != nil {
@@ -138,18 +164,22 @@ func (s Summaries) Run(ctx context.Context, t *target.Target, p Params) Result {
 			if !exists {
 				return skip("the summary table %s does not exist (is its migration applied? see the migrations probe; or run `steady init` to refresh the profile)", sm.Table)
 			}
-			rows, err := tx.Query(ctx, summariesSQL(pf, strings.Join(where, " AND ")), args...)
+			rows, err := tx.Query(ctx, summariesSQL(pf, strings.Join(where, " AND "), sampleSize), args...)
 			if err != nil {
 				return err
 			}
 			defer rows.Close()
 			for rows.Next() {
 				var s summaryRow
-				var differing int
-				if err := rows.Scan(&differing, &s.clinician, &s.from, &s.to, &s.worked, &s.deficiency, &s.contracted, &s.actual, &s.withCancelled, &s.cancelled, &total); err != nil {
+				var differs bool
+				if err := rows.Scan(&differs, &s.clinician, &s.from, &s.to, &s.worked, &s.deficiency, &s.contracted, &s.actual, &s.withCancelled, &s.cancelled, &total); err != nil {
 					return err
 				}
-				bad = append(bad, s)
+				if differs {
+					bad = append(bad, s)
+				} else {
+					agreeing = append(agreeing, s)
+				}
 			}
 			if err := rows.Err(); err != nil {
 				return err
@@ -181,21 +211,40 @@ FROM %s m WHERE %s GROUP BY 1, 2 ORDER BY 1, 2 LIMIT %d`, profile.Col("m", sm.Pe
 		if err != nil {
 			return err
 		}
+		by := "steady's reading of the rule"
+		if app.why == "" && len(bad)+len(agreeing) > 0 {
+			checked, off, err := holdAgainstApp(ctx, t, app, &bad, agreeing)
+			if err != nil {
+				r.add(Warn, "summaries.calculator", fmt.Sprintf("the application's calculator %s did not run (%s); summaries are held against steady's reading of the rule instead", app.call, t.Scrubber.Scrub(oneLine(err.Error()))), nil)
+			} else {
+				by = "the application's calculator " + app.call
+				r.add(OK, "summaries.calculator", fmt.Sprintf("the application's calculator %s ran for %s (those steady's reading disputes, and the newest it does not)", app.call, plural(checked, "summary", "summaries")),
+					map[string]any{"checked": checked, "call": app.call})
+				if off > 0 {
+					r.add(Warn, "summaries.reading", fmt.Sprintf("steady's reading of the rule (%s) disagrees with the application's code on %d of %s: the profile's shift.worked or positive_duration may not match the code (`steady init` reads them from it)",
+						pf.Shift.RuleText(), off, plural(checked, "summary", "summaries")), map[string]any{"disagree": off, "checked": checked})
+				}
+			}
+		}
 		if len(bad) == 0 {
-			r.Summary = fmt.Sprintf("all %s agree with steady's reading of the rule (worked = %s; deficiency = contracted − worked, at least 0)", plural(total, "stored summary", "stored summaries"), pf.Shift.RuleText())
+			r.Summary = fmt.Sprintf("all %s agree with %s (deficiency = contracted − worked, at least 0)", plural(total, "stored summary", "stored summaries"), by)
 			r.add(OK, "summaries.agree", r.Summary, map[string]any{"checked": total})
 			return nil
 		}
-		r.Evidence = Table{Title: "summaries that differ from the rule", Columns: []string{"clinician", "period", "stored worked", "rule worked", "stored deficiency", "rule deficiency", "why"}}
+		title := "summaries that differ from " + by
+		if app.why != "" || !strings.HasPrefix(by, "the application") {
+			title += " (worked = " + pf.Shift.RuleText() + ")"
+		}
+		r.Evidence = Table{Title: title, Columns: []string{"clinician", "period", "stored worked", "expected worked", "stored deficiency", "expected deficiency", "why"}}
 		clinicians := map[int64]bool{}
 		counted := 0
 		for _, s := range bad {
 			clinicians[s.clinician] = true
-			if s.cancelled > 0 && s.worked == s.withCancelled && s.worked != s.actual {
+			if s.cancelled > 0 && s.worked == s.withCancelled && s.worked != s.truth() {
 				counted++
 			}
 		}
-		r.Summary = fmt.Sprintf("%d of %s differ from the rule, for %s", len(bad), plural(total, "stored summary", "stored summaries"), plural(len(clinicians), "clinician", "clinicians"))
+		r.Summary = fmt.Sprintf("%d of %s differ from %s, for %s", len(bad), plural(total, "stored summary", "stored summaries"), by, plural(len(clinicians), "clinician", "clinicians"))
 		if counted == len(bad) {
 			r.Summary += ": each counts cancelled shifts as worked"
 		}
@@ -203,12 +252,12 @@ FROM %s m WHERE %s GROUP BY 1, 2 ORDER BY 1, 2 LIMIT %d`, profile.Col("m", sm.Pe
 		for i, s := range bad {
 			period := dateOnly(s.from) + ".." + dateOnly(s.to)
 			r.Affected = append(r.Affected, Scope{Clinician: s.clinician, From: dateOnly(s.from), To: dateOnly(s.to)})
-			r.Evidence.Rows = append(r.Evidence.Rows, []string{fmt.Sprint(s.clinician), period, fmt.Sprint(s.worked), fmt.Sprint(s.actual),
+			r.Evidence.Rows = append(r.Evidence.Rows, []string{fmt.Sprint(s.clinician), period, fmt.Sprint(s.worked), fmt.Sprint(s.truth()),
 				fmt.Sprint(s.storedDeficiency()), fmt.Sprint(s.expectedDeficiency()), s.explain()})
 			if i < maxFindings {
-				r.add(Fail, "summaries.row", fmt.Sprintf("clinician %d, %s: stored %d worked / deficiency %d, rule gives %d / %d: %s",
-					s.clinician, period, s.worked, s.storedDeficiency(), s.actual, s.expectedDeficiency(), s.explain()),
-					map[string]any{"clinician": s.clinician, "from": dateOnly(s.from), "to": dateOnly(s.to), "stored": s.worked, "actual": s.actual,
+				r.add(Fail, "summaries.row", fmt.Sprintf("clinician %d, %s: stored %d worked / deficiency %d, expected %d / %d: %s",
+					s.clinician, period, s.worked, s.storedDeficiency(), s.truth(), s.expectedDeficiency(), s.explain()),
+					map[string]any{"clinician": s.clinician, "from": dateOnly(s.from), "to": dateOnly(s.to), "stored": s.worked, "actual": s.truth(), "reading": s.actual,
 						"stored_deficiency": s.storedDeficiency(), "expected_deficiency": s.expectedDeficiency()})
 			}
 		}
@@ -218,6 +267,49 @@ FROM %s m WHERE %s GROUP BY 1, 2 ORDER BY 1, 2 LIMIT %d`, profile.Col("m", sm.Pe
 		r.Evidence.limit(maxRows)
 		return nil
 	})
+}
+
+// holdAgainstApp runs the application's calculator for the summaries
+// steady's reading disputes (bad) and for a sample of those it does not
+// (agreeing), and keeps in bad those that differ from the application's
+// figure. It returns how many it checked and on how many steady's reading
+// and the application's code disagree.
+func holdAgainstApp(ctx context.Context, t *target.Target, app oracle, bad *[]summaryRow, agreeing []summaryRow) (checked, off int, err error) {
+	var scopes []Scope
+	for _, s := range *bad {
+		if len(scopes) < maxOracleScopes-len(agreeing) {
+			scopes = append(scopes, s.scope())
+		}
+	}
+	for _, s := range agreeing {
+		scopes = append(scopes, s.scope())
+	}
+	figs, err := app.figures(ctx, t, scopes)
+	if err != nil {
+		return 0, 0, err
+	}
+	var still []summaryRow
+	judge := func(s summaryRow) {
+		if f, ok := figs[s.scope()]; ok && f.err == "" {
+			v := f.value
+			s.app = &v
+			checked++
+			if v != s.actual {
+				off++
+			}
+		}
+		if s.differs() {
+			still = append(still, s)
+		}
+	}
+	for _, s := range *bad {
+		judge(s)
+	}
+	for _, s := range agreeing {
+		judge(s)
+	}
+	*bad = still
+	return checked, off, nil
 }
 
 // deficiencyExpr is the stored deficiency of summary alias, or NULL when
@@ -232,7 +324,11 @@ func deficiencyExpr(sm profile.Summary, alias string) string {
 // summariesSQL compares every summary matching where (conditions on m)
 // with steady's reading of the rule; it returns the differing ones (at
 // most 1000) with the number that differ and the number checked.
-func summariesSQL(pf *profile.Profile, where string) string {
+//
+// It also returns up to agreeing summaries that agree with that reading
+// (the newest), for the application's calculator to check the reading
+// itself.
+func summariesSQL(pf *profile.Profile, where string, agreeing int) string {
 	sm, sh, cl := pf.Summary, pf.Shift, pf.Clinician
 	contracted := "NULL::int8"
 	join := ""
@@ -272,18 +368,22 @@ WITH m AS (
   SELECT m.clinician_id, m.period_start, m.period_end, m.worked, m.deficiency, a.actual, a.with_cancelled, a.cancelled
   FROM m JOIN a USING (id)
 )
-SELECT count(*) OVER (), d.* FROM (
-  SELECT d0.clinician_id, d0.period_start, d0.period_end, d0.worked, d0.deficiency, %[16]s AS contracted, d0.actual, d0.with_cancelled, d0.cancelled,
-         count(*) OVER () AS checked
-  FROM d0 %[17]s
-) d
-WHERE d.worked <> d.actual OR (d.contracted IS NOT NULL AND d.deficiency IS NOT NULL AND d.deficiency <> greatest(d.contracted - d.actual, 0))
-ORDER BY d.clinician_id, d.period_start LIMIT 1000`,
+SELECT e.differs, e.clinician_id, e.period_start, e.period_end, e.worked, e.deficiency, e.contracted, e.actual, e.with_cancelled, e.cancelled, e.checked FROM (
+  SELECT d.*, row_number() OVER (PARTITION BY d.differs ORDER BY d.period_start DESC, d.clinician_id) AS rank
+  FROM (
+    SELECT d0.clinician_id, d0.period_start, d0.period_end, d0.worked, d0.deficiency, %[16]s AS contracted, d0.actual, d0.with_cancelled, d0.cancelled,
+           count(*) OVER () AS checked,
+           d0.worked <> d0.actual OR coalesce(%[16]s IS NOT NULL AND d0.deficiency IS NOT NULL AND d0.deficiency <> greatest(%[16]s - d0.actual, 0), false) AS differs
+    FROM d0 %[17]s
+  ) d
+) e
+WHERE e.differs OR e.rank <= %[18]d
+ORDER BY e.clinician_id, e.period_start LIMIT %[19]d`,
 		profile.Col("m", sm.ID), profile.Col("m", sm.Clinician), profile.Col("m", sm.PeriodStart), profile.Col("m", sm.PeriodEnd),
 		profile.Col("m", sm.Worked), deficiencyExpr(sm, "m"), profile.Ident(sm.Table), where,
 		profile.Ident(sh.Table), profile.Col("x", sh.Clinician), profile.Col("x", sh.Date),
 		sh.WorkedSQL("x"), sh.WithCancelledSQL("x"), sh.CancelledSQL("x"), profile.Col("x", sh.ID),
-		contracted, join)
+		contracted, join, agreeing, 1000+agreeing)
 }
 
 // storedFigure is what the summary table says about one clinician over one
@@ -299,6 +399,8 @@ type storedFigure struct {
 	covers bool
 	from   time.Time
 	to     time.Time
+	// periods are the summaries' own periods.
+	periods []period
 }
 
 // storedSummary reads the summaries of clinician that lie inside [from,
@@ -337,6 +439,7 @@ ORDER BY 1, 2 LIMIT 500`, profile.Col("m", sm.PeriodStart), profile.Col("m", sm.
 	f := &storedFigure{from: list[0].from, to: list[len(list)-1].to}
 	contiguous := true
 	for i, x := range list {
+		f.periods = append(f.periods, period{from: x.from, to: x.to})
 		f.worked += x.worked
 		f.rule += x.rule
 		f.withCancelled += x.withCancelled

@@ -39,7 +39,7 @@ func TestSummariesFindEveryWrongSummary(t *testing.T) {
 		t.Errorf("evidence %v, want %v", gotRows, wantRows)
 	}
 	total := len(f.ds.Clinicians) * len(f.ds.Months)
-	wantSummary := fmt.Sprintf("%d of %d stored summaries differ from the rule, for 3 clinicians: each counts cancelled shifts as worked", len(wrong), total)
+	wantSummary := fmt.Sprintf("%d of %d stored summaries differ from steady's reading of the rule, for 3 clinicians: each counts cancelled shifts as worked", len(wrong), total)
 	if r.Summary != wantSummary {
 		t.Errorf("summary %q, want %q", r.Summary, wantSummary)
 	}
