@@ -182,8 +182,8 @@ SELECT to_regclass($1) IS NOT NULL,
   coalesce((SELECT reltuples::int8 FROM pg_class WHERE oid = to_regclass($1)), 0)`, table, a.Timestamp, a.EntityType).Scan(&exists, &indexed, &rows); err != nil {
 				return err
 			}
-			if !exists {
-				return fmt.Errorf("the audit table %s (profile.audit.table) does not exist: run `steady init` to refresh the profile, or see the migrations probe", table)
+			if err := needProfile(ctx, tx, pf, profile.RoleAudit); err != nil {
+				return err
 			}
 			if !indexed {
 				on := a.Timestamp

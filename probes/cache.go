@@ -360,7 +360,12 @@ func checkCounts(ctx context.Context, t *target.Target, r *Result, keys []*sampl
 	for i, k := range todo {
 		ids[i], froms[i], tos[i] = k.clinician, k.from, k.to
 	}
+	var gaps []profileGap
 	err := t.ReadOnly(ctx, func(ctx context.Context, tx pgx.Tx) error {
+		var err error
+		if gaps, err = profileGaps(ctx, tx, &cfg.Profile, profile.RoleShift); err != nil || len(gaps) > 0 {
+			return err
+		}
 		rows, err := tx.Query(ctx, fmt.Sprintf(`
 SELECT k.i, (SELECT count(*) FROM %s s WHERE %s = k.c AND %s BETWEEN k.f AND k.t AND %s)
 FROM unnest($1::int8[], $2::date[], $3::date[]) WITH ORDINALITY AS k(c, f, t, i)`,
@@ -386,6 +391,11 @@ FROM unnest($1::int8[], $2::date[], $3::date[]) WITH ORDINALITY AS k(c, f, t, i)
 	})
 	if err != nil {
 		return err
+	}
+	if len(gaps) > 0 {
+		r.add(Warn, "cache.unchecked", fmt.Sprintf("%s sampled but not compared: the profile and the live tables disagree: %s; %s",
+			plural(len(todo), "worked-count key", "worked-count keys"), joinGaps(gaps), gapAdvice), nil)
+		return nil
 	}
 	var stale []*sampledKey
 	for _, k := range todo {

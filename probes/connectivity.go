@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/redis/go-redis/v9"
 
+	"steady/profile"
 	"steady/secret"
 	"steady/target"
 )
@@ -53,6 +54,8 @@ type reach struct {
 	latency time.Duration
 	notes   []string
 	finding Finding
+	// extra are further findings about the system (the profile's fit).
+	extra []Finding
 }
 
 // Run implements Probe.
@@ -91,6 +94,7 @@ func (c Connectivity) Run(ctx context.Context, t *target.Target, p Params) Resul
 		var down []string
 		for _, x := range reaches {
 			r.Findings = append(r.Findings, x.finding)
+			r.Findings = append(r.Findings, x.extra...)
 			reachable, latency := "yes", fmt.Sprintf("%.1f ms", float64(x.latency.Microseconds())/1000)
 			if !x.ok {
 				reachable, latency = "no", ""
@@ -110,6 +114,11 @@ func (c Connectivity) Run(ctx context.Context, t *target.Target, p Params) Resul
 			}
 			r.Summary = fmt.Sprintf("all %d systems reachable (%s)", len(reaches), strings.Join(names, ", "))
 		}
+		for _, f := range r.Findings {
+			if f.Code == "connectivity.profile" && f.Status != OK {
+				r.Summary += "; " + f.Message
+			}
+		}
 		return nil
 	})
 }
@@ -119,14 +128,24 @@ func reachPostgres(ctx context.Context, t *target.Target) reach {
 	var user, db string
 	var defaultRO string
 	var standby bool
+	var gaps []profileGap
+	pf := &t.Config().Profile
 	err := t.ReadOnly(ctx, func(ctx context.Context, tx pgx.Tx) error {
 		start := time.Now()
 		if _, err := tx.Exec(ctx, "SELECT 1"); err != nil {
 			return err
 		}
 		x.latency = time.Since(start)
-		return tx.QueryRow(ctx, `SELECT current_setting('server_version'), current_user, current_database(),
-  current_setting('default_transaction_read_only'), pg_is_in_recovery()`).Scan(&x.version, &user, &db, &defaultRO, &standby)
+		if err := tx.QueryRow(ctx, `SELECT current_setting('server_version'), current_user, current_database(),
+  current_setting('default_transaction_read_only'), pg_is_in_recovery()`).Scan(&x.version, &user, &db, &defaultRO, &standby); err != nil {
+			return err
+		}
+		// Does the application's profile fit these tables? Asked here once
+		// so a stale profile is one plain finding, not an error per probe.
+		return savepoint(ctx, tx, func(tx pgx.Tx) (err error) {
+			gaps, err = profileGaps(ctx, tx, pf, profile.Roles...)
+			return err
+		})
 	})
 	if err != nil {
 		return unreachable(x, err, t)
@@ -153,6 +172,15 @@ func reachPostgres(ctx context.Context, t *target.Target) reach {
 	x.finding = Finding{Status: status, Code: "connectivity.postgres", Message: msg, Data: map[string]any{
 		"version": x.version, "latency_ms": ms(x.latency), "user": user, "database": db, "read_only": readOnly, "standby": standby,
 	}}
+	if len(gaps) > 0 {
+		x.notes = append(x.notes, "profile disagrees with the tables")
+		x.extra = append(x.extra, Finding{Status: Warn, Code: "connectivity.profile",
+			Message: fmt.Sprintf("the application profile (%s) and the live tables disagree: %s — %s; the probes reading them are skipped until then", pf.Origin(), joinGaps(gaps), gapAdvice),
+			Data:    map[string]any{"missing": len(gaps)}})
+	} else {
+		x.extra = append(x.extra, Finding{Status: OK, Code: "connectivity.profile",
+			Message: fmt.Sprintf("the application profile (%s) fits the live tables: every table and column it names exists", pf.Origin())})
+	}
 	return x
 }
 

@@ -94,3 +94,40 @@ func TestProbesReportUnreachableSystemsAsErrors(t *testing.T) {
 		}
 	}
 }
+
+// A profile that names a column the database lacks is one plain finding
+// of connectivity, and the probes that read it are skipped saying which
+// role and column, rather than each failing with an SQL error.
+func TestAProfileThatNoLongerFitsTheTables(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, fixtureOptions{})
+	cfg := *f.cfg
+	cfg.Profile.Shift.Duration = "hours"
+	cfg.Profile.Summary.Worked = "duties_worked"
+	f.setConfig(t, &cfg)
+	r := f.run(t, "connectivity", nil)
+	want(t, r, Warn)
+	gap := findings(r, "connectivity.profile")
+	if len(gap) != 1 || !strings.Contains(gap[0].Message, "profile.shift.duration (config_shift.hours) does not exist") ||
+		!strings.Contains(gap[0].Message, "profile.summary.worked (calculations_shiftsummary.duties_worked) does not exist") ||
+		!strings.Contains(gap[0].Message, "steady init") || !strings.Contains(r.Summary, "disagree") {
+		t.Errorf("want one finding naming both columns:\n%s", describe(r))
+	}
+	for _, id := range []string{"summaries", "source-data", "audit-concurrency"} {
+		params := map[string]string(nil)
+		if id == "source-data" {
+			params = map[string]string{"clinician": "1", "from": "2026-01-01", "to": "2026-01-31"}
+		}
+		r := f.run(t, id, params)
+		if id == "audit-concurrency" {
+			// The audit log's own columns are all there.
+			if r.Status == Skipped || r.Status == Error {
+				t.Errorf("%s: %s %s", id, r.Status, r.Summary)
+			}
+			continue
+		}
+		if r.Status != Skipped || !strings.Contains(r.Summary, "profile.shift.duration (config_shift.hours)") {
+			t.Errorf("%s: %s %q, want skipped naming the role and column", id, r.Status, r.Summary)
+		}
+	}
+}

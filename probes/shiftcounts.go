@@ -68,6 +68,9 @@ func (s ShiftCounts) Run(ctx context.Context, t *target.Target, p Params) Result
 		var src sourceCounts
 		var stored *storedFigure
 		err = t.ReadOnly(ctx, func(ctx context.Context, tx pgx.Tx) error {
+			if err := needProfile(ctx, tx, pf, profile.RoleShift, profile.RoleClinician); err != nil {
+				return err
+			}
 			if pf.Clinician.Table != "" {
 				if err := tx.QueryRow(ctx, fmt.Sprintf(`SELECT EXISTS (SELECT 1 FROM %s WHERE %s = $1)`,
 					profile.Ident(pf.Clinician.Table), profile.Col("", pf.Clinician.ID)), clinician).Scan(&exists); err != nil {

@@ -71,6 +71,9 @@ func (s SourceData) Run(ctx context.Context, t *target.Target, p Params) Result 
 		shiftCols := fmt.Sprintf("%s::int8, %s, %s, %s, %s::text, %s", profile.Col("", sh.ID), profile.Col("", sh.Date), typ, duration, profile.Col("", sh.Status), positive)
 		scope := fmt.Sprintf("FROM %s WHERE %s = $1 AND %s BETWEEN $2 AND $3", profile.Ident(sh.Table), profile.Col("", sh.Clinician), profile.Col("", sh.Date))
 		err = t.ReadOnly(ctx, func(ctx context.Context, tx pgx.Tx) error {
+			if err := needProfile(ctx, tx, pf, profile.RoleShift); err != nil {
+				return err
+			}
 			rs, err := tx.Query(ctx, fmt.Sprintf(`
 SELECT %s, count(*) OVER (PARTITION BY %s, %s)::int, %s
 %s ORDER BY 2, 3, 1 LIMIT %d`, shiftCols, profile.Col("", sh.Date), typ, sh.CancelledSQL(""), scope, maxRows+1),

@@ -164,6 +164,9 @@ func (s Summaries) Run(ctx context.Context, t *target.Target, p Params) Result {
 			if !exists {
 				return skip("the summary table %s does not exist (is its migration applied? see the migrations probe; or run `steady init` to refresh the profile)", sm.Table)
 			}
+			if err := needProfile(ctx, tx, pf, profile.RoleSummary, profile.RoleShift, profile.RoleClinician); err != nil {
+				return err
+			}
 			rows, err := tx.Query(ctx, summariesSQL(pf, strings.Join(where, " AND "), sampleSize), args...)
 			if err != nil {
 				return err
