@@ -281,8 +281,10 @@ func recalcScopes(ctx context.Context, env *Env, params map[string]string) ([]pr
 		}
 	}
 	source := "findings of " + strings.Join(from1, ", ")
-	if !ran {
-		// Nothing diagnosed in this incident yet: diagnose now, read-only.
+	if !ran || len(found) == 0 {
+		// Nothing diagnosed in this incident yet, or nothing affected when
+		// it last was (the evidence may be older than the fault): diagnose
+		// now, read-only.
 		results := runProbesNow(ctx, env.Target, scopeProbesNow)
 		for i, r := range results {
 			if len(r.Affected) > 0 {
