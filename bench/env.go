@@ -14,8 +14,10 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/redis/go-redis/v9"
+	"gopkg.in/yaml.v3"
 
 	"steady/examples"
+	"steady/profile"
 	"steady/sandbox"
 )
 
@@ -123,6 +125,15 @@ func Open(ctx context.Context, repo, steadyBin, work string, log io.Writer) (_ *
 	// Bytecode of the app goes to the scratch dir rather than nowhere, so
 	// Python starts the way it does on a deployed app (compiled once).
 	e.Clinic.Env = append(e.Clinic.Env, "PYTHONDONTWRITEBYTECODE=", "PYTHONPYCACHEPREFIX="+filepath.Join(work, "pycache"))
+	// The example application's profile, as `steady init` writes it for a
+	// team once: every steady command reads it instead of learning again.
+	prof, err := yaml.Marshal(map[string]any{"profile": profile.Example()})
+	if err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(e.ConfigFile(), prof, 0o600); err != nil {
+		return nil, fmt.Errorf("write the bench's steady.yaml: %w", err)
+	}
 	if e.DB, err = pgx.Connect(ctx, e.DatabaseURL); err != nil {
 		return nil, fmt.Errorf("connect to the sandbox database: %w", err)
 	}
@@ -178,10 +189,14 @@ func (e *Env) SteadyEnv() []string {
 		"STEADY_DJANGO_DIR=" + e.Clinic.Dir,
 		"STEADY_JOURNAL_DIR=" + e.JournalDir(),
 		"STEADY_BACKUP_DIR=" + e.BackupDir(),
-		"STEADY_CONFIG=",
+		"STEADY_CONFIG=" + e.ConfigFile(),
 		"STEADY_MANAGE=",
 	}
 }
+
+// ConfigFile is the bench's steady.yaml: the example application's
+// profile, nothing else.
+func (e *Env) ConfigFile() string { return filepath.Join(e.Work, "profile.yaml") }
 
 // JournalDir is where steady's commands journal their incidents; the
 // comparisons empty it before each run so every run opens a new incident.

@@ -31,6 +31,7 @@ var rows = []row{
 	{"rss", rssRow},
 	{"journal", journalRow},
 	{"view", viewRow},
+	{"discovery", discoveryRow},
 }
 
 // RowIDs lists the rows' ids in the issue's order.
@@ -185,6 +186,29 @@ func migrationsRow(ctx context.Context, e *Env, runs, warmup int) *Result {
 		},
 	}
 	c := &Comparison{ID: "migrations", What: "unapplied migrations", Steady: steady, Other: other, Target: 0.1}
+	return c.Measure(ctx, runs, warmup, e.Log)
+}
+
+// discoveryRow: learning the application from Django (`steady init
+// --print`: one script through manage.py shell, the mapping, the YAML)
+// against Django's own start-up check on the same project.
+func discoveryRow(ctx context.Context, e *Env, runs, warmup int) *Result {
+	steady := e.steadyCmd(func(r Run) error {
+		if r.Exit != 0 || !strings.Contains(string(r.Stdout), "source: django") || !strings.Contains(string(r.Stdout), "worked_key:") {
+			return fmt.Errorf("no discovered profile printed (exit %d): %s", r.Exit, tailOf(r))
+		}
+		return nil
+	}, "init", "--print")
+	steady.Env = append(append(e.Clinic.Environ(), steady.Env...), "STEADY_MANAGE="+e.Python+" manage.py")
+	steady.Show = "STEADY_MANAGE='python3 manage.py' " + steady.Show
+	other := Command{
+		Show:  "cd examples/clinic && python3 manage.py check",
+		Argv:  []string{e.Python, "manage.py", "check"},
+		Dir:   e.Clinic.Dir,
+		Env:   e.Clinic.Environ(),
+		Check: exitIn(0),
+	}
+	c := &Comparison{ID: "discovery", What: "learn the application (steady init)", Steady: steady, Other: other, Target: 1.5}
 	return c.Measure(ctx, runs, warmup, e.Log)
 }
 

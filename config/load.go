@@ -309,6 +309,15 @@ func display(v reflect.Value) string {
 			return ""
 		}
 		return "[" + strings.Join(red, ", ") + "]"
+	case []profile.Constraint:
+		names := make([]string, len(x))
+		for i, c := range x {
+			names[i] = c.Label()
+		}
+		if len(names) == 0 {
+			return ""
+		}
+		return fmt.Sprintf("%d: %s", len(names), strings.Join(names, ", "))
 	case map[string][]string:
 		if len(x) == 0 {
 			return ""

@@ -35,6 +35,11 @@ With --sample, print a commented steady.yaml holding the defaults.`,
 			} else {
 				fmt.Fprintf(out, "configuration file: none (./%s not found)\n\n", config.DefaultFile)
 			}
+			if !l.ProfileGiven() {
+				fmt.Fprintln(out, "application profile: none in the file; steady learns it when it starts (through --manage, else from the")
+				fmt.Fprintln(out, "database catalog) — `steady init` writes it here to review. The example application's names below are the fallback.")
+				fmt.Fprintln(out)
+			}
 			tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "KEY\tVALUE\tFROM")
 			for _, s := range l.Settings() {
