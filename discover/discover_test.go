@@ -238,3 +238,27 @@ func catalog(t *testing.T, cfg *config.Config) profile.Profile {
 	}
 	return p
 }
+
+// Two models that could play one role: Map records the choice, takes the
+// first in the documented order without a chooser, and the chooser's pick
+// otherwise.
+func TestTwoCandidatesForOneRole(t *testing.T) {
+	t.Parallel()
+	f, _, _ := learn(t, examples.NewClinic(t, noDatabase, "redis://127.0.0.1:1/0"))
+	// The shift model also gets django-simple-history's table.
+	f.Models = append(f.Models, discover.Model{Label: "config.HistoricalShift", App: "config", Name: "HistoricalShift",
+		Table: "config_historicalshift", Project: true, PK: "history_id", HistoryOf: "config.Shift",
+		Fields: []discover.Field{{Name: "id", Column: "id", Type: "BigIntegerField"}, {Name: "history_date", Column: "history_date", Type: "DateTimeField"},
+			{Name: "history_type", Column: "history_type", Type: "CharField"}, {Name: "history_user", Column: "history_user_id", Type: "ForeignKey"}}})
+	p, r := discover.Map(f, nil)
+	if len(r.Choices) != 1 || r.Choices[0].Role != "audit" || len(r.Choices[0].Options) != 2 || r.Choices[0].Picked != 0 {
+		t.Fatalf("choices %+v", r.Choices)
+	}
+	if p.Audit.Kind != profile.AuditHistory || !strings.Contains(r.Choices[0].Why, "documented order") {
+		t.Errorf("without a chooser the shift's own history comes first: %+v (%s)", p.Audit, r.Choices[0].Why)
+	}
+	p, _ = discover.Map(f, func(role string, options []string) int { return 1 })
+	if p.Audit.Kind != profile.AuditLog || p.Audit.Table != "config_auditlog" {
+		t.Errorf("the chooser picked the audit log, yet %+v", p.Audit)
+	}
+}
