@@ -9,10 +9,10 @@ import (
 	"os"
 	"os/signal"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"charm.land/huh/v2"
+	"github.com/charmbracelet/x/ansi"
 	"github.com/charmbracelet/x/term"
 	"github.com/spf13/cobra"
 	"gopkg.in/yaml.v3"
@@ -102,7 +102,13 @@ func runInit(cmd *cobra.Command, f initFlags) error {
 	if err != nil {
 		return exitf(exitFound, "%s", t.Scrubber.Scrub(err.Error()))
 	}
-	printReport(report, &p, rep, time.Since(started))
+	width := 100
+	if f, ok := report.(*os.File); ok && term.IsTerminal(f.Fd()) {
+		if w, _, err := term.GetSize(f.Fd()); err == nil && w > 20 {
+			width = w
+		}
+	}
+	printReport(report, width, &p, rep, time.Since(started))
 	if errs := p.Validate(); len(errs) > 0 {
 		fmt.Fprintf(report, "\nThe profile cannot be used as it is:\n  %s\n", strings.Join(errs, "\n  "))
 		fmt.Fprintln(report, "Nothing written: fix the project (or write these keys by hand in steady.yaml), then run steady init again.")
@@ -162,22 +168,36 @@ func askChoices(choices []discover.Choice) (map[string]int, error) {
 
 // printReport says what was mapped and how, what could not be, and what
 // was chosen.
-func printReport(w io.Writer, p *profile.Profile, r *discover.Report, took time.Duration) {
+func printReport(w io.Writer, width int, p *profile.Profile, r *discover.Report, took time.Duration) {
 	switch r.Source {
 	case profile.SourceCatalog:
 		fmt.Fprintf(w, "Guessed from the database catalog in %s: every role below is a guess (~), check each.\n\n", took.Round(10*time.Millisecond))
 	default:
 		fmt.Fprintf(w, "Learnt from Django (%s) in %s:\n\n", p.Project, took.Round(10*time.Millisecond))
 	}
-	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+	keyW, valW := 0, 0
+	for _, m := range r.Mapped {
+		keyW = max(keyW, len(m.Key))
+		valW = max(valW, min(len([]rune(m.Value)), 56))
+	}
 	for _, m := range r.Mapped {
 		mark := " "
 		if m.Guess {
 			mark = "~"
 		}
-		fmt.Fprintf(tw, "%s %s\t%s\t%s\n", mark, m.Key, m.Value, m.How)
+		line := fmt.Sprintf("%s %-*s  %-*s", mark, keyW, m.Key, valW, m.Value)
+		// How it was learnt goes beside the value when the terminal has
+		// room, else on a line of its own below it.
+		if len([]rune(line))+2+len([]rune(m.How)) <= width {
+			fmt.Fprintf(w, "%s  %s\n", line, m.How)
+			continue
+		}
+		fmt.Fprintln(w, strings.TrimRight(line, " "))
+		indent := strings.Repeat(" ", keyW+4)
+		for _, l := range strings.Split(ansi.Wordwrap(m.How, max(width-len(indent), 20), ""), "\n") {
+			fmt.Fprintln(w, indent+l)
+		}
 	}
-	tw.Flush()
 	fmt.Fprintln(w, "\n~ mapped by name alone: worth a look before trusting it.")
 	if len(r.Choices) > 0 {
 		fmt.Fprintln(w, "\nRoles with more than one candidate:")
