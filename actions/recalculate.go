@@ -19,8 +19,8 @@ import (
 
 // recalculateAction recomputes the stored figures of the affected
 // clinicians and periods: it enqueues the application's own task
-// (django.celery.recalculate_task, `recalculate_clinician(clinician_id,
-// start_date, end_date)`) straight into the Redis broker with Celery
+// (profile.celery.recalculate: its name, queue and parameter names, all
+// learnt from the application) straight into the Redis broker with Celery
 // protocol 2, then follows each task's result in the result backend until
 // every one is done or failed, or actions.task_timeout passes (follow=false
 // only enqueues: for thousands of scopes, where the operator watches the

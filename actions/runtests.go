@@ -28,7 +28,7 @@ func (r runTests) Plan(ctx context.Context, env *Env, params map[string]string) 
 	line := cfg.Django.Test
 	if line == "" {
 		return nil, &NotConfiguredError{Action: r.ID(), Key: "django.test", Why: "steady does not guess how the application's tests run",
-			Example: "  django:\n    test: docker compose exec -T web python manage.py test calculations"}
+			Example: "  django:\n    test: docker compose exec -T web python manage.py test"}
 	}
 	return &Plan{
 		Action: r.ID(), Title: r.Title(), Risk: Low, Created: time.Now().UTC(), Params: copyParams(params),

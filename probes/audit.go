@@ -15,15 +15,16 @@ import (
 )
 
 // AuditConcurrency answers "were the same records modified concurrently?"
-// — the runbook's race-condition cause: rows of the audit-log table for one
-// entity (audit.entity_type, actions audit.actions) whose timestamps fall
-// in the same window (1 s by default: the same second).
+// — the runbook's race-condition cause: writes of one shift in the
+// profile's audit trail (an audit-log model, or django-simple-history's
+// table of the shift model) that follow each other by less than the
+// window (1 s by default), measured by the clock.
 //
-// Reads: the audit-log rows of the entity type in the range (param since,
-// default audit.since), once, through the (entity_type, timestamp) index
-// of migration config.0002; the 50 newest changes (the seed's step 3
-// query) by a backward scan of the same index; the catalog, to check that
-// index exists; and, for the entities found, their shift rows by primary key.
+// Reads: the audit rows of shifts in the range (param since, default
+// audit.since), once, through an index on (entity type, timestamp) or on
+// the timestamp; the 50 newest changes (the seed's step 3 query) by a
+// backward scan of the same index; the catalog, to check that index
+// exists; and, for the records found, their shift rows by primary key.
 // Cost: proportional to the writes in the range, not to the table: a week
 // of writes on a table of a hundred million rows is an index range scan
 // (measured: 65 ms on 1.4 million audit rows, 2 CPU cores).

@@ -15,16 +15,19 @@ import (
 )
 
 // ShiftCounts answers the seed's diagnosis step 1 for one clinician and
-// range: the worked shifts recomputed from the shift rows under the rule,
-// beside the stored summary and the cached value, with the difference
-// explained in words.
+// range: the application's own calculator run now (the oracle, when the
+// profile names one and a manage command is configured), the worked shifts
+// by steady's reading of the rule, the stored summary and the cached
+// value, side by side, with the difference explained in words.
 //
 // Reads: the clinician's row; the clinician's shift rows in the range (one
-// aggregate, through the clinician_id index); the summaries lying inside
-// the range; and GET of the one django-redis key of that range.
-// Cost: a few index lookups for one clinician, whatever the table size.
-// Never: writes, or calls the application's code (it recomputes with the
-// documented rule, so it can disagree with a buggy ShiftCounter on purpose).
+// aggregate, through the index on the clinician); the summaries lying
+// inside the range; GET of the one django-redis key of that range; and the
+// calculator in one `manage.py shell`, read-only.
+// Cost: a few index lookups for one clinician, whatever the table size,
+// plus a Django start-up for the calculator.
+// Never: writes; the calculator runs in a read-only transaction that is
+// rolled back, with cache writes refused.
 type ShiftCounts struct{}
 
 func init() { Register(ShiftCounts{}) }

@@ -19,8 +19,8 @@ import (
 // summary equals the count that includes the cancelled rows, the verdict
 // "cancelled rows counted as worked".
 //
-// Reads: the clinician's shift rows in the range through the clinician_id
-// index (at most 200 shown, anomalies counted over all), and the summaries
+// Reads: the clinician's shift rows in the range through the index on the
+// clinician (at most 200 shown, anomalies counted over all), and the summaries
 // lying inside the range.
 // Cost: a few index lookups for one clinician, whatever the table size.
 // Never: writes or corrects a row.

@@ -15,12 +15,16 @@ import (
 // Summaries answers "does the stored calculation follow the rule?" — the
 // runbook's business-rule cause: every stored summary (worked shifts and
 // deficiency per clinician and period) against the figures recomputed from
-// the shift rows under the worked-shift rule (COMPLETED, duration > 0;
-// deficiency = max(contracted − worked, 0)).
+// the shift rows by steady's reading of the rule (the profile's worked
+// status values, a positive duration; deficiency = max(contracted −
+// worked, 0)), then, where the profile names the application's
+// calculator, against the application's own figure for those the reading
+// disputes and a sample of those it does not.
 //
 // Reads: the summary table (optionally narrowed by clinician and dates),
 // the clinicians' contracted shifts, and the shift rows of the summarised
-// periods, joined on clinician_id in one statement.
+// periods, joined on the clinician in one statement; the calculator runs
+// in one `manage.py shell`, read-only.
 // Cost: one pass over the summaries and the shift rows they cover, joined
 // per clinician and calendar month by hash (measured: 1.4 s for 48,000
 // summaries over 720,000 shifts, 2 CPU cores; linear beyond); bounded by
