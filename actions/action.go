@@ -7,6 +7,7 @@ package actions
 import (
 	"context"
 	"fmt"
+	"sort"
 	"strings"
 	"time"
 
@@ -75,6 +76,13 @@ type Plan struct {
 	Warnings []string `json:"warnings,omitempty"`
 	// Facts are figures the plan was made from (key counts, sizes).
 	Facts map[string]string `json:"facts,omitempty"`
+	// Basis are the facts the decision rests on (the backup that satisfies
+	// the guard, the migrations to apply, what of Celery's a flush would
+	// drop, the scopes to recalculate): if one differs when the plan is
+	// made again just before it runs, the plan is stale and is made anew
+	// for the operator to confirm again. Figures that move all the time
+	// (the keys of a live cache) are Facts, not Basis.
+	Basis map[string]string `json:"basis,omitempty"`
 	// Params are the parameters the plan was made with.
 	Params map[string]string `json:"params,omitempty"`
 	// Scopes are the clinicians and periods a recalculation covers.
@@ -82,6 +90,57 @@ type Plan struct {
 	// Recheck lists probes to run again after the action.
 	Recheck []string  `json:"recheck,omitempty"`
 	Created time.Time `json:"created_at"`
+}
+
+// rests records a fact the plan's decision rests on.
+func (p *Plan) rests(key, value string) {
+	if p.Basis == nil {
+		p.Basis = map[string]string{}
+	}
+	p.Basis[key] = value
+}
+
+// Changes says what differs between a plan and the same plan made again:
+// its basis, which preconditions hold, the confirm phrase. Empty means the
+// old plan still stands.
+func Changes(old, now *Plan) []string {
+	var out []string
+	keys := map[string]bool{}
+	for k := range old.Basis {
+		keys[k] = true
+	}
+	for k := range now.Basis {
+		keys[k] = true
+	}
+	sorted := make([]string, 0, len(keys))
+	for k := range keys {
+		sorted = append(sorted, k)
+	}
+	sort.Strings(sorted)
+	for _, k := range sorted {
+		if a, b := old.Basis[k], now.Basis[k]; a != b {
+			out = append(out, fmt.Sprintf("%s: %s → %s", k, orNone(a), orNone(b)))
+		}
+	}
+	holds := map[string]bool{}
+	for _, c := range old.Preconditions {
+		holds[c.Name] = c.Holds
+	}
+	for _, c := range now.Preconditions {
+		was, known := holds[c.Name]
+		switch {
+		case !known && !c.Holds:
+			out = append(out, "✗ "+c.Name+": "+c.Detail)
+		case known && was != c.Holds && c.Holds:
+			out = append(out, "✓ "+c.Name+" now holds: "+c.Detail)
+		case known && was != c.Holds:
+			out = append(out, "✗ "+c.Name+" no longer holds: "+c.Detail)
+		}
+	}
+	if old.Destructive != now.Destructive || old.ConfirmPhrase != now.ConfirmPhrase {
+		out = append(out, fmt.Sprintf("confirm phrase: %s → %s", orNone(old.ConfirmPhrase), orNone(now.ConfirmPhrase)))
+	}
+	return out
 }
 
 // Blocked returns the preconditions that do not hold.

@@ -132,6 +132,8 @@ func (b backupAction) Plan(ctx context.Context, env *Env, params map[string]stri
 		return nil, fmt.Errorf("read the size of %s: %w", db, err)
 	}
 	plan.Facts["database_size"] = strconv.FormatInt(size, 10)
+	plan.rests("database", db)
+	plan.rests("mode", mode)
 	plan.Preconditions = backupPreconditions(mode, dir, path, size)
 	plan.Summary += fmt.Sprintf(" (database %s)", humanBytes(size))
 	if sp, ok := freeBytes(dir); ok {

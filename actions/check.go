@@ -35,6 +35,7 @@ func (c checkAction) Plan(ctx context.Context, env *Env, params map[string]strin
 		Action: c.ID(), Title: c.Title(), Risk: Low, Created: time.Now().UTC(), Params: copyParams(params),
 		Summary: "run " + line + " (reads the project and the database, writes nothing)",
 		Steps:   []Step{{Kind: StepCommand, Text: line, Note: inDir(env.Target.Config().Django.Dir)}},
+		Basis:   map[string]string{"command": line},
 	}, nil
 }
 

@@ -189,6 +189,9 @@ func (f flushCache) Plan(ctx context.Context, env *Env, params map[string]string
 	plan.Facts[factLoseQueued] = strconv.FormatInt(loss.queued, 10)
 	plan.Facts[factLoseUnack] = strconv.FormatInt(loss.unacked, 10)
 	plan.Facts[factLoseResult] = strconv.FormatInt(loss.results, 10)
+	plan.rests("mode", mode)
+	plan.rests("patterns", strings.Join(patterns, " "))
+	plan.rests("Celery would lose", orNone(loss.describe()))
 	plan.Warnings = append(plan.Warnings, loss.warnings(cfg.Profile.Celery.QueueOf())...)
 	if loss.total() > 0 {
 		plan.ConfirmPhrase = loss.acceptance()

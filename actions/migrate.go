@@ -112,7 +112,15 @@ func (m migrateAction) Plan(ctx context.Context, env *Env, params map[string]str
 		{Kind: StepSQL, Text: migrateUnlockSQL, Note: "also released if steady dies: the lock belongs to the connection"},
 		{Kind: StepProbe, Text: "migrations", Note: "re-run afterwards: every migration applied?"},
 	}
-	plan.Preconditions = []Precondition{backupPrecondition(env, db)}
+	plan.rests("database", db)
+	plan.rests("unapplied migrations", orNone(strings.Join(unapplied, ", ")))
+	guard := backupPrecondition(env, db)
+	plan.Preconditions = []Precondition{guard}
+	backup := "none"
+	if guard.Holds {
+		backup = guard.Detail
+	}
+	plan.rests("verified backup", backup)
 	holder, err := migrateLockHolder(ctx, t)
 	if err != nil {
 		return nil, fmt.Errorf("look for a migration in progress: %w", err)

@@ -170,6 +170,11 @@ func (r recalculateAction) Plan(ctx context.Context, env *Env, params map[string
 		plan.Steps[0].Note = inDir(cfg.Django.Dir) + "; one after the other"
 		plan.Summary = fmt.Sprintf("run django.recalculate for %s (%s)", plural(int64(len(scopes)), "scope", "scopes"), source)
 	}
+	plan.rests("mode", mode)
+	plan.rests("scopes", scopesText(scopes))
+	if mode == recalcCelery {
+		plan.rests("task", cfg.Profile.Celery.Recalculate.Name+" on queue "+cfg.Profile.Celery.QueueOf())
+	}
 	if len(scopes) > 200 {
 		plan.Warnings = append(plan.Warnings, fmt.Sprintf("%d scopes: narrow them with clinician/from/to if the application should not recalculate this much at once", len(scopes)))
 	}
@@ -375,6 +380,15 @@ func dedupScopes(in []probes.Scope) []probes.Scope {
 		return a.To < b.To
 	})
 	return out
+}
+
+// scopesText lists scopes compactly, for a plan's basis.
+func scopesText(scopes []probes.Scope) string {
+	parts := make([]string, len(scopes))
+	for i, s := range scopes {
+		parts[i] = fmt.Sprintf("%d:%s:%s", s.Clinician, s.From, s.To)
+	}
+	return strings.Join(parts, ",")
 }
 
 func scopeText(s probes.Scope) string {

@@ -81,6 +81,7 @@ func (r restartAction) Plan(ctx context.Context, env *Env, params map[string]str
 				Note: "the Celery queue (with its priority lists) must be empty or getting shorter within " + timeout.String() + ": a worker is consuming"})
 		}
 	}
+	plan.rests("commands", strings.Join(cfg.Django.Restart, " ; "))
 	plan.Summary = fmt.Sprintf("run %s in order, each followed by a health check", plural(int64(len(cfg.Django.Restart)), "restart command", "restart commands"))
 	if n, ok := plan.Facts["queue_length"]; ok {
 		plan.Summary += fmt.Sprintf(" (%s tasks queued now)", n)

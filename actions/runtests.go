@@ -34,6 +34,7 @@ func (r runTests) Plan(ctx context.Context, env *Env, params map[string]string) 
 		Action: r.ID(), Title: r.Title(), Risk: Low, Created: time.Now().UTC(), Params: copyParams(params),
 		Summary: "run the configured test command (django.test)",
 		Steps:   []Step{{Kind: StepCommand, Text: line, Note: inDir(cfg.Django.Dir) + "; bounded by actions.command_timeout"}},
+		Basis:   map[string]string{"command": line},
 	}, nil
 }
 

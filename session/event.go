@@ -82,6 +82,7 @@ const (
 	TypeProbeFinished    = "probe.finished"
 	TypeActionPlanned    = "action.planned"
 	TypeActionConfirmed  = "action.confirmed"
+	TypeActionDiscarded  = "action.discarded"
 	TypeActionStarted    = "action.started"
 	TypeActionOutput     = "action.output"
 	TypeActionProgress   = "action.progress"
@@ -178,6 +179,15 @@ type ActionPlanned struct {
 	Action string       `json:"action"`
 	Item   string       `json:"item,omitempty"`
 	Plan   actions.Plan `json:"plan"`
+	// Replaces is the stale plan this one was made again for, and Changes
+	// what differed.
+	Replaces string   `json:"replaces,omitempty"`
+	Changes  []string `json:"changes,omitempty"`
+}
+
+// ActionDiscarded records a planned action put aside without running it.
+type ActionDiscarded struct {
+	Run string `json:"run"`
 }
 
 // ActionConfirmed records the operator's informed confirmation.

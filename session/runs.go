@@ -169,22 +169,109 @@ func (e *BusyError) Error() string {
 	return fmt.Sprintf("%s is already running, started by %s at %s", e.Action, e.By, e.Since.Format("15:04:05"))
 }
 
+// StaleError says a plan no longer stands: made again just now, its basis
+// or its preconditions differ. New is the plan made now (journaled), for
+// the operator to review and confirm; nothing ran.
+type StaleError struct {
+	Action, Old, New string
+	Changes          []string
+}
+
+func (e *StaleError) Error() string {
+	return fmt.Sprintf("the plan of %s changed since it was made (%s); review the new plan (%s) and confirm again", e.Action, strings.Join(e.Changes, "; "), e.New)
+}
+
+// Revalidate makes a planned action's plan again, as it would be made now.
+// When its basis or preconditions differ, the new plan is journaled as
+// replacing the old one and returned with what changed; otherwise the old
+// plan stands and is returned as it is.
+func (s *Session) Revalidate(ctx context.Context, a Actor, run string) (*ActionRun, []string, error) {
+	if a.Role == Observer {
+		return nil, nil, fmt.Errorf("plan an action: %w for an observer", ErrForbidden)
+	}
+	ar := s.State().Action(run)
+	if ar == nil {
+		return nil, nil, fmt.Errorf("no planned action %q", run)
+	}
+	if !ar.Open() {
+		return nil, nil, fmt.Errorf("%s (%s) cannot be confirmed any more: %s", ar.Action, run, closedWhy(ar))
+	}
+	return s.revalidate(ctx, a, ar)
+}
+
+func (s *Session) revalidate(ctx context.Context, a Actor, ar *ActionRun) (*ActionRun, []string, error) {
+	act, ok := actions.Get(ar.Action)
+	if !ok {
+		return nil, nil, fmt.Errorf("no action %q", ar.Action)
+	}
+	plan, err := act.Plan(ctx, s.env(a, ""), ar.Plan.Params)
+	if err != nil {
+		return nil, nil, fmt.Errorf("plan %s again: %w", ar.Action, err)
+	}
+	changes := actions.Changes(&ar.Plan, plan)
+	if len(changes) == 0 {
+		return ar, nil, nil
+	}
+	plan.Action = ar.Action
+	if plan.Created.IsZero() {
+		plan.Created = s.now().UTC()
+	}
+	run := s.newRunID("action")
+	if _, err := s.Append(a, TypeActionPlanned, ActionPlanned{Run: run, Action: ar.Action, Item: ar.Item, Plan: *plan, Replaces: ar.ID, Changes: changes}); err != nil {
+		return nil, nil, err
+	}
+	return s.State().Action(run), changes, nil
+}
+
+// Discard puts a planned action aside: it can no longer be confirmed.
+func (s *Session) Discard(a Actor, run string) error {
+	if a.Role == Observer {
+		return fmt.Errorf("discard a plan: %w for an observer", ErrForbidden)
+	}
+	ar := s.State().Action(run)
+	if ar == nil {
+		return fmt.Errorf("no planned action %q", run)
+	}
+	if !ar.Open() {
+		return fmt.Errorf("%s (%s) is not an open plan: %s", ar.Action, run, closedWhy(ar))
+	}
+	_, err := s.Append(a, TypeActionDiscarded, ActionDiscarded{Run: run})
+	return err
+}
+
+// closedWhy says why a plan can no longer be confirmed.
+func closedWhy(ar *ActionRun) string {
+	switch {
+	case ar.SupersededBy != "":
+		return "it was made again as " + ar.SupersededBy
+	case ar.DiscardedBy != nil:
+		return "it was discarded by " + ar.DiscardedBy.String()
+	}
+	return "it was already carried out; plan it again"
+}
+
 // ExecuteAction confirms and starts a planned action in the background.
-// Observers may not; destructive plans need the typed phrase; a plan whose
+// Observers may not; destructive plans need the typed phrase; the plan is
+// made again first and, if anything it rests on changed, the new plan is
+// returned for confirmation instead (StaleError); a plan whose
 // preconditions do not hold is refused (unless overridable and an
-// override reason is given); only one action runs at a time, and a probe
-// the operator must re-run after a crash blocks every action until it has.
+// override reason is given); only one action runs at a time — the check
+// and the start are one step under the session's start lock, whichever
+// client asks — and a probe the operator must re-run after a crash blocks
+// every action until it has.
 func (s *Session) ExecuteAction(ctx context.Context, a Actor, run, phrase, override string) error {
 	if a.Role == Observer {
 		return fmt.Errorf("run an action: %w for an observer", ErrForbidden)
 	}
+	s.startMu.Lock()
+	defer s.startMu.Unlock()
 	st := s.State()
 	ar := st.Action(run)
 	if ar == nil {
 		return fmt.Errorf("no planned action %q", run)
 	}
-	if ar.Outcome != nil || !ar.Started.IsZero() {
-		return fmt.Errorf("%s was already carried out; plan it again", ar.Action)
+	if !ar.Open() {
+		return fmt.Errorf("%s (%s) cannot run: %s", ar.Action, run, closedWhy(ar))
 	}
 	for _, other := range st.RunningActions() {
 		by := other.PlannedBy
@@ -195,6 +282,18 @@ func (s *Session) ExecuteAction(ctx context.Context, a Actor, run, phrase, overr
 	}
 	if len(st.Recheck) > 0 {
 		return fmt.Errorf("re-run these probes first, an earlier action's outcome is unknown: %s", strings.Join(st.Recheck, ", "))
+	}
+	if err := actions.Confirm(&ar.Plan, phrase); err != nil {
+		return err
+	}
+	// Just before it would run, the plan is made again: a backup taken, a
+	// migration applied or a task enqueued since makes it stale.
+	cur, changes, err := s.revalidate(ctx, a, ar)
+	if err != nil {
+		return err
+	}
+	if len(changes) > 0 {
+		return &StaleError{Action: ar.Action, Old: ar.ID, New: cur.ID, Changes: changes}
 	}
 	plan := ar.Plan
 	if err := actions.Confirm(&plan, phrase); err != nil {

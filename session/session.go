@@ -27,6 +27,11 @@ type Session struct {
 	scrub   *secret.Scrubber
 	now     func() time.Time
 
+	// startMu makes starting an action one step: the check that nothing
+	// else runs and the action.started append happen under it, so two
+	// clients can never both start.
+	startMu sync.Mutex
+
 	mu      sync.Mutex
 	state   *State
 	subs    map[*Subscription]struct{}

@@ -121,6 +121,19 @@ type ActionRun struct {
 	// Outcome is nil until the action ends.
 	Outcome  *actions.Outcome
 	Finished time.Time
+	// SupersededBy is the plan made again for this stale one; Changes (on
+	// the new one) what differed.
+	SupersededBy string
+	Replaces     string
+	Changes      []string
+	// DiscardedBy put the plan aside without running it.
+	DiscardedBy *Actor
+}
+
+// Open reports whether the plan may still be confirmed: not run, not
+// discarded, not made again.
+func (a *ActionRun) Open() bool {
+	return a.Started.IsZero() && a.Outcome == nil && a.SupersededBy == "" && a.DiscardedBy == nil
 }
 
 // Running reports whether the action has started and not ended.
@@ -383,7 +396,17 @@ func (s *State) apply(e Event, rb *runbook.Runbook) {
 	case TypeActionPlanned:
 		var d ActionPlanned
 		if e.Decode(&d) == nil {
-			s.Actions = append(s.Actions, &ActionRun{ID: d.Run, Action: d.Action, Item: d.Item, Plan: d.Plan, PlannedBy: e.Actor, PlannedAt: e.Time})
+			s.Actions = append(s.Actions, &ActionRun{ID: d.Run, Action: d.Action, Item: d.Item, Plan: d.Plan, PlannedBy: e.Actor, PlannedAt: e.Time,
+				Replaces: d.Replaces, Changes: d.Changes})
+			if d.Replaces != "" {
+				s.updateAction(d.Replaces, func(a *ActionRun) { a.SupersededBy = d.Run })
+			}
+		}
+	case TypeActionDiscarded:
+		var d ActionDiscarded
+		if e.Decode(&d) == nil {
+			by := e.Actor
+			s.updateAction(d.Run, func(a *ActionRun) { a.DiscardedBy = &by })
 		}
 	case TypeActionConfirmed:
 		var d ActionConfirmed
