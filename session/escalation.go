@@ -70,6 +70,9 @@ func (s *Session) CheckEscalations(now time.Time) error {
 // Declare raises an immediate escalation rule (such as "data loss is
 // possible") on an actor's word.
 func (s *Session) Declare(a Actor, rule int) error {
+	if a.Role == Observer {
+		return fmt.Errorf("declare an escalation: %w for an observer (ask an operator)", ErrForbidden)
+	}
 	rules := s.rb.Meta.Escalation.Rules
 	if rule < 0 || rule >= len(rules) {
 		return fmt.Errorf("no escalation rule %d", rule)
@@ -81,6 +84,9 @@ func (s *Session) Declare(a Actor, rule int) error {
 
 // Acknowledge records that an actor has seen a raised escalation and acted.
 func (s *Session) Acknowledge(a Actor, rule int) error {
+	if a.Role == Observer {
+		return fmt.Errorf("acknowledge an escalation: %w for an observer", ErrForbidden)
+	}
 	st := s.State()
 	if !st.Raised(rule) {
 		return fmt.Errorf("escalation rule %d was not raised", rule)

@@ -330,6 +330,9 @@ func (l *checklist) shortHelp() []key.Binding {
 		}
 	case it.Binding != nil && it.Binding.Action != "":
 		out = append(out, l.actionKey(it))
+		if a := l.c.lastAction(it.ID); a != nil && a.Open() && l.c.operator() {
+			out = append(out, k.Replan, k.Discard)
+		}
 	default:
 		out = append(out, k.Tick)
 	}
@@ -341,7 +344,7 @@ func (l *checklist) actionKey(it *runbook.Item) key.Binding {
 	k := l.c.keys
 	a := l.c.lastAction(it.ID)
 	switch {
-	case a == nil || a.Outcome != nil || len(hardBlocks(a.Plan)) > 0:
+	case a == nil || (!a.Running() && !a.Open()) || len(hardBlocks(a.Plan)) > 0:
 		return relabel(k.Enter, "plan")
 	case a.Running():
 		return relabel(k.Interrupt, "cancel")

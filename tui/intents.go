@@ -79,6 +79,24 @@ func planCmd(c *common, item, action string) tea.Cmd {
 	}
 }
 
+// planCheckedMsg reports a planned action made again just before its
+// confirmation: unchanged (run is the same), or replaced with changes.
+type planCheckedMsg struct {
+	item, action string
+	run          *session.ActionRun
+	changes      []string
+	err          error
+}
+
+func checkPlanCmd(c *common, item, action, run string) tea.Cmd {
+	return func() tea.Msg {
+		ctx, cancel := context.WithTimeout(c.ctx, planTimeout)
+		defer cancel()
+		cur, changes, err := c.s.Revalidate(ctx, c.actor, run)
+		return planCheckedMsg{item: item, action: action, run: cur, changes: changes, err: err}
+	}
+}
+
 // actionStartedMsg reports an action confirmed and started, or refused.
 type actionStartedMsg struct {
 	action, run string
@@ -129,7 +147,10 @@ func flashCmd(text string, isErr bool) tea.Cmd {
 func explain(what string, err error) string {
 	var busy *session.BusyError
 	var phrase *actions.ErrConfirmation
+	var stale *session.StaleError
 	switch {
+	case errors.As(err, &stale):
+		return fmt.Sprintf("%s: the plan changed since it was made: %s. The new plan is shown; read it, then enter confirms it.", what, strings.Join(stale.Changes, "; "))
 	case errors.As(err, &busy):
 		return fmt.Sprintf("%s: %v. Wait for it to finish, or cancel it with ctrl+c.", what, busy)
 	case errors.As(err, &phrase):

@@ -20,6 +20,9 @@ type KeyMap struct {
 	Run    key.Binding
 	RunAll key.Binding
 	Enter  key.Binding
+	// Replan makes a planned action's plan again; Discard puts it aside.
+	Replan  key.Binding
+	Discard key.Binding
 	Tick   key.Binding
 	Note   key.Binding
 	Skip   key.Binding
@@ -53,6 +56,8 @@ func DefaultKeyMap(role session.Role) *KeyMap {
 		Run:    key.NewBinding(key.WithKeys("r"), key.WithHelp("r", "run probe")),
 		RunAll: key.NewBinding(key.WithKeys("R"), key.WithHelp("R", "run all diagnosis")),
 		Enter:  key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "plan/confirm action")),
+		Replan:  key.NewBinding(key.WithKeys("p"), key.WithHelp("p", "plan again")),
+		Discard: key.NewBinding(key.WithKeys("x"), key.WithHelp("x", "discard plan")),
 		Tick:   key.NewBinding(key.WithKeys("space"), key.WithHelp("space", "tick")),
 		Note:   key.NewBinding(key.WithKeys("n"), key.WithHelp("n", "note")),
 		Skip:   key.NewBinding(key.WithKeys("s"), key.WithHelp("s", "skip")),
@@ -72,7 +77,7 @@ func DefaultKeyMap(role session.Role) *KeyMap {
 	if role == session.Observer {
 		// Observers watch, tick and take notes; the session refuses the
 		// rest, so the keys are not offered at all.
-		for _, b := range []*key.Binding{&k.Run, &k.RunAll, &k.Skip, &k.Close} {
+		for _, b := range []*key.Binding{&k.Run, &k.RunAll, &k.Skip, &k.Close, &k.Replan, &k.Discard, &k.Escalate, &k.Ack} {
 			b.SetEnabled(false)
 		}
 		k.Enter.SetHelp("enter", "show plan")
@@ -102,7 +107,7 @@ func (h helpKeys) FullHelp() [][]key.Binding { return h.full }
 func (k *KeyMap) fullHelp() [][]key.Binding {
 	return [][]key.Binding{
 		{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom, k.NextPane, k.Filter},
-		{k.Run, k.RunAll, k.Enter, k.Tick, k.Skip, k.Note},
+		{k.Run, k.RunAll, k.Enter, k.Replan, k.Discard, k.Tick, k.Skip, k.Note},
 		{k.Causes, k.Escalate, k.Ack, k.Related, k.Close},
 		{k.Help, k.Back, k.Interrupt, k.Quit},
 	}

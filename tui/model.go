@@ -178,6 +178,21 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 		m.refresh()
 		m.flash = flashMsg{text: "Plan ready: read it, then press enter to confirm."}
 		return nil
+	case planCheckedMsg:
+		delete(m.planning, msg.item)
+		switch {
+		case msg.err != nil:
+			m.flash = flashMsg{text: explain("cannot check the plan of "+msg.action, msg.err), err: true}
+		case len(msg.changes) > 0:
+			m.refresh()
+			m.flash = flashMsg{text: "The plan of " + msg.action + " changed since it was made: " + strings.Join(msg.changes, "; ") + ". Read the new plan, then enter confirms it.", err: true}
+		case len(hardBlocks(msg.run.Plan)) > 0:
+			m.refresh()
+		default:
+			m.flash = flashMsg{}
+			return m.openDialog(newConfirmDialog(m.c, msg.run))
+		}
+		return nil
 	case actionStartedMsg:
 		if msg.err != nil {
 			m.flash = flashMsg{text: explain(msg.action+" did not start", msg.err), err: true}
@@ -442,6 +457,10 @@ func (m *Model) updateMain(msg tea.KeyPressMsg) tea.Cmd {
 		return m.runItem(it)
 	case key.Matches(msg, k.Enter):
 		return m.enter(it)
+	case key.Matches(msg, k.Replan):
+		return m.replan(it, false)
+	case key.Matches(msg, k.Discard):
+		return m.replan(it, true)
 	case key.Matches(msg, k.Tick):
 		return m.tick(it)
 	case key.Matches(msg, k.Note):

@@ -96,12 +96,16 @@ func (m *Model) enter(it *runbook.Item) tea.Cmd {
 	if m.refuseClosed("planning or running an action") {
 		return nil
 	}
-	if a != nil && a.Outcome == nil && len(hardBlocks(a.Plan)) == 0 {
+	if a != nil && a.Open() && len(hardBlocks(a.Plan)) == 0 {
 		if !m.c.operator() {
 			m.flash = flashMsg{text: "Only an operator can run actions.", err: true}
 			return nil
 		}
-		return m.openDialog(newConfirmDialog(m.c, a))
+		// The plan is checked against the systems as they are now before
+		// anyone confirms it: a backup taken since, say, changes it.
+		m.planning[it.ID] = true
+		m.flash = flashMsg{text: "Checking that the plan of " + a.Action + " still holds…"}
+		return tea.Batch(checkPlanCmd(m.c, it.ID, a.Action, a.ID), m.startSpinner())
 	}
 	if !m.c.operator() {
 		m.flash = flashMsg{text: "Only an operator can plan and run actions.", err: true}
@@ -110,6 +114,34 @@ func (m *Model) enter(it *runbook.Item) tea.Cmd {
 	m.planning[it.ID] = true
 	m.flash = flashMsg{text: "Planning " + it.Binding.Action + "…"}
 	return tea.Batch(planCmd(m.c, it.ID, it.Binding.Action), m.startSpinner())
+}
+
+// replan makes the selected item's plan again from scratch, or discards it.
+func (m *Model) replan(it *runbook.Item, discard bool) tea.Cmd {
+	if it == nil || it.Binding == nil || it.Binding.Action == "" || m.planning[it.ID] {
+		return nil
+	}
+	a := m.c.lastAction(it.ID)
+	if a == nil || !a.Open() {
+		m.flash = flashMsg{text: "No open plan here: enter plans the action."}
+		return nil
+	}
+	if m.refuseClosed("planning an action") {
+		return nil
+	}
+	run, action := a.ID, a.Action
+	if discard {
+		return recordCmd("Discarded the plan of "+action+".", func() error { return m.c.s.Discard(m.c.actor, run) })
+	}
+	m.planning[it.ID] = true
+	m.flash = flashMsg{text: "Planning " + action + " again…"}
+	item := it.ID
+	return tea.Batch(func() tea.Msg {
+		if err := m.c.s.Discard(m.c.actor, run); err != nil {
+			return planMadeMsg{item: item, action: action, err: err}
+		}
+		return planCmd(m.c, item, action)()
+	}, m.startSpinner())
 }
 
 // tick ticks or unticks a manual or verification item.
