@@ -210,6 +210,16 @@ type History interface {
 	VerifiedBackups(database string) []Backup
 	// LastResult returns the latest result of a probe, or nil.
 	LastResult(probe string) *probes.Result
+	// Orphans returns the process groups of commands that actions whose
+	// outcome is unknown (steady died while they ran) started on this
+	// host and that are still alive.
+	Orphans() []Orphan
+}
+
+// Orphan is a command an earlier steady started and did not see end.
+type Orphan struct {
+	Action string
+	PGID   int
 }
 
 // Env is what an action needs besides its plan.

@@ -292,6 +292,7 @@ func (b backups) VerifiedBackups(db string) []actions.Backup {
 }
 
 func (backups) LastResult(string) *probes.Result { return nil }
+func (backups) Orphans() []actions.Orphan        { return nil }
 
 type discard struct{}
 

@@ -131,7 +131,10 @@ func (f *fixture) script(t *testing.T, name, body string) string {
 type history struct {
 	backups []Backup
 	results map[string][]*probes.Result
+	orphans []Orphan
 }
+
+func (h *history) Orphans() []Orphan { return h.orphans }
 
 func (h *history) VerifiedBackups(db string) []Backup {
 	var out []Backup

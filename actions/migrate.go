@@ -121,21 +121,62 @@ func (m migrateAction) Plan(ctx context.Context, env *Env, params map[string]str
 		backup = guard.Detail
 	}
 	plan.rests("verified backup", backup)
-	holder, err := migrateLockHolder(ctx, t)
+	running, err := migrationInProgress(ctx, env, db, params["wait"])
 	if err != nil {
 		return nil, fmt.Errorf("look for a migration in progress: %w", err)
 	}
-	running := Precondition{Name: "no migration in progress", Holds: holder == nil, Detail: "nobody holds the migrate lock of " + db}
+	plan.Preconditions = append(plan.Preconditions, running)
+	evidence := "none"
+	if !running.Holds || params["wait"] != "" {
+		evidence = running.Detail
+	}
+	plan.rests("migration in progress", evidence)
+	return plan, nil
+}
+
+// migrationInProgress is migrate's guard against a second migration: it
+// fails on any evidence of one — the migrate advisory lock held, a
+// session writing django_migrations or running DDL, an ACCESS EXCLUSIVE
+// lock on a table, or a command of an earlier steady (killed before it saw
+// the command end) still alive — and names each. A wait parameter makes a
+// held advisory lock something to wait for instead; the other signs never
+// are.
+func migrationInProgress(ctx context.Context, env *Env, db, wait string) (Precondition, error) {
+	c := Precondition{Name: "no migration in progress", Holds: true, Detail: "nobody holds the migrate lock of " + db + ", no session runs DDL or holds an ACCESS EXCLUSIVE lock, no earlier steady command is alive"}
+	holder, err := migrateLockHolder(ctx, env.Target)
+	if err != nil {
+		return c, err
+	}
+	var signs []string
 	if holder != nil {
-		running.Detail = holder.String() + "; wait for it to finish (the migrations probe shows it), or plan with wait=5m"
-		if params["wait"] != "" {
-			// Waiting for the holder is what the operator asked for.
-			running.Holds = true
-			running.Detail = holder.String() + "; this migrate will wait up to " + params["wait"] + " for it"
+		if wait != "" {
+			c.Detail = holder.String() + "; this migrate will wait up to " + wait + " for it"
+		} else {
+			signs = append(signs, holder.String())
 		}
 	}
-	plan.Preconditions = append(plan.Preconditions, running)
-	return plan, nil
+	found, err := django.RunningMigrations(ctx, env.Target)
+	if err != nil {
+		return c, err
+	}
+	for _, a := range found {
+		if !a.SteadyLock {
+			signs = append(signs, a.String())
+		}
+	}
+	if env.History != nil {
+		for _, o := range env.History.Orphans() {
+			signs = append(signs, fmt.Sprintf("the %s command an earlier steady started is still alive: process group %d (`pgrep -a -g %d` lists it)", o.Action, o.PGID, o.PGID))
+		}
+	}
+	if len(signs) > 0 {
+		c.Holds = false
+		c.Detail = strings.Join(signs, "; ") + "; wait for it to finish (the migrations probe shows it)"
+		if holder != nil && wait == "" && len(signs) == 1 {
+			c.Detail += ", or plan with wait=5m"
+		}
+	}
+	return c, nil
 }
 
 // unappliedMigrations runs the migrations probe now, falling back to the

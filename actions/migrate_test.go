@@ -217,3 +217,41 @@ func TestLockAppNameRoundTrips(t *testing.T) {
 		}
 	}
 }
+
+// A migration in progress is any evidence of one, not only steady's own
+// advisory lock: a session holding ACCESS EXCLUSIVE on a table (the
+// orphaned `manage.py migrate` of a steady that was killed), or a command
+// of an earlier steady still alive. Each is named.
+func TestMigrateSeesEveryMigrationInProgress(t *testing.T) {
+	f := migrateFixture(t)
+	db := f.tg.DBName()
+	h := verified(db)
+	if c := precondition(t, plan(t, "migrate", f.env(h), nil), "no migration in progress"); !c.Holds {
+		t.Fatalf("nothing runs yet: %+v", c)
+	}
+
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, f.cfg.DB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(ctx, `LOCK TABLE config_shift IN ACCESS EXCLUSIVE MODE`); err != nil {
+		t.Fatal(err)
+	}
+	c := precondition(t, plan(t, "migrate", f.env(h), nil), "no migration in progress")
+	if c.Holds || !strings.Contains(c.Detail, "ACCESS EXCLUSIVE on config_shift") {
+		t.Errorf("a session holding ACCESS EXCLUSIVE on config_shift: %+v", c)
+	}
+	_ = tx.Rollback(ctx)
+
+	h.orphans = []Orphan{{Action: "migrate", PGID: 4242}}
+	c = precondition(t, plan(t, "migrate", f.env(h), nil), "no migration in progress")
+	if c.Holds || !strings.Contains(c.Detail, "process group 4242") {
+		t.Errorf("an earlier steady's command still alive: %+v", c)
+	}
+}

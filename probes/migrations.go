@@ -227,59 +227,24 @@ func staleAgainstPlan(states []django.State, recorded []django.Key) []django.Key
 	return out
 }
 
-// runningMigration looks for a migration in progress: DDL or a write to
-// django_migrations by another session, an ACCESS EXCLUSIVE lock on a
-// table, or the advisory lock of steady's migrate action.
+// runningMigration reports each sign of a migration in progress (DDL or
+// a django_migrations write by another session, an ACCESS EXCLUSIVE lock
+// on a table, or the advisory lock of steady's migrate action).
 func runningMigration(ctx context.Context, t *target.Target, r *Result) error {
-	key := django.MigrateLockKey
-	return t.ReadOnly(ctx, func(ctx context.Context, tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, `
-SELECT a.pid, coalesce(a.application_name, ''), coalesce(a.state, ''),
-       coalesce(extract(epoch FROM now() - coalesce(a.xact_start, a.query_start)), 0)::float8,
-       left(regexp_replace(coalesce(a.query, ''), '\s+', ' ', 'g'), 160),
-       coalesce((SELECT string_agg(DISTINCT c.relname, ', ') FROM pg_locks l JOIN pg_class c ON c.oid = l.relation
-                 WHERE l.pid = a.pid AND l.mode = 'AccessExclusiveLock' AND c.relkind IN ('r', 'p')), ''),
-       EXISTS (SELECT 1 FROM pg_locks l WHERE l.pid = a.pid AND l.locktype = 'advisory' AND l.granted
-               AND l.classid::int8 = $1 AND l.objid::int8 = $2 AND l.objsubid = 1)
-FROM pg_stat_activity a
-WHERE a.pid <> pg_backend_pid() AND a.datname = current_database()
-  AND (
-    EXISTS (SELECT 1 FROM pg_locks l WHERE l.pid = a.pid AND l.locktype = 'advisory' AND l.granted
-            AND l.classid::int8 = $1 AND l.objid::int8 = $2 AND l.objsubid = 1)
-    OR (coalesce(a.application_name, '') <> 'steady' AND a.state IN ('active', 'idle in transaction', 'idle in transaction (aborted)') AND (
-         a.query ~* '^\s*(INSERT\s+INTO|DELETE\s+FROM|UPDATE)\s+"?django_migrations'
-      OR a.query ~* '^\s*(CREATE|ALTER|DROP)\s+(TABLE|INDEX|UNIQUE\s+INDEX)\s'
-      OR EXISTS (SELECT 1 FROM pg_locks l JOIN pg_class c ON c.oid = l.relation
-                 WHERE l.pid = a.pid AND l.mode = 'AccessExclusiveLock' AND c.relkind IN ('r', 'p'))))
-  )
-ORDER BY a.pid LIMIT 20`, int64(uint32(key>>32)), int64(uint32(key)))
-		if err != nil {
-			return err
+	found, err := django.RunningMigrations(ctx, t)
+	if err != nil {
+		return err
+	}
+	for _, a := range found {
+		msg := a.String()
+		if !a.SteadyLock {
+			msg = "a migration seems to be running: " + msg
 		}
-		defer rows.Close()
-		for rows.Next() {
-			var pid int
-			var app, state, query, locked string
-			var secs float64
-			var steadyLock bool
-			if err := rows.Scan(&pid, &app, &state, &secs, &query, &locked, &steadyLock); err != nil {
-				return err
-			}
-			var msg string
-			if steadyLock {
-				msg = fmt.Sprintf("steady's migrate action is running (session %d holds its advisory lock, for %s)", pid, time.Duration(secs*float64(time.Second)).Round(time.Second))
-			} else {
-				msg = fmt.Sprintf("a migration seems to be running: session %d (%s) %s for %s: %s", pid, orDash(app), state, time.Duration(secs*float64(time.Second)).Round(time.Second), query)
-				if locked != "" {
-					msg += "; it holds ACCESS EXCLUSIVE on " + locked
-				}
-			}
-			r.add(Warn, "migration.running", msg+" — wait for it before judging or migrating", map[string]any{
-				"pid": pid, "application_name": app, "state": state, "seconds": secs, "query": query, "locked": locked, "steady_lock": steadyLock,
-			})
-		}
-		return rows.Err()
-	})
+		r.add(Warn, "migration.running", msg+" — wait for it before judging or migrating", map[string]any{
+			"pid": a.PID, "application_name": a.App, "state": a.State, "seconds": a.For.Seconds(), "query": a.Query, "locked": a.Locked, "steady_lock": a.SteadyLock,
+		})
+	}
+	return nil
 }
 
 // report turns a source's answer into findings, evidence and a summary.

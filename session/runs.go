@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 	"unicode/utf8"
 
@@ -109,6 +111,23 @@ type history struct{ st *State }
 
 func (h history) VerifiedBackups(db string) []actions.Backup { return h.st.VerifiedBackups(db) }
 func (h history) LastResult(p string) *probes.Result         { return h.st.LastResult(p) }
+
+// Orphans finds, among the actions whose outcome is unknown, the last
+// command each started on this host, and keeps those whose process group
+// is still alive.
+func (h history) Orphans() []actions.Orphan {
+	host, _ := os.Hostname()
+	var out []actions.Orphan
+	for _, a := range h.st.Actions {
+		if a.Outcome == nil || a.Outcome.Status != actions.OutcomeUnknown {
+			continue
+		}
+		if pgid, on, ok := lastStarted(a); ok && on == host && pgid > 0 && syscall.Kill(-pgid, 0) == nil {
+			out = append(out, actions.Orphan{Action: a.Action, PGID: pgid})
+		}
+	}
+	return out
+}
 
 // Results returns every finished result of a probe in the incident, oldest
 // first (actions.ResultsHistory): recalculate takes the scopes of all of

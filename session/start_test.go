@@ -4,11 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os/exec"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 
 	"steady/actions"
+	"steady/target"
 )
 
 // A hundred starts from several clients at once, of five different plans
@@ -118,5 +121,32 @@ func TestAStalePlanIsMadeAgainNotOverridden(t *testing.T) {
 	}
 	if err := s.ExecuteAction(ctx, alice, again.ID, "", ""); err == nil || !strings.Contains(err.Error(), "discarded by alice") {
 		t.Errorf("a discarded plan runs: %v", err)
+	}
+}
+
+// A command an earlier steady started and never saw end is still alive:
+// the history names its process group for migrate's guard; once it ends,
+// it is no longer named.
+func TestOrphansAreTheLiveCommandsOfUnknownOutcomes(t *testing.T) {
+	cmd := exec.Command("sleep", "60")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	st := &State{Actions: []*ActionRun{
+		{ID: "action-1", Action: "migrate", Outcome: &actions.Outcome{Status: actions.OutcomeUnknown},
+			Output: []OutputLine{{Stream: actions.StreamSteady, Text: target.StartedLine(cmd.Process.Pid)}}},
+		{ID: "action-2", Action: "backup", Outcome: &actions.Outcome{Status: actions.Succeeded},
+			Output: []OutputLine{{Stream: actions.StreamSteady, Text: target.StartedLine(cmd.Process.Pid)}}},
+	}}
+	got := history{st}.Orphans()
+	if len(got) != 1 || got[0].Action != "migrate" || got[0].PGID != cmd.Process.Pid {
+		t.Fatalf("orphans %+v, want migrate's live process group %d", got, cmd.Process.Pid)
+	}
+	_ = cmd.Process.Kill()
+	_ = cmd.Wait()
+	if got := (history{st}).Orphans(); len(got) != 0 {
+		t.Errorf("a process group that ended is still named: %+v", got)
 	}
 }
