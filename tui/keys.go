@@ -23,10 +23,10 @@ type KeyMap struct {
 	// Replan makes a planned action's plan again; Discard puts it aside.
 	Replan  key.Binding
 	Discard key.Binding
-	Tick   key.Binding
-	Note   key.Binding
-	Skip   key.Binding
-	Filter key.Binding
+	Tick    key.Binding
+	Note    key.Binding
+	Skip    key.Binding
+	Filter  key.Binding
 
 	Causes   key.Binding
 	Escalate key.Binding
@@ -53,15 +53,15 @@ func DefaultKeyMap(role session.Role) *KeyMap {
 		NextPane: key.NewBinding(key.WithKeys("tab"), key.WithHelp("tab", "next pane")),
 		PrevPane: key.NewBinding(key.WithKeys("shift+tab"), key.WithHelp("shift+tab", "previous pane")),
 
-		Run:    key.NewBinding(key.WithKeys("r"), key.WithHelp("r", "run probe")),
-		RunAll: key.NewBinding(key.WithKeys("R"), key.WithHelp("R", "run all diagnosis")),
-		Enter:  key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "plan/confirm action")),
+		Run:     key.NewBinding(key.WithKeys("r"), key.WithHelp("r", "run probe")),
+		RunAll:  key.NewBinding(key.WithKeys("R"), key.WithHelp("R", "run all diagnosis")),
+		Enter:   key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "plan/confirm action")),
 		Replan:  key.NewBinding(key.WithKeys("p"), key.WithHelp("p", "plan again")),
 		Discard: key.NewBinding(key.WithKeys("x"), key.WithHelp("x", "discard plan")),
-		Tick:   key.NewBinding(key.WithKeys("space"), key.WithHelp("space", "tick")),
-		Note:   key.NewBinding(key.WithKeys("n"), key.WithHelp("n", "note")),
-		Skip:   key.NewBinding(key.WithKeys("s"), key.WithHelp("s", "skip")),
-		Filter: key.NewBinding(key.WithKeys("/"), key.WithHelp("/", "filter")),
+		Tick:    key.NewBinding(key.WithKeys("space"), key.WithHelp("space", "tick")),
+		Note:    key.NewBinding(key.WithKeys("n"), key.WithHelp("n", "note")),
+		Skip:    key.NewBinding(key.WithKeys("s"), key.WithHelp("s", "skip")),
+		Filter:  key.NewBinding(key.WithKeys("/"), key.WithHelp("/", "filter")),
 
 		Causes:   key.NewBinding(key.WithKeys("c"), key.WithHelp("c", "cause board")),
 		Escalate: key.NewBinding(key.WithKeys("e"), key.WithHelp("e", "declare escalation")),
