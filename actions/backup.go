@@ -112,11 +112,14 @@ func (b backupAction) Plan(ctx context.Context, env *Env, params map[string]stri
 		if err != nil {
 			return nil, err
 		}
+		partial := partialPath(path)
 		plan.Steps = []Step{
-			{Kind: StepCommand, Text: pgDumpLine(path, conn), Note: "custom format (compressed); the file is created new first (O_EXCL) so nothing is overwritten; the password goes in PGPASSWORD, never on the command line"},
-			{Kind: StepCommand, Text: pgRestoreListLine(path), Note: "reads the whole archive back: a truncated or corrupt file fails here; then size and sha256 are recorded"},
+			{Kind: StepCommand, Text: pgDumpLine(partial, conn), Note: "custom format (compressed), into a new file (O_EXCL) named .partial until it is proven whole; the password goes in PGPASSWORD, never on the command line"},
+			{Kind: StepCommand, Text: pgRestoreListLine(partial), Note: "reads the archive's table of contents back and counts its entries"},
+			{Kind: StepCommand, Text: pgRestoreReadLine(partial), Note: "reads every entry's data back (the table of contents alone passes on a cut-short file): a truncated or corrupt archive fails here; " +
+				"then it is renamed to " + filepath.Base(path) + " (never over an existing file), and its size and sha256 are recorded"},
 		}
-		plan.Summary = fmt.Sprintf("pg_dump of %s into %s, verified with pg_restore --list", db, path)
+		plan.Summary = fmt.Sprintf("pg_dump of %s into %s, verified by reading the whole archive back", db, path)
 	case modeDumpdata:
 		manage, err := needManage(env, b.ID(), "backup_mode dumpdata runs `<manage> dumpdata`")
 		if err != nil {
@@ -147,6 +150,16 @@ func pgDumpLine(path, conn string) string {
 }
 
 func pgRestoreListLine(path string) string { return target.Join("pg_restore", "--list", path) }
+
+// pgRestoreReadLine restores the whole archive into nothing: every data
+// block is read and decompressed, which --list does not do.
+func pgRestoreReadLine(path string) string {
+	return target.Join("pg_restore", "--file=/dev/null", path)
+}
+
+// partialPath is where a dump is written until it is proven whole: a
+// crash mid-dump leaves a file nobody can take for a backup.
+func partialPath(path string) string { return path + ".partial" }
 
 func dumpdataLine(manage, path string) string {
 	return target.Join(manage, "dumpdata") + " > " + target.ShellQuote(path)
@@ -272,16 +285,22 @@ func (b backupAction) Execute(ctx context.Context, env *Env, plan *Plan, out Out
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fail(Failed, "could not create the backup directory "+dir, err)
 	}
+	// The dump goes to the file the plan names: the .partial one for
+	// pg_dump (renamed once proven whole), the final one for dumpdata.
+	writing := path
+	if mode == modePgDump {
+		writing = partialPath(path)
+	}
 	// O_EXCL: a file that appeared since the plan is never overwritten.
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	f, err := os.OpenFile(writing, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		if errors.Is(err, fs.ErrExist) {
-			return fail(Refused, "refused: "+path+" exists already and is never overwritten; plan again for a new file name", nil)
+			return fail(Refused, "refused: "+writing+" exists already and is never overwritten; plan again for a new file name", nil)
 		}
-		return fail(Failed, "could not create "+path, err)
+		return fail(Failed, "could not create "+writing, err)
 	}
 	f.Close()
-	say(env, out, "created %s (new file, mode 0600)", path)
+	say(env, out, "created %s (new file, mode 0600)", writing)
 
 	cfg := t.Config()
 	lines := commandSteps(plan)
@@ -293,13 +312,13 @@ func (b backupAction) Execute(ctx context.Context, env *Env, plan *Plan, out Out
 		dumpDir = cfg.Django.Dir
 	}
 	if len(lines) == 0 {
-		os.Remove(path)
+		os.Remove(writing)
 		return fail(Failed, "the plan has no dump command: plan the backup again", nil)
 	}
 	exit, err := runCommand(ctx, env, out, target.Command{Line: lines[0], Dir: dumpDir, Env: dumpEnv})
 	if o := commandFailure(env, lines[0], exit, err, started); o != nil {
 		// An incomplete dump must not lie around looking like a backup.
-		os.Remove(path)
+		os.Remove(writing)
 		o.Summary += "; the incomplete file was removed"
 		return *o
 	}
@@ -307,14 +326,23 @@ func (b backupAction) Execute(ctx context.Context, env *Env, plan *Plan, out Out
 	var entries int
 	switch mode {
 	case modePgDump:
-		if len(lines) < 2 {
-			return fail(Failed, "the plan has no verification step: plan the backup again", nil)
+		if len(lines) < 3 {
+			return fail(Failed, "the plan has no verification steps: plan the backup again", nil)
 		}
 		n, o := verifyArchive(ctx, env, out, lines[1], started)
 		if o != nil {
 			return *o
 		}
+		if o := readArchive(ctx, env, out, lines[2], started); o != nil {
+			return *o
+		}
 		entries = n
+		// Proven whole: now, and only now, it bears the backup's name.
+		if err := os.Link(writing, path); err != nil {
+			return fail(Failed, "the backup verified but could not be named "+path+" (an existing file is never replaced); it stays as "+writing+", NOT counted as a verified backup", err)
+		}
+		os.Remove(writing)
+		say(env, out, "renamed %s to %s", filepath.Base(writing), filepath.Base(path))
 	default:
 		n, err := verifyDumpdata(path)
 		if err != nil {
@@ -376,6 +404,35 @@ func verifyArchive(ctx context.Context, env *Env, out Output, line string, start
 			Summary: "the backup did not verify: pg_restore --list found no entries in the archive"}
 	}
 	return entries, nil
+}
+
+// readArchive restores the whole archive into /dev/null: a cut-short or
+// corrupt dump fails here even when its table of contents reads.
+func readArchive(ctx context.Context, env *Env, out Output, line string, started time.Time) *Outcome {
+	cfg := env.Target.Config()
+	say(env, out, "$ %s", line)
+	var lastErr string
+	exit, err := target.Run(ctx, target.Command{Line: line}, target.RunOptions{
+		Timeout: cfg.Actions.CommandTimeout.D(),
+		Grace:   cfg.Actions.KillGrace.D(),
+		OnLine: func(l target.Line) {
+			if l.Stream == "stderr" {
+				lastErr = env.Target.Scrubber.Scrub(l.Text)
+				out.Line("stderr", lastErr)
+			}
+		},
+	})
+	if o := commandFailure(env, line, exit, err, started); o != nil {
+		if o.Status == Failed {
+			o.Summary = "the backup did not verify: " + o.Summary
+			if lastErr != "" {
+				o.Summary += " (" + lastErr + ")"
+			}
+			o.Summary += "; the .partial file is kept for inspection but is NOT a verified backup"
+		}
+		return o
+	}
+	return nil
 }
 
 // verifyDumpdata reads a dumpdata file back: a JSON array of objects, each

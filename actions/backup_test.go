@@ -1,6 +1,7 @@
 package actions
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"os"
@@ -9,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"steady/secret"
 )
@@ -21,8 +23,8 @@ func TestBackupPlanShowsTheExactDumpWithoutThePassword(t *testing.T) {
 	if filepath.Dir(path) != f.cfg.BackupDir || !strings.HasPrefix(filepath.Base(path), db+"-") || !strings.HasSuffix(path, "Z.dump") {
 		t.Errorf("backup file %q: want <backup dir>/<db>-<UTC stamp>.dump", path)
 	}
-	if len(p.Steps) != 2 || !strings.HasPrefix(p.Steps[0].Text, "pg_dump --format=custom --no-password --file="+path+" '--dbname=postgres://steady@") ||
-		p.Steps[1].Text != "pg_restore --list "+path {
+	if len(p.Steps) != 3 || !strings.HasPrefix(p.Steps[0].Text, "pg_dump --format=custom --no-password --file="+path+".partial '--dbname=postgres://steady@") ||
+		p.Steps[1].Text != "pg_restore --list "+path+".partial" || p.Steps[2].Text != "pg_restore --file=/dev/null "+path+".partial" {
 		t.Errorf("steps:\n%+v", p.Steps)
 	}
 	for _, pw := range secret.Passwords(f.cfg.DB) {
@@ -71,6 +73,9 @@ func TestBackupTakesAndVerifiesADump(t *testing.T) {
 	}
 	if fi, _ := os.Stat(path); fi.Mode().Perm() != 0o600 {
 		t.Errorf("backup mode %v, want 0600", fi.Mode().Perm())
+	}
+	if _, err := os.Stat(path + ".partial"); !os.IsNotExist(err) {
+		t.Errorf("the .partial file is left behind: %v", err)
 	}
 	for _, pw := range secret.Passwords(f.cfg.DB) {
 		if strings.Contains(out.text(), pw) || strings.Contains(o.Summary, pw) {
@@ -215,5 +220,31 @@ func TestLibpqConnKeepsThePasswordOffTheCommandLine(t *testing.T) {
 		if shown != tc.shown || strings.Join(env, " ") != tc.env {
 			t.Errorf("%s: shown %q env %q, want %q %q", tc.in, shown, env, tc.shown, tc.env)
 		}
+	}
+}
+
+// A dump cut short keeps a readable table of contents: pg_restore --list
+// passes on it. Reading every entry's data back is what catches it.
+func TestACutShortBackupDoesNotVerify(t *testing.T) {
+	f := newFixture(t, fixtureOptions{})
+	env := f.env(nil)
+	p := plan(t, "backup", env, nil)
+	if o := execute(t, env, p, newRecorder()); o.Status != Succeeded {
+		t.Fatalf("outcome %+v", o)
+	}
+	whole, err := os.ReadFile(p.Facts[factPath])
+	if err != nil {
+		t.Fatal(err)
+	}
+	cut := filepath.Join(t.TempDir(), "cut.dump")
+	if err := os.WriteFile(cut, whole[:len(whole)*2/3], 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, o := verifyArchive(context.Background(), env, newRecorder(), pgRestoreListLine(cut), time.Now()); o != nil {
+		t.Logf("pg_restore --list already fails on this cut: %s", o.Summary)
+	}
+	o := readArchive(context.Background(), env, newRecorder(), pgRestoreReadLine(cut), time.Now())
+	if o == nil || o.Status != Failed || !strings.Contains(o.Summary, "did not verify") {
+		t.Fatalf("reading a cut-short archive back: %+v", o)
 	}
 }
