@@ -1,7 +1,6 @@
 package tui
 
 import (
-	"errors"
 	"fmt"
 	"strings"
 
@@ -11,20 +10,44 @@ import (
 	"steady/session"
 )
 
+// confirmInput is what the operator typed into a confirmation, kept when
+// the dialog opens again to say what is missing.
+type confirmInput struct {
+	reason, phrase string
+	// problem says why the last submission was not accepted.
+	problem string
+}
+
+// confirmAgainMsg reopens a confirmation whose submission was incomplete.
+type confirmAgainMsg struct {
+	run   *session.ActionRun
+	input confirmInput
+}
+
 // newConfirmDialog is the informed confirmation of a planned action: the
 // plan stays in view above the form; a destructive plan needs its confirm
 // phrase typed exactly; a precondition that does not hold but may be
 // overridden needs a written reason; anything else needs an explicit yes.
 // (A plan with a precondition that cannot be overridden never gets here:
 // the detail pane says why it cannot start.)
+//
+// The fields do not validate as they are left: tab always moves on, so
+// what is typed ahead lands in the field it was meant for. The whole form
+// is checked on submit, and an incomplete one opens again saying what is
+// missing, with what was typed kept.
 func newConfirmDialog(c *common, a *session.ActionRun) *dialog {
+	return newConfirmDialogWith(c, a, confirmInput{})
+}
+
+func newConfirmDialogWith(c *common, a *session.ActionRun, in confirmInput) *dialog {
 	p := a.Plan
 	var (
-		phrase, reason string
-		yes            bool
-		fields         []huh.Field
+		yes    bool
+		fields []huh.Field
 	)
-	if blocked := p.Blocked(); len(blocked) > 0 {
+	phrase, reason := in.phrase, in.reason
+	blocked := p.Blocked()
+	if len(blocked) > 0 {
 		var names []string
 		for _, pc := range blocked {
 			names = append(names, pc.Name)
@@ -33,28 +56,16 @@ func newConfirmDialog(c *common, a *session.ActionRun) *dialog {
 			Key("override").
 			Title("Override "+strings.Join(names, ", ")+": why is it safe?").
 			Description("The reason is journaled with your name.").
-			Value(&reason).
-			Validate(func(s string) error {
-				if len(strings.TrimSpace(s)) < 5 {
-					return errors.New("write the reason (a few words at least)")
-				}
-				return nil
-			}))
+			Value(&reason))
 	}
 	destructive := p.Destructive && p.ConfirmPhrase != ""
+	want := p.ConfirmPhrase
 	if destructive {
-		want := p.ConfirmPhrase
 		fields = append(fields, huh.NewInput().
 			Key("phrase").
 			Title(fmt.Sprintf("Type %s to run %s", want, a.Action)).
 			Description("This action is destructive; nothing runs until the phrase matches.").
-			Value(&phrase).
-			Validate(func(s string) error {
-				if strings.TrimSpace(s) != want {
-					return fmt.Errorf("type %q exactly", want)
-				}
-				return nil
-			}))
+			Value(&phrase))
 	} else {
 		fields = append(fields, huh.NewConfirm().
 			Key("yes").
@@ -64,14 +75,29 @@ func newConfirmDialog(c *common, a *session.ActionRun) *dialog {
 			Value(&yes))
 	}
 	title := "Confirm " + a.Action
-	context := func(w int) string { return confirmView(c, a, w) }
+	context := func(w int) string {
+		v := confirmView(c, a, w)
+		if in.problem != "" {
+			v += "\n" + wrap(c.styles.Bad.Render("✗ "+in.problem), w)
+		}
+		return v
+	}
 	d := newDialog(c, dialogConfirm, title, context, huh.NewGroup(fields...))
+	d.moveNow = true
 	run, action := a.ID, a.Action
 	d.submit = func() tea.Cmd {
-		if !destructive && !yes {
+		typed := confirmInput{reason: reason, phrase: phrase}
+		switch {
+		case len(blocked) > 0 && len(strings.TrimSpace(reason)) < 5:
+			typed.problem = "write why overriding is safe (a few words at least); nothing was run"
+		case destructive && strings.TrimSpace(phrase) != want:
+			typed.problem = fmt.Sprintf("type %q exactly; nothing was run", want)
+		case !destructive && !yes:
 			return flashCmd(action+" was not run.", false)
+		default:
+			return executeCmd(c, action, run, phrase, reason)
 		}
-		return executeCmd(c, action, run, phrase, reason)
+		return func() tea.Msg { return confirmAgainMsg{run: a, input: typed} }
 	}
 	return d
 }

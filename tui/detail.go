@@ -398,6 +398,18 @@ func actionText(c *common, it *runbook.Item, w int) string {
 		// How it ended matters most now; the plan it ran follows.
 		return outcomeView(c, a, w) + "\n\n" + planView(c, a, w, false)
 	}
+	if a.DiscardedBy != nil {
+		return c.styles.Dim.Render(wrap(fmt.Sprintf("The plan was discarded by %s. Press enter to plan this action again.", a.DiscardedBy), w))
+	}
+	if len(a.Changes) > 0 {
+		// A plan made again: what changed comes first, in full.
+		var b strings.Builder
+		b.WriteString(c.styles.Warning.Render(wrap(fmt.Sprintf("Made again at %s: the plan it replaces (%s) no longer stood.", a.PlannedAt.UTC().Format("15:04:05"), a.Replaces), w)) + "\n")
+		for _, ch := range a.Changes {
+			b.WriteString(wrap("  • "+ch, w) + "\n")
+		}
+		return b.String() + "\n" + planView(c, a, w, true)
+	}
 	return planView(c, a, w, true)
 }
 

@@ -42,6 +42,11 @@ type dialog struct {
 	// pending are the form's commands from updates the root did not ask
 	// for (resizes); the root collects them after each message.
 	pending []tea.Cmd
+	// moveNow makes tab, shift+tab and enter move between text fields at
+	// once, rather than through a message huh sends itself: keys typed
+	// ahead at full speed then land in the field they were typed for.
+	// Only for forms whose fields check nothing as they are left.
+	moveNow bool
 }
 
 // takePending returns the commands waiting to run.
@@ -125,9 +130,18 @@ func (d *dialog) Update(msg tea.Msg) (done bool, cmd tea.Cmd) {
 			return false, nil
 		}
 	}
-	m, cmd := d.form.Update(msg)
-	if f, ok := m.(*huh.Form); ok {
-		d.form = f
+	if km, ok := msg.(tea.KeyPressMsg); ok && d.moveNow && d.isInput() && moves(km) != 0 {
+		if moves(km) < 0 {
+			cmd = d.form.PrevField()
+		} else {
+			cmd = d.form.NextField()
+		}
+	} else {
+		var m huh.Model
+		m, cmd = d.form.Update(msg)
+		if f, ok := m.(*huh.Form); ok {
+			d.form = f
+		}
 	}
 	switch d.form.State {
 	case huh.StateCompleted:
@@ -147,15 +161,39 @@ func (d *dialog) Update(msg tea.Msg) (done bool, cmd tea.Cmd) {
 	return false, cmd
 }
 
-// shortHelp returns the dialog's keys for the footer (huh's own help
-// line is off, to leave the room to the context).
-func (d *dialog) shortHelp() []key.Binding {
-	return []key.Binding{
-		key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "submit")),
-		key.NewBinding(key.WithKeys("tab"), key.WithHelp("tab/shift+tab", "fields")),
-		key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "cancel")),
-		relabel(d.c.keys.PageDown, "scroll"),
+// isInput reports whether the focused field is a text input.
+func (d *dialog) isInput() bool {
+	_, ok := d.form.GetFocusedField().(*huh.Input)
+	return ok
+}
+
+// moves says where a key moves the focus in a form: -1 back, 1 on, 0 not.
+func moves(k tea.KeyPressMsg) int {
+	switch k.String() {
+	case "shift+tab":
+		return -1
+	case "tab", "enter":
+		return 1
 	}
+	return 0
+}
+
+// shortHelp returns the dialog's keys for the footer (huh's own help
+// line is off, to leave the room to the context): how to choose in the
+// focused field, how to move between fields, how to submit or leave.
+func (d *dialog) shortHelp() []key.Binding {
+	bind := func(k, help string) key.Binding { return key.NewBinding(key.WithKeys(k), key.WithHelp(k, help)) }
+	var out []key.Binding
+	switch d.form.GetFocusedField().(type) {
+	case *huh.Confirm:
+		out = append(out, bind("←/→", "choose"), bind("y/n", "yes/no"), bind("enter", "submit"))
+	case *huh.Select[int], *huh.Select[string]:
+		out = append(out, bind("↑/↓", "choose"), bind("enter", "submit"))
+	default:
+		out = append(out, bind("enter", "next/submit"))
+	}
+	out = append(out, bind("tab/shift+tab", "fields"), bind("esc", "cancel"), relabel(d.c.keys.PageDown, "scroll"))
+	return out
 }
 
 // View draws the title, the context and the form in the dialog's area.

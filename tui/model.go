@@ -178,6 +178,9 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 		m.refresh()
 		m.flash = flashMsg{text: "Plan ready: read it, then press enter to confirm."}
 		return nil
+	case confirmAgainMsg:
+		m.flash = flashMsg{text: msg.input.problem, err: true}
+		return m.openDialog(newConfirmDialogWith(m.c, msg.run, msg.input))
 	case planCheckedMsg:
 		delete(m.planning, msg.item)
 		switch {
