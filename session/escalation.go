@@ -70,8 +70,8 @@ func (s *Session) CheckEscalations(now time.Time) error {
 // Declare raises an immediate escalation rule (such as "data loss is
 // possible") on an actor's word.
 func (s *Session) Declare(a Actor, rule int) error {
-	if a.Role == Observer {
-		return fmt.Errorf("declare an escalation: %w for an observer (ask an operator)", ErrForbidden)
+	if err := s.allow(a, Escalate); err != nil {
+		return err
 	}
 	rules := s.rb.Meta.Escalation.Rules
 	if rule < 0 || rule >= len(rules) {
@@ -84,8 +84,8 @@ func (s *Session) Declare(a Actor, rule int) error {
 
 // Acknowledge records that an actor has seen a raised escalation and acted.
 func (s *Session) Acknowledge(a Actor, rule int) error {
-	if a.Role == Observer {
-		return fmt.Errorf("acknowledge an escalation: %w for an observer", ErrForbidden)
+	if err := s.allow(a, Escalate); err != nil {
+		return err
 	}
 	st := s.State()
 	if !st.Raised(rule) {

@@ -32,10 +32,13 @@ func (e Event) Decode(v any) error { return json.Unmarshal(e.Data, v) }
 // Role is what an actor may do.
 type Role string
 
-// Roles. An observer watches, ticks manual items and writes notes; only an
-// operator runs probes and actions or overrides a guard.
+// Roles (Role.May says what each may do). An observer watches, ticks
+// manual items and writes notes; an approver also approves or rejects a
+// destructive plan another operator confirmed; only an operator runs
+// probes and actions or overrides a guard.
 const (
 	Operator Role = "operator"
+	Approver Role = "approver"
 	Observer Role = "observer"
 )
 
@@ -82,6 +85,10 @@ const (
 	TypeProbeFinished    = "probe.finished"
 	TypeActionPlanned    = "action.planned"
 	TypeActionConfirmed  = "action.confirmed"
+	TypeAccessChanged    = "access.changed"
+	TypeActionApproved   = "action.approved"
+	TypeActionRejected   = "action.rejected"
+	TypeApprovalPolicy   = "approval.policy"
 	TypeActionDiscarded  = "action.discarded"
 	TypeActionStarted    = "action.started"
 	TypeActionOutput     = "action.output"
@@ -107,6 +114,8 @@ type Opened struct {
 	// Profile says where the application's names came from (discovered
 	// from Django, guessed from the catalog, steady.yaml).
 	Profile string `json:"profile,omitempty"`
+	// Approval is the two-person rule the incident opened with.
+	Approval Approval `json:"approval,omitempty"`
 	Host    string `json:"host,omitempty"`
 	Version string `json:"version,omitempty"`
 	Drill   *Drill `json:"drill,omitempty"`
@@ -185,6 +194,12 @@ type ActionPlanned struct {
 	Changes  []string `json:"changes,omitempty"`
 }
 
+// ApprovalPolicy records the incident's two-person rule made stricter on
+// resume (a local incident served to a team).
+type ApprovalPolicy struct {
+	Approval Approval `json:"approval"`
+}
+
 // ActionDiscarded records a planned action put aside without running it.
 type ActionDiscarded struct {
 	Run string `json:"run"`
@@ -193,6 +208,8 @@ type ActionDiscarded struct {
 // ActionConfirmed records the operator's informed confirmation.
 type ActionConfirmed struct {
 	Run string `json:"run"`
+	// AwaitingApproval is set when the plan waits for a second operator.
+	AwaitingApproval bool `json:"awaiting_approval,omitempty"`
 	// Override is the written reason for waiving a precondition.
 	Override string `json:"override,omitempty"`
 }

@@ -121,6 +121,12 @@ func Resume(path string, o Options) (*Session, ResumeReport, error) {
 		j.Close()
 		return nil, rep, err
 	}
+	if p := stricter(st.Approval, o.Approval); p != stricter(st.Approval, "") {
+		if _, err := s.Append(o.Actor, TypeApprovalPolicy, ApprovalPolicy{Approval: p}); err != nil {
+			j.Close()
+			return nil, rep, err
+		}
+	}
 	for _, a := range rep.Unknown {
 		_, err := s.Append(System, TypeActionFinished, ActionFinished{Run: a.ID, Outcome: actions.Outcome{
 			Status: actions.OutcomeUnknown, ExitCode: -1,

@@ -28,8 +28,8 @@ const MaxEvidenceRows = 500
 // binding first; a missing or invalid one is returned as an error before
 // anything runs.
 func (s *Session) RunProbe(ctx context.Context, a Actor, item, probeID string, input map[string]string) (string, error) {
-	if a.Role == Observer {
-		return "", fmt.Errorf("run a probe: %w for an observer (ask an operator)", ErrForbidden)
+	if err := s.allow(a, RunProbe); err != nil {
+		return "", err
 	}
 	p, ok := probes.Get(probeID)
 	if !ok {
@@ -149,6 +149,9 @@ func (s *Session) env(a Actor, override string) *actions.Env {
 // PlanAction asks an action for its plan and records it. The plan is what
 // the operator sees, and exactly what ExecuteAction will carry out.
 func (s *Session) PlanAction(ctx context.Context, a Actor, item, actionID string, params map[string]string) (*ActionRun, error) {
+	if err := s.allow(a, Plan); err != nil {
+		return nil, err
+	}
 	act, ok := actions.Get(actionID)
 	if !ok {
 		return nil, fmt.Errorf("no action %q", actionID)
@@ -205,8 +208,8 @@ func (e *StaleError) Error() string {
 // replacing the old one and returned with what changed; otherwise the old
 // plan stands and is returned as it is.
 func (s *Session) Revalidate(ctx context.Context, a Actor, run string) (*ActionRun, []string, error) {
-	if a.Role == Observer {
-		return nil, nil, fmt.Errorf("plan an action: %w for an observer", ErrForbidden)
+	if err := s.allow(a, Plan); err != nil {
+		return nil, nil, err
 	}
 	ar := s.State().Action(run)
 	if ar == nil {
@@ -244,14 +247,14 @@ func (s *Session) revalidate(ctx context.Context, a Actor, ar *ActionRun) (*Acti
 
 // Discard puts a planned action aside: it can no longer be confirmed.
 func (s *Session) Discard(a Actor, run string) error {
-	if a.Role == Observer {
-		return fmt.Errorf("discard a plan: %w for an observer", ErrForbidden)
+	if err := s.allow(a, Plan); err != nil {
+		return err
 	}
 	ar := s.State().Action(run)
 	if ar == nil {
 		return fmt.Errorf("no planned action %q", run)
 	}
-	if !ar.Open() {
+	if !ar.Open() && !ar.AwaitingApproval() {
 		return fmt.Errorf("%s (%s) is not an open plan: %s", ar.Action, run, closedWhy(ar))
 	}
 	_, err := s.Append(a, TypeActionDiscarded, ActionDiscarded{Run: run})
@@ -260,11 +263,8 @@ func (s *Session) Discard(a Actor, run string) error {
 
 // closedWhy says why a plan can no longer be confirmed.
 func closedWhy(ar *ActionRun) string {
-	switch {
-	case ar.SupersededBy != "":
-		return "it was made again as " + ar.SupersededBy
-	case ar.DiscardedBy != nil:
-		return "it was discarded by " + ar.DiscardedBy.String()
+	if ar.pending() || ar.SupersededBy != "" || ar.DiscardedBy != nil {
+		return ar.StateText()
 	}
 	return "it was already carried out; plan it again"
 }
@@ -279,8 +279,8 @@ func closedWhy(ar *ActionRun) string {
 // client asks — and a probe the operator must re-run after a crash blocks
 // every action until it has.
 func (s *Session) ExecuteAction(ctx context.Context, a Actor, run, phrase, override string) error {
-	if a.Role == Observer {
-		return fmt.Errorf("run an action: %w for an observer", ErrForbidden)
+	if err := s.allow(a, Confirm); err != nil {
+		return err
 	}
 	s.startMu.Lock()
 	defer s.startMu.Unlock()
@@ -291,6 +291,9 @@ func (s *Session) ExecuteAction(ctx context.Context, a Actor, run, phrase, overr
 	}
 	if !ar.Open() {
 		return fmt.Errorf("%s (%s) cannot run: %s", ar.Action, run, closedWhy(ar))
+	}
+	if ar.ConfirmedBy != nil {
+		return fmt.Errorf("%s (%s) was confirmed by %s and awaits approval by a second operator", ar.Action, run, ar.ConfirmedBy)
 	}
 	for _, other := range st.RunningActions() {
 		by := other.PlannedBy
@@ -315,26 +318,40 @@ func (s *Session) ExecuteAction(ctx context.Context, a Actor, run, phrase, overr
 		return &StaleError{Action: ar.Action, Old: ar.ID, New: cur.ID, Changes: changes}
 	}
 	plan := ar.Plan
-	if err := actions.Confirm(&plan, phrase); err != nil {
-		return err
-	}
 	override = strings.TrimSpace(override)
-	act, ok := actions.Get(ar.Action)
-	if !ok {
+	if _, ok := actions.Get(ar.Action); !ok {
 		return fmt.Errorf("no action %q", ar.Action)
 	}
-	env := s.env(a, override)
-	if _, err := s.Append(a, TypeActionConfirmed, ActionConfirmed{Run: run, Override: override}); err != nil {
+	awaiting := s.needsApproval(&plan)
+	if _, err := s.Append(a, TypeActionConfirmed, ActionConfirmed{Run: run, Override: override, AwaitingApproval: awaiting}); err != nil {
 		return err
 	}
-	if refused := actions.RefusedBy(&plan, env); refused != nil {
+	if refused := actions.RefusedBy(&plan, s.env(a, override)); refused != nil {
 		_, err := s.Append(System, TypeActionFinished, ActionFinished{Run: run, Outcome: *refused})
 		if err != nil {
 			return err
 		}
 		return errors.New(refused.Summary)
 	}
-	if _, err := s.Append(a, TypeActionStarted, ActionStarted{Run: run}); err != nil {
+	if awaiting {
+		s.watchApprovals()
+		return &AwaitingApprovalError{Action: ar.Action, Run: run, ConfirmedBy: a}
+	}
+	return s.start(ctx, a, run, a, override)
+}
+
+// start starts a confirmed (and, where needed, approved) action: by is who
+// starts it, confirmer whose name its commands and locks carry. The caller
+// holds startMu and has checked that nothing else runs.
+func (s *Session) start(ctx context.Context, by Actor, run string, confirmer Actor, override string) error {
+	ar := s.State().Action(run)
+	act, ok := actions.Get(ar.Action)
+	if !ok {
+		return fmt.Errorf("no action %q", ar.Action)
+	}
+	plan := ar.Plan
+	env := s.env(confirmer, override)
+	if _, err := s.Append(by, TypeActionStarted, ActionStarted{Run: run}); err != nil {
 		return err
 	}
 	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
@@ -363,8 +380,8 @@ func (s *Session) ExecuteAction(ctx context.Context, a Actor, run, phrase, overr
 // CancelAction asks a running action to stop; the action ends with a
 // cancelled outcome once its processes are gone.
 func (s *Session) CancelAction(a Actor, run string) error {
-	if a.Role == Observer {
-		return fmt.Errorf("cancel an action: %w for an observer", ErrForbidden)
+	if err := s.allow(a, Cancel); err != nil {
+		return err
 	}
 	s.mu.Lock()
 	cancel, ok := s.cancels[run]

@@ -33,7 +33,10 @@ type Session struct {
 	startMu sync.Mutex
 
 	mu      sync.Mutex
-	state   *State
+	// approvalsWatched is set once the loop picking up handed-in
+	// approvals runs.
+	approvalsWatched bool
+	state            *State
 	subs    map[*Subscription]struct{}
 	cancels map[string]context.CancelFunc
 	runs    sync.WaitGroup
@@ -54,6 +57,10 @@ type Options struct {
 	Drill *Drill
 	// Version is steady's version, recorded in the journal.
 	Version string
+	// Approval is the two-person rule: which confirmed plans wait for a
+	// second operator. On resume the stricter of this and the journal's
+	// applies.
+	Approval Approval
 	// Now overrides the clock (tests).
 	Now func() time.Time
 	// ID overrides the generated incident id (tests).
@@ -104,7 +111,7 @@ func Open(o Options) (*Session, error) {
 	_, err = s.Append(o.Actor, TypeOpened, Opened{
 		ID: id, Runbook: o.Runbook.Name, RunbookFile: o.Runbook.File, RunbookHash: o.Runbook.Hash,
 		Title: o.Runbook.Title(), Severity: o.Runbook.Meta.Severity, TTR: o.Runbook.Meta.EstimatedTTR,
-		Target: desc, Profile: prof, Host: host, Version: o.Version, Drill: o.Drill,
+		Target: desc, Profile: prof, Approval: stricter(o.Approval, ""), Host: host, Version: o.Version, Drill: o.Drill,
 	})
 	if err != nil {
 		j.Close()
@@ -229,6 +236,9 @@ func (s *Session) Leave(a Actor) error {
 
 // Tick ticks or unticks a manual item.
 func (s *Session) Tick(a Actor, item string, checked bool) error {
+	if err := s.allow(a, Tick); err != nil {
+		return err
+	}
 	it := s.rb.Item(item)
 	if it == nil {
 		return fmt.Errorf("no item %q", item)
@@ -239,8 +249,8 @@ func (s *Session) Tick(a Actor, item string, checked bool) error {
 
 // Skip marks an item skipped; a reason is required.
 func (s *Session) Skip(a Actor, item, reason string) error {
-	if a.Role == Observer {
-		return fmt.Errorf("skip an item: %w for an observer", ErrForbidden)
+	if err := s.allow(a, SkipItem); err != nil {
+		return err
 	}
 	if s.rb.Item(item) == nil {
 		return fmt.Errorf("no item %q", item)
@@ -254,6 +264,9 @@ func (s *Session) Skip(a Actor, item, reason string) error {
 
 // Note adds a note to an item ("" for the incident).
 func (s *Session) Note(a Actor, item, text string) error {
+	if err := s.allow(a, WriteNote); err != nil {
+		return err
+	}
 	if item != "" && s.rb.Item(item) == nil {
 		return fmt.Errorf("no item %q", item)
 	}
@@ -268,8 +281,8 @@ func (s *Session) Note(a Actor, item, text string) error {
 // refused while an action runs. The session stays usable (other clients
 // see the incident closed) until Shutdown.
 func (s *Session) CloseIncident(a Actor, summary string) error {
-	if a.Role == Observer {
-		return fmt.Errorf("close the incident: %w for an observer", ErrForbidden)
+	if err := s.allow(a, CloseInc); err != nil {
+		return err
 	}
 	st := s.State()
 	if st.Ended != nil {

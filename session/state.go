@@ -60,6 +60,11 @@ type State struct {
 	Recheck []string
 	// Drill holds the debrief once a drill is scored.
 	Debrief map[string]any
+	// Access holds the journaled changes of keys' standing, by
+	// fingerprint: the latest one of each key wins.
+	Access map[string]Access
+	// Approval is the incident's two-person rule.
+	Approval Approval
 
 	// latest indexes Probes: the position of each probe's latest finished
 	// run, so verdicts stay cheap in a long incident.
@@ -128,12 +133,45 @@ type ActionRun struct {
 	Changes      []string
 	// DiscardedBy put the plan aside without running it.
 	DiscardedBy *Actor
+	// NeedsApproval is set when the confirmed plan waits for a second
+	// operator; ApprovedBy approved it, or RejectedBy rejected it and why.
+	NeedsApproval bool
+	ApprovedBy    *Actor
+	ApprovedAt    time.Time
+	RejectedBy    *Actor
+	RejectReason  string
 }
 
-// Open reports whether the plan may still be confirmed: not run, not
-// discarded, not made again.
-func (a *ActionRun) Open() bool {
+// pending reports whether the plan has neither run nor been set aside.
+func (a *ActionRun) pending() bool {
 	return a.Started.IsZero() && a.Outcome == nil && a.SupersededBy == "" && a.DiscardedBy == nil
+}
+
+// Open reports whether the plan may still be confirmed: not confirmed,
+// run, discarded or made again.
+func (a *ActionRun) Open() bool { return a.pending() && a.ConfirmedBy == nil }
+
+// AwaitingApproval reports whether a second operator's approval is what
+// the confirmed plan waits for.
+func (a *ActionRun) AwaitingApproval() bool {
+	return a.pending() && a.ConfirmedBy != nil && a.NeedsApproval
+}
+
+// StateText says where a planned action stands, for messages.
+func (a *ActionRun) StateText() string {
+	switch {
+	case a.SupersededBy != "":
+		return "it was made again as " + a.SupersededBy
+	case a.DiscardedBy != nil:
+		return "it was discarded by " + a.DiscardedBy.String()
+	case a.AwaitingApproval():
+		return "confirmed by " + a.ConfirmedBy.String() + ", awaiting approval by a second operator"
+	case a.Outcome != nil:
+		return "it ended: " + string(a.Outcome.Status)
+	case !a.Started.IsZero():
+		return "it is running"
+	}
+	return "planned, not confirmed"
 }
 
 // Running reports whether the action has started and not ended.
@@ -204,6 +242,12 @@ func (s *State) clone() *State {
 	c.latest = make(map[string]int, len(s.latest))
 	for k, v := range s.latest {
 		c.latest[k] = v
+	}
+	if s.Access != nil {
+		c.Access = make(map[string]Access, len(s.Access))
+		for k, v := range s.Access {
+			c.Access[k] = v
+		}
 	}
 	c.confirmed = make(map[string]bool, len(s.confirmed))
 	for k, v := range s.confirmed {
@@ -332,8 +376,14 @@ func (s *State) apply(e Event, rb *runbook.Runbook) {
 		if e.Decode(&d) == nil {
 			s.Incident = d
 			s.Started = e.Time
+			s.Approval = d.Approval
 		}
 		s.join(e.Actor)
+	case TypeApprovalPolicy:
+		var d ApprovalPolicy
+		if e.Decode(&d) == nil {
+			s.Approval = d.Approval
+		}
 	case TypeJoined:
 		s.join(e.Actor)
 	case TypeLeft:
@@ -402,6 +452,14 @@ func (s *State) apply(e Event, rb *runbook.Runbook) {
 				s.updateAction(d.Replaces, func(a *ActionRun) { a.SupersededBy = d.Run })
 			}
 		}
+	case TypeAccessChanged:
+		var d Access
+		if e.Decode(&d) == nil && d.Fingerprint != "" {
+			if s.Access == nil {
+				s.Access = map[string]Access{}
+			}
+			s.Access[d.Fingerprint] = d
+		}
 	case TypeActionDiscarded:
 		var d ActionDiscarded
 		if e.Decode(&d) == nil {
@@ -413,7 +471,23 @@ func (s *State) apply(e Event, rb *runbook.Runbook) {
 		if e.Decode(&d) == nil {
 			s.updateAction(d.Run, func(a *ActionRun) {
 				by := e.Actor
-				a.ConfirmedBy, a.ConfirmedAt, a.Override = &by, e.Time, d.Override
+				a.ConfirmedBy, a.ConfirmedAt, a.Override, a.NeedsApproval = &by, e.Time, d.Override, d.AwaitingApproval
+			})
+		}
+	case TypeActionApproved:
+		var d ActionApproved
+		if e.Decode(&d) == nil {
+			s.updateAction(d.Run, func(a *ActionRun) {
+				by := e.Actor
+				a.ApprovedBy, a.ApprovedAt = &by, e.Time
+			})
+		}
+	case TypeActionRejected:
+		var d ActionRejected
+		if e.Decode(&d) == nil {
+			s.updateAction(d.Run, func(a *ActionRun) {
+				by := e.Actor
+				a.RejectedBy, a.RejectReason = &by, d.Reason
 			})
 		}
 	case TypeActionStarted:
