@@ -116,9 +116,9 @@ type Opened struct {
 	Profile string `json:"profile,omitempty"`
 	// Approval is the two-person rule the incident opened with.
 	Approval Approval `json:"approval,omitempty"`
-	Host    string `json:"host,omitempty"`
-	Version string `json:"version,omitempty"`
-	Drill   *Drill `json:"drill,omitempty"`
+	Host     string   `json:"host,omitempty"`
+	Version  string   `json:"version,omitempty"`
+	Drill    *Drill   `json:"drill,omitempty"`
 }
 
 // Drill describes a practice incident in a sandbox.

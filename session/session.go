@@ -32,15 +32,15 @@ type Session struct {
 	// clients can never both start.
 	startMu sync.Mutex
 
-	mu      sync.Mutex
+	mu sync.Mutex
 	// approvalsWatched is set once the loop picking up handed-in
 	// approvals runs.
 	approvalsWatched bool
 	state            *State
-	subs    map[*Subscription]struct{}
-	cancels map[string]context.CancelFunc
-	runs    sync.WaitGroup
-	closed  bool
+	subs             map[*Subscription]struct{}
+	cancels          map[string]context.CancelFunc
+	runs             sync.WaitGroup
+	closed           bool
 	// counters number probe and action runs: "probe-3", "action-1".
 	counters map[string]int
 }
