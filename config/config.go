@@ -102,6 +102,9 @@ type Actions struct {
 	KillGrace Duration `yaml:"kill_grace"`
 	// TaskTimeout is how long recalculate follows task results.
 	TaskTimeout Duration `yaml:"task_timeout"`
+	// Approval is the two-person rule of a local run and of `steady act`:
+	// "off" (one operator decides), "destructive" or "all".
+	Approval string `yaml:"approval"`
 }
 
 // Serve configures the SSH server.
@@ -112,10 +115,15 @@ type Serve struct {
 	MaxSessions    int      `yaml:"max_sessions"`
 	IdleTimeout    Duration `yaml:"idle_timeout"`
 	MaxTimeout     Duration `yaml:"max_timeout"`
-	// Operators and Observers list key fingerprints (SHA256:...) or
-	// authorized_keys comments that get that role.
+	// Operators, Approvers and Observers list key fingerprints
+	// (SHA256:...) or authorized_keys comments that get that role.
 	Operators []string `yaml:"operators"`
+	Approvers []string `yaml:"approvers"`
 	Observers []string `yaml:"observers"`
+	// Approval is the two-person rule when serving: "destructive" (a
+	// destructive plan confirmed by one operator waits for a second),
+	// "all" (every plan does) or "off".
+	Approval string `yaml:"approval"`
 }
 
 // Default returns the configuration used when nothing else is given. Its
@@ -142,6 +150,7 @@ func Default() Config {
 			CommandTimeout: Duration(30 * time.Minute),
 			KillGrace:      Duration(5 * time.Second),
 			TaskTimeout:    Duration(2 * time.Minute),
+			Approval:       "off",
 		},
 		Serve: Serve{
 			Listen:      "127.0.0.1:2222",
@@ -149,6 +158,7 @@ func Default() Config {
 			MaxSessions: 16,
 			IdleTimeout: Duration(30 * time.Minute),
 			MaxTimeout:  Duration(12 * time.Hour),
+			Approval:    "destructive",
 		},
 	}
 }
@@ -178,6 +188,13 @@ func (c *Config) Validate() error {
 	}
 	if c.Audit.Since <= 0 {
 		errs = append(errs, "audit.since must be positive")
+	}
+	for _, a := range []struct{ key, v string }{{"actions.approval", c.Actions.Approval}, {"serve.approval", c.Serve.Approval}} {
+		switch a.v {
+		case "off", "destructive", "all":
+		default:
+			errs = append(errs, fmt.Sprintf("%s must be off, destructive or all, not %q", a.key, a.v))
+		}
 	}
 	switch c.Actions.BackupMode {
 	case "pg_dump", "dumpdata":

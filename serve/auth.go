@@ -69,7 +69,7 @@ func identify(s ssh.Session) (session.Actor, error) {
 		name = s.User()
 	}
 	role := session.Role(ext[extRole])
-	if role != session.Operator {
+	if role != session.Operator && role != session.Approver {
 		role = session.Observer
 	}
 	return session.Actor{Name: name, Via: "ssh", Fingerprint: fp, Role: role}, nil

@@ -173,23 +173,31 @@ type team struct {
 
 // fixture is a running server on a test incident.
 type fixture struct {
-	t       *testing.T
-	dir     string
-	gate    string
-	sess    *session.Session
-	srv     *Server
-	logs    *logBuffer
-	keys    team
-	known   string
-	port    string
-	stop    context.CancelFunc
-	stopped chan error
+	t    *testing.T
+	dir  string
+	gate string
+	sess *session.Session
+	srv  *Server
+	logs *logBuffer
+	keys team
+	// authorized is the authorized keys file.
+	authorized string
+	known      string
+	port       string
+	stop       context.CancelFunc
+	stopped    chan error
 }
 
 // start opens a test incident and serves it on a free loopback port;
 // change adjusts the options first. The server is stopped and the
 // session shut down when the test ends, if the test has not done so.
 func start(t *testing.T, change func(*Options)) *fixture {
+	t.Helper()
+	return startWith(t, session.ApprovalOff, change)
+}
+
+// startWith is start with the incident's two-person rule set.
+func startWith(t *testing.T, approval session.Approval, change func(*Options)) *fixture {
 	t.Helper()
 	dir := t.TempDir()
 	f := &fixture{t: t, dir: dir, gate: filepath.Join(dir, "gate"), logs: &logBuffer{}}
@@ -199,7 +207,7 @@ func start(t *testing.T, change func(*Options)) *fixture {
 		carol:   servetest.Keygen(t, dir, "carol"),
 		mallory: servetest.Keygen(t, dir, "mallory"),
 	}
-	authorized := servetest.AuthorizedKeys(t, dir,
+	f.authorized = servetest.AuthorizedKeys(t, dir,
 		"# the incident team",
 		f.keys.alice.Line+" alice role=operator",
 		f.keys.bob.Line+" bob role=observer",
@@ -210,7 +218,7 @@ func start(t *testing.T, change func(*Options)) *fixture {
 		t.Fatalf("test runbook: %v", problems)
 	}
 	opener := session.Actor{Name: "tester", Via: "cli", Role: session.Operator}
-	s, err := session.Open(session.Options{Runbook: rb, Dir: filepath.Join(dir, "incidents"), Version: "test", Actor: opener})
+	s, err := session.Open(session.Options{Runbook: rb, Dir: filepath.Join(dir, "incidents"), Version: "test", Actor: opener, Approval: approval})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -222,7 +230,7 @@ func start(t *testing.T, change func(*Options)) *fixture {
 	f.sess = s
 	o := Options{
 		Session: s, Listen: "127.0.0.1:0", HostKey: filepath.Join(dir, ".steady", "host_ed25519"),
-		AuthorizedKeys: authorized, Roles: Roles{Operators: []string{"carol"}},
+		AuthorizedKeys: f.authorized, Roles: Roles{Operators: []string{"carol"}},
 		Logger: slog.New(slog.NewTextHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	}
 	if change != nil {

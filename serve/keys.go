@@ -34,6 +34,7 @@ type AuthorizedKey struct {
 // fingerprints (SHA256:...) or key names from authorized_keys comments.
 type Roles struct {
 	Operators []string
+	Approvers []string
 	Observers []string
 }
 
@@ -101,10 +102,10 @@ func parseKeyLine(line string, n int, roles Roles) (AuthorizedKey, error) {
 	for _, word := range strings.Fields(comment) {
 		if v, ok := strings.CutPrefix(word, roleToken); ok {
 			switch r := session.Role(v); r {
-			case session.Operator, session.Observer:
+			case session.Operator, session.Approver, session.Observer:
 				said = leastPrivilege(said, r)
 			default:
-				return AuthorizedKey{}, fmt.Errorf("%s: the role is role=%s or role=%s", word, session.Operator, session.Observer)
+				return AuthorizedKey{}, fmt.Errorf("%s: the role is role=%s, role=%s or role=%s", word, session.Operator, session.Approver, session.Observer)
 			}
 			continue
 		}
@@ -116,13 +117,13 @@ func parseKeyLine(line string, n int, roles Roles) (AuthorizedKey, error) {
 	return k, nil
 }
 
-// leastPrivilege combines two statements of a role: any observer wins.
+// leastPrivilege combines two statements of a role: the lesser wins
+// (observer, then approver, then operator).
 func leastPrivilege(a, b session.Role) session.Role {
-	if a == session.Observer || b == session.Observer {
-		return session.Observer
-	}
-	if a == session.Operator || b == session.Operator {
-		return session.Operator
+	for _, r := range session.Roles {
+		if a == r || b == r {
+			return r
+		}
 	}
 	return ""
 }
@@ -131,6 +132,9 @@ func leastPrivilege(a, b session.Role) session.Role {
 func resolveRole(k AuthorizedKey, said session.Role, roles Roles) session.Role {
 	if listed(roles.Observers, k) {
 		said = leastPrivilege(said, session.Observer)
+	}
+	if listed(roles.Approvers, k) {
+		said = leastPrivilege(said, session.Approver)
 	}
 	if listed(roles.Operators, k) {
 		said = leastPrivilege(said, session.Operator)
@@ -155,7 +159,7 @@ func listed(list []string, k AuthorizedKey) bool {
 // typo there is reported instead of silently granting nothing.
 func unmatched(keys []AuthorizedKey, roles Roles) []string {
 	var out []string
-	for _, list := range [][]string{roles.Operators, roles.Observers} {
+	for _, list := range [][]string{roles.Operators, roles.Approvers, roles.Observers} {
 		for _, entry := range list {
 			found := false
 			for _, k := range keys {
@@ -234,6 +238,27 @@ func (r *keyring) load() ([]AuthorizedKey, []error, error) {
 		r.keys = []AuthorizedKey{}
 	}
 	return r.keys, problems, nil
+}
+
+// keysVersion tells one reading of the file from another.
+type keysVersion struct {
+	modTime time.Time
+	size    int64
+}
+
+// current reads the file like load and returns the keys with the version
+// they were read at, for a watcher to compare with the one it last saw.
+func (r *keyring) current() ([]AuthorizedKey, keysVersion, error) {
+	keys, problems, err := r.load()
+	if err != nil {
+		return nil, keysVersion{}, err
+	}
+	for _, p := range problems {
+		r.warn("authorized keys: line ignored", "problem", p.Error())
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return keys, keysVersion{r.modTime, r.size}, nil
 }
 
 // lookup returns the entry of an offered key. Every failure to read the

@@ -80,7 +80,7 @@ func OptionsFromConfig(c config.Serve) Options {
 		Listen:         c.Listen,
 		HostKey:        c.HostKey,
 		AuthorizedKeys: c.AuthorizedKeys,
-		Roles:          Roles{Operators: c.Operators, Observers: c.Observers},
+		Roles:          Roles{Operators: c.Operators, Approvers: c.Approvers, Observers: c.Observers},
 		MaxSessions:    c.MaxSessions,
 		IdleTimeout:    time.Duration(c.IdleTimeout),
 		MaxTimeout:     time.Duration(c.MaxTimeout),

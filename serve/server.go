@@ -167,6 +167,9 @@ func (srv *Server) Serve(ctx context.Context) error {
 		"listen", srv.Addr().String(), "host_key", gossh.FingerprintSHA256(srv.HostKey()),
 		"authorized_keys", srv.o.AuthorizedKeys, "keys", n, "max_sessions", srv.o.MaxSessions,
 		"idle_timeout", srv.o.IdleTimeout.String(), "max_timeout", srv.o.MaxTimeout.String())
+	wctx, stopWatching := context.WithCancel(ctx)
+	defer stopWatching()
+	go srv.watchKeys(wctx)
 	var emptied <-chan struct{}
 	if srv.o.StopWhenAllLeave {
 		emptied = srv.clients.emptied

@@ -344,6 +344,10 @@ func (l *checklist) actionKey(it *runbook.Item) key.Binding {
 	k := l.c.keys
 	a := l.c.lastAction(it.ID)
 	switch {
+	case a != nil && a.AwaitingApproval() && l.c.approver() && !sameKey(l.c.actor, *a.ConfirmedBy):
+		return relabel(k.Enter, "approve/reject")
+	case a != nil && a.AwaitingApproval():
+		return relabel(k.Enter, "awaiting approval")
 	case a == nil || (!a.Running() && !a.Open()) || len(hardBlocks(a.Plan)) > 0:
 		return relabel(k.Enter, "plan")
 	case a.Running():
@@ -499,6 +503,9 @@ func itemTag(c *common, it *runbook.Item, st session.ItemState, frame string) (s
 	}
 	if st.Status == session.Todo || st.Status == "" {
 		if it.Binding != nil && it.Binding.Action != "" {
+			if a := c.lastAction(it.ID); a != nil && a.AwaitingApproval() {
+				return "[appr]", session.Running
+			}
 			if a := c.lastAction(it.ID); a != nil && a.Outcome == nil && a.Started.IsZero() {
 				return "[plan]", session.Running
 			}

@@ -98,4 +98,33 @@ func (c *common) clock(t time.Time) string {
 }
 
 // operator reports whether the actor may run probes and actions.
-func (c *common) operator() bool { return c.actor.Role != session.Observer }
+func (c *common) operator() bool { return c.actor.Role.May(session.Confirm) }
+
+// approver reports whether the actor may approve another's plan.
+func (c *common) approver() bool { return c.actor.Role.May(session.Approve) }
+
+// syncRole applies an access change journaled for this client's key: its
+// role (and keys) change at once, or, revoked, it keeps nothing but the
+// view. It returns why, when the role changed now.
+func (c *common) syncRole() string {
+	if c.actor.Fingerprint == "" {
+		return ""
+	}
+	acc, ok := c.st.Access[c.actor.Fingerprint]
+	if !ok {
+		return ""
+	}
+	role := acc.Role
+	if acc.Revoked {
+		role = session.Observer
+	}
+	if role == c.actor.Role {
+		return ""
+	}
+	c.actor.Role = role
+	c.keys = DefaultKeyMap(role)
+	if acc.Revoked {
+		return "Your key was removed from the authorized keys (" + acc.Why + "): you can no longer change anything."
+	}
+	return "Your role is now " + string(role) + " (" + acc.Why + ")."
+}

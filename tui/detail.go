@@ -265,6 +265,8 @@ func statusText(st session.ItemStatus, checked bool, tag string) string {
 		return "ticked"
 	case tag == "[plan]":
 		return "planned, waiting for confirmation"
+	case tag == "[appr]":
+		return "confirmed, waiting for a second operator's approval"
 	}
 	switch st {
 	case session.ItemOK:

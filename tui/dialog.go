@@ -22,6 +22,7 @@ const (
 	dialogQuit     dialogKind = "quit"
 	dialogCancel   dialogKind = "cancel"
 	dialogClose    dialogKind = "close"
+	dialogApprove  dialogKind = "approve"
 )
 
 // dialog is a modal step: a huh form embedded as a child of the root, with
@@ -130,8 +131,8 @@ func (d *dialog) Update(msg tea.Msg) (done bool, cmd tea.Cmd) {
 			return false, nil
 		}
 	}
-	if km, ok := msg.(tea.KeyPressMsg); ok && d.moveNow && d.isInput() && moves(km) != 0 {
-		if moves(km) < 0 {
+	if km, ok := msg.(tea.KeyPressMsg); ok && d.moveNow && d.movesNow(km) != 0 {
+		if d.movesNow(km) < 0 {
 			cmd = d.form.PrevField()
 		} else {
 			cmd = d.form.NextField()
@@ -161,19 +162,19 @@ func (d *dialog) Update(msg tea.Msg) (done bool, cmd tea.Cmd) {
 	return false, cmd
 }
 
-// isInput reports whether the focused field is a text input.
-func (d *dialog) isInput() bool {
-	_, ok := d.form.GetFocusedField().(*huh.Input)
-	return ok
-}
-
-// moves says where a key moves the focus in a form: -1 back, 1 on, 0 not.
-func moves(k tea.KeyPressMsg) int {
+// movesNow says where a key moves the focus at once: -1 back, 1 on, 0
+// not (the form handles it). Tab and shift+tab move from any field; enter
+// moves on from a text input, while in a choice it is the choice's own.
+func (d *dialog) movesNow(k tea.KeyPressMsg) int {
 	switch k.String() {
 	case "shift+tab":
 		return -1
-	case "tab", "enter":
+	case "tab":
 		return 1
+	case "enter":
+		if _, ok := d.form.GetFocusedField().(*huh.Input); ok {
+			return 1
+		}
 	}
 	return 0
 }

@@ -57,8 +57,8 @@ func headerView(c *common, w, lines int) string {
 		parts = append(parts, st.Incident.ID)
 	}
 	who := c.actor.Name
-	if c.actor.Role == session.Observer {
-		who += " (observer)"
+	if c.actor.Role != session.Operator {
+		who += " (" + string(c.actor.Role) + ")"
 	}
 	parts = append(parts, who)
 	if st.Incident.Target != "" {

@@ -61,7 +61,7 @@ func (m *Model) helpView(w int) string {
 	b.WriteString(s.Label.Render("Status tags") + "\n")
 	legend := []string{
 		"[ ] to do", "[run|] running", "[ok] passed", "[WARN] warning", "[FAIL] failed",
-		"[ERR] could not run", "[skip] skipped", "[done] action done", "[x] ticked", "[plan] planned, not confirmed", "[??] outcome unknown",
+		"[ERR] could not run", "[skip] skipped", "[done] action done", "[x] ticked", "[plan] planned, not confirmed", "[appr] awaiting a second operator's approval", "[??] outcome unknown",
 	}
 	b.WriteString(wrap(strings.Join(legend, " · "), w) + "\n\n")
 	b.WriteString(wrap("Work down the sections: tick the symptoms you see, run the diagnosis (R runs every probe at once), "+

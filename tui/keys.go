@@ -74,13 +74,16 @@ func DefaultKeyMap(role session.Role) *KeyMap {
 		Quit:      key.NewBinding(key.WithKeys("q"), key.WithHelp("q", "quit")),
 		Interrupt: key.NewBinding(key.WithKeys("ctrl+c"), key.WithHelp("ctrl+c", "cancel action / quit")),
 	}
-	if role == session.Observer {
+	if role != session.Operator {
 		// Observers watch, tick and take notes; the session refuses the
 		// rest, so the keys are not offered at all.
 		for _, b := range []*key.Binding{&k.Run, &k.RunAll, &k.Skip, &k.Close, &k.Replan, &k.Discard, &k.Escalate, &k.Ack} {
 			b.SetEnabled(false)
 		}
 		k.Enter.SetHelp("enter", "show plan")
+		if role.May(session.Approve) {
+			k.Enter.SetHelp("enter", "show plan / approve")
+		}
 		k.Interrupt.SetHelp("ctrl+c", "quit")
 	}
 	return k

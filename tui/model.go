@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 
@@ -178,6 +179,9 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 		m.refresh()
 		m.flash = flashMsg{text: "Plan ready: read it, then press enter to confirm."}
 		return nil
+	case approveAgainMsg:
+		m.flash = flashMsg{text: msg.input.problem, err: true}
+		return m.openDialog(newApproveDialog(m.c, msg.run, msg.input))
 	case confirmAgainMsg:
 		m.flash = flashMsg{text: msg.input.problem, err: true}
 		return m.openDialog(newConfirmDialogWith(m.c, msg.run, msg.input))
@@ -197,6 +201,12 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 		}
 		return nil
 	case actionStartedMsg:
+		var wait *session.AwaitingApprovalError
+		if errors.As(msg.err, &wait) {
+			m.refresh()
+			m.flash = flashMsg{text: "Confirmed: " + msg.action + " waits for a second operator to approve it (on their screen, or `steady approve " + wait.Run + "`)."}
+			return nil
+		}
 		if msg.err != nil {
 			m.flash = flashMsg{text: explain(msg.action+" did not start", msg.err), err: true}
 			return nil
@@ -300,6 +310,9 @@ func (m *Model) openDialog(d *dialog) tea.Cmd {
 // refresh takes a new snapshot of the incident and passes it down.
 func (m *Model) refresh() {
 	m.c.st = m.c.s.State()
+	if why := m.c.syncRole(); why != "" {
+		m.flash = flashMsg{text: why, err: true}
+	}
 	if m.list.filter.Value() != "" {
 		m.list.refilter()
 	}
@@ -392,9 +405,9 @@ func (m *Model) handleKey(msg tea.KeyPressMsg) tea.Cmd {
 		m.syncSelection()
 		return cmd
 	}
-	if m.c.actor.Role == session.Observer && operatorOnly(msg) {
+	if !m.c.operator() && operatorOnly(msg) {
 		// The keys are not offered, but someone used to them presses them.
-		m.flash = flashMsg{text: "You are an observer: running probes, skipping items and closing the incident are for operators.", err: true}
+		m.flash = flashMsg{text: "You are an " + string(m.c.actor.Role) + ": running probes, skipping items and closing the incident are for operators.", err: true}
 		return nil
 	}
 	switch {

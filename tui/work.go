@@ -96,6 +96,17 @@ func (m *Model) enter(it *runbook.Item) tea.Cmd {
 	if m.refuseClosed("planning or running an action") {
 		return nil
 	}
+	if a != nil && a.AwaitingApproval() {
+		switch {
+		case sameKey(m.c.actor, *a.ConfirmedBy):
+			m.flash = flashMsg{text: "You confirmed " + a.Action + ": a second operator approves it (x withdraws it)."}
+		case !m.c.approver():
+			m.flash = flashMsg{text: a.Action + " awaits approval by an operator or approver other than " + a.ConfirmedBy.Name + ".", err: true}
+		default:
+			return m.openDialog(newApproveDialog(m.c, a, approveInput{}))
+		}
+		return nil
+	}
 	if a != nil && a.Open() && len(hardBlocks(a.Plan)) == 0 {
 		if !m.c.operator() {
 			m.flash = flashMsg{text: "Only an operator can run actions.", err: true}
@@ -122,7 +133,7 @@ func (m *Model) replan(it *runbook.Item, discard bool) tea.Cmd {
 		return nil
 	}
 	a := m.c.lastAction(it.ID)
-	if a == nil || !a.Open() {
+	if a == nil || !(a.Open() || (discard && a.AwaitingApproval())) {
 		m.flash = flashMsg{text: "No open plan here: enter plans the action."}
 		return nil
 	}

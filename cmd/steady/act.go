@@ -215,7 +215,7 @@ func openIncident(l *config.Loaded, f actFlags, actor session.Actor, t *target.T
 	} else if inf, ok := session.LatestUnfinished(dir); ok {
 		path = inf.Path
 	}
-	opts := session.Options{Target: t, Dir: dir, Actor: actor, Version: version}
+	opts := session.Options{Target: t, Dir: dir, Actor: actor, Version: version, Approval: session.Approval(l.Actions.Approval)}
 	if path != "" {
 		rb, err := session.LoadRunbookFor(path, l.Runbooks, known())
 		if err != nil {

@@ -90,7 +90,7 @@ func runIncident(cmd *cobra.Command, args []string, f runFlags) error {
 			return exitf(exitUsage, "%v", err)
 		}
 		var r session.ResumeReport
-		s, r, err = session.Resume(resume, session.Options{Runbook: rb, Target: t, Dir: l.JournalDir, Actor: actor, Version: version})
+		s, r, err = session.Resume(resume, session.Options{Runbook: rb, Target: t, Dir: l.JournalDir, Actor: actor, Version: version, Approval: session.Approval(l.Actions.Approval)})
 		if err != nil {
 			return exitf(exitUsage, "resume: %v", err)
 		}
@@ -104,7 +104,7 @@ func runIncident(cmd *cobra.Command, args []string, f runFlags) error {
 		if err != nil {
 			return exitf(exitUsage, "%v", err)
 		}
-		s, err = session.Open(session.Options{Runbook: rb, Target: t, Dir: l.JournalDir, Actor: actor, Version: version})
+		s, err = session.Open(session.Options{Runbook: rb, Target: t, Dir: l.JournalDir, Actor: actor, Version: version, Approval: session.Approval(l.Actions.Approval)})
 		if err != nil {
 			return exitf(exitUsage, "%v", err)
 		}

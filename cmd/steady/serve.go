@@ -249,7 +249,7 @@ func openServed(l *config.Loaded, f serveFlags, opener session.Actor, t *target.
 			path = inf.Path
 		}
 	}
-	opts := session.Options{Target: t, Dir: dir, Actor: opener, Version: version}
+	opts := session.Options{Target: t, Dir: dir, Actor: opener, Version: version, Approval: session.Approval(l.Serve.Approval)}
 	if path != "" {
 		rb, err := session.LoadRunbookFor(path, l.Runbooks, known())
 		if err != nil {
