@@ -197,7 +197,20 @@ func writeAction(b *strings.Builder, a Action, journal string) {
 		if a.Plan.Destructive {
 			fmt.Fprintf(b, " (typed `%s`)", a.Plan.ConfirmPhrase)
 		}
+		if a.ConfirmedKey != "" {
+			fmt.Fprintf(b, " with key `%s`", a.ConfirmedKey)
+		}
 		b.WriteString(".")
+	}
+	if a.ApprovedBy != "" {
+		fmt.Fprintf(b, " Approved by %s at %s", a.ApprovedBy, ts(*a.ApprovedAt))
+		if a.ApprovedKey != "" {
+			fmt.Fprintf(b, " with key `%s`", a.ApprovedKey)
+		}
+		b.WriteString(" (two-person rule).")
+	}
+	if a.RejectedBy != "" {
+		fmt.Fprintf(b, " Rejected by %s: %s.", a.RejectedBy, esc(a.RejectReason))
 	}
 	b.WriteString("\n\n")
 	if a.Override != "" {

@@ -122,6 +122,16 @@ type Action struct {
 	PlannedBy   string           `json:"planned_by"`
 	ConfirmedBy string           `json:"confirmed_by,omitempty"`
 	ConfirmedAt *time.Time       `json:"confirmed_at,omitempty"`
+	// ConfirmedKey and ApprovedKey are the SSH key fingerprints, when the
+	// decisions were made over SSH.
+	ConfirmedKey string `json:"confirmed_key,omitempty"`
+	// ApprovedBy is the second operator of the two-person rule; RejectedBy
+	// one who rejected the plan, and why.
+	ApprovedBy   string     `json:"approved_by,omitempty"`
+	ApprovedAt   *time.Time `json:"approved_at,omitempty"`
+	ApprovedKey  string     `json:"approved_key,omitempty"`
+	RejectedBy   string     `json:"rejected_by,omitempty"`
+	RejectReason string     `json:"reject_reason,omitempty"`
 	Override    string           `json:"override,omitempty"`
 	Outcome     *actions.Outcome `json:"outcome,omitempty"`
 	// Output is the end of the output; OutputLines counts all of it.
@@ -265,7 +275,17 @@ func Build(rb *runbook.Runbook, events []session.Event, integrity Integrity, jou
 			Outcome: a.Outcome, OutputLines: len(a.Output), Output: []string{}}
 		if a.ConfirmedBy != nil {
 			at := a.ConfirmedAt
-			ra.ConfirmedBy, ra.ConfirmedAt = a.ConfirmedBy.String(), &at
+			ra.ConfirmedBy, ra.ConfirmedAt, ra.ConfirmedKey = a.ConfirmedBy.String(), &at, a.ConfirmedBy.Fingerprint
+		}
+		if a.ApprovedBy != nil {
+			at := a.ApprovedAt
+			ra.ApprovedBy, ra.ApprovedAt, ra.ApprovedKey = a.ApprovedBy.String(), &at, a.ApprovedBy.Fingerprint
+		}
+		if a.RejectedBy != nil {
+			ra.RejectedBy, ra.RejectReason = a.RejectedBy.String(), a.RejectReason
+		}
+		if a.AwaitingApproval() {
+			r.Open = append(r.Open, fmt.Sprintf("%s (%s) confirmed by %s, never approved by a second operator", a.Action, a.ID, a.ConfirmedBy))
 		}
 		start := max(0, len(a.Output)-OutputTail)
 		for _, l := range a.Output[start:] {

@@ -187,7 +187,7 @@ func incident(t *testing.T) (*runbook.Runbook, string) {
 	step(s.ExecuteAction(ctx, alice, m.ID, "appdb", ""))
 	step(s.Wait(ctx))
 	step(s.Declare(alice, 1))
-	step(s.Acknowledge(bob, 1))
+	step(s.Acknowledge(alice, 1))
 	step(s.Tick(bob, "verification-1", true))
 	step(s.Close(alice, "config.0003 applied after a verified backup"))
 	return rb, s.JournalPath()

@@ -31,6 +31,10 @@ type actFlags struct {
 	confirm  string
 	override string
 	incident string
+	// noWait gives up at once when a second operator must approve;
+	// waitApproval is how long to wait for one otherwise.
+	noWait       bool
+	waitApproval time.Duration
 	item     string
 	runbook  string
 	params   []string
@@ -75,6 +79,8 @@ cancels the running action: SIGINT to its processes, then SIGKILL).`,
 	fl.BoolVar(&f.yes, "yes", false, "carry the action out (after printing the plan)")
 	fl.StringVar(&f.confirm, "confirm", "", "the confirm phrase a destructive plan asks for, typed exactly")
 	fl.StringVar(&f.override, "override", "", "waive overridable preconditions, with this written reason (journaled)")
+	fl.BoolVar(&f.noWait, "no-wait", false, "when the incident's two-person rule needs a second operator's approval, exit 1 at once instead of waiting")
+	fl.DurationVar(&f.waitApproval, "wait-approval", 30*time.Minute, "how long to wait for a second operator's approval (steady approve RUN)")
 	fl.StringVar(&f.incident, "incident", "", "record into this incident (id in the journal directory, or a journal file)")
 	fl.StringVar(&f.item, "item", "", "the runbook item the action belongs to (default: the first item bound to it, preferring a confirmed cause)")
 	fl.StringVar(&f.runbook, "runbook", "", "runbook of a new incident (default "+runbook.DefaultName+")")
@@ -396,15 +402,81 @@ func executeAct(ctx context.Context, w io.Writer, s *session.Session, actor sess
 	if err := s.ExecuteAction(ctx, actor, run.ID, f.confirm, f.override); err != nil {
 		var ce *actions.ErrConfirmation
 		var busy *session.BusyError
+		var stale *session.StaleError
+		var wait *session.AwaitingApprovalError
 		switch {
 		case errors.As(err, &ce):
 			return exitf(exitFound, "not carried out: %v with --confirm", err)
 		case errors.As(err, &busy):
 			return exitf(exitFound, "not carried out: %v", err)
+		case errors.As(err, &stale):
+			fmt.Fprintf(w, "\nNot carried out: the plan changed since it was made:\n")
+			for _, c := range stale.Changes {
+				fmt.Fprintf(w, "  • %s\n", c)
+			}
+			fmt.Fprintf(w, "It was made again as %s; read it and run the command again to confirm it.\n", stale.New)
+			return silentExit(exitFound)
+		case errors.As(err, &wait):
+			if err := awaitApproval(ctx, w, s, run, f); err != nil {
+				return err
+			}
+			return followAct(ctx, w, s, sub, actor, run)
 		}
 		fmt.Fprintf(w, "\nOutcome: refused — %s\n", strings.TrimPrefix(err.Error(), "refused: "))
 		return silentExit(exitFound)
 	}
+	return followAct(ctx, w, s, sub, actor, run)
+}
+
+// awaitApproval waits, under the incident's two-person rule, until a
+// second operator approves the confirmed plan (it then starts), rejects
+// it, or the plan is made again; --no-wait gives up at once.
+func awaitApproval(ctx context.Context, w io.Writer, s *session.Session, run *session.ActionRun, f actFlags) error {
+	how := fmt.Sprintf("steady approve %s --incident %s --confirm %s", run.ID, s.ID(), target.ShellQuote(orYes(run.Plan.ConfirmPhrase)))
+	if f.noWait {
+		fmt.Fprintf(w, "\nConfirmed, awaiting approval by a second operator (the incident's two-person rule). They approve with:\n  %s\n", how)
+		return silentExit(exitFound)
+	}
+	fmt.Fprintf(w, "\nConfirmed; waiting up to %s for a second operator's approval (the incident's two-person rule). They approve on their screen, or with:\n  %s\n", f.waitApproval, how)
+	sub := s.Subscribe()
+	defer sub.Close()
+	deadline := time.After(f.waitApproval)
+	for {
+		a := s.State().Action(run.ID)
+		switch {
+		case !a.Started.IsZero():
+			fmt.Fprintf(w, "» approved by %s\n", a.ApprovedBy)
+			return nil
+		case a.Outcome != nil:
+			fmt.Fprintf(w, "\nOutcome: %s — %s\n", a.Outcome.Status, a.Outcome.Summary)
+			return silentExit(exitFound)
+		case a.SupersededBy != "":
+			fmt.Fprintf(w, "\nNot carried out: the plan changed before it was approved (made again as %s); the approval is void.\n", a.SupersededBy)
+			return silentExit(exitFound)
+		}
+		select {
+		case <-sub.C:
+			sub.Next()
+		case <-deadline:
+			fmt.Fprintf(w, "\nNo approval within %s; the confirmation stays in the journal (approve it later, or discard it).\n", f.waitApproval)
+			return silentExit(exitFound)
+		case <-ctx.Done():
+			fmt.Fprintln(w, "» interrupted while waiting for approval; nothing ran")
+			return silentExit(exitAborted)
+		}
+	}
+}
+
+func orYes(phrase string) string {
+	if phrase == "" {
+		return "yes"
+	}
+	return phrase
+}
+
+// followAct streams a started action's output until its outcome, and the
+// probes it re-runs after.
+func followAct(ctx context.Context, w io.Writer, s *session.Session, sub *session.Subscription, actor session.Actor, run *session.ActionRun) error {
 	fmt.Fprintf(w, "\nRunning %s (%s)…\n", run.Plan.Action, run.ID)
 
 	// Until the outcome: stream the action's output; the first ctrl+c

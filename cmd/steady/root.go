@@ -39,6 +39,7 @@ Start here:
 	root.AddCommand(
 		newRunCmd(),
 		newInitCmd(),
+		newApproveCmd(),
 		newCheckCmd(),
 		newActCmd(),
 		newDrillCmd(),
