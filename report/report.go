@@ -115,25 +115,25 @@ type Cause struct {
 
 // Action is one planned action: what was shown, who confirmed, what ran.
 type Action struct {
-	Run         string           `json:"run"`
-	Action      string           `json:"action"`
-	Item        string           `json:"item,omitempty"`
-	Plan        actions.Plan     `json:"plan"`
-	PlannedBy   string           `json:"planned_by"`
-	ConfirmedBy string           `json:"confirmed_by,omitempty"`
-	ConfirmedAt *time.Time       `json:"confirmed_at,omitempty"`
+	Run         string       `json:"run"`
+	Action      string       `json:"action"`
+	Item        string       `json:"item,omitempty"`
+	Plan        actions.Plan `json:"plan"`
+	PlannedBy   string       `json:"planned_by"`
+	ConfirmedBy string       `json:"confirmed_by,omitempty"`
+	ConfirmedAt *time.Time   `json:"confirmed_at,omitempty"`
 	// ConfirmedKey and ApprovedKey are the SSH key fingerprints, when the
 	// decisions were made over SSH.
 	ConfirmedKey string `json:"confirmed_key,omitempty"`
 	// ApprovedBy is the second operator of the two-person rule; RejectedBy
 	// one who rejected the plan, and why.
-	ApprovedBy   string     `json:"approved_by,omitempty"`
-	ApprovedAt   *time.Time `json:"approved_at,omitempty"`
-	ApprovedKey  string     `json:"approved_key,omitempty"`
-	RejectedBy   string     `json:"rejected_by,omitempty"`
-	RejectReason string     `json:"reject_reason,omitempty"`
-	Override    string           `json:"override,omitempty"`
-	Outcome     *actions.Outcome `json:"outcome,omitempty"`
+	ApprovedBy   string           `json:"approved_by,omitempty"`
+	ApprovedAt   *time.Time       `json:"approved_at,omitempty"`
+	ApprovedKey  string           `json:"approved_key,omitempty"`
+	RejectedBy   string           `json:"rejected_by,omitempty"`
+	RejectReason string           `json:"reject_reason,omitempty"`
+	Override     string           `json:"override,omitempty"`
+	Outcome      *actions.Outcome `json:"outcome,omitempty"`
 	// Output is the end of the output; OutputLines counts all of it.
 	Output      []string `json:"output"`
 	OutputLines int      `json:"output_lines"`

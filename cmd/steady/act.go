@@ -35,9 +35,9 @@ type actFlags struct {
 	// waitApproval is how long to wait for one otherwise.
 	noWait       bool
 	waitApproval time.Duration
-	item     string
-	runbook  string
-	params   []string
+	item         string
+	runbook      string
+	params       []string
 	// Shorthands for the parameters most often given.
 	clinician, from, to, mode string
 }
