@@ -324,6 +324,13 @@ func TestAHeadlessIncidentRemembers(t *testing.T) {
 		t.Errorf("the report has no incomplete-migration cause:\n%s", r.stdout)
 	}
 
+	// The diagnosis shows before and after, in time order.
+	md := runSteady(t, dir, nil, "report", files[0]).stdout
+	first, then, now := strings.Index(md, "First failed: probe `migrations`"), strings.Index(md, "Then: action `migrate`"), strings.Index(md, "Now: Probe `migrations`")
+	if first < 0 || then < first || now < then {
+		t.Errorf("the report's diagnosis does not show the migration before and after:\n%s", md)
+	}
+
 	r = runSteady(t, t.TempDir(), nil, "check")
 	expect(t, r, 2, "nothing was checked")
 }
