@@ -88,7 +88,11 @@ var speedPoints = []struct {
 // the scenario did not need; verification 10 × the share of the runbook's
 // Verification items done; −5 past the runbook's estimated TTR. The total
 // is kept within 0..100.
-func Score(st *session.State, sc Scenario, rb *runbook.Runbook) Debrief {
+//
+// end is when the drill ended, by the wall clock: the total time is from
+// the opening to it, idle minutes included. Zero takes the incident's
+// closing, or else its last event (a journal replayed without its end).
+func Score(st *session.State, sc Scenario, rb *runbook.Runbook, end time.Time) Debrief {
 	d := Debrief{Scenario: sc.Name, TrueCauses: append([]string(nil), sc.Causes...), Expected: append([]string(nil), sc.Resolution...), TTR: st.Incident.TTR}
 	if st.Incident.Drill != nil {
 		d.Seed = st.Incident.Drill.Seed
@@ -157,7 +161,8 @@ func Score(st *session.State, sc Scenario, rb *runbook.Runbook) Debrief {
 	// out by the latest results. A probe re-run alone proves nothing was
 	// fixed (audit-concurrency over the last hour passes without a fix).
 	fixing := false
-	for _, a := range st.Actions {
+	ran := inRunOrder(st)
+	for _, a := range ran {
 		if a.Outcome != nil && a.Outcome.Status == actions.Succeeded {
 			d.Done = append(d.Done, a.Action)
 			fixing = fixing || sc.Needed(a.Action)
@@ -183,7 +188,7 @@ func Score(st *session.State, sc Scenario, rb *runbook.Runbook) Debrief {
 	var penalties []string
 	acted := false
 	d.BackupBeforeMigrate = "n/a (no migrate ran)"
-	for _, a := range st.Actions {
+	for _, a := range ran {
 		if a.Started.IsZero() {
 			continue // refused or never confirmed: nothing ran
 		}
@@ -242,12 +247,31 @@ func Score(st *session.State, sc Scenario, rb *runbook.Runbook) Debrief {
 	}
 
 	// Time against the runbook's estimate.
-	d.Total = lastActivity(st).Sub(st.Started)
+	if end.IsZero() {
+		end = lastActivity(st)
+	}
+	d.Total = end.Sub(st.Started)
 	if d.TTR > 0 && d.Total > d.TTR {
 		add(-penaltyOverTTR, "time: %s, over the estimated TTR of %s", clock(d.Total), clock(d.TTR))
 	}
 	d.Score = min(max(score, 0), 100)
 	return d
+}
+
+// inRunOrder returns the incident's actions in the order they ran (those
+// that never started last, in the order they were planned): a plan made
+// early and carried out late counts where it ran.
+func inRunOrder(st *session.State) []*session.ActionRun {
+	out := append([]*session.ActionRun(nil), st.Actions...)
+	sort.SliceStable(out, func(i, j int) bool {
+		a, b := out[i].Started, out[j].Started
+		switch {
+		case a.IsZero() || b.IsZero():
+			return !a.IsZero() && b.IsZero()
+		}
+		return a.Before(b)
+	})
+	return out
 }
 
 // causeProbes maps each cause of the runbook to the probes deciding it.

@@ -243,7 +243,7 @@ func TestScore(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			sc := scenario(t, tt.scenario)
-			d := Score(tt.story(newStory(t, sc)).state(rb), sc, rb)
+			d := Score(tt.story(newStory(t, sc)).state(rb), sc, rb, time.Time{})
 			if d.Score != tt.score {
 				t.Errorf("score %d, want %d:\n%s", d.Score, tt.score, d.Text())
 			}
@@ -257,6 +257,34 @@ func TestScore(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// The debrief orders what was done by when it ran, not by when it was
+// planned, and counts the time by the wall clock up to the drill's end.
+func TestScoreByTheClock(t *testing.T) {
+	rb := defaultRunbook(t)
+	sc := scenario(t, "incomplete-migration")
+	s := newStory(t, sc).probe(time.Minute, "migrations", probes.Fail)
+	// migrate planned first, carried out after the backup.
+	s.acts++
+	s.add(2*time.Minute, session.TypeActionPlanned, session.ActionPlanned{Run: "action-1", Action: "migrate", Plan: actions.Plan{Action: "migrate", Destructive: true}})
+	s.backup(3 * time.Minute)
+	s.add(5*time.Minute, session.TypeActionConfirmed, session.ActionConfirmed{Run: "action-1"})
+	s.add(5*time.Minute, session.TypeActionStarted, session.ActionStarted{Run: "action-1"})
+	s.add(6*time.Minute, session.TypeActionFinished, session.ActionFinished{Run: "action-1", Outcome: actions.Outcome{Status: actions.Succeeded}})
+	s.run(7*time.Minute, "check", false, nil).probe(8*time.Minute, "migrations", probes.OK)
+	d := Score(s.state(rb), sc, rb, s.t0.Add(31*time.Minute))
+	if strings.Join(d.Done, " ") != "backup migrate check" || !d.Followed || !strings.HasPrefix(d.BackupBeforeMigrate, "yes") {
+		t.Errorf("done %q (followed %v), backup before migrate: %s", d.Done, d.Followed, d.BackupBeforeMigrate)
+	}
+	if d.Total != 31*time.Minute {
+		t.Errorf("total %s, want the 31 minutes to the drill's end", d.Total)
+	}
+	// An idle drill: nothing after the first minute, ended at minute 4.
+	idle := newStory(t, sc).probe(time.Minute, "cache", probes.OK)
+	if d := Score(idle.state(rb), sc, rb, idle.t0.Add(4*time.Minute)); d.Total != 4*time.Minute {
+		t.Errorf("an idle drill of 4 minutes: total %s", d.Total)
 	}
 }
 
@@ -276,7 +304,8 @@ func TestScoreIsTheSameFromTheJournal(t *testing.T) {
 	if err := json.Unmarshal(raw, &replayed); err != nil {
 		t.Fatal(err)
 	}
-	a, b := Score(s.state(rb), sc, rb), Score(session.Fold(rb, replayed), sc, rb)
+	end := s.t0.Add(9 * time.Minute)
+	a, b := Score(s.state(rb), sc, rb, end), Score(session.Fold(rb, replayed), sc, rb, end)
 	if a.Text() != b.Text() {
 		t.Errorf("live:\n%s\nreplayed:\n%s", a.Text(), b.Text())
 	}

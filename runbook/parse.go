@@ -202,9 +202,19 @@ func (p *parse) finish() {
 	if len(p.r.Sections) == 0 {
 		p.add(1, "no sections found", "a runbook has level-2 sections such as ## Symptoms and ## Diagnosis Steps")
 	}
-	// Resolution paths named by heading text: match them to causes.
+	// Resolution paths named by heading text: match them to causes. With
+	// no Root Causes section (missing, or under a heading steady does not
+	// know, which is said once already) there is nothing to match them
+	// to: one problem, not one per path.
+	causes := p.r.Section(RootCauses) != nil
+	if !causes && p.r.Section(Resolution) != nil && len(p.r.Section(Resolution).Paths) > 0 && !p.saidUnknownSection() {
+		p.add(p.r.Section(Resolution).Line, "resolution paths for causes, but no Root Causes section to name them", "add ## Root Causes with a table of id | cause | likelihood | how to check | probe")
+	}
 	for _, s := range p.r.Sections {
 		for _, path := range s.Paths {
+			if !causes {
+				continue
+			}
 			if title, byText := p.pathKeys[path]; byText {
 				path.Cause = p.matchCause(title)
 				if path.Cause == "" {
@@ -219,6 +229,17 @@ func (p *parse) finish() {
 		}
 	}
 	p.assignIDs()
+}
+
+// saidUnknownSection reports whether a heading was already named as an
+// unknown section.
+func (p *parse) saidUnknownSection() bool {
+	for _, pr := range p.problems {
+		if strings.HasPrefix(pr.Msg, "unknown section") {
+			return true
+		}
+	}
+	return false
 }
 
 func (p *parse) causeIDs() []string {

@@ -10,7 +10,7 @@ import (
 // passes it in; the names match DESIGN.md's probe and action ids.
 var known = Known{
 	Probes:  []string{"connectivity", "migrations", "audit-concurrency", "cache", "shift-counts", "source-data", "summaries", "constraints"},
-	Actions: []string{"backup", "migrate", "check", "flush-cache", "restart", "recalculate", "run-tests"},
+	Actions: []string{"backup", "migrate", "check", "flush-cache", "restart", "recalculate", "run-tests", "repair-lost-updates"},
 	Params: func(kind, id string, params map[string]string) []string {
 		var msgs []string
 		for k := range params {
@@ -225,5 +225,28 @@ func TestReadAndList(t *testing.T) {
 	entries, err := List("")
 	if err != nil || len(entries) < 1 {
 		t.Fatalf("list: %v %v", entries, err)
+	}
+}
+
+// One renamed section heading is one problem: what sat under it is not
+// reported again (the resolution paths of a Root Causes section renamed
+// away are not each "for no cause").
+func TestOneRenamedHeadingIsOneProblem(t *testing.T) {
+	src, ok := EmbeddedSource(DefaultName)
+	if !ok {
+		t.Fatal("no embedded runbook")
+	}
+	for _, h := range []string{"Symptoms", "Detection", "Diagnosis Steps", "Root Causes", "Resolution Steps", "Verification", "Prevention", "Escalation"} {
+		renamed := strings.Replace(string(src), "\n## "+h+"\n", "\n## "+h+" (draft)\n", 1)
+		if renamed == string(src) {
+			t.Fatalf("no heading ## %s in the embedded runbook", h)
+		}
+		if _, ps := Lint("x.md", []byte(renamed), known); len(ps) != 1 || !strings.Contains(ps[0].Msg, "unknown section") {
+			t.Errorf("## %s renamed: %d problems, want the one unknown section:\n%v", h, len(ps), ps)
+		}
+	}
+	gone := strings.Replace(string(src), "\n## Root Causes\n", "\n", 1)
+	if _, ps := Lint("x.md", []byte(gone), known); len(ps) != 1 || !strings.Contains(ps[0].Msg, "no Root Causes section") {
+		t.Errorf("## Root Causes removed: want one problem saying so:\n%v", ps)
 	}
 }

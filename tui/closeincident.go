@@ -7,6 +7,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 	"charm.land/huh/v2"
 
+	"steady/probes"
 	"steady/runbook"
 )
 
@@ -73,7 +74,7 @@ func closeContext(c *common, w int) string {
 	var open []string
 	todo := 0
 	for _, it := range c.rb.Items() {
-		if finished(it, c.itemState(it.ID)) {
+		if finished(it, c.itemState(it.ID)) || !onConfirmedPath(c, it) {
 			continue
 		}
 		todo++
@@ -91,6 +92,20 @@ func closeContext(c *common, w int) string {
 		b.WriteString("\n" + s.Dim.Render(wrap(fmt.Sprintf("%s of the checklist still to do.", plural(todo, "item")), w)))
 	}
 	return b.String()
+}
+
+// onConfirmedPath reports whether an item is to be done in this incident:
+// every item but the resolution steps of a cause that was never confirmed
+// (a ruled-out cause's path is not work left undone).
+func onConfirmedPath(c *common, it *runbook.Item) bool {
+	if it.Section != runbook.Resolution || it.Cause == "" {
+		return true
+	}
+	switch c.st.Verdicts[it.Cause] {
+	case probes.Confirmed, probes.Resolved:
+		return true
+	}
+	return false
 }
 
 // closedBy says when and by whom the incident was closed.

@@ -2,8 +2,12 @@ package tui
 
 import (
 	"context"
+	"fmt"
+	"slices"
 	"testing"
 
+	"steady/probes"
+	"steady/runbook"
 	"steady/session"
 )
 
@@ -99,4 +103,31 @@ func TestClosedByAnotherClient(t *testing.T) {
 	if len(st.Notes) != 1 {
 		t.Errorf("notes = %+v, want the one after closing", st.Notes)
 	}
+}
+
+// The count of what is still to do leaves out the resolution paths of
+// causes never confirmed: a ruled-out cause's path is not work undone.
+func TestClosingCountsOnlyConfirmedPaths(t *testing.T) {
+	s := openSession(t)
+	rb := testRunbook(t)
+	count := func(causes ...string) int {
+		n := 0
+		for _, it := range rb.Items() {
+			if it.Section != runbook.Resolution || slices.Contains(causes, it.Cause) {
+				n++
+			}
+		}
+		return n
+	}
+	h := start(t, testOptions(s), 100, 40)
+	h.waitText("Checklist")
+	h.press("X")
+	h.waitText(fmt.Sprintf("%d items of the checklist still to do.", count()))
+	h.press("esc")
+	if err := s.RecordProbe(alice, probes.Result{Probe: "tui-test-audit", Status: probes.Fail, Summary: "two writes 3 ms apart"}); err != nil {
+		t.Fatal(err)
+	}
+	h.waitState("the race confirmed", func(st *session.State) bool { return st.Verdicts["race-condition"] == probes.Confirmed })
+	h.press("X")
+	h.waitText(fmt.Sprintf("%d items of the checklist still to do.", count("race-condition")))
 }

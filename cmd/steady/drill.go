@@ -12,6 +12,7 @@ import (
 	"strings"
 	"syscall"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -207,7 +208,7 @@ func briefingItem(rb *runbook.Runbook) string {
 func finishDrill(s *session.Session, d *drill.Drill, rb *runbook.Runbook, actor session.Actor) (drill.Debrief, string, error) {
 	// Probes and actions still running would change the score after it
 	// was given; the session stops them when it closes anyway.
-	deb := drill.Score(s.State(), d.Scenario, rb)
+	deb := drill.Score(s.State(), d.Scenario, rb, time.Now())
 	if _, err := s.Append(session.System, session.TypeDrillScored, deb.Map()); err != nil {
 		_ = s.Shutdown()
 		return deb, "", fmt.Errorf("record the debrief: %w", err)

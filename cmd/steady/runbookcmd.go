@@ -74,12 +74,13 @@ func newRunbookShowCmd() *cobra.Command {
 			if err != nil {
 				return exitf(exitUsage, "%v", err)
 			}
-			md := r.Markdown()
 			if raw {
-				fmt.Fprint(cmd.OutOrStdout(), md)
-				return nil
+				// The runbook as written: front matter and steady blocks
+				// kept, so a copy lints and binds as the original does.
+				_, err := cmd.OutOrStdout().Write(r.Source)
+				return err
 			}
-			out, err := renderMarkdown(md, cmd.OutOrStdout() == os.Stdout)
+			out, err := renderMarkdown(r.Markdown(), cmd.OutOrStdout() == os.Stdout)
 			if err != nil {
 				return exitf(exitUsage, "render: %v", err)
 			}
@@ -87,7 +88,7 @@ func newRunbookShowCmd() *cobra.Command {
 			return nil
 		},
 	}
-	cmd.Flags().BoolVar(&raw, "markdown", false, "print the Markdown instead of rendering it")
+	cmd.Flags().BoolVar(&raw, "markdown", false, "print the runbook's Markdown as written (front matter and steady blocks included) instead of rendering it")
 	return cmd
 }
 
