@@ -87,6 +87,9 @@ type Plan struct {
 	Params map[string]string `json:"params,omitempty"`
 	// Scopes are the clinicians and periods a recalculation covers.
 	Scopes []probes.Scope `json:"scopes,omitempty"`
+	// Repairs are the lost values a repair restores, each with the value
+	// its row holds now (the repair runs only while it still does).
+	Repairs []probes.LostUpdate `json:"repairs,omitempty"`
 	// Recheck lists probes to run again after the action.
 	Recheck []string  `json:"recheck,omitempty"`
 	Created time.Time `json:"created_at"`

@@ -105,6 +105,10 @@ type Actions struct {
 	// Approval is the two-person rule of a local run and of `steady act`:
 	// "off" (one operator decides), "destructive" or "all".
 	Approval string `yaml:"approval"`
+	// RepairMode is how repair-lost-updates writes: "app" (through the
+	// manage command, so the application's own audit trail records the
+	// repair) or "sql" (an UPDATE per row, its before-image journaled).
+	RepairMode string `yaml:"repair_mode"`
 }
 
 // Serve configures the SSH server.
@@ -151,6 +155,7 @@ func Default() Config {
 			KillGrace:      Duration(5 * time.Second),
 			TaskTimeout:    Duration(2 * time.Minute),
 			Approval:       "off",
+			RepairMode:     "app",
 		},
 		Serve: Serve{
 			Listen:      "127.0.0.1:2222",
@@ -200,6 +205,11 @@ func (c *Config) Validate() error {
 	case "pg_dump", "dumpdata":
 	default:
 		errs = append(errs, fmt.Sprintf("actions.backup_mode must be pg_dump or dumpdata, not %q", c.Actions.BackupMode))
+	}
+	switch c.Actions.RepairMode {
+	case "app", "sql":
+	default:
+		errs = append(errs, fmt.Sprintf("actions.repair_mode must be app or sql, not %q", c.Actions.RepairMode))
 	}
 	errs = append(errs, c.Profile.Validate()...)
 	if len(errs) > 0 {

@@ -66,7 +66,9 @@ func Auto(ctx context.Context, t *target.Target, cacheDir string) Outcome {
 	var djangoErr error
 	if manage != "" {
 		cwd, _ := os.Getwd()
-		path := cachePath(cacheDir, manage+"\x00"+cfg.Django.Dir+"\x00"+cwd)
+		// The script is part of the key: a steady that learns more does
+		// not reuse what an older one learnt.
+		path := cachePath(cacheDir, manage+"\x00"+cfg.Django.Dir+"\x00"+cwd+"\x00"+script)
 		if p, ok := readCached(path); ok && (state == "" || p.State == state) {
 			note := "profile: discovered from Django earlier (" + path + "), migration state unchanged"
 			if state == "" {

@@ -108,6 +108,12 @@ def models(apps, project_apps):
             'pk': meta.pk.column if meta.pk else '', 'fields': [], 'constraints': [],
             'unique_together': [], 'indexes': [],
         }
+        username = getattr(m, 'USERNAME_FIELD', None)
+        if isinstance(username, str):
+            try:
+                d['username'] = meta.get_field(username).column
+            except Exception:
+                pass
         history = getattr(m, 'instance_type', None)
         if history is not None and hasattr(history, '_meta'):
             d['history_of'] = history._meta.label

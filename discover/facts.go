@@ -49,13 +49,15 @@ type Facts struct {
 
 // Model is one model's metadata.
 type Model struct {
-	Label          string            `json:"label"`
-	App            string            `json:"app"`
-	Name           string            `json:"name"`
-	Table          string            `json:"table"`
-	Project        bool              `json:"project"`
-	PK             string            `json:"pk"`
-	HistoryOf      string            `json:"history_of"`
+	Label     string `json:"label"`
+	App       string `json:"app"`
+	Name      string `json:"name"`
+	Table     string `json:"table"`
+	Project   bool   `json:"project"`
+	PK        string `json:"pk"`
+	HistoryOf string `json:"history_of"`
+	// Username is the column of a user model's USERNAME_FIELD.
+	Username       string            `json:"username"`
 	Fields         []Field           `json:"fields"`
 	Constraints    []ModelConstraint `json:"constraints"`
 	UniqueTogether [][]string        `json:"unique_together"`

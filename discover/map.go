@@ -392,8 +392,9 @@ func (m *mapper) audit(shift *Model) {
 			*a = profile.Audit{Kind: profile.AuditHistory, Model: h.Label, Table: h.Table, EntityID: m.p.Shift.ID,
 				Action: "history_type", Actions: profile.AuditActions{Create: "+", Update: "~", Delete: "-"},
 				Timestamp: "history_date", Shape: profile.ShapeSnapshot}
-			if h.field("history_user_id") != nil {
+			if u := h.field("history_user_id"); u != nil {
 				a.Actor = "history_user_id"
+				a.Actors = m.actors(u)
 			}
 			m.set("audit", a.Model+" ("+a.Table+")", "django-simple-history's table of "+shift.Label, false)
 		}})
@@ -669,4 +670,29 @@ func orderParams(params []string) []string {
 		return nil
 	}
 	return []string{id, from, to}
+}
+
+// actors is where the names behind an actor foreign key are: the related
+// model's USERNAME_FIELD, else a field called name, username or email.
+func (m *mapper) actors(fk *Field) *profile.Actors {
+	for i := range m.f.Models {
+		u := &m.f.Models[i]
+		if u.Table != fk.RelatedTable || fk.RelatedTable == "" {
+			continue
+		}
+		name := u.Username
+		for _, want := range []string{"username", "name", "email"} {
+			if name != "" {
+				break
+			}
+			if f := u.field(want); f != nil {
+				name = f.Column
+			}
+		}
+		if name == "" || fk.RelatedColumn == "" {
+			return nil
+		}
+		return &profile.Actors{Model: u.Label, Table: u.Table, ID: fk.RelatedColumn, Name: name}
+	}
+	return nil
 }

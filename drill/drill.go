@@ -226,6 +226,10 @@ func drillConfig(sb *sandbox.Sandbox, exe, dir, project, journal, backups string
 	cfg.Django.Restart = []string{steady + " sandbox restart worker --drill " + target.ShellQuote(dir)}
 	// A drill is short: a task that has not run in a minute will not.
 	cfg.Actions.TaskTimeout = config.Duration(time.Minute)
+	// The sandbox's manage.py is steady's own, with no Python models to
+	// save through: lost values are restored by SQL, the before-image
+	// journaled.
+	cfg.Actions.RepairMode = "sql"
 	return cfg
 }
 

@@ -69,8 +69,8 @@ var scenarios = []Scenario{
 		Name:           "race-condition",
 		Summary:        "two requests saved the same shifts in the same second; an overtime change was lost",
 		Causes:         []string{CauseRace},
-		Resolution:     []string{"recalculate"},
-		ResolutionText: "identify the same-second writes, lock the critical save in the code (select_for_update), recalculate the affected clinicians, verify no new same-second writes (audit-concurrency since 1h)",
+		Resolution:     []string{"backup", "repair-lost-updates", "recalculate"},
+		ResolutionText: "identify the concurrent writes and the values they lost (audit-concurrency), back up (verified), restore the lost values from the audit trail (repair-lost-updates), lock the critical save in the code (select_for_update), recalculate the affected clinicians, verify no new concurrent writes since the fix (audit-concurrency since: fix)",
 		inject:         injectRace,
 	},
 	{

@@ -126,11 +126,24 @@ type Audit struct {
 	Timestamp string `yaml:"timestamp"`
 	// Actor is the column of who; optional.
 	Actor string `yaml:"actor,omitempty"`
+	// Actors, when the actor column holds an id (a foreign key to the user
+	// model), is where people's names are read: messages name alice, not 2.
+	Actors *Actors `yaml:"actors,omitempty"`
 	// Changes is the column of the change payload (log only), and Shape
 	// what it holds: ShapeDiff, ShapeValues or, for history tables,
 	// ShapeSnapshot (the row itself).
 	Changes string `yaml:"changes,omitempty"`
 	Shape   string `yaml:"shape,omitempty"`
+}
+
+// Actors is the table the audit trail's actor ids point at.
+type Actors struct {
+	Model string `yaml:"model,omitempty"`
+	Table string `yaml:"table"`
+	// ID is the key the actor column holds; Name the column people are
+	// known by (the user model's USERNAME_FIELD, as a rule).
+	ID   string `yaml:"id"`
+	Name string `yaml:"name"`
 }
 
 // AuditActions are the values of the action column.
@@ -400,6 +413,11 @@ func (p *Profile) Validate() []string {
 		need("audit.entity_id", p.Audit.EntityID)
 		need("audit.action", p.Audit.Action)
 		need("audit.timestamp", p.Audit.Timestamp)
+		if u := p.Audit.Actors; u != nil {
+			need("audit.actors.table", u.Table)
+			need("audit.actors.id", u.ID)
+			need("audit.actors.name", u.Name)
+		}
 	}
 	if p.Summary.Table != "" {
 		need("summary.clinician", p.Summary.Clinician)

@@ -254,6 +254,8 @@ func stepPrefix(k actions.StepKind) string {
 		return "task>"
 	case actions.StepProbe:
 		return "probe>"
+	case actions.StepRow:
+		return "save>"
 	}
 	return ">"
 }

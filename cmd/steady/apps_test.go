@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -26,14 +27,20 @@ type exampleApp struct {
 	seed  []string
 	// profile holds lines the discovered steady.yaml must contain.
 	profile []string
+	// lost is the field and value the race fault's stale save takes back.
+	lost [2]string
+	// consistency is the application's own check of its stored figures.
+	consistency string
 }
 
 var exampleApps = []exampleApp{
 	{"clinic", examples.NewClinic, []string{"seed_clinic", "--clinicians", "6", "--months", "2"},
-		[]string{"source: django", "table: config_shift", "kind: log", "worked_key: shiftcount:{clinician}:{from}:{to}"}},
+		[]string{"source: django", "table: config_shift", "kind: log", "worked_key: shiftcount:{clinician}:{from}:{to}"},
+		[2]string{"status", "CANCELLED"}, "check_summaries"},
 	{"rota", examples.NewRota, []string{"seed_rota", "--members", "6", "--months", "2"},
 		[]string{"source: django", "table: rostering_duty", "kind: history", "- done\n      - verified", "key_prefix: rota", "version: 2",
-			"name: ledger.jobs.rebuild_tally", "queue: rota"}},
+			"name: ledger.jobs.rebuild_tally", "queue: rota"},
+		[2]string{"state", "called_off"}, "audit_tallies"},
 }
 
 // appEnv is the environment steady runs with beside an example
@@ -244,8 +251,39 @@ func TestYourApplication(t *testing.T) {
 				confirms("constraint-bypass", "constraint-bypass")
 			})
 
-			t.Run("race condition", func(t *testing.T) {
+			t.Run("race condition: the lost value restored through the application, then recalculated", func(t *testing.T) {
 				confirms("race-condition", "race-condition")
+				rep, _ := check("--only", "audit-concurrency")
+				var lost []probes.LostUpdate
+				for _, f := range probeByID(rep, "audit-concurrency").Findings {
+					if l, ok := probes.LostFromFinding(f); ok && l.State == probes.LostRestorable {
+						lost = append(lost, l)
+					}
+				}
+				if len(lost) != 1 || lost[0].Field != ea.lost[0] || lost[0].Lost.Text != ea.lost[1] || lost[0].LostBy != "alice" || lost[0].By != "bob" {
+					t.Fatalf("lost updates %+v, want %s = %s written by alice, taken back by bob", lost, ea.lost[0], ea.lost[1])
+				}
+				if _, err := app.Manage(context.Background(), ea.consistency); err == nil {
+					t.Errorf("%s passes on a lost update", ea.consistency)
+				}
+				// The backup of the migration above is this incident's.
+				expect(t, steady("act", "repair-lost-updates", "--yes", "--confirm", db), 0,
+					"Outcome: succeeded", "restored 1 value through the application's models", "» audit-concurrency")
+				expect(t, steady("act", "recalculate", "--yes"), 0, "Outcome: succeeded", "» summaries: ok")
+				app.MustManage(t, ea.consistency)
+				rep, _ = check("--only", "audit-concurrency")
+				restored := false
+				for _, f := range probeByID(rep, "audit-concurrency").Findings {
+					if l, ok := probes.LostFromFinding(f); ok {
+						restored = restored || l.State == probes.LostRestored && l.Entity == lost[0].Entity && l.Current.Equal(lost[0].Lost)
+						if l.State == probes.LostRestorable {
+							t.Errorf("still lost after the repair: %+v", l)
+						}
+					}
+				}
+				if !restored {
+					t.Errorf("the probe does not see %d restored:\n%v", lost[0].Entity, probeByID(rep, "audit-concurrency").Findings)
+				}
 			})
 		})
 	}

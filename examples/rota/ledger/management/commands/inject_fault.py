@@ -3,12 +3,13 @@ production, so the diagnosis and the fixes can be practised and tested."""
 import argparse
 import json
 import textwrap
+import threading
 from decimal import Decimal
 
 from django.contrib.auth.models import User
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
-from django.db import connection, transaction
+from django.db import connection, connections, transaction
 from django.db.models import Count, Max, Min
 from django.test.utils import override_settings
 from django.utils import timezone
@@ -47,6 +48,25 @@ FAULTS = {
         'or `manage.py test ledger` with ROTA_WORKED_RULE=not-called-off makes the code itself '
         'misbehave (the tests then fail).'),
 }
+
+
+def on_another_connection(work):
+    """Run work in a thread of its own, which Django gives its own database
+    connection, and wait for it; what it raises is raised here."""
+    failed = []
+
+    def run():
+        try:
+            work()
+        except BaseException as e:  # handed to the caller
+            failed.append(e)
+        finally:
+            connections.close_all()
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join()
+    if failed:
+        raise failed[0]
 
 
 class Command(BaseCommand):
@@ -115,9 +135,14 @@ class Command(BaseCommand):
         alices._history_user = self.user('alice')
         alices.save()
         rebuild(member_id, first, last)
-        bobs.hours += Decimal('0.5')
-        bobs._history_user = self.user('bob')
-        bobs.save()
+        bob = self.user('bob')
+
+        def bob_saves():
+            bobs.hours += Decimal('0.5')
+            bobs._history_user = bob
+            bobs.save()
+        # Bob's request is another connection, as it is in production.
+        on_another_connection(bob_saves)
         return self.scope(member_id, first, last,
                           f'duty {target.pk} of member {member_id} on {target.day}: called off by alice, '
                           f'then done again by bob\'s stale save; the tally misses it')
