@@ -16,13 +16,21 @@ import (
 )
 
 // Journal is an append-only, hash-chained JSONL file of events. Every
-// append is fsync'd before it returns.
+// append is fsync'd before it returns, and is whole or not at all: a line
+// the disk took only part of is cut off again, so the file always ends
+// with its last whole event.
 type Journal struct {
 	mu   sync.Mutex
 	f    *os.File
 	path string
 	seq  int64
 	last string // hash of the last event
+	// size is the length of the file up to the end of its last whole
+	// event: where a failed write is cut back to.
+	size int64
+	// damaged is set when a failed write could not be cut back; nothing
+	// is written after a partial line, so every later append fails.
+	damaged error
 }
 
 // CreateJournal creates a new journal file; it never overwrites one.
@@ -57,32 +65,77 @@ func lock(f *os.File, path string) error {
 // Path returns the journal's file name.
 func (j *Journal) Path() string { return j.path }
 
+// WriteError is an event the journal could not record: the disk refused
+// the line (full, or failing) or would not sync it. The journal was cut
+// back to its last whole event, so it still verifies and resumes; the
+// event is not in it. Damaged is set when even that cut failed: the file
+// then ends in a partial line and steady writes nothing more to it.
+type WriteError struct {
+	Path    string
+	Type    string // the event's type
+	Err     error
+	Damaged bool
+}
+
+func (e *WriteError) Error() string {
+	if e.Damaged {
+		return fmt.Sprintf("journal %s: %s not recorded, and the partial line could not be cut off (%v): steady writes nothing more to this journal", e.Path, e.Type, e.Err)
+	}
+	return fmt.Sprintf("journal %s: %s not recorded: %v (the journal still ends with its last whole event)", e.Path, e.Type, e.Err)
+}
+
+func (e *WriteError) Unwrap() error { return e.Err }
+
 // Append assigns the next sequence number and the chain hashes to e,
 // writes it as one line and syncs the file. The event as written is
-// returned.
+// returned. On failure (a *WriteError) nothing of e stays in the file and
+// the next event takes its sequence number.
 func (j *Journal) Append(e Event) (Event, error) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	if j.f == nil {
 		return Event{}, errors.New("journal is closed")
 	}
-	j.seq++
-	e.Seq = j.seq
+	if j.damaged != nil {
+		return Event{}, &WriteError{Path: j.path, Type: e.Type, Err: j.damaged, Damaged: true}
+	}
+	e.Seq = j.seq + 1
 	e.Prev = j.last
 	line, err := seal(&e)
 	if err != nil {
-		j.seq--
 		return Event{}, err
 	}
-	if _, err := j.f.Write(append(line, '\n')); err != nil {
-		j.seq--
-		return Event{}, fmt.Errorf("write journal %s: %w", j.path, err)
+	if err := j.writeLine(append(line, '\n')); err != nil {
+		return Event{}, &WriteError{Path: j.path, Type: e.Type, Err: err, Damaged: j.damaged != nil}
 	}
-	if err := j.f.Sync(); err != nil {
-		return Event{}, fmt.Errorf("sync journal %s: %w", j.path, err)
-	}
-	j.last = e.Hash
+	j.seq, j.last = e.Seq, e.Hash
 	return e, nil
+}
+
+// writeLine appends one line and syncs it, or leaves the file as it was:
+// a short write (a full disk takes what fits) or a failed sync is cut back
+// to the end of the last whole event. Were the partial line left, the
+// next event would be written onto it and the journal broken mid-file.
+func (j *Journal) writeLine(line []byte) error {
+	n, err := j.f.Write(line)
+	if err == nil && n < len(line) {
+		err = io.ErrShortWrite
+	}
+	if err == nil {
+		err = j.f.Sync()
+	}
+	if err == nil {
+		j.size += int64(len(line))
+		return nil
+	}
+	if terr := j.f.Truncate(j.size); terr != nil {
+		j.damaged = fmt.Errorf("%v, then cutting back to %d bytes: %v", err, j.size, terr)
+		return j.damaged
+	}
+	// The cut must reach the disk too, or a crash could bring the
+	// partial line back.
+	_ = j.f.Sync()
+	return err
 }
 
 // Close closes the file.
@@ -256,7 +309,9 @@ func Verify(r io.Reader) (int, []Problem, error) {
 // reopen opens an existing journal for appending after events, cutting an
 // incomplete tail first so the next line starts cleanly.
 func reopen(path string, events []Event, info ReadInfo) (*Journal, error) {
-	f, err := os.OpenFile(path, os.O_RDWR, 0o600)
+	// O_APPEND, as when created: after a failed write is cut back, the
+	// next one lands at the new end, not past it.
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_APPEND, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("open journal: %w", err)
 	}
@@ -270,10 +325,6 @@ func reopen(path string, events []Event, info ReadInfo) (*Journal, error) {
 			return nil, fmt.Errorf("cut the incomplete last line of %s: %w", path, err)
 		}
 	}
-	if _, err := f.Seek(0, io.SeekEnd); err != nil {
-		f.Close()
-		return nil, err
-	}
 	if info.Truncated && info.DroppedBytes == 0 && len(events) > 0 {
 		// The last event lacks its newline.
 		if _, err := f.Write([]byte{'\n'}); err != nil {
@@ -285,7 +336,12 @@ func reopen(path string, events []Event, info ReadInfo) (*Journal, error) {
 		f.Close()
 		return nil, err
 	}
-	j := &Journal{f: f, path: path}
+	size, err := f.Seek(0, io.SeekEnd)
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	j := &Journal{f: f, path: path, size: size}
 	if n := len(events); n > 0 {
 		j.seq = events[n-1].Seq
 		j.last = events[n-1].Hash

@@ -90,6 +90,7 @@ func bound(r *probes.Result) {
 func (s *Session) track(run string, cancel context.CancelFunc) {
 	s.mu.Lock()
 	s.cancels[run] = cancel
+	s.finished[run] = make(chan struct{})
 	s.mu.Unlock()
 	s.runs.Add(1)
 }
@@ -100,8 +101,34 @@ func (s *Session) untrack(run string) {
 		c()
 		delete(s.cancels, run)
 	}
+	if done, ok := s.finished[run]; ok {
+		close(done)
+		delete(s.finished, run)
+	}
 	s.mu.Unlock()
 	s.runs.Done()
+}
+
+// Finished returns a channel closed once the run has ended (at once when
+// it is not running), whether or not the journal recorded how.
+func (s *Session) Finished(run string) <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if done, ok := s.finished[run]; ok {
+		return done
+	}
+	done := make(chan struct{})
+	close(done)
+	return done
+}
+
+// UnrecordedOutcome returns the outcome of an action run that the journal
+// refused to record, so whoever waits for it can still say how it ended.
+func (s *Session) UnrecordedOutcome(run string) (actions.Outcome, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	o, ok := s.unrecorded[run]
+	return o, ok
 }
 
 // history gives actions the session's knowledge for their guards.
@@ -231,6 +258,9 @@ func (s *Session) ExecuteAction(ctx context.Context, a Actor, run, phrase, overr
 			outcome.Summary += " (a cancel was requested but the action had finished)"
 		}
 		if _, err := s.Append(System, TypeActionFinished, ActionFinished{Run: run, Outcome: outcome}); err != nil {
+			s.mu.Lock()
+			s.unrecorded[run] = outcome
+			s.mu.Unlock()
 			return
 		}
 		if outcome.Status == actions.Succeeded || outcome.Status == actions.Failed {

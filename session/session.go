@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"steady/actions"
 	"steady/runbook"
 	"steady/secret"
 	"steady/target"
@@ -31,6 +32,12 @@ type Session struct {
 	state   *State
 	subs    map[*Subscription]struct{}
 	cancels map[string]context.CancelFunc
+	// finished holds a channel per running probe or action, closed when
+	// the run ends; unrecorded keeps the outcomes the journal refused.
+	finished   map[string]chan struct{}
+	unrecorded map[string]actions.Outcome
+	// failure says which events the journal could not record.
+	failure *JournalFailure
 	runs    sync.WaitGroup
 	closed  bool
 	// counters number probe and action runs: "probe-3", "action-1".
@@ -120,7 +127,7 @@ func newSession(o Options, j *Journal) *Session {
 	return &Session{
 		rb: o.Runbook, target: o.Target, journal: j, scrub: scrub, now: now,
 		state: newState(o.Runbook), subs: map[*Subscription]struct{}{}, cancels: map[string]context.CancelFunc{},
-		counters: map[string]int{},
+		finished: map[string]chan struct{}{}, unrecorded: map[string]actions.Outcome{}, counters: map[string]int{},
 	}
 }
 
@@ -166,6 +173,10 @@ func (s *Session) Append(actor Actor, typ string, data any) (Event, error) {
 	}
 	e, err := s.journal.Append(Event{Time: s.now().UTC(), Actor: actor, Type: typ, Data: raw})
 	if err != nil {
+		var we *WriteError
+		if errors.As(err, &we) {
+			s.recordFailure(we)
+		}
 		return Event{}, err
 	}
 	s.state.apply(e, s.rb)
@@ -173,6 +184,46 @@ func (s *Session) Append(actor Actor, typ string, data any) (Event, error) {
 		sub.push(e)
 	}
 	return e, nil
+}
+
+// JournalFailure says that the journal refused events: what happens from
+// the first of them on is not, or not wholly, in the record.
+type JournalFailure struct {
+	// Since is when the first event was refused.
+	Since time.Time
+	// Lost counts the events refused.
+	Lost int
+	// Err is the latest refusal.
+	Err *WriteError
+}
+
+func (f *JournalFailure) Error() string {
+	return fmt.Sprintf("the journal could not record %d event(s) since %s: %v", f.Lost, f.Since.Format("15:04:05"), f.Err)
+}
+
+// recordFailure notes an event the journal refused and wakes every
+// subscriber, so each screen says so at once. Called with s.mu held.
+func (s *Session) recordFailure(we *WriteError) {
+	if s.failure == nil {
+		s.failure = &JournalFailure{Since: s.now()}
+	}
+	s.failure.Lost++
+	s.failure.Err = we
+	for sub := range s.subs {
+		sub.wake()
+	}
+}
+
+// JournalFailure returns what the journal refused so far, or nil when it
+// recorded every event.
+func (s *Session) JournalFailure() *JournalFailure {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.failure == nil {
+		return nil
+	}
+	f := *s.failure
+	return &f
 }
 
 // scrubJSON removes secrets from encoded event data, both as written and

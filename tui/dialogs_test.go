@@ -3,6 +3,7 @@ package tui
 import (
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
 	"time"
 
@@ -169,6 +170,30 @@ func TestEscalationIsAcknowledged(t *testing.T) {
 	if len(st.Escalations) != 1 || st.Escalations[0].AckedBy == nil || st.Escalations[0].AckedBy.Name != "alice" {
 		t.Errorf("escalations = %+v, want one acknowledged by alice", st.Escalations)
 	}
+}
+
+// A journal that refuses an event (a full disk) is the most urgent banner
+// on every screen: from then on the record is incomplete.
+func TestJournalRefusalBanner(t *testing.T) {
+	s := openSession(t)
+	h := start(t, testOptions(s), 80, 24)
+	h.waitText("Checklist")
+	fi, err := os.Stat(s.JournalPath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var old syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_FSIZE, &old); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Setrlimit(syscall.RLIMIT_FSIZE, &syscall.Rlimit{Cur: uint64(fi.Size()) + 100, Max: old.Max}); err != nil {
+		t.Skipf("cannot limit the file size here: %v", err)
+	}
+	defer func() { _ = syscall.Setrlimit(syscall.RLIMIT_FSIZE, &old) }()
+	if err := s.Note(alice, "", "a note the full disk refuses, long enough not to fit in what is left"); err == nil {
+		t.Fatal("the note was recorded on a full disk")
+	}
+	h.waitText("JOURNAL NOT WRITTEN: 1 event(s) since", "file too large")
 }
 
 // Past the runbook's four hours the clock raises the escalation itself,

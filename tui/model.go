@@ -282,6 +282,7 @@ func (m *Model) openDialog(d *dialog) tea.Cmd {
 // refresh takes a new snapshot of the incident and passes it down.
 func (m *Model) refresh() {
 	m.c.st = m.c.s.State()
+	m.c.failure = m.c.s.JournalFailure()
 	if m.list.filter.Value() != "" {
 		m.list.refilter()
 	}

@@ -396,10 +396,11 @@ func executeAct(ctx context.Context, w io.Writer, s *session.Session, actor sess
 	if err := s.ExecuteAction(ctx, actor, run.ID, f.confirm, f.override); err != nil {
 		var ce *actions.ErrConfirmation
 		var busy *session.BusyError
+		var we *session.WriteError
 		switch {
 		case errors.As(err, &ce):
 			return exitf(exitFound, "not carried out: %v with --confirm", err)
-		case errors.As(err, &busy):
+		case errors.As(err, &busy), errors.As(err, &we):
 			return exitf(exitFound, "not carried out: %v", err)
 		}
 		fmt.Fprintf(w, "\nOutcome: refused — %s\n", strings.TrimPrefix(err.Error(), "refused: "))
@@ -412,6 +413,7 @@ func executeAct(ctx context.Context, w io.Writer, s *session.Session, actor sess
 	var outcome *actions.Outcome
 	interrupted := false
 	cancelReq := ctx.Done()
+	finished := s.Finished(run.ID)
 	lastProgress := ""
 	for outcome == nil {
 		select {
@@ -424,6 +426,23 @@ func executeAct(ctx context.Context, w io.Writer, s *session.Session, actor sess
 			}
 			if outcome == nil && (!open || !ok) {
 				return exitf(exitFound, "the session ended before %s finished; see the journal %s", run.ID, s.JournalPath())
+			}
+		case <-finished:
+			// The run is over; its outcome is among the events waiting,
+			// or the journal refused it and only the session knows it.
+			finished = nil
+			events, _, _ := sub.Next()
+			for _, e := range events {
+				if o := printEvent(w, e, run.ID, &lastProgress); o != nil {
+					outcome = o
+				}
+			}
+			if o, ok := s.UnrecordedOutcome(run.ID); outcome == nil && ok {
+				printOutcome(w, o)
+				outcome = &o
+			}
+			if outcome == nil {
+				return journalFailed(w, s)
 			}
 		case <-cancelReq:
 			cancelReq, interrupted = nil, true
@@ -457,9 +476,23 @@ func executeAct(ctx context.Context, w io.Writer, s *session.Session, actor sess
 	switch {
 	case interrupted:
 		return silentExit(exitAborted)
+	case s.JournalFailure() != nil:
+		return journalFailed(w, s)
 	case outcome.Status == actions.Succeeded:
 		return nil
 	}
+	return silentExit(exitFound)
+}
+
+// journalFailed says that the journal refused events, so the record of
+// what was just done is incomplete, and exits 1: a backup the journal does
+// not hold satisfies no later precondition.
+func journalFailed(w io.Writer, s *session.Session) error {
+	f := s.JournalFailure()
+	if f == nil {
+		return exitf(exitFound, "the outcome of the action was not recorded; see the journal %s", s.JournalPath())
+	}
+	fmt.Fprintf(w, "\nsteady: %v\nWhat the journal lacks did happen but is not on record: free space for %s, then check the systems (the probes) before going on.\n", f, s.JournalPath())
 	return silentExit(exitFound)
 }
 
