@@ -48,15 +48,30 @@ func (r *Report) Markdown() string {
 		row("Duration", human(dur))
 	}
 	row("Operators", strings.Join(h.Operators, ", "))
-	integrity := fmt.Sprintf("hash chain verified over %d events", r.Integrity.Events)
-	if !r.Integrity.Verified {
-		integrity = "**NOT VERIFIED**: " + strings.Join(r.Integrity.Problems, "; ")
+	in := r.Integrity
+	integrity := fmt.Sprintf("hash chain verified over %d events", in.Events)
+	if !in.Verified {
+		integrity = fmt.Sprintf("**NOT VERIFIED**: %s, see Journal integrity below", plural(len(in.Problems)+in.More, "problem"))
 	}
 	row("Journal", fmt.Sprintf("`%s` — %s", h.Journal, integrity))
+	if in.Head != "" {
+		row("Journal head", "`"+in.Head+"`")
+	}
 	if h.Summary != "" {
 		row("Summary", h.Summary)
 	}
 	b.WriteString("\n")
+	if !in.Verified {
+		b.WriteString("## Journal integrity\n\n")
+		b.WriteString("The journal does not hold together as steady wrote it: what follows may not be what happened.\n\n")
+		for _, p := range in.Problems {
+			fmt.Fprintf(&b, "- %s\n", esc(p))
+		}
+		if in.More > 0 {
+			fmt.Fprintf(&b, "- and %d more (`steady report verify %s` lists them)\n", in.More, h.Journal)
+		}
+		b.WriteString("\n")
+	}
 
 	if len(r.Open) > 0 {
 		b.WriteString("## Open items\n\n")
@@ -272,6 +287,14 @@ func writeDebrief(b *strings.Builder, d map[string]any) {
 	for _, k := range keys {
 		fmt.Fprintf(b, "| %s | %s |\n", cell(strings.ReplaceAll(k, "_", " ")), cell(fmt.Sprint(d[k])))
 	}
+}
+
+// plural writes "1 problem" or "3 problems".
+func plural(n int, one string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %ss", n, one)
 }
 
 func statusText(s string) string {

@@ -65,9 +65,27 @@ type Header struct {
 
 // Integrity is the result of checking the journal's hash chain.
 type Integrity struct {
-	Events   int      `json:"events"`
-	Verified bool     `json:"verified"`
+	Events   int  `json:"events"`
+	Verified bool `json:"verified"`
+	// Head is the journal's last event, SEQ:HASH: quoted in the
+	// postmortem, it pins down the journal the report was made from.
+	Head string `json:"head,omitempty"`
+	// Problems are the first breaks found, each "line N: what"; More
+	// counts the ones not listed.
 	Problems []string `json:"problems,omitempty"`
+	More     int      `json:"more_problems,omitempty"`
+}
+
+// IntegrityOf turns a journal's verification into the report's terms.
+func IntegrityOf(v *session.Verification) Integrity {
+	in := Integrity{Events: v.Events, Verified: v.OK(), More: v.More}
+	if v.Events > 0 {
+		in.Head = v.Head.String()
+	}
+	for _, p := range v.Problems {
+		in.Problems = append(in.Problems, fmt.Sprintf("line %d: %s", p.Line, p.Msg))
+	}
+	return in
 }
 
 // Tick is a checklist item and who ticked it.

@@ -200,10 +200,11 @@ func build(t *testing.T) (*Report, []byte) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n, problems, err := session.Verify(bytes.NewReader(data))
-	if err != nil || len(problems) > 0 {
-		t.Fatalf("journal does not verify: %v %v", problems, err)
+	v, err := session.Verify(bytes.NewReader(data))
+	if err != nil || !v.OK() {
+		t.Fatalf("journal does not verify: %v %v", v.Problems, err)
 	}
+	n := v.Events
 	events, _, err := session.ReadEvents(bytes.NewReader(data))
 	if err != nil {
 		t.Fatal(err)
@@ -250,5 +251,32 @@ func TestJSONReportSchema(t *testing.T) {
 	}
 	if !r.Incident.Closed || r.Incident.DurationS <= 0 || r.Incident.EstimatedS != 7200 {
 		t.Errorf("header %+v", r.Incident)
+	}
+}
+
+// A journal that does not verify is said at the top: the count in the
+// header, each problem listed in a section of its own (never crammed into
+// one cell), and the rest counted. The head is given to quote.
+func TestMarkdownSaysWhenTheJournalDoesNotVerify(t *testing.T) {
+	r, _ := build(t)
+	r.Integrity = Integrity{Events: 57, Head: "57:9f86d081884c7d65", Problems: []string{
+		"line 12: event 12 missing: this line holds event 13 where event 12 was expected (lines were removed)",
+		"line 30: altered: its content does not match its hash",
+	}, More: 3}
+	md := r.Markdown()
+	for _, want := range []string{
+		"| Journal | `incidents/inc-20260314-030230-7f3a.jsonl` — **NOT VERIFIED**: 5 problems, see Journal integrity below |",
+		"| Journal head | `57:9f86d081884c7d65` |",
+		"## Journal integrity",
+		"- line 12: event 12 missing",
+		"- line 30: altered",
+		"- and 3 more (`steady report verify incidents/inc-20260314-030230-7f3a.jsonl` lists them)",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("the report lacks %q", want)
+		}
+	}
+	if i, j := strings.Index(md, "## Journal integrity"), strings.Index(md, "## Symptoms"); i < 0 || i > j {
+		t.Error("the integrity section must come before the incident's content")
 	}
 }

@@ -163,17 +163,6 @@ func seal(e *Event) ([]byte, error) {
 	return json.Marshal(e)
 }
 
-// expectedHash recomputes the hash a line should carry.
-func expectedHash(e Event) string {
-	e.Hash = ""
-	body, err := json.Marshal(e)
-	if err != nil {
-		return ""
-	}
-	sum := sha256.Sum256(body)
-	return hex.EncodeToString(sum[:])
-}
-
 // ReadInfo describes how a journal read went.
 type ReadInfo struct {
 	// Lines is the number of complete lines read.
@@ -254,56 +243,22 @@ func ReadEvents(r io.Reader) ([]Event, ReadInfo, error) {
 	}
 }
 
+// errLineTooLong is a line past MaxLineBytes.
+var errLineTooLong = fmt.Errorf("line longer than %d bytes", MaxLineBytes)
+
 // readLine appends the next line, with its newline, to buf.
 func readLine(br *bufio.Reader, buf []byte) ([]byte, error) {
 	for {
 		chunk, err := br.ReadSlice('\n')
 		buf = append(buf, chunk...)
 		if len(buf) > MaxLineBytes {
-			return nil, fmt.Errorf("line longer than %d bytes", MaxLineBytes)
+			return nil, errLineTooLong
 		}
 		if err == bufio.ErrBufferFull {
 			continue
 		}
 		return buf, err
 	}
-}
-
-// Problem is one break in a journal's hash chain.
-type Problem struct {
-	Line int
-	Msg  string
-}
-
-// Verify checks the hash chain of a journal. It returns the number of
-// events checked and every problem found, each naming the line.
-func Verify(r io.Reader) (int, []Problem, error) {
-	events, info, err := ReadEvents(r)
-	var problems []Problem
-	var le *LineError
-	if errors.As(err, &le) {
-		problems = append(problems, Problem{Line: le.Line, Msg: le.Msg})
-	} else if err != nil {
-		return 0, nil, err
-	}
-	prev := ""
-	for i, e := range events {
-		line := i + 1
-		if e.Seq != int64(line) {
-			problems = append(problems, Problem{Line: line, Msg: fmt.Sprintf("sequence number %d where %d was expected (a line was removed or reordered)", e.Seq, line)})
-		}
-		if want := expectedHash(e); want != e.Hash {
-			problems = append(problems, Problem{Line: line, Msg: "the line was altered: its content does not match its hash"})
-		}
-		if e.Prev != prev {
-			problems = append(problems, Problem{Line: line, Msg: "the chain is broken: this line does not follow the hash of the line before"})
-		}
-		prev = e.Hash
-	}
-	if info.Truncated && info.DroppedBytes > 0 {
-		problems = append(problems, Problem{Line: len(events) + 1, Msg: fmt.Sprintf("the journal ends in an incomplete line (%d bytes; the process was stopped while writing)", info.DroppedBytes)})
-	}
-	return len(events), problems, nil
 }
 
 // reopen opens an existing journal for appending after events, cutting an

@@ -229,11 +229,11 @@ func writeReport(journal string, rb *runbook.Runbook) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("read %s for the report: %w", journal, err)
 	}
-	n, problems, _ := session.Verify(bytes.NewReader(data))
-	integrity := report.Integrity{Events: n, Verified: len(problems) == 0}
-	for _, p := range problems {
-		integrity.Problems = append(integrity.Problems, fmt.Sprintf("line %d: %s", p.Line, p.Msg))
+	v, err := session.Verify(bytes.NewReader(data))
+	if err != nil {
+		return "", fmt.Errorf("verify %s for the report: %w", journal, err)
 	}
+	integrity := report.IntegrityOf(v)
 	path := strings.TrimSuffix(journal, filepath.Ext(journal)) + ".md"
 	if err := os.WriteFile(path, []byte(report.Build(rb, events, integrity, journal).Markdown()), 0o600); err != nil {
 		return "", fmt.Errorf("write the report: %w", err)

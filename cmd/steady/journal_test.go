@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -8,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"steady/runbook"
 	"steady/session"
 )
 
@@ -59,5 +61,67 @@ func TestActOnAFullDiskKeepsTheJournalWhole(t *testing.T) {
 	onlyJournal(t, journals)
 	if _, _, err := session.ReadJournal(path); err != nil {
 		t.Errorf("the journal does not read back: %v", err)
+	}
+}
+
+// writeIncident writes an incident of n notes with the built-in runbook
+// and returns its journal.
+func writeIncident(t *testing.T, dir string, n int) string {
+	t.Helper()
+	rb, err := runbook.Load("", "", known())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := session.Open(session.Options{Runbook: rb, Dir: dir, Actor: session.Actor{Name: "alice", Via: "cli", Role: session.Operator}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range n {
+		if err := s.Note(session.Actor{Name: "alice", Via: "cli", Role: session.Operator}, "", fmt.Sprintf("note %d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Shutdown(); err != nil {
+		t.Fatal(err)
+	}
+	return s.JournalPath()
+}
+
+// editLines rewrites a journal through edit.
+func editLines(t *testing.T, path string, edit func([]string) []string) {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := edit(strings.Split(strings.TrimSuffix(string(data), "\n"), "\n"))
+	if err := os.WriteFile(path, []byte(strings.Join(lines, "\n")+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// One removed line is one problem, named by its line, in `report verify`
+// and in the report, which says so in a section of its own and exits 1.
+func TestReportNamesOneRemovedLineOnce(t *testing.T) {
+	dir := t.TempDir()
+	path := writeIncident(t, dir, 60)
+	editLines(t, path, func(l []string) []string { return append(l[:11], l[12:]...) })
+
+	r := runSteady(t, dir, nil, "report", "verify", path)
+	expect(t, r, 1, path+":12: event 12 missing", "NOT VERIFIED: 1 problem, at line 12")
+	if n := strings.Count(r.stdout, path+":"); n != 2 {
+		t.Errorf("%d lines name the journal, want the problem and the summary:\n%s", n, r.stdout)
+	}
+	out := filepath.Join(dir, "postmortem.md")
+	r = runSteady(t, dir, nil, "report", path, "-o", out)
+	expect(t, r, 1, "does not verify")
+	md, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatalf("no report was written: %v", err)
+	}
+	for _, want := range []string{"**NOT VERIFIED**: 1 problem, see Journal integrity below", "## Journal integrity", "- line 12: event 12 missing"} {
+		if !strings.Contains(string(md), want) {
+			t.Errorf("the report lacks %q", want)
+		}
 	}
 }

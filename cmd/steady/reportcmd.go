@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -25,7 +24,10 @@ diagnosis step with its probe evidence, each action with its plan, who
 confirmed it, its output and outcome, the verification list with who ticked
 what and when, prevention follow-ups, escalations, notes and the timeline.
 
-The journal's hash chain is checked first; the report says whether it held.
+The journal's hash chain is checked first; the report says whether it held
+and gives the journal's head (SEQ:HASH) to quote in the postmortem. A
+journal that does not verify still gets its report, which says so at the
+top, and the exit status is 1.
 --output RUN prints the whole output of one action (the report keeps the
 last lines only).`,
 		Args: cobra.ExactArgs(1),
@@ -49,11 +51,11 @@ last lines only).`,
 			if output != "" {
 				return printOutput(cmd, events, output)
 			}
-			n, problems, _ := session.Verify(bytes.NewReader(data))
-			integrity := report.Integrity{Events: n, Verified: len(problems) == 0}
-			for _, p := range problems {
-				integrity.Problems = append(integrity.Problems, fmt.Sprintf("line %d: %s", p.Line, p.Msg))
+			v, err := session.Verify(bytes.NewReader(data))
+			if err != nil {
+				return exitf(exitUsage, "%s: %v", path, err)
 			}
+			integrity := report.IntegrityOf(v)
 			if info.Truncated {
 				fmt.Fprintf(cmd.ErrOrStderr(), "note: %s ends in an incomplete line; the report covers the complete events\n", path)
 			}
@@ -81,13 +83,20 @@ last lines only).`,
 				return exitf(exitUsage, "--format must be md or json, not %q", format)
 			}
 			if out == "" || out == "-" {
-				_, err = cmd.OutOrStdout().Write(text)
-				return err
+				if _, err = cmd.OutOrStdout().Write(text); err != nil {
+					return err
+				}
+			} else {
+				if err := os.WriteFile(out, text, 0o644); err != nil {
+					return exitf(exitUsage, "write report: %v", err)
+				}
+				fmt.Fprintf(cmd.ErrOrStderr(), "wrote %s\n", out)
 			}
-			if err := os.WriteFile(out, text, 0o644); err != nil {
-				return exitf(exitUsage, "write report: %v", err)
+			if !v.OK() {
+				// The report is written all the same, saying so at its top:
+				// the postmortem needs it, and needs to know.
+				return exitf(exitFound, "%s does not verify (%s): the report says so; `steady report verify %s` lists the problems", path, v.Summary(), path)
 			}
-			fmt.Fprintf(cmd.ErrOrStderr(), "wrote %s\n", out)
 			return nil
 		},
 	}
@@ -131,25 +140,26 @@ reordered since it was written: each line carries the SHA-256 of its own
 content and of the line before. Exit 0 when the chain holds, 1 otherwise.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			f, err := os.Open(args[0])
+			path := args[0]
+			v, err := session.VerifyFile(path)
 			if err != nil {
 				return exitf(exitUsage, "%v", err)
 			}
-			defer f.Close()
-			n, problems, err := session.Verify(f)
-			if err != nil {
-				return exitf(exitUsage, "%v", err)
+			w := cmd.OutOrStdout()
+			for _, p := range v.Problems {
+				fmt.Fprintf(w, "%s:%d: %s\n", path, p.Line, p.Msg)
 			}
-			if len(problems) == 0 {
-				fmt.Fprintf(cmd.OutOrStdout(), "%s: ok, %d events, hash chain intact\n", args[0], n)
-				return nil
+			if v.More > 0 {
+				fmt.Fprintf(w, "%s: and %d more problems after these\n", path, v.More)
 			}
-			var lines []string
-			for _, p := range problems {
-				lines = append(lines, fmt.Sprintf("%s:%d: %s", args[0], p.Line, p.Msg))
+			if v.Tail > 0 {
+				fmt.Fprintf(w, "%s: note: it ends in an incomplete line of %d bytes, a write cut short when steady or the machine stopped; resuming drops it\n", path, v.Tail)
 			}
-			fmt.Fprintln(cmd.OutOrStdout(), strings.Join(lines, "\n"))
-			return silentExit(exitFound)
+			fmt.Fprintf(w, "%s: %s\n", path, v.Summary())
+			if !v.OK() {
+				return silentExit(exitFound)
+			}
+			return nil
 		},
 	}
 }
