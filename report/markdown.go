@@ -55,7 +55,11 @@ func (r *Report) Markdown() string {
 	}
 	row("Journal", fmt.Sprintf("`%s` — %s", h.Journal, integrity))
 	if in.Head != "" {
-		row("Journal head", "`"+in.Head+"`")
+		head := "`" + in.Head + "`"
+		if in.Sealed {
+			head += " (sealed when the incident closed)"
+		}
+		row("Journal head", head+"; `steady report verify --head` holds a copy of the journal against it")
 	}
 	if h.Summary != "" {
 		row("Summary", h.Summary)

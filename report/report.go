@@ -70,6 +70,9 @@ type Integrity struct {
 	// Head is the journal's last event, SEQ:HASH: quoted in the
 	// postmortem, it pins down the journal the report was made from.
 	Head string `json:"head,omitempty"`
+	// Sealed is set when the journal ends with the seal written when the
+	// incident closed: nothing was added after.
+	Sealed bool `json:"sealed,omitempty"`
 	// Problems are the first breaks found, each "line N: what"; More
 	// counts the ones not listed.
 	Problems []string `json:"problems,omitempty"`
@@ -83,8 +86,9 @@ func IntegrityOf(v *session.Verification) Integrity {
 		in.Head = v.Head.String()
 	}
 	for _, p := range v.Problems {
-		in.Problems = append(in.Problems, fmt.Sprintf("line %d: %s", p.Line, p.Msg))
+		in.Problems = append(in.Problems, p.String())
 	}
+	in.Sealed = v.Sealed
 	return in
 }
 
@@ -380,6 +384,8 @@ func describe(rb *runbook.Runbook, e session.Event) string {
 		var d session.Closed
 		_ = e.Decode(&d)
 		return "closed the incident: " + d.Summary
+	case session.TypeSealed:
+		return "sealed the journal: nothing may follow"
 	case session.TypeJoined:
 		return "joined"
 	case session.TypeLeft:

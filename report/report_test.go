@@ -266,7 +266,7 @@ func TestMarkdownSaysWhenTheJournalDoesNotVerify(t *testing.T) {
 	md := r.Markdown()
 	for _, want := range []string{
 		"| Journal | `incidents/inc-20260314-030230-7f3a.jsonl` — **NOT VERIFIED**: 5 problems, see Journal integrity below |",
-		"| Journal head | `57:9f86d081884c7d65` |",
+		"| Journal head | `57:9f86d081884c7d65`",
 		"## Journal integrity",
 		"- line 12: event 12 missing",
 		"- line 30: altered",

@@ -73,6 +73,7 @@ const (
 	TypeOpened           = "incident.opened"
 	TypeResumed          = "incident.resumed"
 	TypeClosed           = "incident.closed"
+	TypeSealed           = "incident.sealed"
 	TypeJoined           = "operator.joined"
 	TypeLeft             = "operator.left"
 	TypeTicked           = "item.ticked"
@@ -109,6 +110,9 @@ type Opened struct {
 	Host    string `json:"host,omitempty"`
 	Version string `json:"version,omitempty"`
 	Drill   *Drill `json:"drill,omitempty"`
+	// Head is set when the journal keeps a head file beside it: one
+	// missing then means it was removed.
+	Head bool `json:"head,omitempty"`
 }
 
 // Drill describes a practice incident in a sandbox.
@@ -138,6 +142,13 @@ type Resumed struct {
 // Closed ends an incident.
 type Closed struct {
 	Summary string `json:"summary,omitempty"`
+}
+
+// Sealed is the last event of a closed incident's journal, written when
+// the session that closed it ends: nothing may follow it.
+type Sealed struct {
+	// Events counts the events before the seal.
+	Events int64 `json:"events"`
 }
 
 // Ticked records a manual item ticked or unticked.

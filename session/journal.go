@@ -31,6 +31,10 @@ type Journal struct {
 	// damaged is set when a failed write could not be cut back; nothing
 	// is written after a partial line, so every later append fails.
 	damaged error
+	// head keeps the head file beside the journal.
+	head *headWriter
+	// sealed is set once the seal is written: the journal is complete.
+	sealed bool
 }
 
 // CreateJournal creates a new journal file; it never overwrites one.
@@ -43,7 +47,13 @@ func CreateJournal(path string) (*Journal, error) {
 		f.Close()
 		return nil, err
 	}
-	return &Journal{f: f, path: path}, nil
+	head, err := createHead(path)
+	if err != nil {
+		f.Close()
+		os.Remove(path)
+		return nil, err
+	}
+	return &Journal{f: f, path: path, head: head}, nil
 }
 
 // ErrLocked means another steady process has the journal open for writing.
@@ -64,6 +74,16 @@ func lock(f *os.File, path string) error {
 
 // Path returns the journal's file name.
 func (j *Journal) Path() string { return j.path }
+
+// Head returns the journal's last event.
+func (j *Journal) Head() Head {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return Head{Seq: j.seq, Hash: j.last}
+}
+
+// ErrSealed is returned for an event offered after the journal's seal.
+var ErrSealed = errors.New("the incident is closed and its journal sealed: it takes no more events")
 
 // WriteError is an event the journal could not record: the disk refused
 // the line (full, or failing) or would not sync it. The journal was cut
@@ -99,16 +119,30 @@ func (j *Journal) Append(e Event) (Event, error) {
 	if j.damaged != nil {
 		return Event{}, &WriteError{Path: j.path, Type: e.Type, Err: j.damaged, Damaged: true}
 	}
+	if j.sealed {
+		return Event{}, ErrSealed
+	}
 	e.Seq = j.seq + 1
 	e.Prev = j.last
 	line, err := seal(&e)
 	if err != nil {
 		return Event{}, err
 	}
+	head := Head{Seq: j.seq, Hash: j.last}
+	next := Head{Seq: e.Seq, Hash: e.Hash}
+	if err := j.head.write(HeadFile{Head: head, Next: &next}, true); err != nil {
+		return Event{}, &WriteError{Path: j.path, Type: e.Type, Err: err}
+	}
 	if err := j.writeLine(append(line, '\n')); err != nil {
 		return Event{}, &WriteError{Path: j.path, Type: e.Type, Err: err, Damaged: j.damaged != nil}
 	}
 	j.seq, j.last = e.Seq, e.Hash
+	// Unsynced: should it be lost, the file still says the event was
+	// being written, which the journal bears out.
+	_ = j.head.write(HeadFile{Head: next}, false)
+	if e.Type == TypeSealed {
+		j.sealed = true
+	}
 	return e, nil
 }
 
@@ -147,6 +181,9 @@ func (j *Journal) Close() error {
 	}
 	err := j.f.Close()
 	j.f = nil
+	if herr := j.head.close(); err == nil {
+		err = herr
+	}
 	return err
 }
 
@@ -300,6 +337,24 @@ func reopen(path string, events []Event, info ReadInfo) (*Journal, error) {
 	if n := len(events); n > 0 {
 		j.seq = events[n-1].Seq
 		j.last = events[n-1].Hash
+		j.sealed = events[n-1].Type == TypeSealed
+	}
+	if j.head, err = openHead(path); err != nil {
+		f.Close()
+		return nil, err
+	}
+	// The head is brought up to date at once: a journal written before
+	// steady kept head files gets one, and a crash mid-append (the line
+	// there, the head still saying "next") is settled.
+	if err := j.head.write(HeadFile{Head: Head{Seq: j.seq, Hash: j.last}}, true); err != nil {
+		j.head.f.Close()
+		f.Close()
+		return nil, err
+	}
+	if err := j.head.f.Truncate(int64(len(HeadFile{}.bytes()))); err != nil {
+		j.head.f.Close()
+		f.Close()
+		return nil, err
 	}
 	return j, nil
 }

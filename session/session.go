@@ -106,7 +106,7 @@ func Open(o Options) (*Session, error) {
 	_, err = s.Append(o.Actor, TypeOpened, Opened{
 		ID: id, Runbook: o.Runbook.Name, RunbookFile: o.Runbook.File, RunbookHash: o.Runbook.Hash,
 		Title: o.Runbook.Title(), Severity: o.Runbook.Meta.Severity, TTR: o.Runbook.Meta.EstimatedTTR,
-		Target: desc, Profile: prof, Host: host, Version: o.Version, Drill: o.Drill,
+		Target: desc, Profile: prof, Host: host, Version: o.Version, Drill: o.Drill, Head: true,
 	})
 	if err != nil {
 		j.Close()
@@ -139,6 +139,10 @@ func (s *Session) Target() *target.Target { return s.target }
 
 // JournalPath returns the journal's file name.
 func (s *Session) JournalPath() string { return s.journal.Path() }
+
+// Head returns the journal's last event: what a postmortem quotes to pin
+// the journal down.
+func (s *Session) Head() Head { return s.journal.Head() }
 
 // ID returns the incident id.
 func (s *Session) ID() string {
@@ -340,7 +344,8 @@ func (s *Session) Close(a Actor, summary string) error {
 
 // Shutdown stops the session without closing the incident (it can be
 // resumed): running probes and actions are cancelled and awaited, then the
-// journal is closed.
+// journal is closed. A closed incident's journal is sealed first: its last
+// event says that nothing may follow, and its head is final.
 func (s *Session) Shutdown() error {
 	s.mu.Lock()
 	for _, cancel := range s.cancels {
@@ -349,13 +354,26 @@ func (s *Session) Shutdown() error {
 	s.mu.Unlock()
 	s.runs.Wait()
 	s.mu.Lock()
+	open := !s.closed
+	s.mu.Unlock()
+	var sealErr error
+	if st := s.State(); open && st.Ended != nil && !st.Sealed {
+		_, sealErr = s.Append(System, TypeSealed, Sealed{Events: st.LastSeq})
+		if errors.Is(sealErr, ErrSealed) {
+			sealErr = nil
+		}
+	}
+	s.mu.Lock()
 	s.closed = true
 	for sub := range s.subs {
 		sub.close()
 	}
 	s.subs = map[*Subscription]struct{}{}
 	s.mu.Unlock()
-	return s.journal.Close()
+	if err := s.journal.Close(); err != nil {
+		return err
+	}
+	return sealErr
 }
 
 // newRunID returns the next id for a probe or action run. Ids are short

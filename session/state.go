@@ -37,6 +37,8 @@ type State struct {
 	Ended    *time.Time
 	Closed   *Closed
 	ClosedBy Actor
+	// Sealed is set once the journal's seal is written.
+	Sealed bool
 	// LastSeq is the sequence number of the last event folded.
 	LastSeq int64
 	// Operators are everyone who joined, in order of first arrival.
@@ -339,6 +341,8 @@ func (s *State) apply(e Event, rb *runbook.Runbook) {
 			t := e.Time
 			s.Ended, s.Closed, s.ClosedBy = &t, &d, e.Actor
 		}
+	case TypeSealed:
+		s.Sealed = true
 	case TypeTicked:
 		var d Ticked
 		if e.Decode(&d) == nil {

@@ -9,7 +9,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"strings"
 )
 
@@ -24,10 +26,18 @@ import (
 // counted.
 const MaxProblems = 10
 
-// Problem is one break in a journal, at the line where it shows.
+// Problem is one break in a journal, at the line where it shows (0 for
+// the journal as a whole: its end disagrees with its head).
 type Problem struct {
 	Line int
 	Msg  string
+}
+
+func (p Problem) String() string {
+	if p.Line == 0 {
+		return p.Msg
+	}
+	return fmt.Sprintf("line %d: %s", p.Line, p.Msg)
 }
 
 // Verification is what checking a journal found.
@@ -43,6 +53,19 @@ type Verification struct {
 	// Tail is the length of an incomplete last line: a write cut short
 	// when steady or the machine stopped. Resume drops it.
 	Tail int
+	// Sealed is set when the journal ends with the seal of a closed
+	// incident.
+	Sealed bool
+	// Checked names what the journal's end was held against and agreed
+	// with: "its head file", "the head given".
+	Checked []string
+	// Notes are caveats that are not problems.
+	Notes []string
+
+	// keepsHead is set when the journal says it keeps a head file.
+	keepsHead bool
+	// hashes holds the hash of each event asked for (by sequence number).
+	hashes map[int64]string
 }
 
 // OK reports whether the journal holds together.
@@ -64,7 +87,14 @@ func (v *Verification) add(line int, format string, args ...any) {
 func (v *Verification) Summary() string {
 	switch {
 	case v.OK():
-		return fmt.Sprintf("ok, %d events, hash chain intact, head %s", v.Events, v.Head)
+		s := fmt.Sprintf("ok, %d events, hash chain intact, head %s", v.Events, v.Head)
+		if v.Sealed {
+			s += ", sealed"
+		}
+		if len(v.Checked) > 0 {
+			s += "; agrees with " + strings.Join(v.Checked, " and ")
+		}
+		return s
 	case v.Count() == 1:
 		return fmt.Sprintf("NOT VERIFIED: 1 problem, at line %d (%d events read)", v.Problems[0].Line, v.Events)
 	}
@@ -109,28 +139,129 @@ func (h Head) Matches(hash string) bool {
 	return h.Hash != "" && strings.HasPrefix(hash, h.Hash)
 }
 
-// VerifyFile checks the journal at path, as Verify does.
-func VerifyFile(path string) (*Verification, error) {
+// VerifyFile checks the journal at path as Verify does, then holds its
+// end against its head file and, when given, a head kept elsewhere
+// (anchor): a journal cut short says "truncated after event N", one whose
+// events differ from what the head records says "rewritten".
+func VerifyFile(path string, anchor *Head) (*Verification, error) {
+	v, _, _, err := verifyFile(path, anchor, false)
+	return v, err
+}
+
+// verifyFile is VerifyFile, also returning the events and how the read
+// went when keep is set (resume reads and checks in one pass).
+func verifyFile(path string, anchor *Head, keep bool) (*Verification, []Event, ReadInfo, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, err
+		return nil, nil, ReadInfo{}, err
 	}
 	defer f.Close()
-	return Verify(f)
+	hf, herr := ReadHeadFile(HeadPath(path))
+	want := map[int64]string{}
+	if herr == nil {
+		want[hf.Head.Seq] = ""
+		if hf.Next != nil {
+			want[hf.Next.Seq] = ""
+		}
+	}
+	if anchor != nil {
+		want[anchor.Seq] = ""
+	}
+	v, events, info, err := verify(f, keep, want)
+	if err != nil {
+		return v, events, info, err
+	}
+	name := filepath.Base(HeadPath(path))
+	switch {
+	case errors.Is(herr, fs.ErrNotExist) && v.keepsHead:
+		v.add(0, "its head file %s is missing: whether events were removed from its end cannot be told (compare its head with one kept elsewhere: --head)", name)
+	case errors.Is(herr, fs.ErrNotExist):
+		v.Notes = append(v.Notes, "no head file beside it (written before steady kept one): events removed from its end cannot be told without a head kept elsewhere (--head)")
+	case herr != nil:
+		v.add(0, "%v", herr)
+	default:
+		v.holdAgainst(hf, "its head file "+name)
+	}
+	if anchor != nil {
+		v.holdAgainstAnchor(*anchor)
+	}
+	return v, events, info, nil
+}
+
+// hashAt returns the hash of event seq, when it was asked for and read.
+func (v *Verification) hashAt(seq int64) (string, bool) {
+	h, ok := v.hashes[seq]
+	return h, ok && h != ""
+}
+
+// holdAgainst compares the journal's end with its head file.
+func (v *Verification) holdAgainst(hf HeadFile, what string) {
+	if hf.agrees(v.Head, v.hashAt) {
+		v.Checked = append(v.Checked, "its head file")
+		return
+	}
+	last, recorded := v.Head, hf.Head
+	if hf.Next != nil && last.Seq >= hf.Next.Seq {
+		// The event being written made it into the journal: the head
+		// file's "next" is what the journal should end with.
+		recorded = *hf.Next
+	}
+	switch h, ok := v.hashAt(recorded.Seq); {
+	case last.Seq < recorded.Seq:
+		v.add(0, "truncated after event %d: %s records event %d as the last (%s)", last.Seq, what, recorded.Seq, removed(recorded.Seq-last.Seq))
+	case ok && h != recorded.Hash:
+		v.add(0, "rewritten: event %d's hash is %s, %s records %s", recorded.Seq, short(h), what, short(recorded.Hash))
+	default:
+		v.add(0, "rewritten: %d event(s) after event %d, where %s ends the journal (added after steady wrote it)", last.Seq-recorded.Seq, recorded.Seq, what)
+	}
+}
+
+// holdAgainstAnchor compares the journal with a head kept elsewhere,
+// taken at some moment of the incident: the journal must hold that event
+// unchanged; events after it were written after it was taken.
+func (v *Verification) holdAgainstAnchor(a Head) {
+	h, ok := v.hashAt(a.Seq)
+	switch {
+	case v.Head.Seq < a.Seq:
+		v.add(0, "truncated after event %d: the head given names event %d (%s)", v.Head.Seq, a.Seq, removed(a.Seq-v.Head.Seq))
+	case a.Seq > 0 && (!ok || !a.Matches(h)):
+		v.add(0, "rewritten: event %d's hash is %s, not %s as given", a.Seq, short(h), a.Hash)
+	default:
+		v.Checked = append(v.Checked, "the head given")
+		if n := v.Head.Seq - a.Seq; n > 0 {
+			v.Notes = append(v.Notes, fmt.Sprintf("%d event(s) after the head given, written after it was taken", n))
+		}
+	}
+}
+
+func removed(n int64) string {
+	if n == 1 {
+		return "1 event removed"
+	}
+	return fmt.Sprintf("%d events removed", n)
+}
+
+func short(hash string) string {
+	if len(hash) > 16 {
+		return hash[:16] + "…"
+	}
+	return hash
 }
 
 // Verify checks a journal read from r: that every line is as steady wrote
-// it and that the lines form one unbroken hash chain. The error is for a
-// journal that could not be read at all.
+// it and that the lines form one unbroken hash chain. Without its head
+// file, events removed from its end cannot be told (VerifyFile can). The
+// error is for a journal that could not be read at all.
 func Verify(r io.Reader) (*Verification, error) {
-	v, _, _, err := verify(r, false)
+	v, _, _, err := verify(r, false, nil)
 	return v, err
 }
 
 // verify checks a journal, and returns its events and how the read went
-// when keep is set (resume reads and checks in one pass).
-func verify(r io.Reader, keep bool) (*Verification, []Event, ReadInfo, error) {
-	v := &Verification{}
+// when keep is set. want names events whose hashes the caller needs.
+func verify(r io.Reader, keep bool, want map[int64]string) (*Verification, []Event, ReadInfo, error) {
+	v := &Verification{hashes: want}
+	sealedAt := int64(0)
 	var info ReadInfo
 	var events []Event
 	br := bufio.NewReaderSize(r, 64*1024)
@@ -184,10 +315,27 @@ func verify(r io.Reader, keep bool) (*Verification, []Event, ReadInfo, error) {
 				v.add(lineNo, "the chain is broken: this line does not follow the hash of line %d (one of the two was rewritten)", lineNo-1)
 			}
 		}
+		if sealedAt > 0 {
+			v.add(lineNo, "event %d follows the seal (event %d closed the journal for good)", e.Seq, sealedAt)
+			sealedAt = 0 // said once
+		}
+		switch e.Type {
+		case TypeSealed:
+			sealedAt = e.Seq
+		case TypeOpened:
+			var o Opened
+			if lineNo == 1 && e.Decode(&o) == nil {
+				v.keepsHead = o.Head
+			}
+		}
+		if _, ok := want[e.Seq]; ok {
+			want[e.Seq] = e.Hash
+		}
 		resync = false
 		wantSeq, prev = e.Seq+1, e.Hash
 		v.Events++
 		v.Head = Head{Seq: e.Seq, Hash: e.Hash}
+		v.Sealed = e.Type == TypeSealed
 		info.Lines = lineNo
 		info.GoodBytes += int64(len(line))
 		if !complete {

@@ -196,7 +196,7 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 		if msg.err != nil {
 			m.flash = flashMsg{text: explain("cannot close the incident", msg.err), err: true}
 		} else {
-			m.flash = flashMsg{text: "Incident closed. q quits; the journal is ready for steady report."}
+			m.flash = flashMsg{text: "Incident closed. q quits; steady then seals the journal and prints its head."}
 		}
 		return nil
 	case recordedMsg:

@@ -176,7 +176,7 @@ func runDrill(cmd *cobra.Command, name string, f drillFlags) error {
 	switch {
 	case path == "":
 	case f.keep:
-		fmt.Fprintf(out, "\nJournal: %s\nReport:  %s\n", s.JournalPath(), path)
+		fmt.Fprintf(out, "\nJournal: %s (head %s)\nReport:  %s\n", s.JournalPath(), s.Head(), path)
 	default:
 		fmt.Fprintln(out, "\nThe journal and its report lived in the sandbox and go with it; keep them next time with --keep.")
 	}
@@ -229,7 +229,7 @@ func writeReport(journal string, rb *runbook.Runbook) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("read %s for the report: %w", journal, err)
 	}
-	v, err := session.Verify(bytes.NewReader(data))
+	v, err := session.VerifyFile(journal, nil)
 	if err != nil {
 		return "", fmt.Errorf("verify %s for the report: %w", journal, err)
 	}

@@ -1,6 +1,9 @@
 package main
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -124,4 +127,108 @@ func TestReportNamesOneRemovedLineOnce(t *testing.T) {
 			t.Errorf("the report lacks %q", want)
 		}
 	}
+}
+
+// reseal recomputes every hash of a journal's lines, as someone who wants
+// an edit to go unseen by the hash chain would.
+func reseal(t *testing.T, lines []string) []string {
+	t.Helper()
+	prev := ""
+	out := make([]string, len(lines))
+	for i, l := range lines {
+		events, _, err := session.ReadEvents(strings.NewReader(l + "\n"))
+		if err != nil || len(events) != 1 {
+			t.Fatalf("line %d: %v", i+1, err)
+		}
+		e := events[0]
+		e.Seq, e.Prev, e.Hash = int64(i+1), prev, ""
+		body, err := json.Marshal(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sum := sha256.Sum256(body)
+		e.Hash = hex.EncodeToString(sum[:])
+		line, err := json.Marshal(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[i], prev = string(line), e.Hash
+	}
+	return out
+}
+
+// What the hash chain alone let through: the last lines removed, a line
+// added with its hash recomputed, a note edited and every hash
+// recomputed. `report verify` says truncated or rewritten, and with a head
+// kept elsewhere it sees even journal and head file rewritten together.
+func TestVerifySeesTruncationAndRewriting(t *testing.T) {
+	dir := t.TempDir()
+	path := writeIncident(t, dir, 6)
+	r := runSteady(t, dir, nil, "report", "verify", path)
+	expect(t, r, 0, "ok, 7 events, hash chain intact, head 7:", "agrees with its head file")
+	head := strings.TrimSpace(r.stdout[strings.Index(r.stdout, "head 7:")+5:])
+	head = head[:strings.IndexAny(head, " ;,\n")]
+	original, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	restore := func() {
+		if err := os.WriteFile(path, original, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tests := []struct {
+		name string
+		edit func([]string) []string
+		want string
+	}{
+		{"the last line removed", func(l []string) []string { return l[:len(l)-1] }, "truncated after event 6"},
+		{"two lines removed", func(l []string) []string { return l[:len(l)-2] }, "truncated after event 5"},
+		{"a line added, its hash recomputed", func(l []string) []string { return reseal(t, append(l, l[len(l)-1])) }, "rewritten: 1 event(s) after event 7"},
+		{"a note edited, every hash recomputed", func(l []string) []string {
+			l[3] = strings.Replace(l[3], "note 2", "nothing happened", 1)
+			return reseal(t, l)
+		}, "rewritten: event 7's hash is"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			defer restore()
+			editLines(t, path, tt.edit)
+			expect(t, runSteady(t, dir, nil, "report", "verify", path), 1, tt.want, "NOT VERIFIED")
+		})
+	}
+
+	// Journal and head file rewritten together: only the head kept
+	// elsewhere tells.
+	editLines(t, path, func(l []string) []string {
+		l[3] = strings.Replace(l[3], "note 2", "nothing happened", 1)
+		return reseal(t, l)
+	})
+	out := runSteady(t, dir, nil, "report", "verify", path)
+	if out.code != 1 {
+		t.Fatalf("before the head file is forged too: %s", out.stdout)
+	}
+	forged := out.stdout[strings.Index(out.stdout, "hash is ")+8:]
+	forged = strings.TrimSuffix(forged[:strings.Index(forged, "…")], "…")
+	events, _, _ := session.ReadEvents(strings.NewReader(string(mustReadFile(t, path))))
+	last := events[len(events)-1]
+	if !strings.HasPrefix(last.Hash, forged) {
+		t.Fatalf("forged hash %q is not the journal's %q", forged, last.Hash)
+	}
+	hf := fmt.Sprintf("%-95s\n%-95s\n", fmt.Sprintf("%d:%s", last.Seq, last.Hash), "")
+	if err := os.WriteFile(session.HeadPath(path), []byte(hf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	expect(t, runSteady(t, dir, nil, "report", "verify", path), 0, "ok")
+	expect(t, runSteady(t, dir, nil, "report", "verify", "--head", head, path), 1, "rewritten: event 7's hash is")
+	expect(t, runSteady(t, dir, nil, "report", "verify", "--head", "7:zz", path), 2, "not a head")
+}
+
+func mustReadFile(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }

@@ -51,7 +51,7 @@ last lines only).`,
 			if output != "" {
 				return printOutput(cmd, events, output)
 			}
-			v, err := session.Verify(bytes.NewReader(data))
+			v, err := session.VerifyFile(path, nil)
 			if err != nil {
 				return exitf(exitUsage, "%s: %v", path, err)
 			}
@@ -132,28 +132,53 @@ func printOutput(cmd *cobra.Command, events []session.Event, run string) error {
 }
 
 func newReportVerifyCmd() *cobra.Command {
-	return &cobra.Command{
+	var head string
+	cmd := &cobra.Command{
 		Use:   "verify JOURNAL",
-		Short: "Check a journal's hash chain; name every altered, removed or damaged line",
-		Long: `Check that no line of an incident journal was altered, removed or
-reordered since it was written: each line carries the SHA-256 of its own
-content and of the line before. Exit 0 when the chain holds, 1 otherwise.`,
+		Short: "Check a journal: name every altered, removed or damaged line, and a cut-short or rewritten end",
+		Long: `Check that the incident journal is as steady wrote it: every line exactly
+as written and carrying the SHA-256 of its content and of the line before,
+and its end (the head: sequence number and hash of its last event) as the
+head file beside it records it. A journal cut short says "truncated after
+event N"; one whose events differ from its head says "rewritten".
+
+The head file is kept by the same hand as the journal: whoever rewrites
+both goes unseen by it. --head SEQ:HASH holds the journal against a head
+kept elsewhere, such as the one pasted into the postmortem when the
+incident closed (a prefix of the hash of 8 digits or more will do).
+
+Exit 0 when everything holds, 1 otherwise, 2 when the file cannot be read.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			path := args[0]
-			v, err := session.VerifyFile(path)
+			var anchor *session.Head
+			if head != "" {
+				h, err := session.ParseHead(head)
+				if err != nil {
+					return exitf(exitUsage, "--head: %v", err)
+				}
+				anchor = &h
+			}
+			v, err := session.VerifyFile(path, anchor)
 			if err != nil {
 				return exitf(exitUsage, "%v", err)
 			}
 			w := cmd.OutOrStdout()
 			for _, p := range v.Problems {
-				fmt.Fprintf(w, "%s:%d: %s\n", path, p.Line, p.Msg)
+				if p.Line > 0 {
+					fmt.Fprintf(w, "%s:%d: %s\n", path, p.Line, p.Msg)
+				} else {
+					fmt.Fprintf(w, "%s: %s\n", path, p.Msg)
+				}
 			}
 			if v.More > 0 {
 				fmt.Fprintf(w, "%s: and %d more problems after these\n", path, v.More)
 			}
 			if v.Tail > 0 {
 				fmt.Fprintf(w, "%s: note: it ends in an incomplete line of %d bytes, a write cut short when steady or the machine stopped; resuming drops it\n", path, v.Tail)
+			}
+			for _, n := range v.Notes {
+				fmt.Fprintf(w, "%s: note: %s\n", path, n)
 			}
 			fmt.Fprintf(w, "%s: %s\n", path, v.Summary())
 			if !v.OK() {
@@ -162,4 +187,6 @@ content and of the line before. Exit 0 when the chain holds, 1 otherwise.`,
 			return nil
 		},
 	}
+	cmd.Flags().StringVar(&head, "head", "", "hold the journal against this head (SEQ:HASH), kept elsewhere")
+	return cmd
 }

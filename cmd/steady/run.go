@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/user"
 	"strings"
@@ -116,6 +117,7 @@ func runIncident(cmd *cobra.Command, args []string, f runFlags) error {
 	}
 	path := s.JournalPath()
 	fmt.Fprintf(cmd.ErrOrStderr(), "Incident %s: journal %s\n", state.Incident.ID, path)
+	printHead(cmd.ErrOrStderr(), s, state.Ended != nil)
 	if state.Ended == nil {
 		fmt.Fprintf(cmd.ErrOrStderr(), "Resume with: steady run --resume %s\n", path)
 	}
@@ -124,6 +126,19 @@ func runIncident(cmd *cobra.Command, args []string, f runFlags) error {
 		return exitf(exitUsage, "%v", err)
 	}
 	return nil
+}
+
+// printHead gives the journal's head, to keep somewhere the journal's
+// writer cannot reach (the postmortem, the incident ticket): only such a
+// copy shows a journal rewritten together with its head file.
+func printHead(w io.Writer, s *session.Session, closed bool) {
+	head := s.Head()
+	if closed {
+		fmt.Fprintf(w, "Closed and sealed; journal head %s\n", head)
+	} else {
+		fmt.Fprintf(w, "Journal head: %s\n", head)
+	}
+	fmt.Fprintf(w, "  Paste it into the postmortem: `steady report verify --head %s %s` holds any copy of the journal against it.\n", head, s.JournalPath())
 }
 
 // askResume offers the latest unfinished incident on an interactive

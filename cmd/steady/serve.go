@@ -141,11 +141,18 @@ func runServe(cmd *cobra.Command, f serveFlags) error {
 		logger.Error("the journal could not be closed cleanly", "journal", s.JournalPath(), "error", err.Error())
 		return exitf(exitFound, "close the journal %s: %v (check it with `steady report verify %s`)", s.JournalPath(), err, s.JournalPath())
 	}
-	logger.Info("journal closed", "journal", s.JournalPath(), "events", s.State().LastSeq)
+	logger.Info("journal closed", "journal", s.JournalPath(), "events", s.State().LastSeq, "head", s.Head().String())
 	if serveErr != nil {
 		return exitf(exitFound, "%v", serveErr)
 	}
+	st := s.State()
+	if st.Ended != nil {
+		fmt.Fprintf(errw, "steady: incident %s is closed; its journal is %s\n", s.ID(), s.JournalPath())
+		printHead(errw, s, true)
+		return nil
+	}
 	fmt.Fprintf(errw, "steady: incident %s is saved in %s; serve it again with `steady serve --incident %s`\n", s.ID(), s.JournalPath(), s.ID())
+	printHead(errw, s, false)
 	return nil
 }
 
