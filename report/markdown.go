@@ -28,6 +28,9 @@ func (r *Report) Markdown() string {
 	b.WriteString("| | |\n| --- | --- |\n")
 	row := func(k, v string) { fmt.Fprintf(&b, "| %s | %s |\n", k, cell(v)) }
 	row("Incident", "`"+h.ID+"`")
+	if f := h.Follows; f != nil {
+		row("Continues", fmt.Sprintf("`%s` (`%s`), not resumed: %s", f.ID, f.Journal, f.Why))
+	}
 	row("Runbook", fmt.Sprintf("%s (`%s`, sha256 %s)", h.Title, h.Runbook, short(h.RunbookHash)))
 	row("Severity", strings.ToUpper(h.Severity))
 	row("Target", h.Target)

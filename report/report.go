@@ -61,6 +61,9 @@ type Header struct {
 	Drill      string    `json:"drill,omitempty"`
 	Summary    string    `json:"summary,omitempty"`
 	Journal    string    `json:"journal"`
+	// Follows is the earlier incident this one continues, whose journal
+	// could not be resumed.
+	Follows *session.Link `json:"follows,omitempty"`
 }
 
 // Integrity is the result of checking the journal's hash chain.
@@ -198,7 +201,7 @@ func Build(rb *runbook.Runbook, events []session.Event, integrity Integrity, jou
 	}
 	h := Header{ID: inc.ID, Runbook: inc.Runbook, Title: inc.Title, RunbookHash: inc.RunbookHash, Severity: inc.Severity,
 		Target: inc.Target, Profile: inc.Profile, Start: st.Started, End: end, Closed: st.Ended != nil, DurationS: int64(end.Sub(st.Started).Seconds()),
-		EstimatedS: int64(inc.TTR.Seconds()), Journal: journal}
+		EstimatedS: int64(inc.TTR.Seconds()), Journal: journal, Follows: inc.Follows}
 	for _, o := range st.Operators {
 		h.Operators = append(h.Operators, fmt.Sprintf("%s (%s, %s)", o, o.Role, o.Via))
 	}
@@ -367,6 +370,9 @@ func describe(rb *runbook.Runbook, e session.Event) string {
 		s := fmt.Sprintf("opened incident %s on runbook %s against %s", d.ID, d.Runbook, d.Target)
 		if d.Drill != nil {
 			s += " (drill: " + d.Drill.Scenario + ")"
+		}
+		if d.Follows != nil {
+			s += fmt.Sprintf(", continuing incident %s (%s)", d.Follows.ID, d.Follows.Why)
 		}
 		return s
 	case session.TypeResumed:

@@ -113,6 +113,18 @@ type Opened struct {
 	// Head is set when the journal keeps a head file beside it: one
 	// missing then means it was removed.
 	Head bool `json:"head,omitempty"`
+	// Follows links the incident this one continues, whose journal could
+	// not be resumed.
+	Follows *Link `json:"follows,omitempty"`
+}
+
+// Link ties a new incident to an earlier one it continues.
+type Link struct {
+	ID string `json:"id"`
+	// Journal is the earlier journal's file name.
+	Journal string `json:"journal"`
+	// Why says why the earlier incident was not resumed.
+	Why string `json:"why"`
 }
 
 // Drill describes a practice incident in a sandbox.

@@ -60,6 +60,8 @@ type Options struct {
 	Now func() time.Time
 	// ID overrides the generated incident id (tests).
 	ID string
+	// Follows, for a new incident, links the one it continues.
+	Follows *Link
 }
 
 // ErrForbidden is returned when an actor's role does not allow an intent.
@@ -106,7 +108,7 @@ func Open(o Options) (*Session, error) {
 	_, err = s.Append(o.Actor, TypeOpened, Opened{
 		ID: id, Runbook: o.Runbook.Name, RunbookFile: o.Runbook.File, RunbookHash: o.Runbook.Hash,
 		Title: o.Runbook.Title(), Severity: o.Runbook.Meta.Severity, TTR: o.Runbook.Meta.EstimatedTTR,
-		Target: desc, Profile: prof, Host: host, Version: o.Version, Drill: o.Drill, Head: true,
+		Target: desc, Profile: prof, Host: host, Version: o.Version, Drill: o.Drill, Head: true, Follows: o.Follows,
 	})
 	if err != nil {
 		j.Close()

@@ -506,6 +506,9 @@ func TestResumeAfterACrashMidAction(t *testing.T) {
 	if err := os.WriteFile(crashed, data, 0o600); err != nil {
 		t.Fatal(err)
 	}
+	if err := os.WriteFile(HeadPath(crashed), mustRead(t, HeadPath(path)), 0o600); err != nil {
+		t.Fatal(err)
+	}
 
 	r, rep, err := Resume(crashed, Options{Runbook: testRB(t), Target: s.Target(), Dir: dir, Actor: alice})
 	if err != nil {

@@ -222,6 +222,13 @@ func TestResumeReport(t *testing.T) {
 	if err := os.WriteFile(crashed, data, 0o600); err != nil {
 		t.Fatal(err)
 	}
+	head, err := os.ReadFile(session.HeadPath(s.JournalPath()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(session.HeadPath(crashed), head, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	h.finish()
 
 	rs, rep, err := session.Resume(crashed, session.Options{Runbook: testRunbook(t), Actor: alice, Now: func() time.Time { return opened }})

@@ -31,6 +31,7 @@ type actFlags struct {
 	confirm  string
 	override string
 	incident string
+	fresh    bool
 	item     string
 	runbook  string
 	params   []string
@@ -50,8 +51,10 @@ backup before migrate, ...) are checked again when it runs.
 
 Everything is recorded in the current incident's journal: --incident ID, or
 else the latest unfinished incident in the journal directory, or else a new
-incident. So a backup taken by one "steady act backup" satisfies the
-precondition of the next "steady act migrate".
+incident (--new: always). So a backup taken by one "steady act backup"
+satisfies the precondition of the next "steady act migrate". A journal that
+does not verify is never appended to: act says where it breaks and exits 1,
+and --new goes on in a new incident that links it.
 
 Actions: ` + actionList() + `
 
@@ -76,6 +79,7 @@ cancels the running action: SIGINT to its processes, then SIGKILL).`,
 	fl.StringVar(&f.confirm, "confirm", "", "the confirm phrase a destructive plan asks for, typed exactly")
 	fl.StringVar(&f.override, "override", "", "waive overridable preconditions, with this written reason (journaled)")
 	fl.StringVar(&f.incident, "incident", "", "record into this incident (id in the journal directory, or a journal file)")
+	fl.BoolVar(&f.fresh, "new", false, "record into a new incident even when an unfinished one exists (one whose journal does not verify is linked from it)")
 	fl.StringVar(&f.item, "item", "", "the runbook item the action belongs to (default: the first item bound to it, preferring a confirmed cause)")
 	fl.StringVar(&f.runbook, "runbook", "", "runbook of a new incident (default "+runbook.DefaultName+")")
 	fl.StringArrayVar(&f.params, "param", nil, "an action parameter, key=value (repeatable)")
@@ -107,6 +111,9 @@ func runAct(cmd *cobra.Command, id string, f actFlags) error {
 	if f.plan && f.yes {
 		return exitf(exitUsage, "--plan only plans; drop it to carry the action out with --yes")
 	}
+	if f.fresh && f.incident != "" {
+		return exitf(exitUsage, "--new opens a new incident; --incident names an existing one: give one of them")
+	}
 	params, err := actParams(act, f)
 	if err != nil {
 		return exitf(exitUsage, "%v", err)
@@ -122,7 +129,7 @@ func runAct(cmd *cobra.Command, id string, f actFlags) error {
 	t := target.New(&l.Config)
 	defer t.Close()
 	learnProfile(ctx, l, t, cmd.ErrOrStderr())
-	s, err := openIncident(l, f, actor, t, cmd.ErrOrStderr())
+	s, err := openIncident(l, f, id, actor, t, cmd.ErrOrStderr())
 	if err != nil {
 		return err
 	}
@@ -194,17 +201,19 @@ func operatorName(cfg *config.Config) string {
 }
 
 // openIncident resumes --incident, else the latest unfinished incident of
-// the journal directory, else opens a new one.
-func openIncident(l *config.Loaded, f actFlags, actor session.Actor, t *target.Target, errw io.Writer) (*session.Session, error) {
+// the journal directory (unless --new), else opens a new one.
+func openIncident(l *config.Loaded, f actFlags, id string, actor session.Actor, t *target.Target, errw io.Writer) (*session.Session, error) {
 	dir := l.JournalDir
 	path := ""
-	if f.incident != "" {
+	var follows *session.Link
+	switch {
+	case f.incident != "":
 		path = f.incident
 		if !strings.HasSuffix(path, ".jsonl") && !strings.ContainsRune(path, filepath.Separator) {
 			path = filepath.Join(dir, path+".jsonl")
 		}
 		events, _, err := session.ReadJournal(path)
-		if err != nil {
+		if len(events) == 0 {
 			return nil, exitf(exitUsage, "--incident %s: %v (the journal directory is %s)", f.incident, err, dir)
 		}
 		for _, e := range events {
@@ -212,10 +221,14 @@ func openIncident(l *config.Loaded, f actFlags, actor session.Actor, t *target.T
 				return nil, exitf(exitFound, "incident %s is closed; leave out --incident to record into the latest unfinished one, or a new one", f.incident)
 			}
 		}
-	} else if inf, ok := session.LatestUnfinished(dir); ok {
-		path = inf.Path
+	case f.fresh:
+		follows = followsDamaged(dir)
+	default:
+		if inf, ok := session.LatestUnfinished(dir); ok {
+			path = inf.Path
+		}
 	}
-	opts := session.Options{Target: t, Dir: dir, Actor: actor, Version: version}
+	opts := session.Options{Target: t, Dir: dir, Actor: actor, Version: version, Follows: follows}
 	if path != "" {
 		rb, err := session.LoadRunbookFor(path, l.Runbooks, known())
 		if err != nil {
@@ -224,6 +237,9 @@ func openIncident(l *config.Loaded, f actFlags, actor session.Actor, t *target.T
 		opts.Runbook = rb
 		s, rep, err := session.Resume(path, opts)
 		if err != nil {
+			if refused := refuseDamaged(err, "steady act "+id+" --new ..."); refused != nil {
+				return nil, refused
+			}
 			return nil, lockedOr(err, path)
 		}
 		if rep.Truncated || len(rep.Unknown) > 0 || rep.RunbookChanged {
@@ -242,7 +258,7 @@ func openIncident(l *config.Loaded, f actFlags, actor session.Actor, t *target.T
 	if err != nil {
 		return nil, lockedOr(err, dir)
 	}
-	fmt.Fprintf(errw, "steady: opened incident %s (journal %s)\n", s.ID(), s.JournalPath())
+	sayOpened(errw, s, follows)
 	return s, nil
 }
 

@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"steady/runbook"
+	"steady/sandbox/sandboxtest"
 	"steady/session"
 )
 
@@ -231,4 +232,48 @@ func mustReadFile(t *testing.T, path string) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// A journal broken mid-file is never appended to: `steady run --resume`
+// and `steady act` say where it breaks and exit 1, and no incident opens
+// behind the operator's back; --new goes on in a new incident that links
+// the damaged one, and later commands record into that.
+func TestADamagedJournalIsNotResumedButLinked(t *testing.T) {
+	journals := t.TempDir()
+	path := writeIncident(t, journals, 12)
+	editLines(t, path, func(l []string) []string {
+		l[5] = l[5][:len(l[5])/2]
+		return l
+	})
+	env := []string{"DATABASE_URL=" + sandboxtest.Database(t), "STEADY_JOURNAL_DIR=" + journals, "STEADY_BACKUP_DIR=" + t.TempDir()}
+
+	r := runSteady(t, "", env, "act", "backup", "--plan")
+	expect(t, r, 1, "does not verify (line 6: damaged: not valid JSON", "steady appends nothing", "steady act backup --new")
+	onlyJournal(t, journals)
+	r = runSteady(t, "", env, "run", "--resume", path)
+	expect(t, r, 1, "does not verify (line 6", "steady run --new")
+	onlyJournal(t, journals)
+
+	r = runSteady(t, "", env, "act", "backup", "--plan", "--new")
+	expect(t, r, 0, "it continues incident", "its journal does not verify: line 6")
+	r = runSteady(t, "", env, "act", "backup", "--plan")
+	expect(t, r, 0, "Recorded as action-2")
+	list, err := session.List(journals)
+	if err != nil || len(list) != 2 {
+		t.Fatalf("journals %+v %v, want the damaged one and the one that continues it", list, err)
+	}
+	newer := list[0]
+	events, _, err := session.ReadJournal(newer.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var opened session.Opened
+	if err := events[0].Decode(&opened); err != nil || opened.Follows == nil || opened.Follows.Journal != filepath.Base(path) {
+		t.Errorf("the new incident's link: %+v %v", opened.Follows, err)
+	}
+	out := filepath.Join(t.TempDir(), "pm.md")
+	expect(t, runSteady(t, "", env, "report", newer.Path, "-o", out), 0)
+	if md := string(mustReadFile(t, out)); !strings.Contains(md, "| Continues | `"+opened.Follows.ID+"`") {
+		t.Errorf("the report does not say which incident it continues:\n%s", md[:min(len(md), 1500)])
+	}
 }

@@ -243,7 +243,7 @@ func openServed(l *config.Loaded, f serveFlags, opener session.Actor, t *target.
 			path = filepath.Join(dir, path+".jsonl")
 		}
 		events, _, err := session.ReadJournal(path)
-		if err != nil {
+		if len(events) == 0 {
 			return nil, nil, exitf(exitUsage, "--incident %s: %v (the journal directory is %s)", f.incident, err, dir)
 		}
 		for _, e := range events {
@@ -256,7 +256,11 @@ func openServed(l *config.Loaded, f serveFlags, opener session.Actor, t *target.
 			path = inf.Path
 		}
 	}
-	opts := session.Options{Target: t, Dir: dir, Actor: opener, Version: version}
+	var follows *session.Link
+	if path == "" && f.new {
+		follows = followsDamaged(dir)
+	}
+	opts := session.Options{Target: t, Dir: dir, Actor: opener, Version: version, Follows: follows}
 	if path != "" {
 		rb, err := session.LoadRunbookFor(path, l.Runbooks, known())
 		if err != nil {
@@ -265,6 +269,9 @@ func openServed(l *config.Loaded, f serveFlags, opener session.Actor, t *target.
 		opts.Runbook = rb
 		s, rep, err := session.Resume(path, opts)
 		if err != nil {
+			if refused := refuseDamaged(err, "steady serve --new"); refused != nil {
+				return nil, nil, refused
+			}
 			return nil, nil, lockedOr(err, path)
 		}
 		fmt.Fprintf(errw, "steady: resumed incident %s (journal %s)\n", s.ID(), s.JournalPath())
@@ -285,7 +292,7 @@ func openServed(l *config.Loaded, f serveFlags, opener session.Actor, t *target.
 	if err != nil {
 		return nil, nil, lockedOr(err, dir)
 	}
-	fmt.Fprintf(errw, "steady: opened incident %s (journal %s)\n", s.ID(), s.JournalPath())
+	sayOpened(errw, s, follows)
 	return s, nil, nil
 }
 
