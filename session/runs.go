@@ -182,7 +182,19 @@ func (s *Session) PlanAction(ctx context.Context, a Actor, item, actionID string
 	if _, err := s.Append(a, TypeActionPlanned, ActionPlanned{Run: run, Action: actionID, Item: item, Plan: *plan}); err != nil {
 		return nil, err
 	}
+	s.mu.Lock()
+	s.plans[run] = *plan
+	s.mu.Unlock()
 	return s.State().Action(run), nil
+}
+
+// planAsMade returns the plan of a run as its action made it, before the
+// journal scrubbed it; ok is false for a plan this process did not make.
+func (s *Session) planAsMade(run string) (actions.Plan, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p, ok := s.plans[run]
+	return p, ok
 }
 
 // BusyError says an action cannot start because another one runs.
@@ -223,7 +235,10 @@ func (s *Session) ExecuteAction(ctx context.Context, a Actor, run, phrase, overr
 	if len(st.Recheck) > 0 {
 		return fmt.Errorf("re-run these probes first, an earlier action's outcome is unknown: %s", strings.Join(st.Recheck, ", "))
 	}
-	plan := ar.Plan
+	plan, ok := s.planAsMade(run)
+	if !ok {
+		return fmt.Errorf("%s was planned before steady restarted; plan it again (the journal keeps plans with their secrets masked, and a masked plan never runs)", ar.Action)
+	}
 	if err := actions.Confirm(&plan, phrase); err != nil {
 		return err
 	}

@@ -36,6 +36,9 @@ type Session struct {
 	// the run ends; unrecorded keeps the outcomes the journal refused.
 	finished   map[string]chan struct{}
 	unrecorded map[string]actions.Outcome
+	// plans keeps each plan as the action made it: the journal holds it
+	// scrubbed for display, and a scrubbed plan must never run.
+	plans map[string]actions.Plan
 	// failure says which events the journal could not record.
 	failure *JournalFailure
 	runs    sync.WaitGroup
@@ -129,7 +132,8 @@ func newSession(o Options, j *Journal) *Session {
 	return &Session{
 		rb: o.Runbook, target: o.Target, journal: j, scrub: scrub, now: now,
 		state: newState(o.Runbook), subs: map[*Subscription]struct{}{}, cancels: map[string]context.CancelFunc{},
-		finished: map[string]chan struct{}{}, unrecorded: map[string]actions.Outcome{}, counters: map[string]int{},
+		finished: map[string]chan struct{}{}, unrecorded: map[string]actions.Outcome{}, plans: map[string]actions.Plan{},
+		counters: map[string]int{},
 	}
 }
 
@@ -171,7 +175,10 @@ func (s *Session) Append(actor Actor, typ string, data any) (Event, error) {
 	if err != nil {
 		return Event{}, fmt.Errorf("encode %s: %w", typ, err)
 	}
-	raw = s.scrubJSON(raw)
+	// Scrubbed for the journal (and so for every screen and report that
+	// reads it). What an action carries out is the plan as made, which
+	// PlanAction keeps aside: a secret is never masked inside it.
+	raw = s.scrub.ScrubJSON(raw)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
@@ -230,41 +237,6 @@ func (s *Session) JournalFailure() *JournalFailure {
 	}
 	f := *s.failure
 	return &f
-}
-
-// scrubJSON removes secrets from encoded event data, both as written and
-// as JSON escapes them, and redacts passwords in any URL it quotes.
-func (s *Session) scrubJSON(raw []byte) []byte {
-	text := s.scrub.Scrub(string(raw))
-	if !json.Valid([]byte(text)) {
-		// Masking cut through an escape sequence; mask whole strings
-		// instead by scrubbing the decoded value.
-		var v any
-		if json.Unmarshal(raw, &v) == nil {
-			v = scrubValue(v, s.scrub)
-			if b, err := json.Marshal(v); err == nil {
-				return b
-			}
-		}
-		return []byte(`{"error":"event data withheld: it could not be scrubbed of secrets"}`)
-	}
-	return []byte(text)
-}
-
-func scrubValue(v any, sc *secret.Scrubber) any {
-	switch x := v.(type) {
-	case string:
-		return sc.Scrub(x)
-	case []any:
-		for i := range x {
-			x[i] = scrubValue(x[i], sc)
-		}
-	case map[string]any:
-		for k := range x {
-			x[k] = scrubValue(x[k], sc)
-		}
-	}
-	return v
 }
 
 // Join records an actor arriving (a new terminal or SSH session).
