@@ -8,6 +8,7 @@ import (
 
 	"steady/actions"
 	"steady/probes"
+	"steady/visible"
 )
 
 // EvidenceRows is how many evidence rows per probe the Markdown shows.
@@ -244,7 +245,7 @@ func writeAction(b *strings.Builder, a Action, journal string) {
 	if len(a.Plan.Steps) > 0 {
 		b.WriteString("Plan, exactly as run:\n\n```\n")
 		for _, s := range a.Plan.Steps {
-			fmt.Fprintf(b, "%s\n", s.Text)
+			fmt.Fprintf(b, "%s\n", visible.Text(s.Text))
 		}
 		b.WriteString("```\n\n")
 	}
@@ -262,7 +263,7 @@ func writeAction(b *strings.Builder, a Action, journal string) {
 			sort.Strings(keys)
 			b.WriteString("\n")
 			for _, k := range keys {
-				fmt.Fprintf(b, "- %s: `%s`\n", k, o.Artefacts[k])
+				fmt.Fprintf(b, "- %s: `%s`\n", k, visible.Text(o.Artefacts[k]))
 			}
 		}
 		b.WriteString("\n")
@@ -275,7 +276,7 @@ func writeAction(b *strings.Builder, a Action, journal string) {
 		}
 		b.WriteString("```\n")
 		for _, l := range a.Output {
-			b.WriteString(strings.ReplaceAll(l, "```", "'''") + "\n")
+			b.WriteString(strings.ReplaceAll(visible.Text(l), "```", "'''") + "\n")
 		}
 		b.WriteString("```\n\n")
 	}
@@ -340,9 +341,10 @@ func short(h string) string {
 	return h
 }
 
-// esc keeps text from being read as Markdown markup where it matters.
+// esc keeps text from being read as Markdown markup where it matters, and
+// from driving the terminal or viewer that shows the report.
 func esc(s string) string {
-	s = strings.ReplaceAll(s, "\n", " ")
+	s = visible.Text(strings.ReplaceAll(s, "\n", " "))
 	return strings.NewReplacer("<", "&lt;", ">", "&gt;").Replace(s)
 }
 

@@ -280,3 +280,48 @@ func TestMarkdownSaysWhenTheJournalDoesNotVerify(t *testing.T) {
 		t.Error("the integrity section must come before the incident's content")
 	}
 }
+
+// Text that came from a server (a probe's summary, findings and evidence,
+// a command's output) or from a person over SSH (a note) reaches the report
+// with its escape sequences visible, never as bytes a viewer would obey;
+// even a journal written before steady made them visible as it recorded.
+func TestTheReportShowsEscapesInsteadOfCarryingThem(t *testing.T) {
+	rb, path := incident(t)
+	events, _, err := session.ReadJournal(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	evil := "\x1b]0;pwned\x07\x1b[2J\x1b[31mred\u009b0m"
+	raw := func(typ string, data any) session.Event {
+		b, err := json.Marshal(data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		last := events[len(events)-1]
+		return session.Event{Seq: last.Seq + 1, Time: last.Time, Actor: session.System, Type: typ, Data: b}
+	}
+	var migrate string
+	for _, e := range events {
+		var d session.ActionPlanned
+		if e.Type == session.TypeActionPlanned && e.Decode(&d) == nil && d.Action == "report-migrate" {
+			migrate = d.Run
+		}
+	}
+	events = append(events[:len(events)-2],
+		raw(session.TypeProbeStarted, session.ProbeStarted{Run: "probe-9", Probe: "report-fail", Item: "diagnosis-1"}),
+		raw(session.TypeProbeFinished, session.ProbeFinished{Run: "probe-9", Result: probes.Result{Probe: "report-fail", Status: probes.Fail,
+			Summary: "query " + evil, Findings: []probes.Finding{{Status: probes.Fail, Code: "x", Message: "finding " + evil}},
+			Evidence: probes.Table{Columns: []string{"query"}, Rows: [][]string{{evil}}}}}),
+		raw(session.TypeNoted, session.Noted{Text: "note " + evil}),
+		raw(session.TypeActionOutput, session.ActionOutput{Run: migrate, Lines: []session.OutputLine{{Stream: "stdout", Text: "output " + evil}}}),
+	)
+	md := Build(rb, events, Integrity{Events: len(events), Verified: true}, path).Markdown()
+	if strings.ContainsAny(md, "\x1b\x07\u009b") {
+		t.Errorf("the report carries a raw escape sequence")
+	}
+	for _, want := range []string{"query \\e]0;pwned\\a\\e[2J\\e[31mred\\u009b0m", "finding \\e]0;", "note \\e]0;", "output \\e]0;"} {
+		if !strings.Contains(md, want) {
+			t.Errorf("the report lacks %q", want)
+		}
+	}
+}

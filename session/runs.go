@@ -11,6 +11,7 @@ import (
 
 	"steady/actions"
 	"steady/probes"
+	"steady/visible"
 )
 
 // MaxLineBytes of action output kept per line; longer lines are cut with
@@ -268,6 +269,7 @@ func (s *Session) ExecuteAction(ctx context.Context, a Actor, run, phrase, overr
 		out := newOutput(s, run)
 		outcome := act.Execute(ctx, env, &plan, out)
 		out.flush()
+		outcome.Summary, outcome.Error = visible.Text(outcome.Summary), visible.Text(outcome.Error)
 		if ctx.Err() != nil && outcome.Status == actions.Succeeded {
 			// The action ignored the cancel; record what it really did.
 			outcome.Summary += " (a cancel was requested but the action had finished)"
@@ -343,6 +345,9 @@ const (
 func newOutput(s *Session, run string) *output { return &output{s: s, run: run, last: time.Now()} }
 
 func (o *output) Line(stream, text string) {
+	// A command's output is the tool's text: escapes in it are made
+	// visible before it is journaled, as everything shown is.
+	text = visible.Text(text)
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if len(text) > MaxOutputLineBytes {

@@ -5,6 +5,8 @@ import (
 	"strings"
 
 	"charm.land/lipgloss/v2"
+
+	"steady/visible"
 )
 
 // bannerLines returns the banners the incident calls for, wrapped to w,
@@ -26,7 +28,7 @@ func bannerLines(c *common, w int) []string {
 	}
 	if f := c.failure; f != nil {
 		add(s.BannerAlert, " ! ", fmt.Sprintf("JOURNAL NOT WRITTEN: %d event(s) since %s are not on record (%v). Free space where the journal is; until then what happens here is not recorded.",
-			f.Lost, c.clock(f.Since), f.Err.Err))
+			f.Lost, c.clock(f.Since), visible.Text(f.Err.Err.Error())))
 	}
 	for _, e := range c.st.Unacknowledged() {
 		text := "ESCALATE NOW to " + e.To

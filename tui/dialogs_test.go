@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"steady/actions"
+	"steady/probes"
 	"steady/session"
 )
 
@@ -241,4 +242,24 @@ func TestResumeReport(t *testing.T) {
 	h2 := start(t, o, 80, 24)
 	h2.waitText("Resumed incident", "Outcome unknown: tui-test-slow", "Press enter to continue.")
 	h2.golden()
+}
+
+// A server's text reaches the screen with its escape sequences visible:
+// the colour codes, screen clears and title changes of a query text are
+// shown, never obeyed, even from a journal recorded before steady made
+// them visible as it recorded.
+func TestAServersEscapesAreShownNotObeyed(t *testing.T) {
+	s := openSession(t)
+	if _, err := s.Append(alice, session.TypeProbeStarted, session.ProbeStarted{Run: "probe-1", Probe: "tui-test-connect", Item: "diagnosis-1"}); err != nil {
+		t.Fatal(err)
+	}
+	res := probes.Result{Probe: "tui-test-connect", Status: probes.Fail, Started: opened,
+		Summary: "query \x1b[31mred\x1b[0m \x1b]0;pwned\x07 \x1b[2J"}
+	if _, err := s.Append(session.System, session.TypeProbeFinished, session.ProbeFinished{Run: "probe-1", Result: res}); err != nil {
+		t.Fatal(err)
+	}
+	h := start(t, testOptions(s), 100, 30)
+	h.waitText("Checklist")
+	h.down(2)
+	h.waitText(`query \e[31mred\e[0m \e]0;pwned\a \e[2J`)
 }

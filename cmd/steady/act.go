@@ -22,6 +22,7 @@ import (
 	"steady/runbook"
 	"steady/session"
 	"steady/target"
+	"steady/visible"
 )
 
 // actFlags are the options of `steady act`.
@@ -353,14 +354,16 @@ func printPlan(w io.Writer, s *session.Session, run *session.ActionRun) {
 		fmt.Fprint(w, " · destructive")
 	}
 	fmt.Fprintln(w)
+	// A plan quotes what the systems said (a size, an error reading the
+	// queue): every part is shown with its escapes visible.
 	if p.Summary != "" {
-		fmt.Fprintf(w, "  %s\n", p.Summary)
+		fmt.Fprintf(w, "  %s\n", visible.Text(p.Summary))
 	}
 	fmt.Fprintln(w, "\nSteps (exactly what will run):")
 	for i, st := range p.Steps {
-		fmt.Fprintf(w, "  %d. [%s] %s\n", i+1, st.Kind, st.Text)
+		fmt.Fprintf(w, "  %d. [%s] %s\n", i+1, st.Kind, visible.Text(st.Text))
 		if st.Note != "" {
-			fmt.Fprintf(w, "     %s\n", st.Note)
+			fmt.Fprintf(w, "     %s\n", visible.Text(st.Note))
 		}
 	}
 	if len(p.Scopes) > 0 {
@@ -376,7 +379,7 @@ func printPlan(w io.Writer, s *session.Session, run *session.ActionRun) {
 			if !c.Holds {
 				mark = "✗"
 			}
-			line := fmt.Sprintf("  %s %s: %s", mark, c.Name, c.Detail)
+			line := fmt.Sprintf("  %s %s: %s", mark, c.Name, visible.Text(c.Detail))
 			if !c.Holds && c.Overridable {
 				line += " [overridable: --override 'REASON']"
 			}
@@ -386,7 +389,7 @@ func printPlan(w io.Writer, s *session.Session, run *session.ActionRun) {
 	if len(p.Warnings) > 0 {
 		fmt.Fprintln(w, "\nWarnings:")
 		for _, x := range p.Warnings {
-			fmt.Fprintf(w, "  ! %s\n", x)
+			fmt.Fprintf(w, "  ! %s\n", visible.Text(x))
 		}
 	}
 	if len(p.Recheck) > 0 {
@@ -535,7 +538,7 @@ func recheckFirst(ctx context.Context, w io.Writer, s *session.Session, actor se
 	st = s.State()
 	for _, id := range runs {
 		if pr := st.Probe(id); pr != nil && pr.Result != nil {
-			fmt.Fprintf(w, "» %s: %s — %s\n", pr.Probe, pr.Result.Status, pr.Result.Summary)
+			fmt.Fprintf(w, "» %s: %s — %s\n", pr.Probe, pr.Result.Status, visible.Text(pr.Result.Summary))
 		}
 	}
 	return nil
@@ -553,9 +556,9 @@ func printEvent(w io.Writer, e session.Event, run string, lastProgress *string) 
 		}
 		for _, l := range d.Lines {
 			if l.Stream == "steady" {
-				fmt.Fprintln(w, "» "+l.Text)
+				fmt.Fprintln(w, "» "+visible.Text(l.Text))
 			} else {
-				fmt.Fprintln(w, l.Text)
+				fmt.Fprintln(w, visible.Text(l.Text))
 			}
 		}
 	case session.TypeActionProgress:
@@ -583,7 +586,7 @@ func printEvent(w io.Writer, e session.Event, run string, lastProgress *string) 
 	case session.TypeProbeFinished:
 		var d session.ProbeFinished
 		if e.Decode(&d) == nil {
-			fmt.Fprintf(w, "» %s: %s — %s\n", d.Result.Probe, d.Result.Status, d.Result.Summary)
+			fmt.Fprintf(w, "» %s: %s — %s\n", d.Result.Probe, d.Result.Status, visible.Text(d.Result.Summary))
 		}
 	}
 	return nil
@@ -591,10 +594,10 @@ func printEvent(w io.Writer, e session.Event, run string, lastProgress *string) 
 
 // printOutcome writes an action's outcome.
 func printOutcome(w io.Writer, o actions.Outcome) {
-	fmt.Fprintf(w, "\nOutcome: %s — %s\n", o.Status, o.Summary)
+	fmt.Fprintf(w, "\nOutcome: %s — %s\n", o.Status, visible.Text(o.Summary))
 	fmt.Fprintf(w, "  exit %d · %s\n", o.ExitCode, o.Duration.Round(time.Millisecond))
 	if o.Error != "" {
-		fmt.Fprintf(w, "  error: %s\n", o.Error)
+		fmt.Fprintf(w, "  error: %s\n", visible.Text(o.Error))
 	}
 	if len(o.Artefacts) > 0 {
 		keys := make([]string, 0, len(o.Artefacts))
@@ -603,7 +606,7 @@ func printOutcome(w io.Writer, o actions.Outcome) {
 		}
 		sort.Strings(keys)
 		for _, k := range keys {
-			fmt.Fprintf(w, "  %s: %s\n", k, o.Artefacts[k])
+			fmt.Fprintf(w, "  %s: %s\n", k, visible.Text(o.Artefacts[k]))
 		}
 	}
 }

@@ -19,6 +19,7 @@ import (
 	"steady/runbook"
 	"steady/secret"
 	"steady/target"
+	"steady/visible"
 )
 
 type checkFlags struct {
@@ -214,7 +215,7 @@ func printCheck(w io.Writer, rep checkReport) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "PROBE\tSTATUS\tTIME\tSUMMARY")
 	for _, r := range rep.Probes {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", r.Probe, statusWord(r.Status), r.Duration.Round(time.Millisecond), r.Summary)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", r.Probe, statusWord(r.Status), r.Duration.Round(time.Millisecond), visible.Text(r.Summary))
 	}
 	tw.Flush()
 	var lines []string
@@ -223,10 +224,10 @@ func printCheck(w io.Writer, rep checkReport) {
 			if fd.Status == probes.OK {
 				continue
 			}
-			lines = append(lines, fmt.Sprintf("  %-18s %-5s %s", r.Probe, statusWord(fd.Status), fd.Message))
+			lines = append(lines, fmt.Sprintf("  %-18s %-5s %s", r.Probe, statusWord(fd.Status), visible.Text(fd.Message)))
 		}
 		if r.Error != "" && r.Status == probes.Error {
-			lines = append(lines, fmt.Sprintf("  %-18s %-5s %s", r.Probe, "ERROR", r.Error))
+			lines = append(lines, fmt.Sprintf("  %-18s %-5s %s", r.Probe, "ERROR", visible.Text(r.Error)))
 		}
 	}
 	if len(lines) > 0 {

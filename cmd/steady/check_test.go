@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
 
@@ -211,6 +212,42 @@ func TestCheckRejectsBadInputWithExit2(t *testing.T) {
 		r := runSteady(t, "", []string{"DATABASE_URL=postgres://app@127.0.0.1:1/app"}, tt.args...)
 		if r.code != 2 || !strings.Contains(r.stderr, tt.want) {
 			t.Errorf("%v: exit %d, stderr %q (want 2 and %q)", tt.args, r.code, r.stderr, tt.want)
+		}
+	}
+}
+
+// A query text in pg_stat_activity is the server's to write and anyone's
+// to fill: its escape sequences (retitle the terminal, clear the screen,
+// colour what follows) are shown as escapes, never obeyed, in the table,
+// the findings and the JSON.
+func TestCheckShowsAServersEscapesInsteadOfObeyingThem(t *testing.T) {
+	a := newApp(t)
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, a.db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	if _, err := tx.Exec(ctx, "ALTER TABLE config_shift ADD COLUMN notes text /* \x1b]0;pwned\x07 \x1b[2J \x1b[31m red \u009b0m */"); err != nil {
+		t.Fatal(err)
+	}
+	shown := `\e]0;pwned\a \e[2J \e[31m red \u009b0m`
+	r := runSteady(t, "", a.env(), "check", "--only", "migrations")
+	if out := r.stdout + r.stderr; strings.ContainsAny(out, "\x1b\x07\u009b") || !strings.Contains(out, "a migration seems to be running") || !strings.Contains(out, shown) {
+		t.Errorf("check does not show the query with its escapes visible:\n%q", out)
+	}
+	r = runSteady(t, "", a.env(), "check", "--only", "migrations", "--json")
+	if strings.ContainsRune(r.stdout, '\u009b') {
+		t.Errorf("check --json printed a C1 control raw")
+	}
+	for _, f := range probeByID(checkJSON(t, r), "migrations").Findings {
+		if f.Code == "migration.running" && (!strings.Contains(f.Message, shown) || f.Data["query"] != "ALTER TABLE config_shift ADD COLUMN notes text /* "+shown+" */") {
+			t.Errorf("the finding as JSON: %q, query %q", f.Message, f.Data["query"])
 		}
 	}
 }

@@ -10,6 +10,7 @@ import (
 
 	"steady/report"
 	"steady/session"
+	"steady/visible"
 )
 
 func newReportCmd() *cobra.Command {
@@ -120,7 +121,7 @@ func printOutput(cmd *cobra.Command, events []session.Event, run string) error {
 			var d session.ActionOutput
 			if e.Decode(&d) == nil && d.Run == run {
 				for _, l := range d.Lines {
-					fmt.Fprintln(cmd.OutOrStdout(), l.Text)
+					fmt.Fprintln(cmd.OutOrStdout(), visible.Text(l.Text))
 				}
 			}
 		}
