@@ -102,6 +102,10 @@ func classify(err error, t *target.Target) (Status, string) {
 		return Skipped, sk.reason
 	case errors.Is(err, target.ErrNotConfigured):
 		return Skipped, scrub(err.Error())
+	case errors.As(err, &ce) && ce.Remembered:
+		// Another probe (connectivity, as a rule) already met this: one
+		// unreachable server is one error, and costs one connect timeout.
+		return Skipped, scrub(fmt.Sprintf("skipped: needs %s %s, which could not be reached at %s: %s", ce.System, ce.Target, ce.At.Format("15:04:05"), ce.Reason))
 	case errors.As(err, &ce):
 		return Error, scrub(ce.Error())
 	case errors.As(err, &pgErr):

@@ -4,9 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"net"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -248,6 +250,77 @@ func TestCheckShowsAServersEscapesInsteadOfObeyingThem(t *testing.T) {
 	for _, f := range probeByID(checkJSON(t, r), "migrations").Findings {
 		if f.Code == "migration.running" && (!strings.Contains(f.Message, shown) || f.Data["query"] != "ALTER TABLE config_shift ADD COLUMN notes text /* "+shown+" */") {
 			t.Errorf("the finding as JSON: %q, query %q", f.Message, f.Data["query"])
+		}
+	}
+}
+
+// silentServer accepts connections and never says a word, as a server
+// behind a hung proxy or a firewall that drops replies does.
+func silentServer(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var held []net.Conn
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			held = append(held, c)
+			mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		l.Close()
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range held {
+			c.Close()
+		}
+	})
+	return l.Addr().String()
+}
+
+// A database that accepts and never answers costs one connect timeout for
+// the whole check: connectivity decides, and every probe that needs the
+// database is skipped with its reason instead of waiting out a timeout of
+// its own.
+func TestASilentServerCostsOneConnectTimeout(t *testing.T) {
+	dir := t.TempDir()
+	timeout := 2 * time.Second
+	if err := os.WriteFile(filepath.Join(dir, "steady.yaml"), []byte("probes: {connect_timeout: 2s}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	redisURL := sandboxtest.Redis(t)
+	env := []string{
+		"DATABASE_URL=postgres://app:pw@" + silentServer(t) + "/app?sslmode=disable",
+		"REDIS_URL=" + strings.TrimSuffix(redisURL, "/0") + "/1", "CELERY_BROKER_URL=" + redisURL,
+	}
+	start := time.Now()
+	r := runSteady(t, dir, env, "check", "--json")
+	took := time.Since(start)
+	rep := checkJSON(t, r)
+	if r.code != 1 {
+		t.Errorf("exit %d, want 1", r.code)
+	}
+	t.Logf("the check took %s", took.Round(time.Millisecond))
+	// One timeout, and the time the probes of the cache take.
+	if limit := 2*timeout + time.Second; took > limit {
+		t.Errorf("the check took %s with one silent server and a connect timeout of %s (limit %s)", took.Round(time.Millisecond), timeout, limit)
+	}
+	conn := probeByID(rep, "connectivity")
+	if conn.Status != probes.Fail || !strings.Contains(conn.Summary, "no answer within 2s") {
+		t.Errorf("connectivity: %s %s", conn.Status, conn.Summary)
+	}
+	for _, id := range []string{"audit-concurrency", "summaries", "constraints"} {
+		p := probeByID(rep, id)
+		if p.Status != probes.Skipped || !strings.Contains(p.Summary, "skipped: needs postgres") || !strings.Contains(p.Summary, "no answer within 2s") {
+			t.Errorf("%s: %s %q, want skipped with the reason", id, p.Status, p.Summary)
 		}
 	}
 }
