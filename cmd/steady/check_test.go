@@ -324,3 +324,22 @@ func TestASilentServerCostsOneConnectTimeout(t *testing.T) {
 		}
 	}
 }
+
+// A value out of its range stops steady before it touches anything: exit
+// 2, naming the file and line.
+func TestABadConfigurationValueIsExit2WithFileAndLine(t *testing.T) {
+	for _, tt := range []struct{ yaml, want string }{
+		{"db: postgres://app@127.0.0.1:1/app\nprobes:\n  sample_keys: -1\n", "steady.yaml:3: probes.sample_keys must be from 1 to 1000000, not -1"},
+		{"serve:\n  max_sessions: -3\n", "steady.yaml:2: serve.max_sessions must be from 1 to 1000, not -3"},
+		{"probes: {connect_timeout: 0s}\n", "steady.yaml:1: probes.connect_timeout must be from 100ms to 5m0s, not 0s"},
+	} {
+		dir := t.TempDir()
+		if err := os.WriteFile(filepath.Join(dir, "steady.yaml"), []byte(tt.yaml), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		r := runSteady(t, dir, nil, "check")
+		if r.code != 2 || !strings.Contains(r.stderr, tt.want) {
+			t.Errorf("%q: exit %d, stderr %q; want 2 and %q", tt.yaml, r.code, r.stderr, tt.want)
+		}
+	}
+}
