@@ -222,16 +222,11 @@ func (t *Target) Postgres(ctx context.Context) (*pgxpool.Pool, error) {
 // unreachable servers cost one connect timeout between them, not one each
 // in turn.
 func (t *Target) Reach(ctx context.Context) {
-	var opens []func(context.Context) error
-	if t.cfg.DB != "" {
-		opens = append(opens, func(ctx context.Context) error { _, err := t.Postgres(ctx); return err })
-	}
-	for _, open := range []func(context.Context) (redis.UniversalClient, error){t.Cache, t.Broker, t.Results} {
-		opens = append(opens, func(ctx context.Context) error { _, err := open(ctx); return err })
-	}
+	// An unconfigured system answers at once with ErrNotConfigured.
 	var wg sync.WaitGroup
-	for _, open := range opens {
-		wg.Go(func() { _ = open(ctx) })
+	wg.Go(func() { _, _ = t.Postgres(ctx) })
+	for _, open := range []func(context.Context) (redis.UniversalClient, error){t.Cache, t.Broker, t.Results} {
+		wg.Go(func() { _, _ = open(ctx) })
 	}
 	wg.Wait()
 }

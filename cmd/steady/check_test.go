@@ -301,6 +301,9 @@ func TestASilentServerCostsOneConnectTimeout(t *testing.T) {
 		"DATABASE_URL=postgres://app:pw@" + silentServer(t) + "/app?sslmode=disable",
 		"REDIS_URL=" + strings.TrimSuffix(redisURL, "/0") + "/1", "CELERY_BROKER_URL=" + redisURL,
 	}
+	// The first start of a freshly built binary on a busy machine is not
+	// what is measured here.
+	runSteady(t, dir, nil, "version")
 	start := time.Now()
 	r := runSteady(t, dir, env, "check", "--json")
 	took := time.Since(start)
@@ -341,5 +344,37 @@ func TestABadConfigurationValueIsExit2WithFileAndLine(t *testing.T) {
 		if r.code != 2 || !strings.Contains(r.stderr, tt.want) {
 			t.Errorf("%q: exit %d, stderr %q; want 2 and %q", tt.yaml, r.code, r.stderr, tt.want)
 		}
+	}
+}
+
+// Two servers that never answer, the database and the Redis of the cache
+// and the broker, still cost one connect timeout between them: they are
+// reached at once, before the profile is learnt from the database alone.
+func TestTwoSilentServersCostOneConnectTimeout(t *testing.T) {
+	dir := t.TempDir()
+	timeout := 2 * time.Second
+	if err := os.WriteFile(filepath.Join(dir, "steady.yaml"), []byte("probes: {connect_timeout: 2s}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	quiet := silentServer(t)
+	env := []string{
+		"DATABASE_URL=postgres://app:pw@" + silentServer(t) + "/app?sslmode=disable",
+		"REDIS_URL=redis://" + quiet + "/1", "CELERY_BROKER_URL=redis://" + quiet + "/0",
+	}
+	// The first start of a freshly built binary on a busy machine is not
+	// what is measured here.
+	runSteady(t, dir, nil, "version")
+	start := time.Now()
+	r := runSteady(t, dir, env, "check", "--json")
+	took := time.Since(start)
+	rep := checkJSON(t, r)
+	if limit := timeout + timeout/2; took > limit {
+		t.Errorf("the check took %s with two silent servers and a connect timeout of %s (limit %s)", took.Round(time.Millisecond), timeout, limit)
+	}
+	if conn := probeByID(rep, "connectivity"); conn.Status != probes.Fail || strings.Count(conn.Summary, "no answer within 2s") != 3 {
+		t.Errorf("connectivity: %s %s", conn.Status, conn.Summary)
+	}
+	if c := probeByID(rep, "cache"); c.Status != probes.Skipped || !strings.Contains(c.Summary, "skipped: needs redis") {
+		t.Errorf("cache: %s %q, want skipped with the reason", c.Status, c.Summary)
 	}
 }
