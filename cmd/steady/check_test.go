@@ -352,8 +352,8 @@ func TestABadConfigurationValueIsExit2WithFileAndLine(t *testing.T) {
 // reached at once, before the profile is learnt from the database alone.
 func TestTwoSilentServersCostOneConnectTimeout(t *testing.T) {
 	dir := t.TempDir()
-	timeout := 2 * time.Second
-	if err := os.WriteFile(filepath.Join(dir, "steady.yaml"), []byte("probes: {connect_timeout: 2s}\n"), 0o600); err != nil {
+	timeout := 3 * time.Second
+	if err := os.WriteFile(filepath.Join(dir, "steady.yaml"), []byte("probes: {connect_timeout: 3s}\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	quiet := silentServer(t)
@@ -371,7 +371,7 @@ func TestTwoSilentServersCostOneConnectTimeout(t *testing.T) {
 	if limit := timeout + timeout/2; took > limit {
 		t.Errorf("the check took %s with two silent servers and a connect timeout of %s (limit %s)", took.Round(time.Millisecond), timeout, limit)
 	}
-	if conn := probeByID(rep, "connectivity"); conn.Status != probes.Fail || strings.Count(conn.Summary, "no answer within 2s") != 3 {
+	if conn := probeByID(rep, "connectivity"); conn.Status != probes.Fail || strings.Count(conn.Summary, "no answer within 3s") != 3 {
 		t.Errorf("connectivity: %s %s", conn.Status, conn.Summary)
 	}
 	if c := probeByID(rep, "cache"); c.Status != probes.Skipped || !strings.Contains(c.Summary, "skipped: needs redis") {
