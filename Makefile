@@ -43,10 +43,17 @@ bench: deps build
 	$(GO) build -o bin/steadybench ./bench/cmd/steadybench
 	bin/steadybench -steady $(BIN) -scale $(BENCH_SCALE) -runs $(BENCH_RUNS) $(BENCH_FLAGS)
 
-## fuzz: a short run of every fuzz target
+## fuzz: a short run of every fuzz target, each found by its `func Fuzz…`
+## line, so a new one is never left out (FUZZTIME=2m for a longer run)
+FUZZTIME ?= 30s
 fuzz:
-	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 30s ./runbook/
-	$(GO) test -run '^$$' -fuzz FuzzReadEvents -fuzztime 30s ./session/
+	@set -e; for file in $$(grep -rl --include='*_test.go' '^func Fuzz' . | sort); do \
+		dir=$$(dirname $$file); \
+		for target in $$(sed -n 's/^func \(Fuzz[A-Za-z0-9_]*\)(.*/\1/p' $$file); do \
+			echo "fuzz $$target ($$dir, $(FUZZTIME))"; \
+			$(GO) test -run '^$$' -fuzz "^$$target\$$" -fuzztime $(FUZZTIME) $$dir/; \
+		done; \
+	done
 
 clean:
 	rm -rf bin

@@ -5,6 +5,8 @@ package config
 
 import (
 	"fmt"
+	"math"
+	"reflect"
 	"strings"
 	"time"
 
@@ -176,44 +178,108 @@ func (c *Config) ResultsURL() string {
 	return c.Broker
 }
 
-// Validate reports values that cannot work, each naming its key.
+// Problem is a setting that cannot work.
+type Problem struct {
+	// Key is the setting's key in steady.yaml, e.g. "probes.sample_keys".
+	Key string
+	// Msg says what is wrong, after the key: "must be from 1 to 1000000, not -1".
+	Msg string
+}
+
+// InvalidError lists the settings that cannot work, each with where it was
+// set (FILE:LINE, $VARIABLE or --flag) when that is known.
+type InvalidError struct {
+	Problems []Problem
+	// where returns where a key was set, or "".
+	where func(key string) string
+}
+
+func (e *InvalidError) Error() string {
+	lines := make([]string, len(e.Problems))
+	for i, p := range e.Problems {
+		lines[i] = p.Key + " " + p.Msg
+		if e.where != nil {
+			if w := e.where(p.Key); w != "" {
+				lines[i] = w + ": " + lines[i]
+			}
+		}
+	}
+	if len(lines) == 1 {
+		return "invalid configuration: " + lines[0]
+	}
+	return "invalid configuration:\n  " + strings.Join(lines, "\n  ")
+}
+
+// Ranges of the numeric settings, by key: a value outside is a mistake
+// (a negative sample, a timeout of a nanosecond or of a year), and steady
+// stops and says where it was set rather than guess. Every number and
+// duration of Config has one (a test sees to it); `steady config --sample`
+// prints them.
+var (
+	IntRanges = map[string][2]int{
+		"probes.sample_keys":    {1, 1_000_000},
+		"probes.scan_count":     {1, 100_000},
+		"serve.max_sessions":    {1, 1_000},
+		"profile.cache.db":      {0, math.MaxInt32},
+		"profile.cache.version": {math.MinInt32, math.MaxInt32},
+	}
+	DurationRanges = map[string][2]time.Duration{
+		"probes.statement_timeout": {100 * time.Millisecond, time.Hour},
+		"probes.lock_timeout":      {10 * time.Millisecond, 10 * time.Minute},
+		"probes.connect_timeout":   {100 * time.Millisecond, 5 * time.Minute},
+		"audit.window":             {time.Millisecond, 24 * time.Hour},
+		"audit.since":              {time.Minute, 3650 * 24 * time.Hour},
+		"actions.command_timeout":  {time.Second, 7 * 24 * time.Hour},
+		"actions.kill_grace":       {100 * time.Millisecond, 10 * time.Minute},
+		"actions.task_timeout":     {time.Second, 24 * time.Hour},
+		"serve.idle_timeout":       {time.Minute, 7 * 24 * time.Hour},
+		"serve.max_timeout":        {time.Minute, 30 * 24 * time.Hour},
+	}
+)
+
+// Validate reports the values that cannot work, as an *InvalidError.
 func (c *Config) Validate() error {
-	var errs []string
-	if c.Probes.StatementTimeout <= 0 {
-		errs = append(errs, "probes.statement_timeout must be positive")
-	}
-	if c.Probes.LockTimeout <= 0 {
-		errs = append(errs, "probes.lock_timeout must be positive")
-	}
-	if c.Probes.ConnectTimeout <= 0 {
-		errs = append(errs, "probes.connect_timeout must be positive")
-	}
-	if c.Audit.Window <= 0 {
-		errs = append(errs, "audit.window must be positive")
-	}
-	if c.Audit.Since <= 0 {
-		errs = append(errs, "audit.since must be positive")
-	}
+	var ps []Problem
+	walk(reflect.ValueOf(*c), "", func(key string, v reflect.Value) {
+		if d, ok := v.Interface().(Duration); ok {
+			if r, ok := DurationRanges[key]; ok && (d.D() < r[0] || d.D() > r[1]) {
+				ps = append(ps, Problem{key, fmt.Sprintf("must be from %s to %s, not %s", Duration(r[0]), Duration(r[1]), d)})
+			}
+			return
+		}
+		if v.Kind() == reflect.Int {
+			if r, ok := IntRanges[key]; ok && (v.Int() < int64(r[0]) || v.Int() > int64(r[1])) {
+				ps = append(ps, Problem{key, fmt.Sprintf("must be from %d to %d, not %d", r[0], r[1], v.Int())})
+			}
+		}
+	})
 	for _, a := range []struct{ key, v string }{{"actions.approval", c.Actions.Approval}, {"serve.approval", c.Serve.Approval}} {
 		switch a.v {
 		case "off", "destructive", "all":
 		default:
-			errs = append(errs, fmt.Sprintf("%s must be off, destructive or all, not %q", a.key, a.v))
+			ps = append(ps, Problem{a.key, fmt.Sprintf("must be off, destructive or all, not %q", a.v)})
 		}
 	}
 	switch c.Actions.BackupMode {
 	case "pg_dump", "dumpdata":
 	default:
-		errs = append(errs, fmt.Sprintf("actions.backup_mode must be pg_dump or dumpdata, not %q", c.Actions.BackupMode))
+		ps = append(ps, Problem{"actions.backup_mode", fmt.Sprintf("must be pg_dump or dumpdata, not %q", c.Actions.BackupMode)})
 	}
 	switch c.Actions.RepairMode {
 	case "app", "sql":
 	default:
-		errs = append(errs, fmt.Sprintf("actions.repair_mode must be app or sql, not %q", c.Actions.RepairMode))
+		ps = append(ps, Problem{"actions.repair_mode", fmt.Sprintf("must be app or sql, not %q", c.Actions.RepairMode)})
 	}
-	errs = append(errs, c.Profile.Validate()...)
-	if len(errs) > 0 {
-		return fmt.Errorf("invalid configuration:\n  %s", strings.Join(errs, "\n  "))
+	if c.Serve.IdleTimeout > c.Serve.MaxTimeout {
+		ps = append(ps, Problem{"serve.idle_timeout", fmt.Sprintf("(%s) is longer than serve.max_timeout (%s): a session would end before it could idle out", c.Serve.IdleTimeout, c.Serve.MaxTimeout)})
+	}
+	for _, msg := range c.Profile.Validate() {
+		// The profile's messages start with the key they are about.
+		key, rest, _ := strings.Cut(msg, " ")
+		ps = append(ps, Problem{key, rest})
+	}
+	if len(ps) > 0 {
+		return &InvalidError{Problems: ps}
 	}
 	return nil
 }

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -206,4 +207,49 @@ func TestSampleRoundTrips(t *testing.T) {
 func reflectConfig() reflect.Value {
 	c := Default()
 	return reflect.ValueOf(&c).Elem()
+}
+
+// Every number has its range and every duration its bounds; a value out
+// of them names the file and line it came from.
+func TestOutOfRangeValuesNameFileAndLine(t *testing.T) {
+	tests := []struct {
+		body, want string
+	}{
+		{"probes:\n  sample_keys: -1\n", ":2: probes.sample_keys must be from 1 to 1000000, not -1"},
+		{"serve:\n  listen: 127.0.0.1:2222\n  max_sessions: -3\n", ":3: serve.max_sessions must be from 1 to 1000, not -3"},
+		{"probes: {connect_timeout: 1ns}\n", ":1: probes.connect_timeout must be from 100ms to 5m0s, not 1ns"},
+		{"audit:\n  since: 20000d\n", ":2: audit.since must be from 1m0s to 87600h0m0s, not 480000h0m0s"},
+		{"actions:\n  kill_grace: 0s\n", ":2: actions.kill_grace must be from 100ms to 10m0s, not 0s"},
+		{"serve:\n  idle_timeout: 2h\n  max_timeout: 1h\n", ":2: serve.idle_timeout (2h0m0s) is longer than serve.max_timeout"},
+		{"\n\nactions:\n  backup_mode: tar\n", ":4: actions.backup_mode must be pg_dump or dumpdata"},
+	}
+	for _, tt := range tests {
+		file := writeFile(t, tt.body)
+		_, err := Load(newFlags(t, "--config", file), env(nil))
+		var ie *InvalidError
+		if !errors.As(err, &ie) || !strings.Contains(err.Error(), file+tt.want) {
+			t.Errorf("config %q: %v\nwant %q", tt.body, err, file+tt.want)
+		}
+	}
+}
+
+// No number or duration of the configuration goes without a range, so a
+// new setting cannot slip through unchecked.
+func TestEveryNumberHasItsRange(t *testing.T) {
+	walk(reflectConfig(), "", func(key string, v reflect.Value) {
+		_, isDuration := v.Interface().(Duration)
+		switch {
+		case isDuration:
+			if _, ok := DurationRanges[key]; !ok {
+				t.Errorf("%s has no range in DurationRanges", key)
+			}
+		case v.Kind() >= reflect.Int && v.Kind() <= reflect.Float64:
+			if _, ok := IntRanges[key]; !ok {
+				t.Errorf("%s has no range in IntRanges", key)
+			}
+		}
+	})
+	if err := func() *Config { c := Default(); return &c }().Validate(); err != nil {
+		t.Errorf("the defaults are out of their own ranges: %v", err)
+	}
 }

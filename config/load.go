@@ -51,6 +51,22 @@ const (
 type Source struct {
 	Kind string // "default", "file", "env", "flag"
 	Name string // file path, variable or flag name
+	Line int    // the line in the file, for "file"
+}
+
+// Where says where a value was set, as a person would look for it:
+// FILE:LINE, $VARIABLE or --flag ("" for a default).
+func (s Source) Where() string {
+	switch s.Kind {
+	case "file":
+		if s.Line > 0 {
+			return fmt.Sprintf("%s:%d", s.Name, s.Line)
+		}
+		return s.Name
+	case "env", "flag":
+		return s.String()
+	}
+	return ""
 }
 
 func (s Source) String() string {
@@ -147,9 +163,28 @@ func Load(fs *pflag.FlagSet, getenv func(string) string) (*Loaded, error) {
 		}
 	}
 	if err := l.Validate(); err != nil {
+		var ie *InvalidError
+		if errors.As(err, &ie) {
+			ie.where = l.where
+		}
 		return nil, err
 	}
 	return l, nil
+}
+
+// where says where key, or the nearest key above it, was set.
+func (l *Loaded) where(key string) string {
+	for k := key; k != ""; {
+		if s, ok := l.Sources[k]; ok {
+			return s.Where()
+		}
+		i := strings.LastIndexByte(k, '.')
+		if i < 0 {
+			break
+		}
+		k = k[:i]
+	}
+	return ""
 }
 
 // applyYAML decodes data over the defaults, refusing unknown keys, and
@@ -206,9 +241,19 @@ func (l *Loaded) ProfileGiven() bool {
 func markSources(n *yaml.Node, prefix string, src Source, out map[string]Source) {
 	if n.Kind != yaml.MappingNode {
 		if prefix != "" {
+			src.Line = n.Line
 			out[prefix] = src
 		}
 		return
+	}
+	if prefix != "" {
+		// The mapping itself, so a problem with a key it leaves out (or
+		// with the mapping as a whole) can point at it.
+		at := src
+		at.Line = n.Line
+		if _, ok := out[prefix]; !ok {
+			out[prefix] = at
+		}
 	}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		key := n.Content[i].Value

@@ -1,9 +1,15 @@
 package config
 
-import "gopkg.in/yaml.v3"
+import (
+	"fmt"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
 
 // Sample renders the default configuration as a steady.yaml, with a comment
-// naming the flag and environment variable of each key that has them.
+// naming the flag and environment variable of each key that has them, and
+// the range of each number and duration.
 func Sample() string {
 	var doc yaml.Node
 	if err := doc.Encode(Default()); err != nil {
@@ -32,6 +38,12 @@ func annotate(n *yaml.Node, prefix string, byKey map[string]Binding) {
 		}
 		if b, ok := byKey[key]; ok {
 			n.Content[i].HeadComment = b.Usage + "\nflag --" + b.Flag + ", env " + b.Env
+		}
+		if r, ok := DurationRanges[key]; ok {
+			n.Content[i+1].LineComment = fmt.Sprintf("%s to %s", Duration(r[0]), Duration(r[1]))
+		}
+		if r, ok := IntRanges[key]; ok && !strings.HasPrefix(key, "profile.") {
+			n.Content[i+1].LineComment = fmt.Sprintf("%d to %d", r[0], r[1])
 		}
 		annotate(n.Content[i+1], key, byKey)
 	}

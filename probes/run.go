@@ -14,6 +14,7 @@ import (
 	"steady/config"
 	"steady/profile"
 	"steady/target"
+	"steady/visible"
 )
 
 // maxRows bounds every evidence table; maxFindings bounds the findings of
@@ -61,16 +62,27 @@ func run(ctx context.Context, t *target.Target, id string, p Params, body func(r
 		}
 		r.Status = Worst(ss...)
 	}
-	// Whatever a probe quotes (a command line, a server message, a value)
-	// passes through the target's scrubber before anyone sees it.
-	scrub := t.Scrubber.Scrub
-	r.Summary, r.Error = scrub(r.Summary), scrub(r.Error)
+	// Whatever a probe quotes (a command line, a server message, a query
+	// text, a key name) passes through the target's scrubber, then has its
+	// control characters and escape sequences made visible, before anyone
+	// sees it: a server's text never drives a terminal.
+	show := func(s string) string { return visible.Text(t.Scrubber.Scrub(s)) }
+	r.Summary, r.Error = show(r.Summary), show(r.Error)
 	for i := range r.Findings {
-		r.Findings[i].Message = scrub(r.Findings[i].Message)
+		r.Findings[i].Message = show(r.Findings[i].Message)
+		for k, v := range r.Findings[i].Data {
+			if s, ok := v.(string); ok {
+				r.Findings[i].Data[k] = show(s)
+			}
+		}
+	}
+	r.Evidence.Title = visible.Text(r.Evidence.Title)
+	for i := range r.Evidence.Columns {
+		r.Evidence.Columns[i] = visible.Text(r.Evidence.Columns[i])
 	}
 	for _, row := range r.Evidence.Rows {
 		for i := range row {
-			row[i] = scrub(row[i])
+			row[i] = show(row[i])
 		}
 	}
 	r.Duration = time.Since(r.Started)
@@ -90,6 +102,10 @@ func classify(err error, t *target.Target) (Status, string) {
 		return Skipped, sk.reason
 	case errors.Is(err, target.ErrNotConfigured):
 		return Skipped, scrub(err.Error())
+	case errors.As(err, &ce) && ce.Remembered:
+		// Another probe (connectivity, as a rule) already met this: one
+		// unreachable server is one error, and costs one connect timeout.
+		return Skipped, scrub(fmt.Sprintf("skipped: needs %s %s, which could not be reached at %s: %s", ce.System, ce.Target, ce.At.Format("15:04:05"), ce.Reason))
 	case errors.As(err, &ce):
 		return Error, scrub(ce.Error())
 	case errors.As(err, &pgErr):

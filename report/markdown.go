@@ -8,6 +8,7 @@ import (
 
 	"steady/actions"
 	"steady/probes"
+	"steady/visible"
 )
 
 // EvidenceRows is how many evidence rows per probe the Markdown shows.
@@ -28,6 +29,9 @@ func (r *Report) Markdown() string {
 	b.WriteString("| | |\n| --- | --- |\n")
 	row := func(k, v string) { fmt.Fprintf(&b, "| %s | %s |\n", k, cell(v)) }
 	row("Incident", "`"+h.ID+"`")
+	if f := h.Follows; f != nil {
+		row("Continues", fmt.Sprintf("`%s` (`%s`), not resumed: %s", f.ID, f.Journal, f.Why))
+	}
 	row("Runbook", fmt.Sprintf("%s (`%s`, sha256 %s)", h.Title, h.Runbook, short(h.RunbookHash)))
 	row("Severity", strings.ToUpper(h.Severity))
 	row("Target", h.Target)
@@ -48,15 +52,34 @@ func (r *Report) Markdown() string {
 		row("Duration", human(dur))
 	}
 	row("Operators", strings.Join(h.Operators, ", "))
-	integrity := fmt.Sprintf("hash chain verified over %d events", r.Integrity.Events)
-	if !r.Integrity.Verified {
-		integrity = "**NOT VERIFIED**: " + strings.Join(r.Integrity.Problems, "; ")
+	in := r.Integrity
+	integrity := fmt.Sprintf("hash chain verified over %d events", in.Events)
+	if !in.Verified {
+		integrity = fmt.Sprintf("**NOT VERIFIED**: %s, see Journal integrity below", plural(len(in.Problems)+in.More, "problem"))
 	}
 	row("Journal", fmt.Sprintf("`%s` — %s", h.Journal, integrity))
+	if in.Head != "" {
+		head := "`" + in.Head + "`"
+		if in.Sealed {
+			head += " (sealed when the incident closed)"
+		}
+		row("Journal head", head+"; `steady report verify --head` holds a copy of the journal against it")
+	}
 	if h.Summary != "" {
 		row("Summary", h.Summary)
 	}
 	b.WriteString("\n")
+	if !in.Verified {
+		b.WriteString("## Journal integrity\n\n")
+		b.WriteString("The journal does not hold together as steady wrote it: what follows may not be what happened.\n\n")
+		for _, p := range in.Problems {
+			fmt.Fprintf(&b, "- %s\n", esc(p))
+		}
+		if in.More > 0 {
+			fmt.Fprintf(&b, "- and %d more (`steady report verify %s` lists them)\n", in.More, h.Journal)
+		}
+		b.WriteString("\n")
+	}
 
 	if len(r.Open) > 0 {
 		b.WriteString("## Open items\n\n")
@@ -252,7 +275,7 @@ func writeAction(b *strings.Builder, a Action, journal string) {
 	if len(a.Plan.Steps) > 0 {
 		b.WriteString("Plan, exactly as run:\n\n```\n")
 		for _, s := range a.Plan.Steps {
-			fmt.Fprintf(b, "%s\n", s.Text)
+			fmt.Fprintf(b, "%s\n", visible.Text(s.Text))
 		}
 		b.WriteString("```\n\n")
 	}
@@ -270,7 +293,7 @@ func writeAction(b *strings.Builder, a Action, journal string) {
 			sort.Strings(keys)
 			b.WriteString("\n")
 			for _, k := range keys {
-				fmt.Fprintf(b, "- %s: `%s`\n", k, o.Artefacts[k])
+				fmt.Fprintf(b, "- %s: `%s`\n", k, visible.Text(o.Artefacts[k]))
 			}
 		}
 		b.WriteString("\n")
@@ -283,7 +306,7 @@ func writeAction(b *strings.Builder, a Action, journal string) {
 		}
 		b.WriteString("```\n")
 		for _, l := range a.Output {
-			b.WriteString(strings.ReplaceAll(l, "```", "'''") + "\n")
+			b.WriteString(strings.ReplaceAll(visible.Text(l), "```", "'''") + "\n")
 		}
 		b.WriteString("```\n\n")
 	}
@@ -302,6 +325,14 @@ func writeDebrief(b *strings.Builder, d map[string]any) {
 	for _, k := range keys {
 		fmt.Fprintf(b, "| %s | %s |\n", cell(strings.ReplaceAll(k, "_", " ")), cell(fmt.Sprint(d[k])))
 	}
+}
+
+// plural writes "1 problem" or "3 problems".
+func plural(n int, one string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %ss", n, one)
 }
 
 func statusText(s string) string {
@@ -340,9 +371,10 @@ func short(h string) string {
 	return h
 }
 
-// esc keeps text from being read as Markdown markup where it matters.
+// esc keeps text from being read as Markdown markup where it matters, and
+// from driving the terminal or viewer that shows the report.
 func esc(s string) string {
-	s = strings.ReplaceAll(s, "\n", " ")
+	s = visible.Text(strings.ReplaceAll(s, "\n", " "))
 	return strings.NewReplacer("<", "&lt;", ">", "&gt;").Replace(s)
 }
 

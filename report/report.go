@@ -62,13 +62,38 @@ type Header struct {
 	Drill      string    `json:"drill,omitempty"`
 	Summary    string    `json:"summary,omitempty"`
 	Journal    string    `json:"journal"`
+	// Follows is the earlier incident this one continues, whose journal
+	// could not be resumed.
+	Follows *session.Link `json:"follows,omitempty"`
 }
 
 // Integrity is the result of checking the journal's hash chain.
 type Integrity struct {
-	Events   int      `json:"events"`
-	Verified bool     `json:"verified"`
+	Events   int  `json:"events"`
+	Verified bool `json:"verified"`
+	// Head is the journal's last event, SEQ:HASH: quoted in the
+	// postmortem, it pins down the journal the report was made from.
+	Head string `json:"head,omitempty"`
+	// Sealed is set when the journal ends with the seal written when the
+	// incident closed: nothing was added after.
+	Sealed bool `json:"sealed,omitempty"`
+	// Problems are the first breaks found, each "line N: what"; More
+	// counts the ones not listed.
 	Problems []string `json:"problems,omitempty"`
+	More     int      `json:"more_problems,omitempty"`
+}
+
+// IntegrityOf turns a journal's verification into the report's terms.
+func IntegrityOf(v *session.Verification) Integrity {
+	in := Integrity{Events: v.Events, Verified: v.OK(), More: v.More}
+	if v.Events > 0 {
+		in.Head = v.Head.String()
+	}
+	for _, p := range v.Problems {
+		in.Problems = append(in.Problems, p.String())
+	}
+	in.Sealed = v.Sealed
+	return in
 }
 
 // Tick is a checklist item and who ticked it.
@@ -216,7 +241,7 @@ func Build(rb *runbook.Runbook, events []session.Event, integrity Integrity, jou
 	}
 	h := Header{ID: inc.ID, Runbook: inc.Runbook, Title: inc.Title, RunbookHash: inc.RunbookHash, Severity: inc.Severity,
 		Target: inc.Target, Profile: inc.Profile, Start: st.Started, End: end, Closed: st.Ended != nil, DurationS: int64(end.Sub(st.Started).Seconds()),
-		EstimatedS: int64(inc.TTR.Seconds()), Journal: journal}
+		EstimatedS: int64(inc.TTR.Seconds()), Journal: journal, Follows: inc.Follows}
 	for _, o := range st.Operators {
 		h.Operators = append(h.Operators, fmt.Sprintf("%s (%s, %s)", o, o.Role, o.Via))
 	}
@@ -431,6 +456,9 @@ func describe(rb *runbook.Runbook, e session.Event) string {
 		if d.Drill != nil {
 			s += " (drill: " + d.Drill.Scenario + ")"
 		}
+		if d.Follows != nil {
+			s += fmt.Sprintf(", continuing incident %s (%s)", d.Follows.ID, d.Follows.Why)
+		}
 		return s
 	case session.TypeResumed:
 		var d session.Resumed
@@ -447,6 +475,8 @@ func describe(rb *runbook.Runbook, e session.Event) string {
 		var d session.Closed
 		_ = e.Decode(&d)
 		return "closed the incident: " + d.Summary
+	case session.TypeSealed:
+		return "sealed the journal: nothing may follow"
 	case session.TypeJoined:
 		return "joined"
 	case session.TypeLeft:

@@ -200,10 +200,11 @@ func build(t *testing.T) (*Report, []byte) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n, problems, err := session.Verify(bytes.NewReader(data))
-	if err != nil || len(problems) > 0 {
-		t.Fatalf("journal does not verify: %v %v", problems, err)
+	v, err := session.Verify(bytes.NewReader(data))
+	if err != nil || !v.OK() {
+		t.Fatalf("journal does not verify: %v %v", v.Problems, err)
 	}
+	n := v.Events
 	events, _, err := session.ReadEvents(bytes.NewReader(data))
 	if err != nil {
 		t.Fatal(err)
@@ -250,5 +251,77 @@ func TestJSONReportSchema(t *testing.T) {
 	}
 	if !r.Incident.Closed || r.Incident.DurationS <= 0 || r.Incident.EstimatedS != 7200 {
 		t.Errorf("header %+v", r.Incident)
+	}
+}
+
+// A journal that does not verify is said at the top: the count in the
+// header, each problem listed in a section of its own (never crammed into
+// one cell), and the rest counted. The head is given to quote.
+func TestMarkdownSaysWhenTheJournalDoesNotVerify(t *testing.T) {
+	r, _ := build(t)
+	r.Integrity = Integrity{Events: 57, Head: "57:9f86d081884c7d65", Problems: []string{
+		"line 12: event 12 missing: this line holds event 13 where event 12 was expected (lines were removed)",
+		"line 30: altered: its content does not match its hash",
+	}, More: 3}
+	md := r.Markdown()
+	for _, want := range []string{
+		"| Journal | `incidents/inc-20260314-030230-7f3a.jsonl` — **NOT VERIFIED**: 5 problems, see Journal integrity below |",
+		"| Journal head | `57:9f86d081884c7d65`",
+		"## Journal integrity",
+		"- line 12: event 12 missing",
+		"- line 30: altered",
+		"- and 3 more (`steady report verify incidents/inc-20260314-030230-7f3a.jsonl` lists them)",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("the report lacks %q", want)
+		}
+	}
+	if i, j := strings.Index(md, "## Journal integrity"), strings.Index(md, "## Symptoms"); i < 0 || i > j {
+		t.Error("the integrity section must come before the incident's content")
+	}
+}
+
+// Text that came from a server (a probe's summary, findings and evidence,
+// a command's output) or from a person over SSH (a note) reaches the report
+// with its escape sequences visible, never as bytes a viewer would obey;
+// even a journal written before steady made them visible as it recorded.
+func TestTheReportShowsEscapesInsteadOfCarryingThem(t *testing.T) {
+	rb, path := incident(t)
+	events, _, err := session.ReadJournal(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	evil := "\x1b]0;pwned\x07\x1b[2J\x1b[31mred\u009b0m"
+	raw := func(typ string, data any) session.Event {
+		b, err := json.Marshal(data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		last := events[len(events)-1]
+		return session.Event{Seq: last.Seq + 1, Time: last.Time, Actor: session.System, Type: typ, Data: b}
+	}
+	var migrate string
+	for _, e := range events {
+		var d session.ActionPlanned
+		if e.Type == session.TypeActionPlanned && e.Decode(&d) == nil && d.Action == "report-migrate" {
+			migrate = d.Run
+		}
+	}
+	events = append(events[:len(events)-2],
+		raw(session.TypeProbeStarted, session.ProbeStarted{Run: "probe-9", Probe: "report-fail", Item: "diagnosis-1"}),
+		raw(session.TypeProbeFinished, session.ProbeFinished{Run: "probe-9", Result: probes.Result{Probe: "report-fail", Status: probes.Fail,
+			Summary: "query " + evil, Findings: []probes.Finding{{Status: probes.Fail, Code: "x", Message: "finding " + evil}},
+			Evidence: probes.Table{Columns: []string{"query"}, Rows: [][]string{{evil}}}}}),
+		raw(session.TypeNoted, session.Noted{Text: "note " + evil}),
+		raw(session.TypeActionOutput, session.ActionOutput{Run: migrate, Lines: []session.OutputLine{{Stream: "stdout", Text: "output " + evil}}}),
+	)
+	md := Build(rb, events, Integrity{Events: len(events), Verified: true}, path).Markdown()
+	if strings.ContainsAny(md, "\x1b\x07\u009b") {
+		t.Errorf("the report carries a raw escape sequence")
+	}
+	for _, want := range []string{"query \\e]0;pwned\\a\\e[2J\\e[31mred\\u009b0m", "finding \\e]0;", "note \\e]0;", "output \\e]0;"} {
+		if !strings.Contains(md, want) {
+			t.Errorf("the report lacks %q", want)
+		}
 	}
 }

@@ -1,6 +1,9 @@
 package secret
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func TestRedactURL(t *testing.T) {
 	tests := []struct{ in, want string }{
@@ -43,6 +46,84 @@ func TestScrubber(t *testing.T) {
 	if got := nilScrubber.Scrub("redis://:pw12@h/0"); got != "redis://:***@h/0" {
 		t.Errorf("nil scrubber: got %q", got)
 	}
+}
+
+// Structure first, then the value only where it stands as a token: a
+// short or common-word password never mangles an identifier, and one the
+// user name shares masks that name as well.
+func TestScrubberMasksTokensNotParts(t *testing.T) {
+	tests := []struct{ secret, in, want string }{
+		{"clinic", "SELECT clinician_id FROM clinic_shift; password clinic", "SELECT clinician_id FROM clinic_shift; password ***"},
+		{"shift", "config_shift applied; the night shift is over", "config_shift applied; the night *** is over"},
+		{"rel_", "database rel_small; rel_ alone", "database rel_small; *** alone"},
+		{"postgres", "pg_dump --dbname=postgres://postgres@db:5432/app", "pg_dump --dbname=***://***@db:5432/app"},
+		{"postgres", "postgres://postgres:postgres@db/app", "***://***:***@db/app"},
+		{"s3cret", `DATABASE_URL=postgres://app:s3cret@db/app ./manage.py migrate`, `DATABASE_URL=postgres://app:***@db/app ./manage.py migrate`},
+		{"s3cret", "s3cret_key s3cret2 xs3cret \"s3cret\" (s3cret)", "s3cret_key s3cret2 xs3cret \"***\" (***)"},
+		{"-pass!", "x-pass! --pass!", "x*** -***"},
+		{"pässwörd", "überpässwörd pässwörd", "überpässwörd ***"},
+		{"hunter2", "PGPASSWORD=anything REDISCLI_AUTH=other", "PGPASSWORD=*** REDISCLI_AUTH=***"},
+	}
+	for _, tt := range tests {
+		var s Scrubber
+		s.Add(tt.secret)
+		if got := s.Scrub(tt.in); got != tt.want {
+			t.Errorf("secret %q: Scrub(%q)\n got %q\nwant %q", tt.secret, tt.in, got, tt.want)
+		}
+	}
+}
+
+// JSON is scrubbed string by string, decoded, so a secret is found however
+// JSON escaped it, and everything else is kept byte for byte.
+func TestScrubJSON(t *testing.T) {
+	var s Scrubber
+	s.Add(`p&ss"w<rd`, "shift")
+	in := `{"text":"pw p\u0026ss\"w\u003crd; config_shift","n":12345678901234567890,"url":"redis://:x@h/0","shift":["shift",1.50]}`
+	want := `{"text":"pw ***; config_shift","n":12345678901234567890,"url":"redis://:***@h/0","***":["***",1.50]}`
+	got := string(s.ScrubJSON([]byte(in)))
+	if got != want {
+		t.Errorf("ScrubJSON\n got %s\nwant %s", got, want)
+	}
+	plain := []byte(`{"a":"nothing secret here","b":[1,2]}`)
+	if got := s.ScrubJSON(plain); &got[0] != &plain[0] {
+		t.Error("JSON with nothing to scrub should come back as it is")
+	}
+}
+
+// FuzzScrub proves the properties display redaction rests on: scrubbing
+// twice changes nothing more; text that holds no registered secret and no
+// password structure comes back unchanged; and no secret is left standing
+// as a token.
+func FuzzScrub(f *testing.F) {
+	for _, c := range []struct{ secret, text string }{
+		{"postgres", "postgres://postgres:postgres@db/postgres"},
+		{"clinic", "clinician clinic_shift clinic"},
+		{"shift", "config_shift shift"},
+		{"rel_", "rel_small rel_"},
+		{"**a", "b**a! **aa**a"},
+		{"a**", "a**a** x"},
+		{"s3cret", `{"k":"s3cret"} password=s3cret redis://:s3cret@h`},
+		{"pässwörd", "überpässwörd pässwörd"},
+	} {
+		f.Add(c.secret, c.text)
+	}
+	f.Fuzz(func(t *testing.T, secret, text string) {
+		var s Scrubber
+		s.Add(secret)
+		once := s.Scrub(text)
+		if twice := s.Scrub(once); twice != once {
+			t.Fatalf("not idempotent: %q -> %q -> %q", text, once, twice)
+		}
+		if (len(secret) < MinSecret || !strings.Contains(text, secret)) && once != RedactText(text) {
+			t.Fatalf("text without the secret %q changed beyond its structure: %q -> %q", secret, text, once)
+		}
+		if RedactText(text) == text && !strings.Contains(text, secret) && once != text {
+			t.Fatalf("text with neither secret nor password changed: %q -> %q", text, once)
+		}
+		if len(secret) >= MinSecret && maskTokens(once, secret) != once {
+			t.Fatalf("secret %q still stands as a token in %q", secret, once)
+		}
+	})
 }
 
 func TestPasswords(t *testing.T) {

@@ -36,10 +36,11 @@ func TestShutdownFlushesJournal(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n, problems, err := session.Verify(bytes.NewReader(data))
-	if err != nil || len(problems) > 0 {
-		t.Fatalf("journal does not verify: %v %v", err, problems)
+	v, err := session.Verify(bytes.NewReader(data))
+	if err != nil || !v.OK() {
+		t.Fatalf("journal does not verify: %v %v", err, v.Problems)
 	}
+	n := v.Events
 	if !bytes.HasSuffix(data, []byte("\n")) {
 		t.Error("the journal's last line is incomplete")
 	}

@@ -126,7 +126,11 @@ func (s *Session) ApproveAction(ctx context.Context, b Actor, run, phrase string
 	if err != nil {
 		return err
 	}
-	if err := actions.Confirm(&ar.Plan, phrase); err != nil {
+	plan, ok := s.planAsMade(run)
+	if !ok {
+		return fmt.Errorf("%s was planned before steady restarted; plan it again (the journal keeps plans with their secrets masked, and a masked plan never runs)", ar.Action)
+	}
+	if err := actions.Confirm(&plan, phrase); err != nil {
 		return err
 	}
 	st := s.State()
@@ -148,7 +152,7 @@ func (s *Session) ApproveAction(ctx context.Context, b Actor, run, phrase string
 		return &StaleError{Action: ar.Action, Old: ar.ID, New: cur.ID, Changes: changes}
 	}
 	confirmer := *ar.ConfirmedBy
-	if refused := actions.RefusedBy(&ar.Plan, s.env(confirmer, ar.Override)); refused != nil {
+	if refused := actions.RefusedBy(&plan, s.env(confirmer, ar.Override)); refused != nil {
 		if _, err := s.Append(System, TypeActionFinished, ActionFinished{Run: run, Outcome: *refused}); err != nil {
 			return err
 		}

@@ -100,3 +100,22 @@ func writeBigJournal(b *testing.B, path string, n int) {
 		b.Fatal(err)
 	}
 }
+
+// BenchmarkVerify100k checks a journal of 100,000 events, as resume does
+// before it appends.
+func BenchmarkVerify100k(b *testing.B) {
+	path := filepath.Join(b.TempDir(), "big.jsonl")
+	writeBigJournal(b, path, 100_000)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(data)))
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		v, err := Verify(bytes.NewReader(data))
+		if err != nil || !v.OK() || v.Events != 100_000 {
+			b.Fatalf("%d events, %v, %v", v.Events, v.Problems, err)
+		}
+	}
+}

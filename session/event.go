@@ -76,6 +76,7 @@ const (
 	TypeOpened           = "incident.opened"
 	TypeResumed          = "incident.resumed"
 	TypeClosed           = "incident.closed"
+	TypeSealed           = "incident.sealed"
 	TypeJoined           = "operator.joined"
 	TypeLeft             = "operator.left"
 	TypeTicked           = "item.ticked"
@@ -119,6 +120,21 @@ type Opened struct {
 	Host     string   `json:"host,omitempty"`
 	Version  string   `json:"version,omitempty"`
 	Drill    *Drill   `json:"drill,omitempty"`
+	// Head is set when the journal keeps a head file beside it: one
+	// missing then means it was removed.
+	Head bool `json:"head,omitempty"`
+	// Follows links the incident this one continues, whose journal could
+	// not be resumed.
+	Follows *Link `json:"follows,omitempty"`
+}
+
+// Link ties a new incident to an earlier one it continues.
+type Link struct {
+	ID string `json:"id"`
+	// Journal is the earlier journal's file name.
+	Journal string `json:"journal"`
+	// Why says why the earlier incident was not resumed.
+	Why string `json:"why"`
 }
 
 // Drill describes a practice incident in a sandbox.
@@ -148,6 +164,13 @@ type Resumed struct {
 // Closed ends an incident.
 type Closed struct {
 	Summary string `json:"summary,omitempty"`
+}
+
+// Sealed is the last event of a closed incident's journal, written when
+// the session that closed it ends: nothing may follow it.
+type Sealed struct {
+	// Events counts the events before the seal.
+	Events int64 `json:"events"`
 }
 
 // Ticked records a manual item ticked or unticked.

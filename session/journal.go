@@ -16,13 +16,25 @@ import (
 )
 
 // Journal is an append-only, hash-chained JSONL file of events. Every
-// append is fsync'd before it returns.
+// append is fsync'd before it returns, and is whole or not at all: a line
+// the disk took only part of is cut off again, so the file always ends
+// with its last whole event.
 type Journal struct {
 	mu   sync.Mutex
 	f    *os.File
 	path string
 	seq  int64
 	last string // hash of the last event
+	// size is the length of the file up to the end of its last whole
+	// event: where a failed write is cut back to.
+	size int64
+	// damaged is set when a failed write could not be cut back; nothing
+	// is written after a partial line, so every later append fails.
+	damaged error
+	// head keeps the head file beside the journal.
+	head *headWriter
+	// sealed is set once the seal is written: the journal is complete.
+	sealed bool
 }
 
 // CreateJournal creates a new journal file; it never overwrites one.
@@ -35,7 +47,13 @@ func CreateJournal(path string) (*Journal, error) {
 		f.Close()
 		return nil, err
 	}
-	return &Journal{f: f, path: path}, nil
+	head, err := createHead(path)
+	if err != nil {
+		f.Close()
+		os.Remove(path)
+		return nil, err
+	}
+	return &Journal{f: f, path: path, head: head}, nil
 }
 
 // ErrLocked means another steady process has the journal open for writing.
@@ -57,32 +75,101 @@ func lock(f *os.File, path string) error {
 // Path returns the journal's file name.
 func (j *Journal) Path() string { return j.path }
 
+// Head returns the journal's last event.
+func (j *Journal) Head() Head {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return Head{Seq: j.seq, Hash: j.last}
+}
+
+// ErrSealed is returned for an event offered after the journal's seal.
+var ErrSealed = errors.New("the incident is closed and its journal sealed: it takes no more events")
+
+// WriteError is an event the journal could not record: the disk refused
+// the line (full, or failing) or would not sync it. The journal was cut
+// back to its last whole event, so it still verifies and resumes; the
+// event is not in it. Damaged is set when even that cut failed: the file
+// then ends in a partial line and steady writes nothing more to it.
+type WriteError struct {
+	Path    string
+	Type    string // the event's type
+	Err     error
+	Damaged bool
+}
+
+func (e *WriteError) Error() string {
+	if e.Damaged {
+		return fmt.Sprintf("journal %s: %s not recorded, and the partial line could not be cut off (%v): steady writes nothing more to this journal", e.Path, e.Type, e.Err)
+	}
+	return fmt.Sprintf("journal %s: %s not recorded: %v (the journal still ends with its last whole event)", e.Path, e.Type, e.Err)
+}
+
+func (e *WriteError) Unwrap() error { return e.Err }
+
 // Append assigns the next sequence number and the chain hashes to e,
 // writes it as one line and syncs the file. The event as written is
-// returned.
+// returned. On failure (a *WriteError) nothing of e stays in the file and
+// the next event takes its sequence number.
 func (j *Journal) Append(e Event) (Event, error) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	if j.f == nil {
 		return Event{}, errors.New("journal is closed")
 	}
-	j.seq++
-	e.Seq = j.seq
+	if j.damaged != nil {
+		return Event{}, &WriteError{Path: j.path, Type: e.Type, Err: j.damaged, Damaged: true}
+	}
+	if j.sealed {
+		return Event{}, ErrSealed
+	}
+	e.Seq = j.seq + 1
 	e.Prev = j.last
 	line, err := seal(&e)
 	if err != nil {
-		j.seq--
 		return Event{}, err
 	}
-	if _, err := j.f.Write(append(line, '\n')); err != nil {
-		j.seq--
-		return Event{}, fmt.Errorf("write journal %s: %w", j.path, err)
+	head := Head{Seq: j.seq, Hash: j.last}
+	next := Head{Seq: e.Seq, Hash: e.Hash}
+	if err := j.head.write(HeadFile{Head: head, Next: &next}, true); err != nil {
+		return Event{}, &WriteError{Path: j.path, Type: e.Type, Err: err}
 	}
-	if err := j.f.Sync(); err != nil {
-		return Event{}, fmt.Errorf("sync journal %s: %w", j.path, err)
+	if err := j.writeLine(append(line, '\n')); err != nil {
+		return Event{}, &WriteError{Path: j.path, Type: e.Type, Err: err, Damaged: j.damaged != nil}
 	}
-	j.last = e.Hash
+	j.seq, j.last = e.Seq, e.Hash
+	// Unsynced: should it be lost, the file still says the event was
+	// being written, which the journal bears out.
+	_ = j.head.write(HeadFile{Head: next}, false)
+	if e.Type == TypeSealed {
+		j.sealed = true
+	}
 	return e, nil
+}
+
+// writeLine appends one line and syncs it, or leaves the file as it was:
+// a short write (a full disk takes what fits) or a failed sync is cut back
+// to the end of the last whole event. Were the partial line left, the
+// next event would be written onto it and the journal broken mid-file.
+func (j *Journal) writeLine(line []byte) error {
+	n, err := j.f.Write(line)
+	if err == nil && n < len(line) {
+		err = io.ErrShortWrite
+	}
+	if err == nil {
+		err = j.f.Sync()
+	}
+	if err == nil {
+		j.size += int64(len(line))
+		return nil
+	}
+	if terr := j.f.Truncate(j.size); terr != nil {
+		j.damaged = fmt.Errorf("%v, then cutting back to %d bytes: %v", err, j.size, terr)
+		return j.damaged
+	}
+	// The cut must reach the disk too, or a crash could bring the
+	// partial line back.
+	_ = j.f.Sync()
+	return err
 }
 
 // Close closes the file.
@@ -94,6 +181,9 @@ func (j *Journal) Close() error {
 	}
 	err := j.f.Close()
 	j.f = nil
+	if herr := j.head.close(); err == nil {
+		err = herr
+	}
 	return err
 }
 
@@ -108,17 +198,6 @@ func seal(e *Event) ([]byte, error) {
 	sum := sha256.Sum256(body)
 	e.Hash = hex.EncodeToString(sum[:])
 	return json.Marshal(e)
-}
-
-// expectedHash recomputes the hash a line should carry.
-func expectedHash(e Event) string {
-	e.Hash = ""
-	body, err := json.Marshal(e)
-	if err != nil {
-		return ""
-	}
-	sum := sha256.Sum256(body)
-	return hex.EncodeToString(sum[:])
 }
 
 // ReadInfo describes how a journal read went.
@@ -201,13 +280,16 @@ func ReadEvents(r io.Reader) ([]Event, ReadInfo, error) {
 	}
 }
 
+// errLineTooLong is a line past MaxLineBytes.
+var errLineTooLong = fmt.Errorf("line longer than %d bytes", MaxLineBytes)
+
 // readLine appends the next line, with its newline, to buf.
 func readLine(br *bufio.Reader, buf []byte) ([]byte, error) {
 	for {
 		chunk, err := br.ReadSlice('\n')
 		buf = append(buf, chunk...)
 		if len(buf) > MaxLineBytes {
-			return nil, fmt.Errorf("line longer than %d bytes", MaxLineBytes)
+			return nil, errLineTooLong
 		}
 		if err == bufio.ErrBufferFull {
 			continue
@@ -216,47 +298,12 @@ func readLine(br *bufio.Reader, buf []byte) ([]byte, error) {
 	}
 }
 
-// Problem is one break in a journal's hash chain.
-type Problem struct {
-	Line int
-	Msg  string
-}
-
-// Verify checks the hash chain of a journal. It returns the number of
-// events checked and every problem found, each naming the line.
-func Verify(r io.Reader) (int, []Problem, error) {
-	events, info, err := ReadEvents(r)
-	var problems []Problem
-	var le *LineError
-	if errors.As(err, &le) {
-		problems = append(problems, Problem{Line: le.Line, Msg: le.Msg})
-	} else if err != nil {
-		return 0, nil, err
-	}
-	prev := ""
-	for i, e := range events {
-		line := i + 1
-		if e.Seq != int64(line) {
-			problems = append(problems, Problem{Line: line, Msg: fmt.Sprintf("sequence number %d where %d was expected (a line was removed or reordered)", e.Seq, line)})
-		}
-		if want := expectedHash(e); want != e.Hash {
-			problems = append(problems, Problem{Line: line, Msg: "the line was altered: its content does not match its hash"})
-		}
-		if e.Prev != prev {
-			problems = append(problems, Problem{Line: line, Msg: "the chain is broken: this line does not follow the hash of the line before"})
-		}
-		prev = e.Hash
-	}
-	if info.Truncated && info.DroppedBytes > 0 {
-		problems = append(problems, Problem{Line: len(events) + 1, Msg: fmt.Sprintf("the journal ends in an incomplete line (%d bytes; the process was stopped while writing)", info.DroppedBytes)})
-	}
-	return len(events), problems, nil
-}
-
 // reopen opens an existing journal for appending after events, cutting an
 // incomplete tail first so the next line starts cleanly.
 func reopen(path string, events []Event, info ReadInfo) (*Journal, error) {
-	f, err := os.OpenFile(path, os.O_RDWR, 0o600)
+	// O_APPEND, as when created: after a failed write is cut back, the
+	// next one lands at the new end, not past it.
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_APPEND, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("open journal: %w", err)
 	}
@@ -270,10 +317,6 @@ func reopen(path string, events []Event, info ReadInfo) (*Journal, error) {
 			return nil, fmt.Errorf("cut the incomplete last line of %s: %w", path, err)
 		}
 	}
-	if _, err := f.Seek(0, io.SeekEnd); err != nil {
-		f.Close()
-		return nil, err
-	}
 	if info.Truncated && info.DroppedBytes == 0 && len(events) > 0 {
 		// The last event lacks its newline.
 		if _, err := f.Write([]byte{'\n'}); err != nil {
@@ -285,10 +328,33 @@ func reopen(path string, events []Event, info ReadInfo) (*Journal, error) {
 		f.Close()
 		return nil, err
 	}
-	j := &Journal{f: f, path: path}
+	size, err := f.Seek(0, io.SeekEnd)
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	j := &Journal{f: f, path: path, size: size}
 	if n := len(events); n > 0 {
 		j.seq = events[n-1].Seq
 		j.last = events[n-1].Hash
+		j.sealed = events[n-1].Type == TypeSealed
+	}
+	if j.head, err = openHead(path); err != nil {
+		f.Close()
+		return nil, err
+	}
+	// The head is brought up to date at once: a journal written before
+	// steady kept head files gets one, and a crash mid-append (the line
+	// there, the head still saying "next") is settled.
+	if err := j.head.write(HeadFile{Head: Head{Seq: j.seq, Hash: j.last}}, true); err != nil {
+		j.head.f.Close()
+		f.Close()
+		return nil, err
+	}
+	if err := j.head.f.Truncate(int64(len(HeadFile{}.bytes()))); err != nil {
+		j.head.f.Close()
+		f.Close()
+		return nil, err
 	}
 	return j, nil
 }

@@ -141,10 +141,11 @@ func TestVerifyCatchesEditsToTheEnvelope(t *testing.T) {
 			if edited[last] == lines[last] {
 				t.Fatalf("the edit %q does not apply to %s", edit[0], lines[last])
 			}
-			_, problems, err := Verify(strings.NewReader(strings.Join(edited, "\n") + "\n"))
+			v, err := Verify(strings.NewReader(strings.Join(edited, "\n") + "\n"))
 			if err != nil {
 				t.Fatal(err)
 			}
+			problems := v.Problems
 			if len(problems) == 0 || problems[0].Line != last+1 {
 				t.Fatalf("want a problem on line %d, got %v", last+1, problems)
 			}

@@ -57,37 +57,104 @@ func (r ResumeReport) Lines() []string {
 	return out
 }
 
-// ReadJournal reads a journal file.
+// ReadJournal reads a journal file. A journal damaged in the middle
+// returns the events before the damage along with the error, so that its
+// incident can still be named.
 func ReadJournal(path string) ([]Event, ReadInfo, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, ReadInfo{}, fmt.Errorf("read journal: %w", err)
 	}
 	events, info, err := ReadEvents(bytes.NewReader(data))
-	if err != nil {
-		return events, info, fmt.Errorf("%s: %w", path, err)
-	}
 	if len(events) == 0 || events[0].Type != TypeOpened {
 		return nil, info, fmt.Errorf("%s is not an incident journal (it does not start with %s)", path, TypeOpened)
+	}
+	if err != nil {
+		return events, info, fmt.Errorf("%s: %w", path, err)
 	}
 	return events, info, nil
 }
 
+// DamagedError is a journal that does not verify: steady appends nothing
+// to it, since whatever it added would seem to vouch for what is there.
+// The incident goes on in a new journal that links it.
+type DamagedError struct {
+	Path string
+	// ID is the incident's id, when its first line can be read.
+	ID           string
+	Verification *Verification
+}
+
+func (e *DamagedError) Error() string {
+	return fmt.Sprintf("%s does not verify (%s): steady appends nothing to a journal that does not verify", e.Path, e.where())
+}
+
+// where names the first problem, and how many follow.
+func (e *DamagedError) where() string {
+	v := e.Verification
+	s := v.Problems[0].String()
+	if n := v.Count(); n > 1 {
+		s += fmt.Sprintf("; %d more problems after it", n-1)
+	}
+	return s
+}
+
+// Link is what a new incident that continues this one records.
+func (e *DamagedError) Link() *Link {
+	return &Link{ID: e.ID, Journal: filepath.Base(e.Path), Why: "its journal does not verify: " + e.where()}
+}
+
+// Damaged checks the journal at path and returns a *DamagedError when it
+// does not verify, or nil.
+func Damaged(path string) *DamagedError {
+	v, err := VerifyFile(path, nil)
+	if err != nil || v.OK() {
+		return nil
+	}
+	return &DamagedError{Path: path, ID: incidentID(path), Verification: v}
+}
+
+// incidentID reads the id from a journal's first line, or "".
+func incidentID(path string) string {
+	events, _, _ := ReadJournal(path)
+	if len(events) == 0 {
+		return ""
+	}
+	var o Opened
+	_ = events[0].Decode(&o)
+	return o.ID
+}
+
 // Resume rebuilds an incident from its journal and reopens it for
-// appending. Actions that were running are recorded as "outcome unknown",
-// probes that were running as interrupted, and the probes that check the
-// unknown actions must be re-run before any other action.
+// appending. The journal is verified first (its chain and its head file):
+// one that does not verify is refused with a *DamagedError, one sealed
+// when its incident closed with ErrSealed. Actions that were running are
+// recorded as "outcome unknown", probes that were running as interrupted,
+// and the probes that check the unknown actions must be re-run before any
+// other action.
 func Resume(path string, o Options) (*Session, ResumeReport, error) {
-	events, info, err := ReadJournal(path)
+	if o.Runbook == nil {
+		return nil, ResumeReport{}, errors.New("resume: no runbook")
+	}
+	v, events, info, err := verifyFile(path, nil, true)
 	if err != nil {
-		return nil, ResumeReport{}, err
+		return nil, ResumeReport{}, fmt.Errorf("read journal: %w", err)
+	}
+	if len(events) == 0 || events[0].Type != TypeOpened {
+		if !v.OK() {
+			return nil, ResumeReport{}, &DamagedError{Path: path, Verification: v}
+		}
+		return nil, ResumeReport{}, fmt.Errorf("%s is not an incident journal (it does not start with %s)", path, TypeOpened)
 	}
 	var opened Opened
 	if err := events[0].Decode(&opened); err != nil {
 		return nil, ResumeReport{}, fmt.Errorf("%s: line 1: %w", path, err)
 	}
-	if o.Runbook == nil {
-		return nil, ResumeReport{}, errors.New("resume: no runbook")
+	if !v.OK() {
+		return nil, ResumeReport{}, &DamagedError{Path: path, ID: opened.ID, Verification: v}
+	}
+	if v.Sealed {
+		return nil, ResumeReport{}, fmt.Errorf("incident %s: %w", opened.ID, ErrSealed)
 	}
 	j, err := reopen(path, events, info)
 	if err != nil {
@@ -158,24 +225,34 @@ type Info struct {
 	Events   int
 	Drill    bool
 	Modified time.Time
+	// Damaged is set when a line of the journal cannot be read; Events
+	// then counts the events before it.
+	Damaged bool
+	// FollowedBy names the incident that continues this one.
+	FollowedBy string
 }
 
-// List returns the journals in dir, newest first. Unreadable files are
-// skipped.
+// List returns the journals in dir, newest first. Files that are not
+// incident journals are skipped; a journal damaged past its first line is
+// listed, so that it is never mistaken for no incident at all.
 func List(dir string) ([]Info, error) {
 	files, err := filepath.Glob(filepath.Join(dir, "*.jsonl"))
 	if err != nil {
 		return nil, err
 	}
 	var out []Info
+	followed := map[string]string{}
 	for _, f := range files {
 		events, _, err := ReadJournal(f)
-		if err != nil {
+		if len(events) == 0 {
 			continue
 		}
 		var o Opened
 		_ = events[0].Decode(&o)
-		inf := Info{Path: f, ID: o.ID, Runbook: o.Runbook, Title: o.Title, Started: events[0].Time, Events: len(events), Drill: o.Drill != nil}
+		if o.Follows != nil {
+			followed[o.Follows.ID] = o.ID
+		}
+		inf := Info{Path: f, ID: o.ID, Runbook: o.Runbook, Title: o.Title, Started: events[0].Time, Events: len(events), Drill: o.Drill != nil, Damaged: err != nil}
 		for _, e := range events {
 			if e.Type == TypeClosed {
 				inf.Closed = true
@@ -186,19 +263,22 @@ func List(dir string) ([]Info, error) {
 		}
 		out = append(out, inf)
 	}
+	for i := range out {
+		out[i].FollowedBy = followed[out[i].ID]
+	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Started.After(out[j].Started) })
 	return out, nil
 }
 
 // LatestUnfinished returns the newest journal in dir that was not closed
-// (drills excluded), or ok=false.
+// (drills, and incidents a later one continues, excluded), or ok=false.
 func LatestUnfinished(dir string) (Info, bool) {
 	all, err := List(dir)
 	if err != nil {
 		return Info{}, false
 	}
 	for _, inf := range all {
-		if !inf.Closed && !inf.Drill {
+		if !inf.Closed && !inf.Drill && inf.FollowedBy == "" {
 			return inf, true
 		}
 	}
@@ -209,7 +289,7 @@ func LatestUnfinished(dir string) (Info, bool) {
 // if it still exists, else a built-in or --runbooks one of the same name.
 func LoadRunbookFor(path, dir string, k runbook.Known) (*runbook.Runbook, error) {
 	events, _, err := ReadJournal(path)
-	if err != nil {
+	if len(events) == 0 {
 		return nil, err
 	}
 	var o Opened

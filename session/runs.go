@@ -14,6 +14,7 @@ import (
 	"steady/actions"
 	"steady/probes"
 	"steady/runbook"
+	"steady/visible"
 )
 
 // MaxLineBytes of action output kept per line; longer lines are cut with
@@ -132,6 +133,7 @@ func bound(r *probes.Result) {
 func (s *Session) track(run string, cancel context.CancelFunc) {
 	s.mu.Lock()
 	s.cancels[run] = cancel
+	s.finished[run] = make(chan struct{})
 	s.mu.Unlock()
 	s.runs.Add(1)
 }
@@ -142,8 +144,34 @@ func (s *Session) untrack(run string) {
 		c()
 		delete(s.cancels, run)
 	}
+	if done, ok := s.finished[run]; ok {
+		close(done)
+		delete(s.finished, run)
+	}
 	s.mu.Unlock()
 	s.runs.Done()
+}
+
+// Finished returns a channel closed once the run has ended (at once when
+// it is not running), whether or not the journal recorded how.
+func (s *Session) Finished(run string) <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if done, ok := s.finished[run]; ok {
+		return done
+	}
+	done := make(chan struct{})
+	close(done)
+	return done
+}
+
+// UnrecordedOutcome returns the outcome of an action run that the journal
+// refused to record, so whoever waits for it can still say how it ended.
+func (s *Session) UnrecordedOutcome(run string) (actions.Outcome, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	o, ok := s.unrecorded[run]
+	return o, ok
 }
 
 // history gives actions the session's knowledge for their guards.
@@ -217,7 +245,19 @@ func (s *Session) PlanAction(ctx context.Context, a Actor, item, actionID string
 	if _, err := s.Append(a, TypeActionPlanned, ActionPlanned{Run: run, Action: actionID, Item: item, Plan: *plan}); err != nil {
 		return nil, err
 	}
+	s.mu.Lock()
+	s.plans[run] = *plan
+	s.mu.Unlock()
 	return s.State().Action(run), nil
+}
+
+// planAsMade returns the plan of a run as its action made it, before the
+// journal scrubbed it; ok is false for a plan this process did not make.
+func (s *Session) planAsMade(run string) (actions.Plan, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p, ok := s.plans[run]
+	return p, ok
 }
 
 // BusyError says an action cannot start because another one runs.
@@ -266,11 +306,15 @@ func (s *Session) revalidate(ctx context.Context, a Actor, ar *ActionRun) (*Acti
 	if !ok {
 		return nil, nil, fmt.Errorf("no action %q", ar.Action)
 	}
-	plan, err := act.Plan(ctx, s.env(a, ""), ar.Plan.Params)
+	made, ok := s.planAsMade(ar.ID)
+	if !ok {
+		made = ar.Plan
+	}
+	plan, err := act.Plan(ctx, s.env(a, ""), made.Params)
 	if err != nil {
 		return nil, nil, fmt.Errorf("plan %s again: %w", ar.Action, err)
 	}
-	changes := actions.Changes(&ar.Plan, plan)
+	changes := actions.Changes(&made, plan)
 	if len(changes) == 0 {
 		return ar, nil, nil
 	}
@@ -282,6 +326,9 @@ func (s *Session) revalidate(ctx context.Context, a Actor, ar *ActionRun) (*Acti
 	if _, err := s.Append(a, TypeActionPlanned, ActionPlanned{Run: run, Action: ar.Action, Item: ar.Item, Plan: *plan, Replaces: ar.ID, Changes: changes}); err != nil {
 		return nil, nil, err
 	}
+	s.mu.Lock()
+	s.plans[run] = *plan
+	s.mu.Unlock()
 	return s.State().Action(run), changes, nil
 }
 
@@ -345,7 +392,11 @@ func (s *Session) ExecuteAction(ctx context.Context, a Actor, run, phrase, overr
 	if len(st.Recheck) > 0 {
 		return fmt.Errorf("re-run these probes first, an earlier action's outcome is unknown: %s", strings.Join(st.Recheck, ", "))
 	}
-	if err := actions.Confirm(&ar.Plan, phrase); err != nil {
+	plan, ok := s.planAsMade(run)
+	if !ok {
+		return fmt.Errorf("%s was planned before steady restarted; plan it again (the journal keeps plans with their secrets masked, and a masked plan never runs)", ar.Action)
+	}
+	if err := actions.Confirm(&plan, phrase); err != nil {
 		return err
 	}
 	// Just before it would run, the plan is made again: a backup taken, a
@@ -357,7 +408,6 @@ func (s *Session) ExecuteAction(ctx context.Context, a Actor, run, phrase, overr
 	if len(changes) > 0 {
 		return &StaleError{Action: ar.Action, Old: ar.ID, New: cur.ID, Changes: changes}
 	}
-	plan := ar.Plan
 	override = strings.TrimSpace(override)
 	if _, ok := actions.Get(ar.Action); !ok {
 		return fmt.Errorf("no action %q", ar.Action)
@@ -389,7 +439,10 @@ func (s *Session) start(ctx context.Context, by Actor, run string, confirmer Act
 	if !ok {
 		return fmt.Errorf("no action %q", ar.Action)
 	}
-	plan := ar.Plan
+	plan, ok := s.planAsMade(run)
+	if !ok {
+		return fmt.Errorf("%s was planned before steady restarted; plan it again (the journal keeps plans with their secrets masked, and a masked plan never runs)", ar.Action)
+	}
 	env := s.env(confirmer, override)
 	if _, err := s.Append(by, TypeActionStarted, ActionStarted{Run: run}); err != nil {
 		return err
@@ -401,11 +454,15 @@ func (s *Session) start(ctx context.Context, by Actor, run string, confirmer Act
 		out := newOutput(s, run)
 		outcome := act.Execute(ctx, env, &plan, out)
 		out.flush()
+		outcome.Summary, outcome.Error = visible.Text(outcome.Summary), visible.Text(outcome.Error)
 		if ctx.Err() != nil && outcome.Status == actions.Succeeded {
 			// The action ignored the cancel; record what it really did.
 			outcome.Summary += " (a cancel was requested but the action had finished)"
 		}
 		if _, err := s.Append(System, TypeActionFinished, ActionFinished{Run: run, Outcome: outcome}); err != nil {
+			s.mu.Lock()
+			s.unrecorded[run] = outcome
+			s.mu.Unlock()
 			return
 		}
 		if outcome.Status == actions.Succeeded || outcome.Status == actions.Failed {
@@ -492,6 +549,9 @@ const (
 func newOutput(s *Session, run string) *output { return &output{s: s, run: run, last: time.Now()} }
 
 func (o *output) Line(stream, text string) {
+	// A command's output is the tool's text: escapes in it are made
+	// visible before it is journaled, as everything shown is.
+	text = visible.Text(text)
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if len(text) > MaxOutputLineBytes {

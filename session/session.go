@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"steady/actions"
 	"steady/runbook"
 	"steady/secret"
 	"steady/target"
@@ -39,8 +40,17 @@ type Session struct {
 	state            *State
 	subs             map[*Subscription]struct{}
 	cancels          map[string]context.CancelFunc
-	runs             sync.WaitGroup
-	closed           bool
+	// finished holds a channel per running probe or action, closed when
+	// the run ends; unrecorded keeps the outcomes the journal refused.
+	finished   map[string]chan struct{}
+	unrecorded map[string]actions.Outcome
+	// plans keeps each plan as the action made it: the journal holds it
+	// scrubbed for display, and a scrubbed plan must never run.
+	plans map[string]actions.Plan
+	// failure says which events the journal could not record.
+	failure *JournalFailure
+	runs    sync.WaitGroup
+	closed  bool
 	// counters number probe and action runs: "probe-3", "action-1".
 	counters map[string]int
 }
@@ -65,6 +75,8 @@ type Options struct {
 	Now func() time.Time
 	// ID overrides the generated incident id (tests).
 	ID string
+	// Follows, for a new incident, links the one it continues.
+	Follows *Link
 }
 
 // ErrForbidden is returned when an actor's role does not allow an intent.
@@ -111,7 +123,7 @@ func Open(o Options) (*Session, error) {
 	_, err = s.Append(o.Actor, TypeOpened, Opened{
 		ID: id, Runbook: o.Runbook.Name, RunbookFile: o.Runbook.File, RunbookHash: o.Runbook.Hash,
 		Title: o.Runbook.Title(), Severity: o.Runbook.Meta.Severity, TTR: o.Runbook.Meta.EstimatedTTR,
-		Target: desc, Profile: prof, Approval: stricter(o.Approval, ""), Host: host, Version: o.Version, Drill: o.Drill,
+		Target: desc, Profile: prof, Approval: stricter(o.Approval, ""), Host: host, Version: o.Version, Drill: o.Drill, Head: true, Follows: o.Follows,
 	})
 	if err != nil {
 		j.Close()
@@ -132,6 +144,7 @@ func newSession(o Options, j *Journal) *Session {
 	return &Session{
 		rb: o.Runbook, target: o.Target, journal: j, scrub: scrub, now: now,
 		state: newState(o.Runbook), subs: map[*Subscription]struct{}{}, cancels: map[string]context.CancelFunc{},
+		finished: map[string]chan struct{}{}, unrecorded: map[string]actions.Outcome{}, plans: map[string]actions.Plan{},
 		counters: map[string]int{},
 	}
 }
@@ -144,6 +157,10 @@ func (s *Session) Target() *target.Target { return s.target }
 
 // JournalPath returns the journal's file name.
 func (s *Session) JournalPath() string { return s.journal.Path() }
+
+// Head returns the journal's last event: what a postmortem quotes to pin
+// the journal down.
+func (s *Session) Head() Head { return s.journal.Head() }
 
 // ID returns the incident id.
 func (s *Session) ID() string {
@@ -170,7 +187,10 @@ func (s *Session) Append(actor Actor, typ string, data any) (Event, error) {
 	if err != nil {
 		return Event{}, fmt.Errorf("encode %s: %w", typ, err)
 	}
-	raw = s.scrubJSON(raw)
+	// Scrubbed for the journal (and so for every screen and report that
+	// reads it). What an action carries out is the plan as made, which
+	// PlanAction keeps aside: a secret is never masked inside it.
+	raw = s.scrub.ScrubJSON(raw)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
@@ -178,6 +198,10 @@ func (s *Session) Append(actor Actor, typ string, data any) (Event, error) {
 	}
 	e, err := s.journal.Append(Event{Time: s.now().UTC(), Actor: actor, Type: typ, Data: raw})
 	if err != nil {
+		var we *WriteError
+		if errors.As(err, &we) {
+			s.recordFailure(we)
+		}
 		return Event{}, err
 	}
 	s.state.apply(e, s.rb)
@@ -187,39 +211,44 @@ func (s *Session) Append(actor Actor, typ string, data any) (Event, error) {
 	return e, nil
 }
 
-// scrubJSON removes secrets from encoded event data, both as written and
-// as JSON escapes them, and redacts passwords in any URL it quotes.
-func (s *Session) scrubJSON(raw []byte) []byte {
-	text := s.scrub.Scrub(string(raw))
-	if !json.Valid([]byte(text)) {
-		// Masking cut through an escape sequence; mask whole strings
-		// instead by scrubbing the decoded value.
-		var v any
-		if json.Unmarshal(raw, &v) == nil {
-			v = scrubValue(v, s.scrub)
-			if b, err := json.Marshal(v); err == nil {
-				return b
-			}
-		}
-		return []byte(`{"error":"event data withheld: it could not be scrubbed of secrets"}`)
-	}
-	return []byte(text)
+// JournalFailure says that the journal refused events: what happens from
+// the first of them on is not, or not wholly, in the record.
+type JournalFailure struct {
+	// Since is when the first event was refused.
+	Since time.Time
+	// Lost counts the events refused.
+	Lost int
+	// Err is the latest refusal.
+	Err *WriteError
 }
 
-func scrubValue(v any, sc *secret.Scrubber) any {
-	switch x := v.(type) {
-	case string:
-		return sc.Scrub(x)
-	case []any:
-		for i := range x {
-			x[i] = scrubValue(x[i], sc)
-		}
-	case map[string]any:
-		for k := range x {
-			x[k] = scrubValue(x[k], sc)
-		}
+func (f *JournalFailure) Error() string {
+	return fmt.Sprintf("the journal could not record %d event(s) since %s: %v", f.Lost, f.Since.Format("15:04:05"), f.Err)
+}
+
+// recordFailure notes an event the journal refused and wakes every
+// subscriber, so each screen says so at once. Called with s.mu held.
+func (s *Session) recordFailure(we *WriteError) {
+	if s.failure == nil {
+		s.failure = &JournalFailure{Since: s.now()}
 	}
-	return v
+	s.failure.Lost++
+	s.failure.Err = we
+	for sub := range s.subs {
+		sub.wake()
+	}
+}
+
+// JournalFailure returns what the journal refused so far, or nil when it
+// recorded every event.
+func (s *Session) JournalFailure() *JournalFailure {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.failure == nil {
+		return nil
+	}
+	f := *s.failure
+	return &f
 }
 
 // Join records an actor arriving (a new terminal or SSH session).
@@ -307,7 +336,8 @@ func (s *Session) Close(a Actor, summary string) error {
 
 // Shutdown stops the session without closing the incident (it can be
 // resumed): running probes and actions are cancelled and awaited, then the
-// journal is closed.
+// journal is closed. A closed incident's journal is sealed first: its last
+// event says that nothing may follow, and its head is final.
 func (s *Session) Shutdown() error {
 	s.mu.Lock()
 	for _, cancel := range s.cancels {
@@ -316,13 +346,26 @@ func (s *Session) Shutdown() error {
 	s.mu.Unlock()
 	s.runs.Wait()
 	s.mu.Lock()
+	open := !s.closed
+	s.mu.Unlock()
+	var sealErr error
+	if st := s.State(); open && st.Ended != nil && !st.Sealed {
+		_, sealErr = s.Append(System, TypeSealed, Sealed{Events: st.LastSeq})
+		if errors.Is(sealErr, ErrSealed) {
+			sealErr = nil
+		}
+	}
+	s.mu.Lock()
 	s.closed = true
 	for sub := range s.subs {
 		sub.close()
 	}
 	s.subs = map[*Subscription]struct{}{}
 	s.mu.Unlock()
-	return s.journal.Close()
+	if err := s.journal.Close(); err != nil {
+		return err
+	}
+	return sealErr
 }
 
 // newRunID returns the next id for a probe or action run. Ids are short

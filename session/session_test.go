@@ -239,14 +239,14 @@ func TestReplayEqualsLiveState(t *testing.T) {
 	if !reflect.DeepEqual(replayed, live) {
 		t.Errorf("replayed state differs from the live state\nlive:     %+v\nreplayed: %+v", live, replayed)
 	}
-	n, problems, err := Verify(bytes.NewReader(mustRead(t, s.JournalPath())))
+	v, err := Verify(bytes.NewReader(mustRead(t, s.JournalPath())))
 	must(err)
-	if len(problems) > 0 || n != len(events) {
-		t.Errorf("verify: %d events, problems %v", n, problems)
+	if !v.OK() || v.Events != len(events) {
+		t.Errorf("verify: %d events, problems %v", v.Events, v.Problems)
 	}
 }
 
-func mustRead(t *testing.T, path string) []byte {
+func mustRead(t testing.TB, path string) []byte {
 	t.Helper()
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -292,15 +292,16 @@ func TestVerifyNamesTheAlteredLine(t *testing.T) {
 		}, 5, "altered"},
 		{"line removed", func(l []string) []string {
 			return append(append([]string(nil), l[:2]...), l[3:]...)
-		}, 3, "sequence"},
+		}, 3, "event 3 missing"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			edited := tt.edit(append([]string(nil), lines...))
-			_, problems, err := Verify(strings.NewReader(strings.Join(edited, "\n") + "\n"))
+			v, err := Verify(strings.NewReader(strings.Join(edited, "\n") + "\n"))
 			if err != nil {
 				t.Fatal(err)
 			}
+			problems := v.Problems
 			if len(problems) == 0 {
 				t.Fatal("the edit went unnoticed")
 			}
@@ -328,8 +329,8 @@ func TestSecretsNeverReachTheJournal(t *testing.T) {
 	if !strings.Contains(data, "postgres://app:***@db:5432/appdb") {
 		t.Errorf("the redacted target should be recorded:\n%s", data)
 	}
-	if _, problems, _ := Verify(strings.NewReader(data)); len(problems) > 0 {
-		t.Errorf("scrubbed journal does not verify: %v", problems)
+	if v, _ := Verify(strings.NewReader(data)); !v.OK() {
+		t.Errorf("scrubbed journal does not verify: %v", v.Problems)
 	}
 }
 
@@ -505,6 +506,9 @@ func TestResumeAfterACrashMidAction(t *testing.T) {
 	if err := os.WriteFile(crashed, data, 0o600); err != nil {
 		t.Fatal(err)
 	}
+	if err := os.WriteFile(HeadPath(crashed), mustRead(t, HeadPath(path)), 0o600); err != nil {
+		t.Fatal(err)
+	}
 
 	r, rep, err := Resume(crashed, Options{Runbook: testRB(t), Target: s.Target(), Dir: dir, Actor: alice})
 	if err != nil {
@@ -536,8 +540,8 @@ func TestResumeAfterACrashMidAction(t *testing.T) {
 		t.Errorf("after the recheck the action may run: %v", err)
 	}
 	_ = r.Wait(ctx)
-	if _, problems, _ := Verify(bytes.NewReader(mustRead(t, crashed))); len(problems) > 0 {
-		t.Errorf("resumed journal does not verify: %v", problems)
+	if v, _ := Verify(bytes.NewReader(mustRead(t, crashed))); !v.OK() {
+		t.Errorf("resumed journal does not verify: %v", v.Problems)
 	}
 }
 

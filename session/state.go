@@ -7,6 +7,7 @@ import (
 	"steady/actions"
 	"steady/probes"
 	"steady/runbook"
+	"steady/visible"
 )
 
 // ItemStatus is where a checklist item stands.
@@ -37,6 +38,8 @@ type State struct {
 	Ended    *time.Time
 	Closed   *Closed
 	ClosedBy Actor
+	// Sealed is set once the journal's seal is written.
+	Sealed bool
 	// LastSeq is the sequence number of the last event folded.
 	LastSeq int64
 	// Operators are everyone who joined, in order of first arrival.
@@ -413,8 +416,11 @@ func (s *State) apply(e Event, rb *runbook.Runbook) {
 		var d Closed
 		if e.Decode(&d) == nil {
 			t := e.Time
+			d.Summary = visible.Text(d.Summary)
 			s.Ended, s.Closed, s.ClosedBy = &t, &d, e.Actor
 		}
+	case TypeSealed:
+		s.Sealed = true
 	case TypeTicked:
 		var d Ticked
 		if e.Decode(&d) == nil {
@@ -432,14 +438,14 @@ func (s *State) apply(e Event, rb *runbook.Runbook) {
 		var d Skipped
 		if e.Decode(&d) == nil {
 			st := s.Items[d.Item]
-			st.Status, st.SkipReason, st.By, st.At = ItemSkipped, d.Reason, e.Actor, e.Time
+			st.Status, st.SkipReason, st.By, st.At = ItemSkipped, visible.Text(d.Reason), e.Actor, e.Time
 			st.Checked = false
 			s.Items[d.Item] = st
 		}
 	case TypeNoted:
 		var d Noted
 		if e.Decode(&d) == nil {
-			s.Notes = append(s.Notes, Note{Item: d.Item, Text: d.Text, By: e.Actor, At: e.Time})
+			s.Notes = append(s.Notes, Note{Item: d.Item, Text: visible.Text(d.Text), By: e.Actor, At: e.Time})
 		}
 	case TypeProbeStarted:
 		var d ProbeStarted
@@ -454,6 +460,7 @@ func (s *State) apply(e Event, rb *runbook.Runbook) {
 	case TypeProbeFinished:
 		var d ProbeFinished
 		if e.Decode(&d) == nil {
+			showable(&d.Result)
 			s.finishProbe(d, e.Time, rb)
 		}
 	case TypeActionPlanned:
@@ -484,7 +491,7 @@ func (s *State) apply(e Event, rb *runbook.Runbook) {
 		if e.Decode(&d) == nil {
 			s.updateAction(d.Run, func(a *ActionRun) {
 				by := e.Actor
-				a.ConfirmedBy, a.ConfirmedAt, a.Override, a.NeedsApproval = &by, e.Time, d.Override, d.AwaitingApproval
+				a.ConfirmedBy, a.ConfirmedAt, a.Override, a.NeedsApproval = &by, e.Time, visible.Text(d.Override), d.AwaitingApproval
 			})
 		}
 	case TypeActionApproved:
@@ -500,7 +507,7 @@ func (s *State) apply(e Event, rb *runbook.Runbook) {
 		if e.Decode(&d) == nil {
 			s.updateAction(d.Run, func(a *ActionRun) {
 				by := e.Actor
-				a.RejectedBy, a.RejectReason = &by, d.Reason
+				a.RejectedBy, a.RejectReason = &by, visible.Text(d.Reason)
 			})
 		}
 	case TypeActionStarted:
@@ -517,6 +524,9 @@ func (s *State) apply(e Event, rb *runbook.Runbook) {
 	case TypeActionOutput:
 		var d ActionOutput
 		if e.Decode(&d) == nil {
+			for i := range d.Lines {
+				d.Lines[i].Text = visible.Text(d.Lines[i].Text)
+			}
 			s.updateAction(d.Run, func(a *ActionRun) {
 				a.Output = append(append([]OutputLine(nil), a.Output...), d.Lines...)
 				if over := len(a.Output) - maxOutputLines; over > 0 {
@@ -541,6 +551,7 @@ func (s *State) apply(e Event, rb *runbook.Runbook) {
 			var item string
 			s.updateAction(d.Run, func(a *ActionRun) {
 				o := d.Outcome
+				o.Summary, o.Error = visible.Text(o.Summary), visible.Text(o.Error)
 				a.Outcome, a.Finished, item = &o, e.Time, a.Item
 			})
 			if item != "" {
@@ -568,6 +579,21 @@ func (s *State) apply(e Event, rb *runbook.Runbook) {
 		var d map[string]any
 		if e.Decode(&d) == nil {
 			s.Debrief = d
+		}
+	}
+}
+
+// showable makes a probe result's text safe to show. Probes do so as
+// they finish; a journal written before they did, or edited since, is
+// made safe as it is read.
+func showable(r *probes.Result) {
+	r.Summary, r.Error = visible.Text(r.Summary), visible.Text(r.Error)
+	for i := range r.Findings {
+		r.Findings[i].Message = visible.Text(r.Findings[i].Message)
+	}
+	for _, row := range r.Evidence.Rows {
+		for i := range row {
+			row[i] = visible.Text(row[i])
 		}
 	}
 }

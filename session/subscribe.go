@@ -54,6 +54,15 @@ func (sub *Subscription) push(e Event) {
 	}
 }
 
+// wake tells the subscriber to look again without an event: something it
+// shows besides the events changed (the journal refused a write).
+func (sub *Subscription) wake() {
+	select {
+	case sub.signal <- struct{}{}:
+	default:
+	}
+}
+
 // Next returns the events waiting, oldest first, and whether some were
 // dropped because the subscriber fell too far behind. ok is false once the
 // session has shut down and nothing is left.

@@ -26,21 +26,92 @@ import (
 
 // Target is the set of systems one incident works on. It is safe for
 // concurrent use; connections are opened on first use and reused.
+//
+// A system that cannot be reached costs one connect timeout, not one per
+// caller: each system connects on its own (a silent database does not hold
+// up the cache), callers of the same system wait for the one attempt, and
+// a failure is remembered, with its reason, for RetryAfter, so every later
+// caller gets the same answer at once (as a *ConnectError with Remembered
+// set). A server that does not answer at all is remembered by its
+// address, so the cache and the broker on one silent Redis cost one
+// timeout between them.
 type Target struct {
 	cfg *config.Config
 	// Scrubber removes this target's secrets from any text shown or kept.
 	Scrubber *secret.Scrubber
+	// RetryAfter is how long a failed connect is remembered before the
+	// next caller tries again; 0 remembers it for as long as the Target
+	// lives (one `steady check` is one look at the systems).
+	RetryAfter time.Duration
 
-	mu      sync.Mutex
-	pool    *pgxpool.Pool
-	clients map[string]redis.UniversalClient
+	mu    sync.Mutex
+	links map[string]*link
+	// silent holds, by server address, the servers that gave no answer.
+	silent map[string]*ConnectError
+}
+
+// link is one connection (a pool, or a Redis client) and its last failure.
+type link struct {
+	mu     sync.Mutex // held while connecting
+	pool   *pgxpool.Pool
+	client redis.UniversalClient
+	failed *ConnectError
 }
 
 // New returns a Target for cfg. Nothing is connected yet.
 func New(cfg *config.Config) *Target {
 	s := &secret.Scrubber{}
 	s.Add(cfg.Secrets()...)
-	return &Target{cfg: cfg, Scrubber: s, clients: map[string]redis.UniversalClient{}}
+	return &Target{cfg: cfg, Scrubber: s, links: map[string]*link{}, silent: map[string]*ConnectError{},
+		RetryAfter: max(2*cfg.Probes.ConnectTimeout.D(), 2*time.Second)}
+}
+
+// link returns the connection of a system, creating an empty one.
+func (t *Target) link(key string) *link {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	l, ok := t.links[key]
+	if !ok {
+		l = &link{}
+		t.links[key] = l
+	}
+	return l
+}
+
+// remembered returns a failure still fresh enough to give again: the
+// link's own, or its server's when that server gave no answer.
+func (t *Target) remembered(l *link, addr string) *ConnectError {
+	fresh := func(ce *ConnectError) bool {
+		return ce != nil && (t.RetryAfter <= 0 || time.Since(ce.At) < t.RetryAfter)
+	}
+	t.mu.Lock()
+	silent := t.silent[addr]
+	t.mu.Unlock()
+	for _, ce := range []*ConnectError{l.failed, silent} {
+		if fresh(ce) {
+			again := *ce
+			again.Remembered = true
+			return &again
+		}
+	}
+	return nil
+}
+
+// fail records a failed connect on its link and, when the server gave no
+// answer or refused, under its address. A connect the caller gave up on
+// (its context ended) says nothing of the server and is not remembered.
+func (t *Target) fail(ctx context.Context, l *link, addr string, ce *ConnectError) *ConnectError {
+	ce.At = time.Now()
+	if ctx.Err() != nil {
+		return ce
+	}
+	l.failed = ce
+	if ce.Silent && addr != "" {
+		t.mu.Lock()
+		t.silent[addr] = ce
+		t.mu.Unlock()
+	}
+	return ce
 }
 
 // Config returns the configuration the target was built from.
@@ -77,6 +148,14 @@ type ConnectError struct {
 	Target string // redacted address
 	Reason string // e.g. "password authentication failed for user app"
 	Err    error
+	// At is when the connect failed.
+	At time.Time
+	// Silent is set when the server gave no answer or refused the
+	// connection (rather than, say, the password).
+	Silent bool
+	// Remembered is set when this is an earlier failure given again
+	// without a new attempt.
+	Remembered bool
 }
 
 func (e *ConnectError) Error() string {
@@ -98,18 +177,23 @@ func (t *Target) DBName() string {
 // Postgres returns the connection pool, connecting on first use within the
 // configured connect timeout.
 func (t *Target) Postgres(ctx context.Context) (*pgxpool.Pool, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.pool != nil {
-		return t.pool, nil
-	}
 	if t.cfg.DB == "" {
 		return nil, fmt.Errorf("postgres: %w (give --db or DATABASE_URL)", ErrNotConfigured)
+	}
+	l := t.link("postgres")
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.pool != nil {
+		return l.pool, nil
 	}
 	red := secret.RedactURL(t.cfg.DB)
 	pc, err := pgxpool.ParseConfig(t.cfg.DB)
 	if err != nil {
 		return nil, &ConnectError{System: "postgres", Target: red, Reason: "invalid connection string: " + t.Scrubber.Scrub(err.Error()), Err: err}
+	}
+	addr := net.JoinHostPort(pc.ConnConfig.Host, strconv.Itoa(int(pc.ConnConfig.Port)))
+	if ce := t.remembered(l, addr); ce != nil {
+		return nil, ce
 	}
 	timeout := t.cfg.Probes.ConnectTimeout.D()
 	pc.ConnConfig.ConnectTimeout = timeout
@@ -125,10 +209,26 @@ func (t *Target) Postgres(ctx context.Context) (*pgxpool.Pool, error) {
 		}
 	}
 	if err != nil {
-		return nil, &ConnectError{System: "postgres", Target: red, Reason: t.reason(err, timeout), Err: err}
+		reason, silent := t.reason(err, timeout)
+		return nil, t.fail(ctx, l, addr, &ConnectError{System: "postgres", Target: red, Reason: reason, Err: err, Silent: silent})
 	}
-	t.pool = pool
+	l.pool = pool
 	return pool, nil
+}
+
+// Reach connects every configured system at once and returns when each
+// has connected or failed, failures remembered as any connect's are. A
+// caller about to ask every system (a whole check) calls it first, so two
+// unreachable servers cost one connect timeout between them, not one each
+// in turn.
+func (t *Target) Reach(ctx context.Context) {
+	// An unconfigured system answers at once with ErrNotConfigured.
+	var wg sync.WaitGroup
+	wg.Go(func() { _, _ = t.Postgres(ctx) })
+	for _, open := range []func(context.Context) (redis.UniversalClient, error){t.Cache, t.Broker, t.Results} {
+		wg.Go(func() { _, _ = open(ctx) })
+	}
+	wg.Wait()
 }
 
 // ReadOnly runs fn in a read-only transaction bounded by the configured
@@ -169,18 +269,24 @@ func (t *Target) Results(ctx context.Context) (redis.UniversalClient, error) {
 }
 
 func (t *Target) redis(ctx context.Context, system, raw, hint string) (redis.UniversalClient, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if c, ok := t.clients[raw]; ok && raw != "" {
-		return c, nil
-	}
 	if raw == "" {
 		return nil, fmt.Errorf("%s: %w (give %s)", system, ErrNotConfigured, hint)
+	}
+	l := t.link("redis " + raw)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.client != nil {
+		return l.client, nil
 	}
 	red := secret.RedactURL(raw)
 	opts, err := RedisOptions(raw)
 	if err != nil {
 		return nil, &ConnectError{System: system, Target: red, Reason: t.Scrubber.Scrub(err.Error()), Err: err}
+	}
+	addr := strings.Join(opts.Addrs, ",")
+	if ce := t.remembered(l, addr); ce != nil {
+		ce.System, ce.Target = system, red
+		return nil, ce
 	}
 	timeout := t.cfg.Probes.ConnectTimeout.D()
 	opts.DialTimeout = timeout
@@ -196,9 +302,10 @@ func (t *Target) redis(ctx context.Context, system, raw, hint string) (redis.Uni
 	defer cancel()
 	if err := c.Ping(cctx).Err(); err != nil {
 		c.Close()
-		return nil, &ConnectError{System: system, Target: red, Reason: t.reason(err, timeout), Err: err}
+		reason, silent := t.reason(err, timeout)
+		return nil, t.fail(ctx, l, addr, &ConnectError{System: system, Target: red, Reason: reason, Err: err, Silent: silent})
 	}
-	t.clients[raw] = c
+	l.client = c
 	return c, nil
 }
 
@@ -300,53 +407,61 @@ func (t *Target) RedisName() string {
 	return opts.Addrs[0] + "/" + strconv.Itoa(opts.DB)
 }
 
-// reason turns a connection error into one line an operator can act on.
-func (t *Target) reason(err error, timeout time.Duration) string {
+// reason turns a connection error into one line an operator can act on,
+// and says whether the server gave no answer at all (silent, refused or
+// unknown): whoever asks that server next gets the same answer at once.
+func (t *Target) reason(err error, timeout time.Duration) (string, bool) {
 	var pgErr *pgconn.PgError
 	var dnsErr *net.DNSError
 	var opErr *net.OpError
+	noAnswer := fmt.Sprintf("no answer within %s (is the host reachable and the port open?)", timeout)
 	switch {
 	case errors.As(err, &pgErr):
 		switch pgErr.Code {
 		case "28P01", "28000":
-			return "authentication failed: " + t.Scrubber.Scrub(pgErr.Message) + " (check the user and password)"
+			return "authentication failed: " + t.Scrubber.Scrub(pgErr.Message) + " (check the user and password)", false
 		case "3D000":
-			return "database does not exist: " + pgErr.Message
+			return "database does not exist: " + pgErr.Message, false
 		}
-		return t.Scrubber.Scrub(pgErr.Message) + " (SQLSTATE " + pgErr.Code + ")"
+		return t.Scrubber.Scrub(pgErr.Message) + " (SQLSTATE " + pgErr.Code + ")", false
 	case errors.As(err, &dnsErr):
-		return "host not found: " + dnsErr.Name
+		return "host not found: " + dnsErr.Name, true
 	case errors.Is(err, context.DeadlineExceeded):
-		return fmt.Sprintf("no answer within %s (is the host reachable and the port open?)", timeout)
+		return noAnswer, true
 	case errors.As(err, &opErr) && opErr.Op == "dial":
 		if strings.Contains(opErr.Err.Error(), "refused") {
-			return "connection refused (is the server running on that port?)"
+			return "connection refused (is the server running on that port?)", true
 		}
 	}
 	msg := err.Error()
 	switch {
 	case strings.Contains(msg, "WRONGPASS"), strings.Contains(msg, "invalid password"), strings.Contains(msg, "NOAUTH"):
-		return "authentication failed (check the Redis password)"
+		return "authentication failed (check the Redis password)", false
 	case strings.Contains(msg, "connection refused"):
-		return "connection refused (is the server running on that port?)"
+		return "connection refused (is the server running on that port?)", true
 	case strings.Contains(msg, "no such host"):
-		return "host not found"
+		return "host not found", true
 	case strings.Contains(msg, "i/o timeout"), strings.Contains(msg, "timeout"):
-		return fmt.Sprintf("no answer within %s (is the host reachable and the port open?)", timeout)
+		return noAnswer, true
 	}
-	return t.Scrubber.Scrub(msg)
+	return t.Scrubber.Scrub(msg), false
 }
 
 // Close releases every connection.
 func (t *Target) Close() {
 	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.pool != nil {
-		t.pool.Close()
-		t.pool = nil
-	}
-	for k, c := range t.clients {
-		c.Close()
-		delete(t.clients, k)
+	links := t.links
+	t.links = map[string]*link{}
+	t.silent = map[string]*ConnectError{}
+	t.mu.Unlock()
+	for _, l := range links {
+		l.mu.Lock()
+		if l.pool != nil {
+			l.pool.Close()
+		}
+		if l.client != nil {
+			l.client.Close()
+		}
+		l.mu.Unlock()
 	}
 }

@@ -134,3 +134,81 @@ func TestReadOnlyRefusesWrites(t *testing.T) {
 		t.Fatalf("statement_timeout should cancel a long statement, got %v", err)
 	}
 }
+
+// silent accepts connections and never answers.
+func silent(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var held []net.Conn
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				for _, c := range held {
+					c.Close()
+				}
+				return
+			}
+			held = append(held, c)
+		}
+	}()
+	t.Cleanup(func() { l.Close(); <-done })
+	return l.Addr().String()
+}
+
+// A server that never answers costs one connect timeout: callers of the
+// same system wait for the one attempt, later callers get the remembered
+// reason at once, and another system on the same silent server is not
+// tried again. Once RetryAfter has passed, the next caller tries anew.
+func TestASilentServerCostsOneTimeout(t *testing.T) {
+	addr := silent(t)
+	cfg := config.Default()
+	timeout := 500 * time.Millisecond
+	cfg.Probes.ConnectTimeout = config.Duration(timeout)
+	cfg.DB = "postgres://app:pw@" + addr + "/app?sslmode=disable"
+	cfg.Redis, cfg.Broker = "redis://"+addr+"/1", "redis://"+addr+"/0"
+	tg := New(&cfg)
+	defer tg.Close()
+	ctx := context.Background()
+
+	start := time.Now()
+	errs := make(chan error, 4)
+	for range 4 {
+		go func() { _, err := tg.Postgres(ctx); errs <- err }()
+	}
+	tried := 0
+	for range 4 {
+		var ce *ConnectError
+		if err := <-errs; !errors.As(err, &ce) || !strings.Contains(ce.Reason, "no answer within 500ms") {
+			t.Fatalf("want the silent server's reason, got %v", err)
+		}
+		if !ce.Remembered {
+			tried++
+		}
+	}
+	if took := time.Since(start); tried != 1 || took > 2*timeout {
+		t.Errorf("4 callers: %d attempts in %s, want 1 within about %s", tried, took, timeout)
+	}
+
+	start = time.Now()
+	_, cacheErr := tg.Cache(ctx)
+	_, brokerErr := tg.Broker(ctx)
+	var ce *ConnectError
+	if !errors.As(brokerErr, &ce) || !ce.Remembered || ce.System != "broker" || cacheErr == nil {
+		t.Errorf("cache %v, broker %v: want the broker given the silent server's failure again", cacheErr, brokerErr)
+	}
+	if took := time.Since(start); took > timeout/2 {
+		t.Errorf("cache and broker on the silent server took %s: it was already known not to answer", took)
+	}
+
+	tg.RetryAfter = time.Nanosecond
+	start = time.Now()
+	if _, err := tg.Postgres(ctx); !errors.As(err, &ce) || ce.Remembered || time.Since(start) < timeout/2 {
+		t.Errorf("after RetryAfter: %v (remembered %v) in %s, want a new attempt", err, ce != nil && ce.Remembered, time.Since(start))
+	}
+}

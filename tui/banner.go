@@ -5,12 +5,15 @@ import (
 	"strings"
 
 	"charm.land/lipgloss/v2"
+
+	"steady/visible"
 )
 
 // bannerLines returns the banners the incident calls for, wrapped to w,
-// most urgent first: escalations nobody acknowledged (with the contact
-// from the runbook), probes to re-run after an unknown outcome, and a
-// closed incident (who closed it, and the summary).
+// most urgent first: a journal that refuses events (the record is
+// incomplete from then on), escalations nobody acknowledged (with the
+// contact from the runbook), probes to re-run after an unknown outcome,
+// and a closed incident (who closed it, and the summary).
 func bannerLines(c *common, w int) []string {
 	if w <= 0 {
 		return nil
@@ -22,6 +25,10 @@ func bannerLines(c *common, w int) []string {
 			out = append(out, st.Render(truncate(mark+l, w)))
 			mark = "   "
 		}
+	}
+	if f := c.failure; f != nil {
+		add(s.BannerAlert, " ! ", fmt.Sprintf("JOURNAL NOT WRITTEN: %d event(s) since %s are not on record (%v). Free space where the journal is; until then what happens here is not recorded.",
+			f.Lost, c.clock(f.Since), visible.Text(f.Err.Err.Error())))
 	}
 	for _, e := range c.st.Unacknowledged() {
 		text := "ESCALATE NOW to " + e.To

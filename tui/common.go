@@ -32,6 +32,8 @@ type common struct {
 	// st is the latest snapshot of the incident; components read it while
 	// rendering and never change it.
 	st *session.State
+	// failure says which events the journal refused, if any.
+	failure *session.JournalFailure
 }
 
 func newCommon(ctx context.Context, o Options) *common {
@@ -48,6 +50,7 @@ func newCommon(ctx context.Context, o Options) *common {
 		keys: DefaultKeyMap(o.Actor.Role),
 		st:   o.Session.State(),
 	}
+	c.failure = o.Session.JournalFailure()
 	c.restyle()
 	return c
 }

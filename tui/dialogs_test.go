@@ -3,10 +3,12 @@ package tui
 import (
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
 	"time"
 
 	"steady/actions"
+	"steady/probes"
 	"steady/session"
 )
 
@@ -171,6 +173,30 @@ func TestEscalationIsAcknowledged(t *testing.T) {
 	}
 }
 
+// A journal that refuses an event (a full disk) is the most urgent banner
+// on every screen: from then on the record is incomplete.
+func TestJournalRefusalBanner(t *testing.T) {
+	s := openSession(t)
+	h := start(t, testOptions(s), 80, 24)
+	h.waitText("Checklist")
+	fi, err := os.Stat(s.JournalPath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var old syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_FSIZE, &old); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Setrlimit(syscall.RLIMIT_FSIZE, &syscall.Rlimit{Cur: uint64(fi.Size()) + 100, Max: old.Max}); err != nil {
+		t.Skipf("cannot limit the file size here: %v", err)
+	}
+	defer func() { _ = syscall.Setrlimit(syscall.RLIMIT_FSIZE, &old) }()
+	if err := s.Note(alice, "", "a note the full disk refuses, long enough not to fit in what is left"); err == nil {
+		t.Fatal("the note was recorded on a full disk")
+	}
+	h.waitText("JOURNAL NOT WRITTEN: 1 event(s) since", "file too large")
+}
+
 // Past the runbook's four hours the clock raises the escalation itself,
 // with the contact from the runbook.
 func TestEscalationClockCrossed(t *testing.T) {
@@ -197,6 +223,13 @@ func TestResumeReport(t *testing.T) {
 	if err := os.WriteFile(crashed, data, 0o600); err != nil {
 		t.Fatal(err)
 	}
+	head, err := os.ReadFile(session.HeadPath(s.JournalPath()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(session.HeadPath(crashed), head, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	h.finish()
 
 	rs, rep, err := session.Resume(crashed, session.Options{Runbook: testRunbook(t), Actor: alice, Now: func() time.Time { return opened }})
@@ -209,4 +242,24 @@ func TestResumeReport(t *testing.T) {
 	h2 := start(t, o, 80, 24)
 	h2.waitText("Resumed incident", "Outcome unknown: tui-test-slow", "Press enter to continue.")
 	h2.golden()
+}
+
+// A server's text reaches the screen with its escape sequences visible:
+// the colour codes, screen clears and title changes of a query text are
+// shown, never obeyed, even from a journal recorded before steady made
+// them visible as it recorded.
+func TestAServersEscapesAreShownNotObeyed(t *testing.T) {
+	s := openSession(t)
+	if _, err := s.Append(alice, session.TypeProbeStarted, session.ProbeStarted{Run: "probe-1", Probe: "tui-test-connect", Item: "diagnosis-1"}); err != nil {
+		t.Fatal(err)
+	}
+	res := probes.Result{Probe: "tui-test-connect", Status: probes.Fail, Started: opened,
+		Summary: "query \x1b[31mred\x1b[0m \x1b]0;pwned\x07 \x1b[2J"}
+	if _, err := s.Append(session.System, session.TypeProbeFinished, session.ProbeFinished{Run: "probe-1", Result: res}); err != nil {
+		t.Fatal(err)
+	}
+	h := start(t, testOptions(s), 100, 30)
+	h.waitText("Checklist")
+	h.down(2)
+	h.waitText(`query \e[31mred\e[0m \e]0;pwned\a \e[2J`)
 }

@@ -7,16 +7,20 @@ import (
 	"charm.land/bubbles/v2/help"
 	"charm.land/bubbles/v2/key"
 	"charm.land/lipgloss/v2"
+
+	"steady/visible"
 )
 
 // footer shows the last message, or the keys of what has the focus.
 func (m *Model) footer() string {
 	s := m.c.styles
 	if m.flash.text != "" {
+		// A flash may quote a server's error: shown, never obeyed.
+		text := visible.Text(m.flash.text)
 		if m.flash.err {
-			return s.FlashError.Render(truncate("✗ "+m.flash.text, m.lay.Width))
+			return s.FlashError.Render(truncate("✗ "+text, m.lay.Width))
 		}
-		return s.Flash.Render(truncate(m.flash.text, m.lay.Width))
+		return s.Flash.Render(truncate(text, m.lay.Width))
 	}
 	return m.help.ShortHelpView(m.shortKeys())
 }

@@ -224,7 +224,7 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 		if msg.err != nil {
 			m.flash = flashMsg{text: explain("cannot close the incident", msg.err), err: true}
 		} else {
-			m.flash = flashMsg{text: "Incident closed. q quits; the journal is ready for steady report."}
+			m.flash = flashMsg{text: "Incident closed. q quits; steady then seals the journal and prints its head."}
 		}
 		return nil
 	case recordedMsg:
@@ -310,6 +310,7 @@ func (m *Model) openDialog(d *dialog) tea.Cmd {
 // refresh takes a new snapshot of the incident and passes it down.
 func (m *Model) refresh() {
 	m.c.st = m.c.s.State()
+	m.c.failure = m.c.s.JournalFailure()
 	if why := m.c.syncRole(); why != "" {
 		m.flash = flashMsg{text: why, err: true}
 	}

@@ -22,6 +22,7 @@ import (
 	"steady/runbook"
 	"steady/session"
 	"steady/target"
+	"steady/visible"
 )
 
 // actFlags are the options of `steady act`.
@@ -35,6 +36,7 @@ type actFlags struct {
 	// waitApproval is how long to wait for one otherwise.
 	noWait       bool
 	waitApproval time.Duration
+	fresh        bool
 	item         string
 	runbook      string
 	params       []string
@@ -54,8 +56,10 @@ backup before migrate, ...) are checked again when it runs.
 
 Everything is recorded in the current incident's journal: --incident ID, or
 else the latest unfinished incident in the journal directory, or else a new
-incident. So a backup taken by one "steady act backup" satisfies the
-precondition of the next "steady act migrate".
+incident (--new: always). So a backup taken by one "steady act backup"
+satisfies the precondition of the next "steady act migrate". A journal that
+does not verify is never appended to: act says where it breaks and exits 1,
+and --new goes on in a new incident that links it.
 
 Actions: ` + actionList() + `
 
@@ -82,6 +86,7 @@ cancels the running action: SIGINT to its processes, then SIGKILL).`,
 	fl.BoolVar(&f.noWait, "no-wait", false, "when the incident's two-person rule needs a second operator's approval, exit 1 at once instead of waiting")
 	fl.DurationVar(&f.waitApproval, "wait-approval", 30*time.Minute, "how long to wait for a second operator's approval (steady approve RUN)")
 	fl.StringVar(&f.incident, "incident", "", "record into this incident (id in the journal directory, or a journal file)")
+	fl.BoolVar(&f.fresh, "new", false, "record into a new incident even when an unfinished one exists (one whose journal does not verify is linked from it)")
 	fl.StringVar(&f.item, "item", "", "the runbook item the action belongs to (default: the first item bound to it, preferring a confirmed cause)")
 	fl.StringVar(&f.runbook, "runbook", "", "runbook of a new incident (default "+runbook.DefaultName+")")
 	fl.StringArrayVar(&f.params, "param", nil, "an action parameter, key=value (repeatable)")
@@ -113,6 +118,9 @@ func runAct(cmd *cobra.Command, id string, f actFlags) error {
 	if f.plan && f.yes {
 		return exitf(exitUsage, "--plan only plans; drop it to carry the action out with --yes")
 	}
+	if f.fresh && f.incident != "" {
+		return exitf(exitUsage, "--new opens a new incident; --incident names an existing one: give one of them")
+	}
 	params, err := actParams(act, f)
 	if err != nil {
 		return exitf(exitUsage, "%v", err)
@@ -128,7 +136,7 @@ func runAct(cmd *cobra.Command, id string, f actFlags) error {
 	t := target.New(&l.Config)
 	defer t.Close()
 	learnProfile(ctx, l, t, cmd.ErrOrStderr())
-	s, err := openIncident(l, f, actor, t, cmd.ErrOrStderr())
+	s, err := openIncident(l, f, id, actor, t, cmd.ErrOrStderr())
 	if err != nil {
 		return err
 	}
@@ -200,17 +208,19 @@ func operatorName(cfg *config.Config) string {
 }
 
 // openIncident resumes --incident, else the latest unfinished incident of
-// the journal directory, else opens a new one.
-func openIncident(l *config.Loaded, f actFlags, actor session.Actor, t *target.Target, errw io.Writer) (*session.Session, error) {
+// the journal directory (unless --new), else opens a new one.
+func openIncident(l *config.Loaded, f actFlags, id string, actor session.Actor, t *target.Target, errw io.Writer) (*session.Session, error) {
 	dir := l.JournalDir
 	path := ""
-	if f.incident != "" {
+	var follows *session.Link
+	switch {
+	case f.incident != "":
 		path = f.incident
 		if !strings.HasSuffix(path, ".jsonl") && !strings.ContainsRune(path, filepath.Separator) {
 			path = filepath.Join(dir, path+".jsonl")
 		}
 		events, _, err := session.ReadJournal(path)
-		if err != nil {
+		if len(events) == 0 {
 			return nil, exitf(exitUsage, "--incident %s: %v (the journal directory is %s)", f.incident, err, dir)
 		}
 		for _, e := range events {
@@ -218,10 +228,14 @@ func openIncident(l *config.Loaded, f actFlags, actor session.Actor, t *target.T
 				return nil, exitf(exitFound, "incident %s is closed; leave out --incident to record into the latest unfinished one, or a new one", f.incident)
 			}
 		}
-	} else if inf, ok := session.LatestUnfinished(dir); ok {
-		path = inf.Path
+	case f.fresh:
+		follows = followsDamaged(dir)
+	default:
+		if inf, ok := session.LatestUnfinished(dir); ok {
+			path = inf.Path
+		}
 	}
-	opts := session.Options{Target: t, Dir: dir, Actor: actor, Version: version, Approval: session.Approval(l.Actions.Approval)}
+	opts := session.Options{Target: t, Dir: dir, Actor: actor, Version: version, Approval: session.Approval(l.Actions.Approval), Follows: follows}
 	if path != "" {
 		rb, err := session.LoadRunbookFor(path, l.Runbooks, known())
 		if err != nil {
@@ -230,6 +244,9 @@ func openIncident(l *config.Loaded, f actFlags, actor session.Actor, t *target.T
 		opts.Runbook = rb
 		s, rep, err := session.Resume(path, opts)
 		if err != nil {
+			if refused := refuseDamaged(err, "steady act "+id+" --new ..."); refused != nil {
+				return nil, refused
+			}
 			return nil, lockedOr(err, path)
 		}
 		if rep.Truncated || len(rep.Unknown) > 0 || rep.RunbookChanged {
@@ -248,7 +265,7 @@ func openIncident(l *config.Loaded, f actFlags, actor session.Actor, t *target.T
 	if err != nil {
 		return nil, lockedOr(err, dir)
 	}
-	fmt.Fprintf(errw, "steady: opened incident %s (journal %s)\n", s.ID(), s.JournalPath())
+	sayOpened(errw, s, follows)
 	return s, nil
 }
 
@@ -343,14 +360,16 @@ func printPlan(w io.Writer, s *session.Session, run *session.ActionRun) {
 		fmt.Fprint(w, " · destructive")
 	}
 	fmt.Fprintln(w)
+	// A plan quotes what the systems said (a size, an error reading the
+	// queue): every part is shown with its escapes visible.
 	if p.Summary != "" {
-		fmt.Fprintf(w, "  %s\n", p.Summary)
+		fmt.Fprintf(w, "  %s\n", visible.Text(p.Summary))
 	}
 	fmt.Fprintln(w, "\nSteps (exactly what will run):")
 	for i, st := range p.Steps {
-		fmt.Fprintf(w, "  %d. [%s] %s\n", i+1, st.Kind, st.Text)
+		fmt.Fprintf(w, "  %d. [%s] %s\n", i+1, st.Kind, visible.Text(st.Text))
 		if st.Note != "" {
-			fmt.Fprintf(w, "     %s\n", st.Note)
+			fmt.Fprintf(w, "     %s\n", visible.Text(st.Note))
 		}
 	}
 	if len(p.Scopes) > 0 {
@@ -366,7 +385,7 @@ func printPlan(w io.Writer, s *session.Session, run *session.ActionRun) {
 			if !c.Holds {
 				mark = "✗"
 			}
-			line := fmt.Sprintf("  %s %s: %s", mark, c.Name, c.Detail)
+			line := fmt.Sprintf("  %s %s: %s", mark, c.Name, visible.Text(c.Detail))
 			if !c.Holds && c.Overridable {
 				line += " [overridable: --override 'REASON']"
 			}
@@ -376,7 +395,7 @@ func printPlan(w io.Writer, s *session.Session, run *session.ActionRun) {
 	if len(p.Warnings) > 0 {
 		fmt.Fprintln(w, "\nWarnings:")
 		for _, x := range p.Warnings {
-			fmt.Fprintf(w, "  ! %s\n", x)
+			fmt.Fprintf(w, "  ! %s\n", visible.Text(x))
 		}
 	}
 	if len(p.Recheck) > 0 {
@@ -404,10 +423,11 @@ func executeAct(ctx context.Context, w io.Writer, s *session.Session, actor sess
 		var busy *session.BusyError
 		var stale *session.StaleError
 		var wait *session.AwaitingApprovalError
+		var we *session.WriteError
 		switch {
 		case errors.As(err, &ce):
 			return exitf(exitFound, "not carried out: %v with --confirm", err)
-		case errors.As(err, &busy):
+		case errors.As(err, &busy), errors.As(err, &we):
 			return exitf(exitFound, "not carried out: %v", err)
 		case errors.As(err, &stale):
 			fmt.Fprintf(w, "\nNot carried out: the plan changed since it was made:\n")
@@ -484,6 +504,7 @@ func followAct(ctx context.Context, w io.Writer, s *session.Session, sub *sessio
 	var outcome *actions.Outcome
 	interrupted := false
 	cancelReq := ctx.Done()
+	finished := s.Finished(run.ID)
 	lastProgress := ""
 	for outcome == nil {
 		select {
@@ -496,6 +517,23 @@ func followAct(ctx context.Context, w io.Writer, s *session.Session, sub *sessio
 			}
 			if outcome == nil && (!open || !ok) {
 				return exitf(exitFound, "the session ended before %s finished; see the journal %s", run.ID, s.JournalPath())
+			}
+		case <-finished:
+			// The run is over; its outcome is among the events waiting,
+			// or the journal refused it and only the session knows it.
+			finished = nil
+			events, _, _ := sub.Next()
+			for _, e := range events {
+				if o := printEvent(w, e, run.ID, &lastProgress); o != nil {
+					outcome = o
+				}
+			}
+			if o, ok := s.UnrecordedOutcome(run.ID); outcome == nil && ok {
+				printOutcome(w, o)
+				outcome = &o
+			}
+			if outcome == nil {
+				return journalFailed(w, s)
 			}
 		case <-cancelReq:
 			cancelReq, interrupted = nil, true
@@ -529,9 +567,23 @@ func followAct(ctx context.Context, w io.Writer, s *session.Session, sub *sessio
 	switch {
 	case interrupted:
 		return silentExit(exitAborted)
+	case s.JournalFailure() != nil:
+		return journalFailed(w, s)
 	case outcome.Status == actions.Succeeded:
 		return nil
 	}
+	return silentExit(exitFound)
+}
+
+// journalFailed says that the journal refused events, so the record of
+// what was just done is incomplete, and exits 1: a backup the journal does
+// not hold satisfies no later precondition.
+func journalFailed(w io.Writer, s *session.Session) error {
+	f := s.JournalFailure()
+	if f == nil {
+		return exitf(exitFound, "the outcome of the action was not recorded; see the journal %s", s.JournalPath())
+	}
+	fmt.Fprintf(w, "\nsteady: %v\nWhat the journal lacks did happen but is not on record: free space for %s, then check the systems (the probes) before going on.\n", f, s.JournalPath())
 	return silentExit(exitFound)
 }
 
@@ -558,7 +610,7 @@ func recheckFirst(ctx context.Context, w io.Writer, s *session.Session, actor se
 	st = s.State()
 	for _, id := range runs {
 		if pr := st.Probe(id); pr != nil && pr.Result != nil {
-			fmt.Fprintf(w, "» %s: %s — %s\n", pr.Probe, pr.Result.Status, pr.Result.Summary)
+			fmt.Fprintf(w, "» %s: %s — %s\n", pr.Probe, pr.Result.Status, visible.Text(pr.Result.Summary))
 		}
 	}
 	return nil
@@ -576,9 +628,9 @@ func printEvent(w io.Writer, e session.Event, run string, lastProgress *string) 
 		}
 		for _, l := range d.Lines {
 			if l.Stream == "steady" {
-				fmt.Fprintln(w, "» "+l.Text)
+				fmt.Fprintln(w, "» "+visible.Text(l.Text))
 			} else {
-				fmt.Fprintln(w, l.Text)
+				fmt.Fprintln(w, visible.Text(l.Text))
 			}
 		}
 	case session.TypeActionProgress:
@@ -606,7 +658,7 @@ func printEvent(w io.Writer, e session.Event, run string, lastProgress *string) 
 	case session.TypeProbeFinished:
 		var d session.ProbeFinished
 		if e.Decode(&d) == nil {
-			fmt.Fprintf(w, "» %s: %s — %s\n", d.Result.Probe, d.Result.Status, d.Result.Summary)
+			fmt.Fprintf(w, "» %s: %s — %s\n", d.Result.Probe, d.Result.Status, visible.Text(d.Result.Summary))
 		}
 	}
 	return nil
@@ -614,10 +666,10 @@ func printEvent(w io.Writer, e session.Event, run string, lastProgress *string) 
 
 // printOutcome writes an action's outcome.
 func printOutcome(w io.Writer, o actions.Outcome) {
-	fmt.Fprintf(w, "\nOutcome: %s — %s\n", o.Status, o.Summary)
+	fmt.Fprintf(w, "\nOutcome: %s — %s\n", o.Status, visible.Text(o.Summary))
 	fmt.Fprintf(w, "  exit %d · %s\n", o.ExitCode, o.Duration.Round(time.Millisecond))
 	if o.Error != "" {
-		fmt.Fprintf(w, "  error: %s\n", o.Error)
+		fmt.Fprintf(w, "  error: %s\n", visible.Text(o.Error))
 	}
 	if len(o.Artefacts) > 0 {
 		keys := make([]string, 0, len(o.Artefacts))
@@ -626,7 +678,7 @@ func printOutcome(w io.Writer, o actions.Outcome) {
 		}
 		sort.Strings(keys)
 		for _, k := range keys {
-			fmt.Fprintf(w, "  %s: %s\n", k, o.Artefacts[k])
+			fmt.Fprintf(w, "  %s: %s\n", k, visible.Text(o.Artefacts[k]))
 		}
 	}
 }

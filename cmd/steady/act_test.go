@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/redis/go-redis/v9"
 
 	"steady/celery"
@@ -227,6 +231,76 @@ func TestActEndToEnd(t *testing.T) {
 			}
 		}
 	})
+}
+
+// asUserPassword makes a login role whose password is its own name, as
+// many compose files have it (postgres:postgres), and returns dbURL with
+// that role's credentials. The role goes when the test ends.
+func asUserPassword(t *testing.T, dbURL, name string) string {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, fmt.Sprintf("CREATE ROLE %s LOGIN SUPERUSER PASSWORD '%s'", pgx.Identifier{name}.Sanitize(), name)); err != nil {
+		var pgErr *pgconn.PgError
+		if errors.As(err, &pgErr) && pgErr.Code == "42710" {
+			t.Skipf("this server already has a role %s; its password is not ours to change", name)
+		}
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		conn, err := pgx.Connect(ctx, dbURL)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer conn.Close(ctx)
+		role := pgx.Identifier{name}.Sanitize()
+		if _, err := conn.Exec(ctx, "REASSIGN OWNED BY "+role+" TO CURRENT_USER; DROP OWNED BY "+role+"; DROP ROLE "+role); err != nil {
+			t.Errorf("drop role %s: %v", name, err)
+		}
+	})
+	u, err := url.Parse(dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.User = url.UserPassword(name, name)
+	return u.String()
+}
+
+// With user = password = "postgres", scrubbing the plan that runs would
+// hand pg_dump --dbname=***://***@… and the manage command
+// DATABASE_URL=***://***:***@…, and the backup, so migrate, would fail. What
+// runs is the plan as made; only what is shown is scrubbed.
+func TestActWhenTheUserIsThePassword(t *testing.T) {
+	steadyBin(t)
+	dbURL := asUserPassword(t, sandboxtest.Database(t), "postgres")
+	app := examples.NewClinic(t, dbURL, sandboxtest.Redis(t))
+	app.MustManage(t, "migrate", "--noinput")
+	app.MustManage(t, "seed_clinic", "--clinicians", "3", "--months", "1")
+	app.MustManage(t, "inject_fault", "--fault", "unapplied-migration")
+	journals := t.TempDir()
+	// The manage command carries the URL, password and all, as a team's
+	// `env DATABASE_URL=... python manage.py` would.
+	env := with(clinicEnv(app, journals, t.TempDir()), "STEADY_MANAGE="+app.ManageLine())
+	db := target.New(&config.Config{DB: dbURL}).DBName()
+
+	r := runSteady(t, "", env, "act", "backup", "--yes")
+	expect(t, r, 0, "'--dbname=***://***@127.0.0.1:", "Outcome: succeeded", "verified: true")
+	r = runSteady(t, "", env, "act", "migrate", "--yes", "--confirm", db)
+	expect(t, r, 0, "DATABASE_URL=***://***:***@127.0.0.1:", "Applying config.0003_shift_constraints... OK", "Outcome: succeeded", "» migrations: ok")
+
+	path := onlyJournal(t, journals)
+	journal := string(mustReadFile(t, path))
+	for _, leak := range []string{"postgres:postgres", ":postgres@", "//postgres"} {
+		if strings.Contains(journal, leak) {
+			t.Errorf("the journal holds %q", leak)
+		}
+	}
+	expect(t, runSteady(t, "", nil, "report", "verify", path), 0, "ok")
 }
 
 // syncBuffer is a bytes.Buffer safe for a process's two output streams.

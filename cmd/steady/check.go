@@ -21,6 +21,7 @@ import (
 	"steady/secret"
 	"steady/session"
 	"steady/target"
+	"steady/visible"
 )
 
 type checkFlags struct {
@@ -135,8 +136,14 @@ func runCheck(cmd *cobra.Command, f checkFlags) error {
 	defer stop()
 	t := target.New(&l.Config)
 	defer t.Close()
-	learnProfile(ctx, l, t, cmd.ErrOrStderr())
+	// One check is one look at the systems: a server that did not answer
+	// is not asked again by every probe.
+	t.RetryAfter = 0
 	started := time.Now().UTC()
+	// Every system at once, before learning the profile asks the database
+	// alone: two silent servers cost one timeout, not one each in turn.
+	t.Reach(ctx)
+	learnProfile(ctx, l, t, cmd.ErrOrStderr())
 	results := runProbes(ctx, t, rb, ids, input, max(f.parallel, 1))
 
 	rep := checkReport{Runbook: rb.Name, Target: t.String(), StartedAt: started, Probes: results}
@@ -229,11 +236,24 @@ func pluralWord(n int, one, many string) string {
 
 // runProbes runs the probes concurrently, at most parallel at a time, and
 // returns their results in the order given. A probe whose parameters are
-// missing is skipped with the reason.
+// missing is skipped with the reason. Connectivity goes first, alone: it
+// reaches every system at once, and a system it cannot reach is one
+// failure, the probes needing it being skipped with its reason rather than
+// each waiting out a connect timeout of its own.
 func runProbes(ctx context.Context, t *target.Target, rb *runbook.Runbook, ids []string, input map[string]string, parallel int) []probes.Result {
 	results := make([]probes.Result, len(ids))
-	sem := make(chan struct{}, parallel)
-	var wg sync.WaitGroup
+	run := func(i int, p probes.Probe, params probes.Params) {
+		r := p.Run(ctx, t, params)
+		r.Probe, r.Params = ids[i], params
+		r.Summary, r.Error = secret.RedactText(r.Summary), secret.RedactText(r.Error)
+		results[i] = r
+	}
+	type job struct {
+		i      int
+		p      probes.Probe
+		params probes.Params
+	}
+	var first, rest []job
 	for i, id := range ids {
 		p, _ := probes.Get(id)
 		params, err := probes.Resolve(p, bindingParams(rb, id), input)
@@ -241,16 +261,23 @@ func runProbes(ctx context.Context, t *target.Target, rb *runbook.Runbook, ids [
 			results[i] = probes.Result{Probe: id, Status: probes.Skipped, Summary: "skipped: " + err.Error() + " (give --clinician, --from and --to)", Started: time.Now().UTC()}
 			continue
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		if id == "connectivity" {
+			first = append(first, job{i, p, params})
+		} else {
+			rest = append(rest, job{i, p, params})
+		}
+	}
+	for _, j := range first {
+		run(j.i, j.p, j.params)
+	}
+	sem := make(chan struct{}, parallel)
+	var wg sync.WaitGroup
+	for _, j := range rest {
+		wg.Go(func() {
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			r := p.Run(ctx, t, params)
-			r.Probe, r.Params = id, params
-			r.Summary, r.Error = secret.RedactText(r.Summary), secret.RedactText(r.Error)
-			results[i] = r
-		}()
+			run(j.i, j.p, j.params)
+		})
 	}
 	wg.Wait()
 	return results
@@ -278,7 +305,7 @@ func printCheck(w io.Writer, rep checkReport) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "PROBE\tSTATUS\tTIME\tSUMMARY")
 	for _, r := range rep.Probes {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", r.Probe, statusWord(r.Status), r.Duration.Round(time.Millisecond), r.Summary)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", r.Probe, statusWord(r.Status), r.Duration.Round(time.Millisecond), visible.Text(r.Summary))
 	}
 	tw.Flush()
 	var lines []string
@@ -287,10 +314,10 @@ func printCheck(w io.Writer, rep checkReport) {
 			if fd.Status == probes.OK {
 				continue
 			}
-			lines = append(lines, fmt.Sprintf("  %-18s %-5s %s", r.Probe, statusWord(fd.Status), fd.Message))
+			lines = append(lines, fmt.Sprintf("  %-18s %-5s %s", r.Probe, statusWord(fd.Status), visible.Text(fd.Message)))
 		}
 		if r.Error != "" && r.Status == probes.Error {
-			lines = append(lines, fmt.Sprintf("  %-18s %-5s %s", r.Probe, "ERROR", r.Error))
+			lines = append(lines, fmt.Sprintf("  %-18s %-5s %s", r.Probe, "ERROR", visible.Text(r.Error)))
 		}
 	}
 	if len(lines) > 0 {

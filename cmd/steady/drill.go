@@ -177,7 +177,7 @@ func runDrill(cmd *cobra.Command, name string, f drillFlags) error {
 	switch {
 	case path == "":
 	case f.keep:
-		fmt.Fprintf(out, "\nJournal: %s\nReport:  %s\n", s.JournalPath(), path)
+		fmt.Fprintf(out, "\nJournal: %s (head %s)\nReport:  %s\n", s.JournalPath(), s.Head(), path)
 	default:
 		fmt.Fprintln(out, "\nThe journal and its report lived in the sandbox and go with it; keep them next time with --keep.")
 	}
@@ -230,11 +230,11 @@ func writeReport(journal string, rb *runbook.Runbook) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("read %s for the report: %w", journal, err)
 	}
-	n, problems, _ := session.Verify(bytes.NewReader(data))
-	integrity := report.Integrity{Events: n, Verified: len(problems) == 0}
-	for _, p := range problems {
-		integrity.Problems = append(integrity.Problems, fmt.Sprintf("line %d: %s", p.Line, p.Msg))
+	v, err := session.VerifyFile(journal, nil)
+	if err != nil {
+		return "", fmt.Errorf("verify %s for the report: %w", journal, err)
 	}
+	integrity := report.IntegrityOf(v)
 	path := strings.TrimSuffix(journal, filepath.Ext(journal)) + ".md"
 	if err := os.WriteFile(path, []byte(report.Build(rb, events, integrity, journal).Markdown()), 0o600); err != nil {
 		return "", fmt.Errorf("write the report: %w", err)

@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+
+	"steady/visible"
 )
 
 func main() {
@@ -18,10 +20,10 @@ func main() {
 	var ex *exitError
 	if errors.As(err, &ex) {
 		if ex.msg != "" {
-			fmt.Fprintln(os.Stderr, "steady: "+ex.msg)
+			fmt.Fprintln(os.Stderr, "steady: "+visible.Lines(ex.msg))
 		}
 		os.Exit(ex.code)
 	}
-	fmt.Fprintln(os.Stderr, "steady: "+err.Error())
+	fmt.Fprintln(os.Stderr, "steady: "+visible.Lines(err.Error()))
 	os.Exit(exitUsage)
 }

@@ -53,10 +53,18 @@ type result struct {
 // variables (DATABASE_URL…) never leak into a test.
 func runSteady(t testing.TB, dir string, env []string, args ...string) result {
 	t.Helper()
+	return runSteadyUnder(t, nil, dir, env, args...)
+}
+
+// runSteadyUnder runs the binary as runSteady does, started through
+// wrapper (e.g. prlimit and its options) when one is given.
+func runSteadyUnder(t testing.TB, wrapper []string, dir string, env []string, args ...string) result {
+	t.Helper()
 	if dir == "" {
 		dir = t.TempDir()
 	}
-	cmd := exec.Command(steadyBin(t), args...)
+	argv := append(append(append([]string(nil), wrapper...), steadyBin(t)), args...)
+	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Dir = dir
 	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir, "USER=tester", "NO_COLOR=1", "TERM=dumb"}, env...)
 	var out, errb bytes.Buffer

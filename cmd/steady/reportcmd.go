@@ -5,12 +5,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"strings"
 
 	"github.com/spf13/cobra"
 
 	"steady/report"
 	"steady/session"
+	"steady/visible"
 )
 
 func newReportCmd() *cobra.Command {
@@ -25,7 +25,10 @@ diagnosis step with its probe evidence, each action with its plan, who
 confirmed it, its output and outcome, the verification list with who ticked
 what and when, prevention follow-ups, escalations, notes and the timeline.
 
-The journal's hash chain is checked first; the report says whether it held.
+The journal's hash chain is checked first; the report says whether it held
+and gives the journal's head (SEQ:HASH) to quote in the postmortem. A
+journal that does not verify still gets its report, which says so at the
+top, and the exit status is 1.
 --output RUN prints the whole output of one action (the report keeps the
 last lines only).`,
 		Args: cobra.ExactArgs(1),
@@ -49,11 +52,11 @@ last lines only).`,
 			if output != "" {
 				return printOutput(cmd, events, output)
 			}
-			n, problems, _ := session.Verify(bytes.NewReader(data))
-			integrity := report.Integrity{Events: n, Verified: len(problems) == 0}
-			for _, p := range problems {
-				integrity.Problems = append(integrity.Problems, fmt.Sprintf("line %d: %s", p.Line, p.Msg))
+			v, err := session.VerifyFile(path, nil)
+			if err != nil {
+				return exitf(exitUsage, "%s: %v", path, err)
 			}
+			integrity := report.IntegrityOf(v)
 			if info.Truncated {
 				fmt.Fprintf(cmd.ErrOrStderr(), "note: %s ends in an incomplete line; the report covers the complete events\n", path)
 			}
@@ -81,13 +84,20 @@ last lines only).`,
 				return exitf(exitUsage, "--format must be md or json, not %q", format)
 			}
 			if out == "" || out == "-" {
-				_, err = cmd.OutOrStdout().Write(text)
-				return err
+				if _, err = cmd.OutOrStdout().Write(text); err != nil {
+					return err
+				}
+			} else {
+				if err := os.WriteFile(out, text, 0o644); err != nil {
+					return exitf(exitUsage, "write report: %v", err)
+				}
+				fmt.Fprintf(cmd.ErrOrStderr(), "wrote %s\n", out)
 			}
-			if err := os.WriteFile(out, text, 0o644); err != nil {
-				return exitf(exitUsage, "write report: %v", err)
+			if !v.OK() {
+				// The report is written all the same, saying so at its top:
+				// the postmortem needs it, and needs to know.
+				return exitf(exitFound, "%s does not verify (%s): the report says so; `steady report verify %s` lists the problems", path, v.Summary(), path)
 			}
-			fmt.Fprintf(cmd.ErrOrStderr(), "wrote %s\n", out)
 			return nil
 		},
 	}
@@ -111,7 +121,7 @@ func printOutput(cmd *cobra.Command, events []session.Event, run string) error {
 			var d session.ActionOutput
 			if e.Decode(&d) == nil && d.Run == run {
 				for _, l := range d.Lines {
-					fmt.Fprintln(cmd.OutOrStdout(), l.Text)
+					fmt.Fprintln(cmd.OutOrStdout(), visible.Text(l.Text))
 				}
 			}
 		}
@@ -123,33 +133,61 @@ func printOutput(cmd *cobra.Command, events []session.Event, run string) error {
 }
 
 func newReportVerifyCmd() *cobra.Command {
-	return &cobra.Command{
+	var head string
+	cmd := &cobra.Command{
 		Use:   "verify JOURNAL",
-		Short: "Check a journal's hash chain; name every altered, removed or damaged line",
-		Long: `Check that no line of an incident journal was altered, removed or
-reordered since it was written: each line carries the SHA-256 of its own
-content and of the line before. Exit 0 when the chain holds, 1 otherwise.`,
+		Short: "Check a journal: name every altered, removed or damaged line, and a cut-short or rewritten end",
+		Long: `Check that the incident journal is as steady wrote it: every line exactly
+as written and carrying the SHA-256 of its content and of the line before,
+and its end (the head: sequence number and hash of its last event) as the
+head file beside it records it. A journal cut short says "truncated after
+event N"; one whose events differ from its head says "rewritten".
+
+The head file is kept by the same hand as the journal: whoever rewrites
+both goes unseen by it. --head SEQ:HASH holds the journal against a head
+kept elsewhere, such as the one pasted into the postmortem when the
+incident closed (a prefix of the hash of 8 digits or more will do).
+
+Exit 0 when everything holds, 1 otherwise, 2 when the file cannot be read.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			f, err := os.Open(args[0])
+			path := args[0]
+			var anchor *session.Head
+			if head != "" {
+				h, err := session.ParseHead(head)
+				if err != nil {
+					return exitf(exitUsage, "--head: %v", err)
+				}
+				anchor = &h
+			}
+			v, err := session.VerifyFile(path, anchor)
 			if err != nil {
 				return exitf(exitUsage, "%v", err)
 			}
-			defer f.Close()
-			n, problems, err := session.Verify(f)
-			if err != nil {
-				return exitf(exitUsage, "%v", err)
+			w := cmd.OutOrStdout()
+			for _, p := range v.Problems {
+				if p.Line > 0 {
+					fmt.Fprintf(w, "%s:%d: %s\n", path, p.Line, p.Msg)
+				} else {
+					fmt.Fprintf(w, "%s: %s\n", path, p.Msg)
+				}
 			}
-			if len(problems) == 0 {
-				fmt.Fprintf(cmd.OutOrStdout(), "%s: ok, %d events, hash chain intact\n", args[0], n)
-				return nil
+			if v.More > 0 {
+				fmt.Fprintf(w, "%s: and %d more problems after these\n", path, v.More)
 			}
-			var lines []string
-			for _, p := range problems {
-				lines = append(lines, fmt.Sprintf("%s:%d: %s", args[0], p.Line, p.Msg))
+			if v.Tail > 0 {
+				fmt.Fprintf(w, "%s: note: it ends in an incomplete line of %d bytes, a write cut short when steady or the machine stopped; resuming drops it\n", path, v.Tail)
 			}
-			fmt.Fprintln(cmd.OutOrStdout(), strings.Join(lines, "\n"))
-			return silentExit(exitFound)
+			for _, n := range v.Notes {
+				fmt.Fprintf(w, "%s: note: %s\n", path, n)
+			}
+			fmt.Fprintf(w, "%s: %s\n", path, v.Summary())
+			if !v.OK() {
+				return silentExit(exitFound)
+			}
+			return nil
 		},
 	}
+	cmd.Flags().StringVar(&head, "head", "", "hold the journal against this head (SEQ:HASH), kept elsewhere")
+	return cmd
 }

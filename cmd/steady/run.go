@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/user"
 	"strings"
@@ -33,7 +34,8 @@ func newRunCmd() *cobra.Command {
 against the configured PostgreSQL and Redis. Every change is journaled in
 --journal-dir. When an unfinished incident exists there, steady offers to
 resume it; --resume FILE resumes a given journal, --new always starts a new
-incident.
+incident. A journal that does not verify is never appended to: steady says
+where it breaks and offers a new incident that links it.
 
 Inside: arrows move, r runs the selected probe, R runs every diagnosis
 probe, enter plans an action, space ticks an item, X closes the incident
@@ -42,7 +44,7 @@ with a summary, ? shows every key.`,
 		RunE: func(cmd *cobra.Command, args []string) error { return runIncident(cmd, args, f) },
 	}
 	cmd.Flags().StringVar(&f.resume, "resume", "", "resume the incident of this journal file")
-	cmd.Flags().BoolVar(&f.fresh, "new", false, "start a new incident even when an unfinished one exists")
+	cmd.Flags().BoolVar(&f.fresh, "new", false, "start a new incident even when an unfinished one exists (one whose journal does not verify is linked from it)")
 	return cmd
 }
 
@@ -77,9 +79,24 @@ func runIncident(cmd *cobra.Command, args []string, f runFlags) error {
 	learnProfile(cmd.Context(), l, t, cmd.ErrOrStderr())
 
 	resume := f.resume
-	if resume == "" && !f.fresh && len(args) == 0 {
-		if inf, ok := session.LatestUnfinished(l.JournalDir); ok && askResume(cmd, inf) {
-			resume = inf.Path
+	// follows is the damaged incident a new one continues; its runbook
+	// is the new one's unless another is named.
+	var follows *session.Link
+	followed := ""
+	switch {
+	case resume == "" && !f.fresh && len(args) == 0:
+		if inf, ok := session.LatestUnfinished(l.JournalDir); ok {
+			if askResume(cmd, inf) {
+				resume = inf.Path
+			} else if de := session.Damaged(inf.Path); de != nil {
+				follows, followed = de.Link(), inf.Path
+			}
+		}
+	case f.fresh:
+		if inf, ok := session.LatestUnfinished(l.JournalDir); ok {
+			if de := session.Damaged(inf.Path); de != nil {
+				follows, followed = de.Link(), inf.Path
+			}
 		}
 	}
 	var s *session.Session
@@ -91,22 +108,39 @@ func runIncident(cmd *cobra.Command, args []string, f runFlags) error {
 		}
 		var r session.ResumeReport
 		s, r, err = session.Resume(resume, session.Options{Runbook: rb, Target: t, Dir: l.JournalDir, Actor: actor, Version: version, Approval: session.Approval(l.Actions.Approval)})
-		if err != nil {
+		var de *session.DamagedError
+		switch {
+		case errors.As(err, &de) && offerFollow(cmd, de):
+			follows, followed = de.Link(), resume
+		case errors.As(err, &de):
+			return refuseDamaged(err, "steady run --new")
+		case err != nil:
 			return exitf(exitUsage, "resume: %v", err)
+		default:
+			rep = &r
 		}
-		rep = &r
-	} else {
-		ref := ""
-		if len(args) == 1 {
-			ref = args[0]
+	}
+	if s == nil {
+		var rb *runbook.Runbook
+		var err error
+		if len(args) == 0 && followed != "" {
+			rb, err = session.LoadRunbookFor(followed, l.Runbooks, known())
+		} else {
+			ref := ""
+			if len(args) == 1 {
+				ref = args[0]
+			}
+			rb, err = runbook.Load(ref, l.Runbooks, known())
 		}
-		rb, err := runbook.Load(ref, l.Runbooks, known())
 		if err != nil {
 			return exitf(exitUsage, "%v", err)
 		}
-		s, err = session.Open(session.Options{Runbook: rb, Target: t, Dir: l.JournalDir, Actor: actor, Version: version, Approval: session.Approval(l.Actions.Approval)})
+		s, err = session.Open(session.Options{Runbook: rb, Target: t, Dir: l.JournalDir, Actor: actor, Version: version, Approval: session.Approval(l.Actions.Approval), Follows: follows})
 		if err != nil {
 			return exitf(exitUsage, "%v", err)
+		}
+		if follows != nil {
+			sayOpened(cmd.ErrOrStderr(), s, follows)
 		}
 	}
 	err = tui.Run(cmd.Context(), tui.Options{Session: s, Actor: actor, Resume: rep, Runbooks: l.Runbooks})
@@ -116,6 +150,7 @@ func runIncident(cmd *cobra.Command, args []string, f runFlags) error {
 	}
 	path := s.JournalPath()
 	fmt.Fprintf(cmd.ErrOrStderr(), "Incident %s: journal %s\n", state.Incident.ID, path)
+	printHead(cmd.ErrOrStderr(), s, state.Ended != nil)
 	if state.Ended == nil {
 		fmt.Fprintf(cmd.ErrOrStderr(), "Resume with: steady run --resume %s\n", path)
 	}
@@ -124,6 +159,34 @@ func runIncident(cmd *cobra.Command, args []string, f runFlags) error {
 		return exitf(exitUsage, "%v", err)
 	}
 	return nil
+}
+
+// printHead gives the journal's head, to keep somewhere the journal's
+// writer cannot reach (the postmortem, the incident ticket): only such a
+// copy shows a journal rewritten together with its head file.
+func printHead(w io.Writer, s *session.Session, closed bool) {
+	head := s.Head()
+	if closed {
+		fmt.Fprintf(w, "Closed and sealed; journal head %s\n", head)
+	} else {
+		fmt.Fprintf(w, "Journal head: %s\n", head)
+	}
+	fmt.Fprintf(w, "  Paste it into the postmortem: `steady report verify --head %s %s` holds any copy of the journal against it.\n", head, s.JournalPath())
+}
+
+// offerFollow says where a journal that cannot be resumed breaks and, on
+// an interactive terminal, offers a new incident that links it.
+func offerFollow(cmd *cobra.Command, de *session.DamagedError) bool {
+	if !term.IsTerminal(os.Stdin.Fd()) {
+		return false
+	}
+	fmt.Fprintf(cmd.ErrOrStderr(), "%v.\nStart a new incident that links it? [Y/n] ", de)
+	line, _ := bufio.NewReader(os.Stdin).ReadString('\n')
+	switch strings.ToLower(strings.TrimSpace(line)) {
+	case "", "y", "yes":
+		return true
+	}
+	return false
 }
 
 // askResume offers the latest unfinished incident on an interactive

@@ -141,11 +141,18 @@ func runServe(cmd *cobra.Command, f serveFlags) error {
 		logger.Error("the journal could not be closed cleanly", "journal", s.JournalPath(), "error", err.Error())
 		return exitf(exitFound, "close the journal %s: %v (check it with `steady report verify %s`)", s.JournalPath(), err, s.JournalPath())
 	}
-	logger.Info("journal closed", "journal", s.JournalPath(), "events", s.State().LastSeq)
+	logger.Info("journal closed", "journal", s.JournalPath(), "events", s.State().LastSeq, "head", s.Head().String())
 	if serveErr != nil {
 		return exitf(exitFound, "%v", serveErr)
 	}
+	st := s.State()
+	if st.Ended != nil {
+		fmt.Fprintf(errw, "steady: incident %s is closed; its journal is %s\n", s.ID(), s.JournalPath())
+		printHead(errw, s, true)
+		return nil
+	}
 	fmt.Fprintf(errw, "steady: incident %s is saved in %s; serve it again with `steady serve --incident %s`\n", s.ID(), s.JournalPath(), s.ID())
+	printHead(errw, s, false)
 	return nil
 }
 
@@ -236,7 +243,7 @@ func openServed(l *config.Loaded, f serveFlags, opener session.Actor, t *target.
 			path = filepath.Join(dir, path+".jsonl")
 		}
 		events, _, err := session.ReadJournal(path)
-		if err != nil {
+		if len(events) == 0 {
 			return nil, nil, exitf(exitUsage, "--incident %s: %v (the journal directory is %s)", f.incident, err, dir)
 		}
 		for _, e := range events {
@@ -249,7 +256,11 @@ func openServed(l *config.Loaded, f serveFlags, opener session.Actor, t *target.
 			path = inf.Path
 		}
 	}
-	opts := session.Options{Target: t, Dir: dir, Actor: opener, Version: version, Approval: session.Approval(l.Serve.Approval)}
+	var follows *session.Link
+	if path == "" && f.new {
+		follows = followsDamaged(dir)
+	}
+	opts := session.Options{Target: t, Dir: dir, Actor: opener, Version: version, Approval: session.Approval(l.Serve.Approval), Follows: follows}
 	if path != "" {
 		rb, err := session.LoadRunbookFor(path, l.Runbooks, known())
 		if err != nil {
@@ -258,6 +269,9 @@ func openServed(l *config.Loaded, f serveFlags, opener session.Actor, t *target.
 		opts.Runbook = rb
 		s, rep, err := session.Resume(path, opts)
 		if err != nil {
+			if refused := refuseDamaged(err, "steady serve --new"); refused != nil {
+				return nil, nil, refused
+			}
 			return nil, nil, lockedOr(err, path)
 		}
 		fmt.Fprintf(errw, "steady: resumed incident %s (journal %s)\n", s.ID(), s.JournalPath())
@@ -278,7 +292,7 @@ func openServed(l *config.Loaded, f serveFlags, opener session.Actor, t *target.
 	if err != nil {
 		return nil, nil, lockedOr(err, dir)
 	}
-	fmt.Fprintf(errw, "steady: opened incident %s (journal %s)\n", s.ID(), s.JournalPath())
+	sayOpened(errw, s, follows)
 	return s, nil, nil
 }
 
