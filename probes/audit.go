@@ -90,17 +90,22 @@ type auditStats struct {
 // such a neighbour are grouped and described; a chain of them is one group.
 func auditGroupsSQL(pf *profile.Profile) string {
 	a := pf.Audit
+	// w carries only what the window needs (the row's ctid, the record,
+	// the time) through the sort of every write in the range; what is
+	// shown of a write is read back, by ctid, for the few concurrent ones.
 	return fmt.Sprintf(`
 WITH w AS (
-  SELECT %[1]s::int8 AS entity_id, %[2]s::text AS action, %[3]s AS ts, %[4]s AS actor, %[5]s AS row_changes,
+  SELECT ctid AS tid, %[1]s::int8 AS entity_id, %[3]s AS ts,
          %[3]s - lag(%[3]s) OVER e AS since_prev, lead(%[3]s) OVER e - %[3]s AS to_next
   FROM %[6]s
   WHERE %[7]s AND %[2]s::text = ANY($1) AND %[3]s >= now() - make_interval(secs => $2)
   WINDOW e AS (PARTITION BY %[1]s ORDER BY %[3]s)
 ), c AS (
-  SELECT *, sum(CASE WHEN since_prev < make_interval(secs => $3) THEN 0 ELSE 1 END)
-              OVER (PARTITION BY entity_id ORDER BY ts ROWS UNBOUNDED PRECEDING) AS burst
-  FROM w WHERE since_prev < make_interval(secs => $3) OR to_next < make_interval(secs => $3)
+  SELECT w.entity_id, w.ts, %[10]s::text AS action, %[4]s AS actor, %[5]s AS row_changes,
+         sum(CASE WHEN since_prev < make_interval(secs => $3) THEN 0 ELSE 1 END)
+              OVER (PARTITION BY w.entity_id ORDER BY w.ts ROWS UNBOUNDED PRECEDING) AS burst
+  FROM w JOIN %[6]s a ON a.ctid = w.tid
+  WHERE since_prev < make_interval(secs => $3) OR to_next < make_interval(secs => $3)
 ), g AS (
   SELECT entity_id, burst, count(*) AS n, min(ts) AS first, max(ts) AS last,
          json_agg(json_build_object('ts', ts, 'action', action, 'by', actor, 'changes', %[8]s) ORDER BY ts) AS writes
@@ -113,17 +118,17 @@ SELECT (SELECT count(*) FROM w),
        (SELECT coalesce(json_agg(x), '[]') FROM (SELECT entity_id, n, first, last, writes FROM g ORDER BY last DESC, entity_id LIMIT %[9]d) x),
        (SELECT coalesce(json_agg(y), '[]') FROM (SELECT entity_id, count(*) AS groups, sum(n) AS writes FROM g GROUP BY entity_id ORDER BY 2 DESC, 3 DESC, 1 LIMIT 10) y),
        (SELECT coalesce(array_agg(entity_id), '{}') FROM (SELECT DISTINCT entity_id FROM g ORDER BY 1 LIMIT 1000) z)`,
-		profile.Col("", a.EntityID), profile.Col("", a.Action), profile.Col("", a.Timestamp), a.ActorSQL(""), rawChanges(a, pf.Shift),
-		profile.Ident(a.Table), a.EntitySQL(""), "left(row_changes, 120)", maxRows)
+		profile.Col("", a.EntityID), profile.Col("", a.Action), profile.Col("", a.Timestamp), a.ActorSQL("a"), rawChanges(a, pf.Shift, "a"),
+		profile.Ident(a.Table), a.EntitySQL(""), "left(row_changes, 120)", maxRows, profile.Col("a", a.Action))
 }
 
 // rawChanges is the change payload of one audit row as text.
-func rawChanges(a profile.Audit, shift profile.Shift) string {
-	expr := a.ChangesSQL("", shift)
+func rawChanges(a profile.Audit, shift profile.Shift, alias string) string {
+	expr := a.ChangesSQL(alias, shift)
 	// ChangesSQL shortens a log's payload itself; keep it whole until the
 	// rows that matter are picked.
 	if a.Changes != "" {
-		return profile.Col("", a.Changes) + "::text"
+		return profile.Col(alias, a.Changes) + "::text"
 	}
 	return expr
 }

@@ -3,6 +3,7 @@ package probes
 import (
 	"context"
 	"fmt"
+	"math"
 	"sort"
 	"strconv"
 	"strings"
@@ -47,7 +48,9 @@ func (Cache) ID() string { return "cache" }
 func (Cache) Title() string { return "Cache health and cached figures against the database" }
 
 // Params implements Probe.
-func (Cache) Params() []Param { return nil }
+func (Cache) Params() []Param {
+	return []Param{{Name: "full", Kind: "bool", Help: "audit every cached figure of the profile instead of a sample (SCAN batches with their GETs pipelined, the shifts of each clinician read once)"}}
+}
 
 // maxScanCalls bounds the SCAN calls per node and pattern.
 const maxScanCalls = 1000
@@ -85,6 +88,13 @@ func (c Cache) Run(ctx context.Context, t *target.Target, p Params) Result {
 		if err := cacheHealth(ctx, r, nodes); err != nil {
 			return fmt.Errorf("read INFO: %w", err)
 		}
+		if full, _ := strconv.ParseBool(p["full"]); full {
+			if err := fullAudit(ctx, t, r, rdb, nodes); err != nil {
+				return err
+			}
+			brokerSharing(ctx, t, r)
+			return nil
+		}
 		keys, notes, partial, err := sampleKeys(ctx, cfg, rdb, nodes)
 		if err != nil {
 			return err
@@ -97,7 +107,11 @@ func (c Cache) Run(ctx context.Context, t *target.Target, p Params) Result {
 		}
 		brokerSharing(ctx, t, r)
 		cacheEvidence(r, keys)
-		cacheSummary(r, keys, partial)
+		var total int64
+		for _, n := range nodes {
+			total += n.DBSize(ctx).Val()
+		}
+		cacheSummary(r, keys, partial, total)
 		return nil
 	})
 }
@@ -501,7 +515,7 @@ func cacheEvidence(r *Result, keys []*sampledKey) {
 	r.Evidence.limit(maxRows)
 }
 
-func cacheSummary(r *Result, keys []*sampledKey, partial bool) {
+func cacheSummary(r *Result, keys []*sampledKey, partial bool, total int64) {
 	var stale, corrupt, compared int
 	for _, k := range keys {
 		switch k.state {
@@ -539,8 +553,13 @@ func cacheSummary(r *Result, keys []*sampledKey, partial bool) {
 		r.Summary = strings.Join(parts, "; ")
 	}
 	if partial {
-		// A sample cannot clear the whole cache; say so where the verdict is read.
-		r.Summary += " (a sample: the cache holds more; raise probes.sample_keys to compare more)"
+		// A sample cannot clear the whole cache; say so where the verdict
+		// is read, with what it does bound.
+		r.Summary += fmt.Sprintf(" (a sample of %d of %d keys", len(keys), total)
+		if compared > 0 {
+			r.Summary += fmt.Sprintf(": at most %s of the cached counts are stale, with 95%% confidence", percent(staleBound(stale, compared)))
+		}
+		r.Summary += "; steady check --full compares every one)"
 	}
 }
 
@@ -571,4 +590,32 @@ func bytesText(n int64) string {
 		return fmt.Sprintf("%.1f kB", float64(n)/(1<<10))
 	}
 	return fmt.Sprintf("%d B", n)
+}
+
+// staleBound is the upper end of the 95% confidence interval of the stale
+// fraction of a cache of which stale of n sampled counts were stale: the
+// rule of three when none was, else Wilson's score interval.
+func staleBound(stale, n int) float64 {
+	if n == 0 {
+		return 1
+	}
+	if stale == 0 {
+		return min(3/float64(n), 1)
+	}
+	const z = 1.96
+	p, nf := float64(stale)/float64(n), float64(n)
+	centre := p + z*z/(2*nf)
+	margin := z * math.Sqrt(p*(1-p)/nf+z*z/(4*nf*nf))
+	return min((centre+margin)/(1+z*z/nf), 1)
+}
+
+// percent writes a fraction as a percentage with what precision it needs.
+func percent(f float64) string {
+	switch {
+	case f >= 0.1:
+		return fmt.Sprintf("%.0f%%", f*100)
+	case f >= 0.01:
+		return fmt.Sprintf("%.1f%%", f*100)
+	}
+	return fmt.Sprintf("%.2f%%", f*100)
 }

@@ -28,14 +28,22 @@ func staleFindings(r Result) map[string]string {
 	return out
 }
 
-func wantStale(t *testing.T, r Result, stale []clinic.StaleKey) {
-	t.Helper()
+// expectedStale is what the probe should say of stale keys: key →
+// "cached/actual", and their scopes by clinician.
+func expectedStale(stale []clinic.StaleKey) (map[string]string, []Scope) {
 	wantKeys := map[string]string{}
 	var scopes []Scope
 	for _, s := range stale {
 		wantKeys[s.Key] = fmt.Sprintf("%d/%d", s.Cached, s.Actual)
 		scopes = append(scopes, Scope{Clinician: s.Clinician, From: s.Period.FromDate(), To: s.Period.ToDate()})
 	}
+	sort.Slice(scopes, func(i, j int) bool { return scopes[i].Clinician < scopes[j].Clinician })
+	return wantKeys, scopes
+}
+
+func wantStale(t *testing.T, r Result, stale []clinic.StaleKey) {
+	t.Helper()
+	wantKeys, scopes := expectedStale(stale)
 	if got := staleFindings(r); !reflect.DeepEqual(got, wantKeys) {
 		t.Errorf("stale keys (cached/actual) %v, want %v\n%s", got, wantKeys, describe(r))
 	}
@@ -210,5 +218,108 @@ func TestCacheWithoutDatabaseStillReportsHealth(t *testing.T) {
 	want(t, r, Warn)
 	if len(findings(r, "cache.unchecked")) != 1 || len(findings(r, "cache.keys")) != 1 {
 		t.Errorf("want health and a note that counts were not compared\n%s", describe(r))
+	}
+}
+
+// The full audit compares every worked-count key, where the sample (here
+// of 5 keys) cannot clear the cache: every stale key is found with its
+// figures and scope, on one Redis and across a cluster's masters; values
+// that are not counts are said, not compared.
+func TestCacheFullAudit(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, fixtureOptions{})
+	ctx := context.Background()
+	stale, err := clinic.StaleCache(ctx, f.db, f.rdb, f.cfg, clinic.StaleOptions{Clinicians: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := f.lastMonth()
+	corrupt := f.cfg.Profile.Cache.WorkedKeyOf(1, m.FromDate(), "2099-01-31")
+	must(t, f.rdb.Set(ctx, corrupt, "fourteen", 0).Err())
+	cfg := *f.cfg
+	cfg.Probes.SampleKeys = 5
+	f.setConfig(t, &cfg)
+
+	sample := f.run(t, "cache", nil)
+	if !strings.Contains(sample.Summary, "a sample") {
+		t.Errorf("the sample does not say it is one: %q", sample.Summary)
+	}
+	check := func(t *testing.T, r Result) {
+		t.Helper()
+		want(t, r, Fail)
+		full := findings(r, "cache.full")
+		total := len(f.ds.Clinicians)*len(f.ds.Months) + 1
+		if len(full) != 1 || full[0].Data["keys"] != total || full[0].Data["stale"] != len(stale) || full[0].Data["corrupt"] != 1 {
+			t.Fatalf("full audit %v, want %d keys, %d stale, 1 corrupt\n%s", full, total, len(stale), describe(r))
+		}
+		wantKeys, scopes := expectedStale(stale)
+		if got := staleFindings(r); !reflect.DeepEqual(got, wantKeys) {
+			t.Errorf("stale keys (cached/actual) %v, want %v", got, wantKeys)
+		}
+		if !reflect.DeepEqual(r.Affected, scopes) {
+			t.Errorf("affected %v, want %v", r.Affected, scopes)
+		}
+		if len(r.Evidence.Rows) != len(stale) || len(findings(r, "cache.corrupt")) != 1 {
+			t.Errorf("evidence %d rows, corrupt findings %d", len(r.Evidence.Rows), len(findings(r, "cache.corrupt")))
+		}
+		if !strings.HasPrefix(r.Summary, fmt.Sprintf("full audit: %d of %d worked counts stale", len(stale), total-1)) {
+			t.Errorf("summary %q", r.Summary)
+		}
+	}
+	check(t, f.run(t, "cache", map[string]string{"full": "true"}))
+
+	t.Run("fewer figures than clinicians: their shifts read per batch", func(t *testing.T) {
+		// A second cache holding only the stale keys and the corrupt one.
+		small := cfg
+		small.Redis = sandboxtest.Redis(t)
+		f.setConfig(t, &small)
+		rdb, err := f.tg.Cache(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range stale {
+			must(t, rdb.Set(ctx, s.Key, s.Cached, 0).Err())
+		}
+		must(t, rdb.Set(ctx, corrupt, "fourteen", 0).Err())
+		r := f.run(t, "cache", map[string]string{"full": "true"})
+		full := findings(r, "cache.full")
+		if len(full) != 1 || full[0].Data["keys"] != len(stale)+1 || full[0].Data["stale"] != len(stale) || len(staleFindings(r)) != len(stale) {
+			t.Errorf("full audit of a small cache: %v\n%s", full, describe(r))
+		}
+	})
+
+	t.Run("across a cluster's masters", func(t *testing.T) {
+		cluster := sandboxtest.RedisCluster(t, 3)
+		ccfg := cfg
+		ccfg.Redis = cluster.URL()
+		f.setConfig(t, &ccfg)
+		rdb, err := f.tg.Cache(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := clinic.WarmCache(ctx, f.db, rdb, &ccfg, clinic.CacheOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range stale {
+			must(t, rdb.Set(ctx, s.Key, s.Cached, 0).Err())
+		}
+		must(t, rdb.Set(ctx, corrupt, "fourteen", 0).Err())
+		check(t, f.run(t, "cache", map[string]string{"full": "true"}))
+	})
+}
+
+func TestStaleBound(t *testing.T) {
+	for _, tt := range []struct {
+		stale, n int
+		lo, hi   float64
+	}{
+		{0, 1000, 0.0029, 0.0031}, // the rule of three
+		{10, 1000, 0.017, 0.019},  // Wilson: 1.0% seen, at most about 1.8%
+		{0, 0, 1, 1},
+		{5, 5, 0.99, 1},
+	} {
+		if got := staleBound(tt.stale, tt.n); got < tt.lo || got > tt.hi {
+			t.Errorf("staleBound(%d, %d) = %.4f, want %.4f..%.4f", tt.stale, tt.n, got, tt.lo, tt.hi)
+		}
 	}
 }

@@ -181,6 +181,10 @@ func ValidateValue(kind, v string) error {
 		if _, err := parseDuration(v); err != nil {
 			return err
 		}
+	case "bool":
+		if _, err := strconv.ParseBool(v); err != nil {
+			return fmt.Errorf("%q is not true or false", v)
+		}
 	}
 	return nil
 }

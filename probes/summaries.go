@@ -346,13 +346,13 @@ func summariesSQL(pf *profile.Profile, where string, agreeing int) string {
 	return fmt.Sprintf(`
 WITH m AS (
   SELECT %[1]s AS id, %[2]s::int8 AS clinician_id, %[3]s AS period_start, %[4]s AS period_end, %[5]s::int8 AS worked, %[6]s AS deficiency,
-         %[3]s = date_trunc('month', %[3]s)::date
-           AND %[4]s = (date_trunc('month', %[3]s) + interval '1 month - 1 day')::date AS monthly
+         %[3]s = date_trunc('month', %[3]s::timestamp)::date
+           AND %[4]s = (date_trunc('month', %[3]s::timestamp) + interval '1 month - 1 day')::date AS monthly
   FROM %[7]s m WHERE %[8]s
 ), per_month AS (
   -- Calendar-month summaries join the shifts counted once per clinician
   -- and month: a hash join, not a range join.
-  SELECT %[10]s::int8 AS clinician_id, date_trunc('month', %[11]s)::date AS month,
+  SELECT %[10]s::int8 AS clinician_id, date_trunc('month', %[11]s::timestamp)::date AS month,
          count(*) FILTER (WHERE %[12]s) AS actual,
          count(*) FILTER (WHERE %[13]s) AS with_cancelled,
          count(*) FILTER (WHERE %[14]s) AS cancelled

@@ -32,6 +32,12 @@ func TestWorkedKeyMatcher(t *testing.T) {
 	if glob != `ro\[ta\]:2:tally/*/*/member-*` {
 		t.Errorf("glob %q", glob)
 	}
+	for _, bad := range []string{"ro[ta]:2:tally/2025-01-01/2025-01-31/member-", "ro[ta]:2:tally/2025-01-01/2025-01-31/member-7x",
+		"ro[ta]:1:tally/2025-01-01/2025-01-31/member-7", "ro[ta]:2:tally/2025-13-01/2025-01-31/member-7", "ro[ta]:2:tally/2025-01-01/member-7"} {
+		if _, ok := parse(bad); ok {
+			t.Errorf("parse(%s) took a key the template does not make", bad)
+		}
+	}
 	c.WorkedKey = "tally:{clinician}"
 	if parse, _ := c.WorkedKeyMatcher(); parse != nil {
 		t.Error("a template without dates cannot be compared")
@@ -76,6 +82,16 @@ func TestValidate(t *testing.T) {
 	for _, want := range []string{"shift.worked", "audit.kind", "lacks {from}", "calculator.clinician"} {
 		if !strings.Contains(errs, want) {
 			t.Errorf("Validate() does not mention %s:\n%s", want, errs)
+		}
+	}
+}
+
+func TestParseDateAgreesWithTimeParse(t *testing.T) {
+	for _, s := range []string{"2026-02-28", "2024-02-29", "2025-02-29", "2026-13-01", "2026-00-10", "2026-01-32", "2026-1-01", "20a6-01-01", "2026-04-31", "0001-01-01", "2026/01/01"} {
+		want, err := time.Parse(time.DateOnly, s)
+		got, ok := parseDate(s)
+		if ok != (err == nil) || (ok && !got.Equal(want)) {
+			t.Errorf("parseDate(%q) = %v, %v; time.Parse: %v, %v", s, got, ok, want, err)
 		}
 	}
 }

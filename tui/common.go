@@ -59,7 +59,7 @@ func newCommon(ctx context.Context, o Options) *common {
 // profile or background.
 func (c *common) restyle() {
 	c.styles = DefaultStyles(c.profile, c.dark)
-	c.md = newMarkdown(c.styles.MarkdownStyle, c.styles.Code)
+	c.md = newMarkdown(c.styles.Markdown, c.styles.Code)
 }
 
 // itemState returns the state of an item.

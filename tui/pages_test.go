@@ -83,7 +83,7 @@ func TestStylesArePerClient(t *testing.T) {
 	if a.c.styles == b.c.styles || a.c.md == b.c.md || a.c.keys == b.c.keys {
 		t.Fatal("two clients share styles, keys or the Markdown cache")
 	}
-	if a.c.styles.MarkdownStyle == b.c.styles.MarkdownStyle {
-		t.Errorf("both clients render Markdown with %q", a.c.styles.MarkdownStyle)
+	if a.c.styles.Profile == b.c.styles.Profile {
+		t.Errorf("both clients draw for the %v profile", a.c.styles.Profile)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"charm.land/lipgloss/v2"
 	"github.com/charmbracelet/colorprofile"
 
+	"steady/mdterm"
 	"steady/probes"
 	"steady/session"
 )
@@ -60,8 +61,8 @@ type Styles struct {
 	// Button styles the huh confirm buttons so the focused one is marked
 	// even without colour.
 	ButtonFocused, ButtonBlurred lipgloss.Style
-	// MarkdownStyle names the glamour style for item text.
-	MarkdownStyle string
+	// Markdown styles runbook text.
+	Markdown mdterm.Styles
 }
 
 // DefaultStyles returns the styles for a terminal with colour profile p and
@@ -148,19 +149,10 @@ func DefaultStyles(p colorprofile.Profile, dark bool) *Styles {
 
 		ButtonFocused: plain.Bold(true).Reverse(true).Transform(func(s string) string { return "[ " + s + " ]" }),
 		ButtonBlurred: plain.Transform(func(s string) string { return "  " + s + "  " }),
-		MarkdownStyle: "dark",
 	}
-	if !dark {
-		s.MarkdownStyle = "light"
-	}
-	if p <= colorprofile.ASCII {
-		// Glamour's colourless styles: "notty" keeps Unicode bullets for a
-		// UTF-8 terminal that merely refuses colour, "ascii" is for no
-		// terminal at all.
-		s.MarkdownStyle = "notty"
-		if p == colorprofile.NoTTY {
-			s.MarkdownStyle = "ascii"
-		}
+	s.Markdown = mdterm.Styles{
+		Heading: plain.Bold(true), Strong: plain.Bold(true), Emph: plain.Italic(true), Strike: plain.Strikethrough(true),
+		Code: s.Code, Link: plain.Underline(true).Foreground(blue), Quote: s.Dim, Rule: s.Dim, TableHeader: plain.Bold(true),
 	}
 	return s
 }

@@ -34,6 +34,7 @@ type checkFlags struct {
 	window    string
 	parallel  int
 	noJournal bool
+	full      bool
 }
 
 func newCheckCmd() *cobra.Command {
@@ -46,7 +47,9 @@ table, or with --json one JSON document, including each root cause's
 verdict. Usable from cron as the runbook's regular data-integrity audit.
 
 The per-clinician probes (shift-counts, source-data) run when --clinician,
---from and --to are given; otherwise they are reported as skipped.
+--from and --to are given; otherwise they are reported as skipped. The
+cache probe compares a sample of the cached figures (probes.sample_keys)
+and says so; --full compares every one.
 
 When an incident is open in the journal directory (an unfinished one, as
 steady act leaves it), the results are recorded in it, as if the probes had
@@ -70,6 +73,7 @@ could be checked (every probe skipped: nothing configured to check).`,
 	fl.StringVar(&f.window, "window", "", "what counts as concurrent for audit-concurrency (default 1s)")
 	fl.IntVar(&f.parallel, "parallel", 4, "probes run at once")
 	fl.BoolVar(&f.noJournal, "no-journal", false, "do not record the results in the open incident of the journal directory")
+	fl.BoolVar(&f.full, "full", false, "the cache probe audits every cached worked count instead of a sample")
 	return cmd
 }
 
@@ -110,6 +114,9 @@ func runCheck(cmd *cobra.Command, f checkFlags) error {
 		ids = f.only
 	}
 	input := map[string]string{}
+	if f.full {
+		input["full"] = "true"
+	}
 	for k, v := range map[string]string{"clinician": f.clinician, "from": f.from, "to": f.to, "since": f.since, "window": f.window} {
 		if v != "" {
 			input[k] = v

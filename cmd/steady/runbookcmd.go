@@ -6,10 +6,11 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"charm.land/glamour/v2"
+	"charm.land/lipgloss/v2"
 	"github.com/charmbracelet/x/term"
 	"github.com/spf13/cobra"
 
+	"steady/mdterm"
 	"steady/runbook"
 )
 
@@ -93,23 +94,22 @@ func newRunbookShowCmd() *cobra.Command {
 }
 
 // renderMarkdown renders for the terminal: styled on a colour terminal,
-// plain ASCII otherwise (a pipe, NO_COLOR, TERM=dumb).
+// plain text otherwise (a pipe, NO_COLOR, TERM=dumb).
 func renderMarkdown(md string, stdout bool) (string, error) {
 	width := 100
-	style := "notty"
+	var st mdterm.Styles
 	if stdout && term.IsTerminal(os.Stdout.Fd()) {
 		if w, _, err := term.GetSize(os.Stdout.Fd()); err == nil && w > 20 {
 			width = min(w, 120)
 		}
 		if os.Getenv("NO_COLOR") == "" && os.Getenv("TERM") != "dumb" {
-			style = "dark"
+			plain := lipgloss.NewStyle()
+			st = mdterm.Styles{Heading: plain.Bold(true).Foreground(lipgloss.Color("4")), Strong: plain.Bold(true), Emph: plain.Italic(true),
+				Strike: plain.Strikethrough(true), Code: plain.Foreground(lipgloss.Color("6")), Link: plain.Underline(true),
+				Quote: plain.Faint(true), Rule: plain.Faint(true), TableHeader: plain.Bold(true)}
 		}
 	}
-	r, err := glamour.NewTermRenderer(glamour.WithStandardStyle(style), glamour.WithWordWrap(width))
-	if err != nil {
-		return "", err
-	}
-	return r.Render(md)
+	return mdterm.Render(md, mdterm.Options{Width: width, Styles: st}) + "\n", nil
 }
 
 func newRunbookLintCmd() *cobra.Command {
