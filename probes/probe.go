@@ -158,8 +158,16 @@ func CheckDeclared(declared []Param, params map[string]string) []string {
 	return msgs
 }
 
+// SinceFix is the value of a duration parameter meaning "since the
+// incident's latest fix ran" (a verification that measures the fix, not a
+// fixed window before now); the session turns it into a duration.
+const SinceFix = "fix"
+
 // ValidateValue checks a parameter value against its kind.
 func ValidateValue(kind, v string) error {
+	if kind == "duration" && v == SinceFix {
+		return nil
+	}
 	switch kind {
 	case "int":
 		if _, err := strconv.ParseInt(v, 10, 64); err != nil {
@@ -239,6 +247,9 @@ func NeedsInput(p Probe, layers ...map[string]string) []Param {
 }
 
 func parseDuration(s string) (time.Duration, error) {
+	if s == SinceFix {
+		return 0, fmt.Errorf("%q is resolved by the incident (the time its latest fix ran); outside one, give a duration", s)
+	}
 	if strings.HasSuffix(s, "d") {
 		if n, err := strconv.ParseFloat(strings.TrimSuffix(s, "d"), 64); err == nil && n > 0 {
 			return time.Duration(n * float64(24*time.Hour)), nil

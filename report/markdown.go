@@ -85,8 +85,22 @@ func (r *Report) Markdown() string {
 		if s.Skipped != "" {
 			fmt.Fprintf(&b, "   Skipped: %s\n", esc(s.Skipped))
 		}
+		if s.FirstFailed != nil {
+			// Before and after, in time order: what failed first, what was
+			// done about it, and what the probe says now.
+			e := s.FirstFailed
+			fmt.Fprintf(&b, "   First failed: probe `%s` %s (%s, %s by %s): %s\n", e.Probe, e.Run, e.Status, ts(e.At), e.By, esc(e.Summary))
+			for _, tch := range s.Touched {
+				fmt.Fprintf(&b, "   Then: action `%s` %s %s (%s by %s): %s\n", tch.Action, tch.Run, tch.Status, ts(tch.At), tch.By, esc(tch.Summary))
+			}
+			b.WriteString("   Now: ")
+		}
 		if s.Evidence != nil {
-			writeEvidence(&b, s.Evidence, "   ")
+			indent := "   "
+			if s.FirstFailed != nil {
+				indent = ""
+			}
+			writeEvidence(&b, s.Evidence, indent)
 		}
 		b.WriteString("\n")
 	}
@@ -158,12 +172,15 @@ func writeTick(b *strings.Builder, t Tick) {
 	}
 	b.WriteString(line + "\n")
 	if t.Evidence != nil {
-		fmt.Fprintf(b, "  - evidence: `%s` %s — %s\n", t.Evidence.Probe, t.Evidence.Status, esc(t.Evidence.Summary))
+		fmt.Fprintf(b, "  - evidence: `%s` %s %s at %s — %s\n", t.Evidence.Probe, t.Evidence.Run, t.Evidence.Status, ts(t.Evidence.At), esc(t.Evidence.Summary))
+	}
+	if t.ProvedBy != "" {
+		fmt.Fprintf(b, "  - proved by: %s\n", esc(t.ProvedBy))
 	}
 }
 
 func writeEvidence(b *strings.Builder, e *Evidence, indent string) {
-	fmt.Fprintf(b, "%sProbe `%s` (%s, %s by %s): %s\n", indent, e.Probe, e.Status, ts(e.At), e.By, esc(e.Summary))
+	fmt.Fprintf(b, "%sProbe `%s` %s (%s, %s by %s): %s\n", indent, e.Probe, e.Run, e.Status, ts(e.At), e.By, esc(e.Summary))
 	for _, f := range e.Findings {
 		if f.Status == probes.OK {
 			continue

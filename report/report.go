@@ -5,6 +5,7 @@ package report
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -80,9 +81,14 @@ type Tick struct {
 	Skipped string     `json:"skipped,omitempty"`
 	// Evidence is the latest result of the item's probe, if it has one.
 	Evidence *Evidence `json:"evidence,omitempty"`
+	// ProvedBy says what proved a verification item: the probe run that
+	// passed (its id and time), and or the person who ticked it.
+	ProvedBy string `json:"proved_by,omitempty"`
 }
 
-// Step is a diagnosis step and its evidence.
+// Step is a diagnosis step and its evidence, before and after: the first
+// result of its probe that failed, the actions that re-ran it since, and
+// its latest result (Evidence).
 type Step struct {
 	Item     string    `json:"item"`
 	Text     string    `json:"text"`
@@ -90,10 +96,34 @@ type Step struct {
 	Probe    string    `json:"probe,omitempty"`
 	Evidence *Evidence `json:"evidence,omitempty"`
 	Skipped  string    `json:"skipped,omitempty"`
+	// FirstFailed is the probe's first failing result in the incident,
+	// when the latest is another; Touched are the actions since that
+	// re-ran the probe, in time order.
+	FirstFailed *Evidence `json:"first_failed,omitempty"`
+	Touched     []Touch   `json:"touched,omitempty"`
+}
+
+// Touch is an action that changed what a diagnosis step measures.
+type Touch struct {
+	Run     string                `json:"run"`
+	Action  string                `json:"action"`
+	Status  actions.OutcomeStatus `json:"status"`
+	Summary string                `json:"summary"`
+	At      time.Time             `json:"at"`
+	By      string                `json:"by"`
+}
+
+// evidenceOf is a probe run's result as the report shows it.
+func evidenceOf(p *session.ProbeRun) *Evidence {
+	res := p.Result
+	return &Evidence{Run: p.ID, Probe: p.Probe, Status: res.Status, Summary: res.Summary, Findings: nonNil(res.Findings),
+		Table: res.Evidence, At: p.Started, By: p.By.String(), Params: p.Params}
 }
 
 // Evidence is a probe result as the report shows it.
 type Evidence struct {
+	// Run is the probe run's id in the journal.
+	Run      string            `json:"run,omitempty"`
 	Probe    string            `json:"probe"`
 	Status   probes.Status     `json:"status"`
 	Summary  string            `json:"summary"`
@@ -218,9 +248,35 @@ func Build(rb *runbook.Runbook, events []session.Event, integrity Integrity, jou
 				return nil
 			}
 		}
-		res := p.Result
-		return &Evidence{Probe: p.Probe, Status: res.Status, Summary: res.Summary, Findings: nonNil(res.Findings),
-			Table: res.Evidence, At: p.Started, By: p.By.String(), Params: p.Params}
+		return evidenceOf(p)
+	}
+	// history fills a step's before and after: its probe's first failing
+	// result, and each action that re-ran the probe after it.
+	history := func(s *Step) {
+		if s.Probe == "" || s.Evidence == nil {
+			return
+		}
+		var first *session.ProbeRun
+		for _, q := range st.Probes {
+			if q.Probe == s.Probe && q.Result != nil && (q.Result.Status == probes.Fail || q.Result.Status == probes.Error) {
+				first = q
+				break
+			}
+		}
+		if first == nil || first.ID == s.Evidence.Run {
+			return
+		}
+		s.FirstFailed = evidenceOf(first)
+		for _, a := range st.Actions {
+			if a.Outcome == nil || a.Finished.Before(first.Started) || !slices.Contains(a.Plan.Recheck, s.Probe) {
+				continue
+			}
+			by := a.PlannedBy.String()
+			if a.ConfirmedBy != nil {
+				by = a.ConfirmedBy.String()
+			}
+			s.Touched = append(s.Touched, Touch{Run: a.ID, Action: a.Action, Status: a.Outcome.Status, Summary: a.Outcome.Summary, At: a.Finished, By: by})
+		}
 	}
 	tick := func(it *runbook.Item) Tick {
 		is := st.Items[it.ID]
@@ -235,6 +291,14 @@ func Build(rb *runbook.Runbook, events []session.Event, integrity Integrity, jou
 		if it.Binding != nil && it.Binding.Probe != "" {
 			t.Evidence = evidence(it.ID)
 		}
+		var proof []string
+		if e := t.Evidence; e != nil && (e.Status == probes.OK || e.Status == probes.Warn) {
+			proof = append(proof, fmt.Sprintf("probe %s (%s %s at %s)", e.Run, e.Probe, e.Status, e.At.UTC().Format("15:04:05 UTC")))
+		}
+		if is.Checked && t.At != nil {
+			proof = append(proof, fmt.Sprintf("ticked by %s at %s", t.By, t.At.UTC().Format("15:04:05 UTC")))
+		}
+		t.ProvedBy = strings.Join(proof, "; ")
 		return t
 	}
 	for _, sec := range rb.Sections {
@@ -248,6 +312,7 @@ func Build(rb *runbook.Runbook, events []session.Event, integrity Integrity, jou
 				if it.Binding != nil {
 					s.Probe = it.Binding.Probe
 					s.Evidence = evidence(it.ID)
+					history(&s)
 				}
 				if is.Status == session.ItemSkipped {
 					s.Skipped = is.SkipReason

@@ -13,6 +13,7 @@ import (
 
 	"steady/actions"
 	"steady/probes"
+	"steady/runbook"
 )
 
 // MaxLineBytes of action output kept per line; longer lines are cut with
@@ -39,7 +40,7 @@ func (s *Session) RunProbe(ctx context.Context, a Actor, item, probeID string, i
 	if it := s.rb.Item(item); it != nil && it.Binding != nil {
 		binding = it.Binding.Params
 	}
-	params, err := probes.Resolve(p, binding, input)
+	params, err := probes.Resolve(p, s.sinceFix(binding), s.sinceFix(input))
 	if err != nil {
 		return "", err
 	}
@@ -60,6 +61,45 @@ func (s *Session) RunProbe(ctx context.Context, a Actor, item, probeID string, i
 		}
 	}()
 	return run, nil
+}
+
+// sinceFix replaces every parameter "fix" by the time since the latest fix
+// of the incident ran (an action that changes things: not a backup or a
+// check), or since the incident opened when none has.
+func (s *Session) sinceFix(params map[string]string) map[string]string {
+	var out map[string]string
+	for k, v := range params {
+		if v != probes.SinceFix {
+			continue
+		}
+		if out == nil {
+			out = make(map[string]string, len(params))
+			for k2, v2 := range params {
+				out[k2] = v2
+			}
+		}
+		at := s.State().LastFix()
+		out[k] = fmt.Sprintf("%ds", max(int(s.now().Sub(at).Seconds())+1, 1))
+	}
+	if out == nil {
+		return params
+	}
+	return out
+}
+
+// RecordProbe journals the result of a probe that ran outside the session
+// (`steady check`), so that the incident remembers it as if it had run here.
+func (s *Session) RecordProbe(a Actor, r probes.Result) error {
+	if err := s.allow(a, RunProbe); err != nil {
+		return err
+	}
+	run := s.newRunID("probe")
+	if _, err := s.Append(a, TypeProbeStarted, ProbeStarted{Run: run, Probe: r.Probe, Params: r.Params}); err != nil {
+		return err
+	}
+	bound(&r)
+	_, err := s.Append(a, TypeProbeFinished, ProbeFinished{Run: run, Result: r})
+	return err
 }
 
 // RunProbes starts several probes at once (the TUI's "run all
@@ -373,8 +413,27 @@ func (s *Session) start(ctx context.Context, by Actor, run string, confirmer Act
 				_, _ = s.RunProbe(context.Background(), System, "", p, nil)
 			}
 		}
+		if outcome.Status == actions.Succeeded && isFix(&plan) {
+			s.reverify()
+		}
 	}()
 	return nil
+}
+
+// isFix reports whether a plan changes the application's state (a
+// migration, a flush, a restart, a recalculation), as opposed to a backup
+// or a check.
+func isFix(p *actions.Plan) bool { return p.Risk != actions.Low }
+
+// reverify runs the Verification section's bound probes again after a fix,
+// each recorded against its verification item: the checklist shows at
+// once whether the fix holds, measured from when it ran.
+func (s *Session) reverify() {
+	for _, it := range s.rb.Items() {
+		if it.Section == runbook.Verification && it.Binding != nil && it.Binding.Probe != "" {
+			_, _ = s.RunProbe(context.Background(), System, it.ID, it.Binding.Probe, nil)
+		}
+	}
 }
 
 // CancelAction asks a running action to stop; the action ends with a

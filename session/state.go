@@ -292,6 +292,19 @@ func (s *State) LastResult(probe string) *probes.Result {
 	return nil
 }
 
+// LastFix returns when the incident's latest fix finished: an action
+// that changed things (not a backup or a check) and succeeded; the
+// incident's start when none has.
+func (s *State) LastFix() time.Time {
+	at := s.Started
+	for _, a := range s.Actions {
+		if a.Outcome != nil && a.Outcome.Status == actions.Succeeded && a.Plan.Risk != actions.Low && a.Finished.After(at) {
+			at = a.Finished
+		}
+	}
+	return at
+}
+
 // RunningActions returns the actions executing now.
 func (s *State) RunningActions() []*ActionRun {
 	var out []*ActionRun

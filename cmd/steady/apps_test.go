@@ -274,3 +274,63 @@ func TestInitFallsBackToTheCatalog(t *testing.T) {
 	expect(t, r, 0, "Django could not start", "guessed from the database catalog")
 
 }
+
+// A headless incident remembers: the check that found the unapplied
+// migration is recorded in the incident act opened, so its report calls
+// the cause resolved after the migrate, not ruled out; and a check with
+// nothing to check is exit 2, never a silent green.
+func TestAHeadlessIncidentRemembers(t *testing.T) {
+	steadyBin(t)
+	dbURL := sandboxtest.Database(t)
+	app := examples.NewClinic(t, dbURL, sandboxtest.Redis(t))
+	app.MustManage(t, "migrate", "--noinput")
+	app.MustManage(t, "seed_clinic", "--clinicians", "3", "--months", "1")
+	dir := t.TempDir()
+	env := appEnv(app, dir)
+	steady := func(args ...string) result { t.Helper(); return runSteady(t, dir, env, args...) }
+	db := target.New(&config.Config{DB: dbURL}).DBName()
+
+	expect(t, steady("init", "--yes"), 0)
+	app.MustManage(t, "inject_fault", "--fault", "unapplied-migration")
+	expect(t, steady("act", "backup", "--yes"), 0, "Outcome: succeeded")
+	expect(t, steady("check", "--only", "migrations"), 1, "recorded in incident")
+	expect(t, steady("act", "migrate", "--yes", "--confirm", db), 0, "Outcome: succeeded")
+	expect(t, steady("check", "--only", "migrations", "--no-journal"), 0)
+
+	files, _ := filepath.Glob(filepath.Join(dir, "incidents", "*.jsonl"))
+	if len(files) != 1 {
+		t.Fatalf("incidents: %v", files)
+	}
+	r := runSteady(t, dir, nil, "report", "--format", "json", files[0])
+	var rep struct {
+		Causes []struct {
+			ID      string `json:"id"`
+			Verdict string `json:"verdict"`
+		} `json:"causes"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+		t.Fatalf("report: %v\n%s", err, r.stdout)
+	}
+	found := false
+	for _, c := range rep.Causes {
+		if c.ID == "incomplete-migration" {
+			found = true
+			if c.Verdict != string(probes.Resolved) {
+				t.Errorf("incomplete-migration is %q in the report of what was done, want resolved", c.Verdict)
+			}
+		}
+	}
+	if !found {
+		t.Errorf("the report has no incomplete-migration cause:\n%s", r.stdout)
+	}
+
+	// The diagnosis shows before and after, in time order.
+	md := runSteady(t, dir, nil, "report", files[0]).stdout
+	first, then, now := strings.Index(md, "First failed: probe `migrations`"), strings.Index(md, "Then: action `migrate`"), strings.Index(md, "Now: Probe `migrations`")
+	if first < 0 || then < first || now < then {
+		t.Errorf("the report's diagnosis does not show the migration before and after:\n%s", md)
+	}
+
+	r = runSteady(t, t.TempDir(), nil, "check")
+	expect(t, r, 2, "nothing was checked")
+}

@@ -15,9 +15,11 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"steady/config"
 	"steady/probes"
 	"steady/runbook"
 	"steady/secret"
+	"steady/session"
 	"steady/target"
 )
 
@@ -30,6 +32,7 @@ type checkFlags struct {
 	since     string
 	window    string
 	parallel  int
+	noJournal bool
 }
 
 func newCheckCmd() *cobra.Command {
@@ -44,8 +47,14 @@ verdict. Usable from cron as the runbook's regular data-integrity audit.
 The per-clinician probes (shift-counts, source-data) run when --clinician,
 --from and --to are given; otherwise they are reported as skipped.
 
+When an incident is open in the journal directory (an unfinished one, as
+steady act leaves it), the results are recorded in it, as if the probes had
+run on its screen: its report and the plans of later actions know them.
+--no-journal leaves the incident alone.
+
 Exit status: 0 when no probe fails, 1 when any probe fails or errors,
-2 when steady itself could not run (bad flags, bad runbook).`,
+2 when steady itself could not run (bad flags, bad runbook) or nothing
+could be checked (every probe skipped: nothing configured to check).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error { return runCheck(cmd, f) },
 	}
@@ -59,6 +68,7 @@ Exit status: 0 when no probe fails, 1 when any probe fails or errors,
 	fl.StringVar(&f.since, "since", "", "how far back audit-concurrency looks (e.g. 24h, 7d)")
 	fl.StringVar(&f.window, "window", "", "what counts as concurrent for audit-concurrency (default 1s)")
 	fl.IntVar(&f.parallel, "parallel", 4, "probes run at once")
+	fl.BoolVar(&f.noJournal, "no-journal", false, "do not record the results in the open incident of the journal directory")
 	return cmd
 }
 
@@ -157,10 +167,64 @@ func runCheck(cmd *cobra.Command, f checkFlags) error {
 	if ctx.Err() != nil {
 		return silentExit(exitAborted)
 	}
+	if !f.noJournal {
+		journalCheck(l, results, cmd.ErrOrStderr())
+	}
 	if rep.Failed {
 		return silentExit(exitFound)
 	}
-	return nil
+	var why []string
+	for _, r := range results {
+		if r.Status != probes.Skipped {
+			return nil
+		}
+		why = append(why, r.Probe+": "+strings.TrimPrefix(r.Summary, "skipped: "))
+	}
+	// A cron job must not read "nothing checked" as healthy.
+	return exitf(exitUsage, "nothing was checked: every probe was skipped (%s)", strings.Join(why, "; "))
+}
+
+// journalCheck records the results in the open incident of the journal
+// directory, if there is one and no other steady holds it; it says on w
+// where they went, or why not.
+func journalCheck(l *config.Loaded, results []probes.Result, w io.Writer) {
+	inf, ok := session.LatestUnfinished(l.JournalDir)
+	if !ok {
+		return
+	}
+	rb, err := session.LoadRunbookFor(inf.Path, l.Runbooks, known())
+	if err != nil {
+		fmt.Fprintf(w, "steady: results not recorded in %s: %v\n", inf.Path, err)
+		return
+	}
+	actor := session.Actor{Name: operatorName(&l.Config), Via: "cli", Role: session.Operator}
+	t := target.New(&l.Config)
+	defer t.Close()
+	s, _, err := session.Resume(inf.Path, session.Options{Runbook: rb, Target: t, Dir: l.JournalDir, Actor: actor, Version: version})
+	if err != nil {
+		fmt.Fprintf(w, "steady: results not recorded in incident %s: %v\n", inf.ID, err)
+		return
+	}
+	defer s.Shutdown()
+	n := 0
+	for _, r := range results {
+		if r.Status == probes.Skipped {
+			continue
+		}
+		if err := s.RecordProbe(actor, r); err != nil {
+			fmt.Fprintf(w, "steady: results not recorded in incident %s: %v\n", inf.ID, err)
+			return
+		}
+		n++
+	}
+	fmt.Fprintf(w, "steady: %s recorded in incident %s (--no-journal leaves it alone)\n", pluralWord(n, "result", "results"), s.ID())
+}
+
+func pluralWord(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
 }
 
 // runProbes runs the probes concurrently, at most parallel at a time, and
