@@ -145,6 +145,7 @@ func TestBadValues(t *testing.T) {
 		"probes:\n  statement_timeout: soon\n",
 		"audit:\n  window: 0s\n",
 		"actions:\n  backup_mode: tar\n",
+		"actions:\n  pgbackrest:\n    type: weekly\n",
 		"profile:\n  shift:\n    table: app_shift\n    clinician: c\n    date: d\n    status: s\n",
 		"profile:\n  audit:\n    kind: journal\n    table: t\n",
 	} {

@@ -183,7 +183,16 @@ func (h history) Results(p string) []*probes.Result {
 }
 
 func (s *Session) env(a Actor, override string) *actions.Env {
-	return &actions.Env{Target: s.target, History: history{s.State()}, Operator: a.Name, Override: override}
+	return &actions.Env{Target: s.target, History: history{s.State()}, Operator: a.Name, Override: override, Incident: s.ID()}
+}
+
+// planEnv is the Env a plan is made in: it also names the run the plan
+// will be recorded as, so what the plan names after it (a restore point)
+// is what runs.
+func (s *Session) planEnv(a Actor) *actions.Env {
+	env := s.env(a, "")
+	env.Run = s.nextRunID("action")
+	return env
 }
 
 // PlanAction asks an action for its plan and records it. The plan is what
@@ -205,7 +214,7 @@ func (s *Session) PlanAction(ctx context.Context, a Actor, item, actionID string
 	for k, v := range params {
 		merged[k] = v
 	}
-	plan, err := act.Plan(ctx, s.env(a, ""), merged)
+	plan, err := act.Plan(ctx, s.planEnv(a), merged)
 	if err != nil {
 		return nil, fmt.Errorf("plan %s: %w", actionID, err)
 	}
@@ -266,7 +275,7 @@ func (s *Session) revalidate(ctx context.Context, a Actor, ar *ActionRun) (*Acti
 	if !ok {
 		return nil, nil, fmt.Errorf("no action %q", ar.Action)
 	}
-	plan, err := act.Plan(ctx, s.env(a, ""), ar.Plan.Params)
+	plan, err := act.Plan(ctx, s.planEnv(a), ar.Plan.Params)
 	if err != nil {
 		return nil, nil, fmt.Errorf("plan %s again: %w", ar.Action, err)
 	}
@@ -391,6 +400,7 @@ func (s *Session) start(ctx context.Context, by Actor, run string, confirmer Act
 	}
 	plan := ar.Plan
 	env := s.env(confirmer, override)
+	env.Run = run
 	if _, err := s.Append(by, TypeActionStarted, ActionStarted{Run: run}); err != nil {
 		return err
 	}
