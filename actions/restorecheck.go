@@ -213,7 +213,7 @@ func createDBPrecondition(ctx context.Context, t *target.Target) Precondition {
 	case err != nil:
 		c.Detail = "cannot read the role's rights: " + t.Scrubber.Scrub(err.Error())
 	case !may:
-		c.Detail = fmt.Sprintf("role %s has no CREATEDB: a superuser can `ALTER ROLE %s CREATEDB` for the rehearsal", role, pgx.Identifier{role}.Sanitize())
+		c.Detail = fmt.Sprintf("role %s has no CREATEDB: a superuser can `ALTER ROLE %s CREATEDB` for the rehearsal", role, patternPart(role))
 	default:
 		c.Holds, c.Detail = true, "role "+role+" has CREATEDB"
 	}
