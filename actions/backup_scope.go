@@ -2,13 +2,18 @@ package actions
 
 import (
 	"context"
+	"crypto/sha256"
 	_ "embed"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io/fs"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -140,24 +145,9 @@ func learnScope(ctx context.Context, env *Env) (*scope, error) {
 	sc := &scope{learnt: map[string]migrationScope{}}
 	sc.migrations, sc.source, sc.listWarn = unappliedMigrations(ctx, env)
 	if len(sc.migrations) > 0 {
-		cfg := env.Target.Config()
-		targets, _ := json.Marshal(sc.migrations)
-		body, err := django.Shell(ctx, django.ShellOptions{Manage: manage, Dir: cfg.Django.Dir, Timeout: cfg.Actions.CommandTimeout.D(), Grace: cfg.Actions.KillGrace.D()},
-			"TARGETS = "+string(targets)+"\n"+scopeScript, scopeBegin, scopeEnd)
-		if err != nil {
-			return nil, fmt.Errorf("ask Django which tables the pending migrations alter: %s", env.Target.Scrubber.Scrub(err.Error()))
+		if sc.learnt, err = askDjango(ctx, env, manage, sc.migrations); err != nil {
+			return nil, err
 		}
-		var res struct {
-			Migrations map[string]migrationScope `json:"migrations"`
-			Error      string                    `json:"error"`
-		}
-		if err := json.Unmarshal([]byte(body), &res); err != nil {
-			return nil, fmt.Errorf("the migration scope script printed something that is not its JSON: %v", err)
-		}
-		if res.Error != "" {
-			return nil, fmt.Errorf("the migration scope script failed in the project: %s", res.Error)
-		}
-		sc.learnt = res.Migrations
 	}
 	want := []string{migrationsTable}
 	for _, m := range sc.migrations {
@@ -197,6 +187,86 @@ func learnScope(ctx context.Context, env *Env) (*scope, error) {
 	}
 	sc.took = time.Since(started)
 	return sc, nil
+}
+
+// learnt remembers Django's answer for one set of migration files: a plan
+// is made again just before it runs, and asking Django costs a start of
+// the project (about half a second) each time. What a migration alters
+// follows from the migration files alone, so their fingerprint is the key.
+var learnt struct {
+	sync.Mutex
+	key    string
+	result map[string]migrationScope
+}
+
+// askDjango runs the scope script for migrations through the manage
+// command, or reuses its answer for the same migration files.
+func askDjango(ctx context.Context, env *Env, manage string, migrations []string) (map[string]migrationScope, error) {
+	cfg := env.Target.Config()
+	key := ""
+	if fp := migrationFiles(cfg.Django.Dir); fp != "" {
+		key = manage + "\x00" + cfg.Django.Dir + "\x00" + strings.Join(migrations, ",") + "\x00" + fp
+		learnt.Lock()
+		hit, ok := learnt.result, learnt.key == key
+		learnt.Unlock()
+		if ok {
+			return hit, nil
+		}
+	}
+	targets, _ := json.Marshal(migrations)
+	body, err := django.Shell(ctx, django.ShellOptions{Manage: manage, Dir: cfg.Django.Dir, Timeout: cfg.Actions.CommandTimeout.D(), Grace: cfg.Actions.KillGrace.D()},
+		"TARGETS = "+string(targets)+"\n"+scopeScript, scopeBegin, scopeEnd)
+	if err != nil {
+		return nil, fmt.Errorf("ask Django which tables the pending migrations alter: %s", env.Target.Scrubber.Scrub(err.Error()))
+	}
+	var res struct {
+		Migrations map[string]migrationScope `json:"migrations"`
+		Error      string                    `json:"error"`
+	}
+	if err := json.Unmarshal([]byte(body), &res); err != nil {
+		return nil, fmt.Errorf("the migration scope script printed something that is not its JSON: %v", err)
+	}
+	if res.Error != "" {
+		return nil, fmt.Errorf("the migration scope script failed in the project: %s", res.Error)
+	}
+	if key != "" {
+		learnt.Lock()
+		learnt.key, learnt.result = key, res.Migrations
+		learnt.Unlock()
+	}
+	return res.Migrations, nil
+}
+
+// migrationFiles fingerprints the migration files under a project
+// directory (name, size, modification time); "" when there is no
+// directory to read, and then nothing is remembered.
+func migrationFiles(dir string) string {
+	if dir == "" {
+		return ""
+	}
+	h := sha256.New()
+	n := 0
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && (d.Name() == "__pycache__" || strings.HasPrefix(d.Name(), ".")) && path != dir {
+			return filepath.SkipDir
+		}
+		if !d.IsDir() && strings.HasSuffix(path, ".py") && filepath.Base(filepath.Dir(path)) == "migrations" {
+			fi, err := d.Info()
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(h, "%s %d %d\n", path, fi.Size(), fi.ModTime().UnixNano())
+			n++
+		}
+		return nil
+	})
+	if err != nil || n == 0 {
+		return ""
+	}
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 // findRelations looks tables up by the name Django gives them (resolved
