@@ -197,6 +197,9 @@ func planDump(env *Env, plan *Plan, mode string, dbSize int64, sc *scope) error 
 		}
 		partial := partialPath(path)
 		dump := Step{Kind: StepCommand, Text: pgDumpLine(partial, conn, format, sc), Note: "custom format (compressed), into a new file (O_EXCL) named .partial until it is proven whole; the password goes in PGPASSWORD, never on the command line"}
+		if sc != nil {
+			dump.Note = "custom format, compressed at zlib's fastest level, into a new file (O_EXCL) named .partial until it is proven whole; the password goes in PGPASSWORD, never on the command line"
+		}
 		if format == formatDirectory {
 			dump.Note = fmt.Sprintf("directory format, %d tables dumped in parallel, into a new directory named .partial until it is proven whole; the password goes in PGPASSWORD, never on the command line", sc.parallel())
 		}
@@ -246,6 +249,12 @@ func pgDumpLine(path, conn, format string, sc *scope) string {
 	args := []string{"--format=" + format}
 	if format == formatDirectory {
 		args = append(args, "--jobs="+strconv.Itoa(sc.parallel()))
+	}
+	if sc != nil {
+		// A scoped backup is taken in a hurry, before a migration: zlib's
+		// fastest level dumped the bench's shift table 2.5 times faster
+		// than the default level, for a quarter more bytes.
+		args = append(args, "--compress=1")
 	}
 	args = append(args, "--no-password", "--file="+path)
 	if sc != nil {
