@@ -122,8 +122,8 @@ func (sc *scope) parallel() int {
 }
 
 // parallelTable is the size from which a table is worth a dump job of
-// its own.
-const parallelTable = 256 << 20
+// its own. A variable so that tests can call small tables large.
+var parallelTable int64 = 256 << 20
 
 // names lists the scope's tables as schema.name.
 func (sc *scope) names() []string {

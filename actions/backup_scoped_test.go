@@ -296,3 +296,47 @@ func TestAutoBackupChoosesByDatabaseSize(t *testing.T) {
 		t.Errorf("auto's scoped backup: %+v", o)
 	}
 }
+
+// Two large tables are dumped in parallel, in directory format: the
+// directory is written as .partial, read back whole, named without ever
+// replacing anything, hashed file by file, and restores in the rehearsal.
+func TestScopedBackupOfLargeTablesIsParallel(t *testing.T) {
+	s := newScopedApp(t, "")
+	s.app.MustManage(t, "inject_fault", "--fault", "unapplied-migration")
+	defer func(was int64) { parallelTable = was }(parallelTable)
+	parallelTable = 1
+	env := s.env(&history{})
+	p := plan(t, "backup", env, map[string]string{"mode": "scoped"})
+	if p.Facts[factFormat] != formatDirectory || !strings.Contains(p.Steps[0].Text, "--format=directory --jobs=2 ") || !strings.HasSuffix(p.Facts[factPath], "-scoped.dir") {
+		t.Fatalf("format %s, path %s, dump %s", p.Facts[factFormat], p.Facts[factPath], p.Steps[0].Text)
+	}
+	out := newRecorder()
+	o := execute(t, env, p, out)
+	if o.Status != Succeeded || o.Artefacts[ArtefactFormat] != formatDirectory {
+		t.Fatalf("outcome %+v\n%s", o, out.text())
+	}
+	path := o.Artefacts[ArtefactPath]
+	if fi, err := os.Stat(path); err != nil || !fi.IsDir() {
+		t.Fatalf("%s is not the dump directory: %v", path, err)
+	}
+	if _, err := os.Stat(partialPath(path)); !os.IsNotExist(err) {
+		t.Errorf("the .partial directory is left behind: %v", err)
+	}
+	if sum, _, err := pathSHA256(path); err != nil || sum != o.Artefacts[ArtefactSHA256] {
+		t.Errorf("sha256 of the directory %s (%v), recorded %s", sum, err, o.Artefacts[ArtefactSHA256])
+	}
+	// A directory never replaces another: naming onto an existing one fails.
+	other := filepath.Join(t.TempDir(), "taken")
+	if err := os.Mkdir(other, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := nameBackup(path, other); err == nil {
+		t.Errorf("a dump directory was renamed over an existing directory")
+	}
+
+	h := &history{backups: []Backup{backupOf(o)}}
+	rp := plan(t, "restore-check", s.env(h), nil)
+	if ro := execute(t, s.env(h), rp, newRecorder()); ro.Status != Succeeded || !strings.Contains(ro.Artefacts["rows"], "public.config_shift=") {
+		t.Errorf("restore-check of the directory dump: %+v", ro)
+	}
+}
