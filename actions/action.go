@@ -7,6 +7,7 @@ package actions
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -90,6 +91,10 @@ type Plan struct {
 	// Repairs are the lost values a repair restores, each with the value
 	// its row holds now (the repair runs only while it still does).
 	Repairs []probes.LostUpdate `json:"repairs,omitempty"`
+	// Alternatives are the other ways the action could do this, with
+	// their estimates (backup: each mode), chosen with the parameter each
+	// names.
+	Alternatives []Alternative `json:"alternatives,omitempty"`
 	// Recheck lists probes to run again after the action.
 	Recheck []string  `json:"recheck,omitempty"`
 	Created time.Time `json:"created_at"`
@@ -200,10 +205,45 @@ type Output interface {
 // Backup is a verified backup taken in this session.
 type Backup struct {
 	Database string
-	Path     string
-	SHA256   string
-	Size     int64
-	At       time.Time
+	// Method is how it was taken: pg_dump, scoped, dumpdata,
+	// restore_point or pgbackrest.
+	Method string
+	// Path is the file (or directory) of a dump; empty for a restore point
+	// or a pgBackRest backup, which Label names instead.
+	Path   string
+	Label  string
+	SHA256 string
+	Size   int64
+	At     time.Time
+	// Format is a dump's format: custom, directory or json.
+	Format string
+	// Migrations are what a scoped backup covers: the migrations whose
+	// tables it holds. Empty for a backup of the whole database.
+	Migrations []string
+	// Tables are the tables a scoped backup holds (schema.name).
+	Tables []string
+	// SourceBytes is how much of the database the backup read, and Took
+	// how long it took: the throughput the next plan estimates with.
+	SourceBytes int64
+	Took        time.Duration
+}
+
+// Scoped reports whether the backup holds only some tables.
+func (b Backup) Scoped() bool { return b.Method == modeScoped }
+
+// Covers reports whether the backup protects what the given migrations
+// alter: a backup of the whole database (or cluster) covers any; a scoped
+// one only migrations it was taken for.
+func (b Backup) Covers(migrations []string) bool {
+	if !b.Scoped() {
+		return true
+	}
+	for _, m := range migrations {
+		if !slices.Contains(b.Migrations, m) {
+			return false
+		}
+	}
+	return true
 }
 
 // History is what the session knows that guards depend on.
@@ -234,6 +274,10 @@ type Env struct {
 	// Override waives overridable preconditions; it is the operator's
 	// written reason, journaled with the confirmation. Empty: no override.
 	Override string
+	// Incident and Run name the incident and the run the plan is made
+	// for (a restore point is named after them); empty outside a session.
+	Incident string
+	Run      string
 }
 
 // Action is one fix.
@@ -308,4 +352,31 @@ const (
 	ArtefactSHA256   = "sha256"
 	ArtefactSize     = "size"     // bytes
 	ArtefactVerified = "verified" // "true" once the backup was read back
+	// ArtefactMethod says how: pg_dump, scoped, dumpdata, restore_point or
+	// pgbackrest; absent on backups older than the key (pg_dump).
+	ArtefactMethod = "method"
+	// ArtefactLabel names a restore point or a pgBackRest backup.
+	ArtefactLabel  = "label"
+	ArtefactFormat = "format" // custom, directory or json
+	// ArtefactTables and ArtefactMigrations list (comma-separated) what a
+	// scoped backup holds and the migrations it covers.
+	ArtefactTables     = "tables"
+	ArtefactMigrations = "migrations"
+	// ArtefactSourceBytes is how much of the database the backup read.
+	ArtefactSourceBytes = "source_bytes"
 )
+
+// Alternative is another way an action could do its work, with what it
+// would cost, for the operator to choose instead (backup's modes).
+type Alternative struct {
+	// Param is how to choose it, e.g. "mode=pg_dump".
+	Param string `json:"param"`
+	// Estimate is how long it would take, or why it is not available.
+	Estimate string `json:"estimate"`
+	// Detail says what it would do.
+	Detail string `json:"detail,omitempty"`
+	// Available is false when a precondition of it fails now.
+	Available bool `json:"available"`
+	// Chosen marks the one this plan carries out.
+	Chosen bool `json:"chosen,omitempty"`
+}

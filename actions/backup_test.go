@@ -145,7 +145,7 @@ truncate -s 300 "$f"
 
 func TestBackupFreeSpaceGuard(t *testing.T) {
 	dir := t.TempDir()
-	cs := backupPreconditions(modePgDump, dir, filepath.Join(dir, "x.dump"), 1<<62)
+	cs := backupPreconditions(modePgDump, dir, filepath.Join(dir, "x.dump"), 1<<62, false)
 	var space Precondition
 	for _, c := range cs {
 		if c.Name == "free disk space" {

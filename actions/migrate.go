@@ -114,7 +114,7 @@ func (m migrateAction) Plan(ctx context.Context, env *Env, params map[string]str
 	}
 	plan.rests("database", db)
 	plan.rests("unapplied migrations", orNone(strings.Join(unapplied, ", ")))
-	guard := backupPrecondition(env, db)
+	guard := backupPrecondition(env, db, unapplied, source != "none")
 	plan.Preconditions = []Precondition{guard}
 	backup := "none"
 	if guard.Holds {
@@ -212,8 +212,11 @@ func unappliedMigrations(ctx context.Context, env *Env) (list []string, source, 
 	return list, source, warn
 }
 
-// backupPrecondition holds when the incident has a verified backup of db.
-func backupPrecondition(env *Env, db string) Precondition {
+// backupPrecondition holds when the incident has a verified backup of db
+// that covers the unapplied migrations: a backup of the whole database (or
+// cluster) covers any; a scoped one only the migrations it was taken for,
+// and none when the list of unapplied migrations is not known.
+func backupPrecondition(env *Env, db string, unapplied []string, listKnown bool) Precondition {
 	c := Precondition{Name: "verified backup of " + db + " from this incident", Overridable: true}
 	var backups []Backup
 	if env.History != nil {
@@ -223,17 +226,48 @@ func backupPrecondition(env *Env, db string) Precondition {
 		c.Detail = "none taken in this incident: run the backup action first (override only with a written reason, if a backup is impossible)"
 		return c
 	}
-	b := backups[len(backups)-1]
-	sum := b.SHA256
-	if len(sum) > 12 {
-		sum = sum[:12] + "…"
+	var uncovering []string
+	for i := len(backups) - 1; i >= 0; i-- {
+		b := backups[i]
+		if b.Scoped() && (!listKnown || !b.Covers(unapplied)) {
+			uncovering = append(uncovering, describeBackup(b))
+			continue
+		}
+		c.Holds = true
+		c.Detail = describeBackup(b)
+		return c
 	}
-	c.Holds = true
-	c.Detail = fmt.Sprintf("%s (%s, sha256 %s)", b.Path, humanBytes(b.Size), sum)
-	if !b.At.IsZero() {
-		c.Detail += " taken at " + b.At.UTC().Format("15:04:05 UTC")
+	c.Detail = "the scoped backups of this incident do not cover what this migrate applies (" + strings.Join(unapplied, ", ") + "): " + strings.Join(uncovering, "; ") +
+		"; take a backup that covers it: the backup action again (--mode scoped for these migrations, or --mode pg_dump)"
+	if !listKnown {
+		c.Detail = "the unapplied migrations cannot be listed now, so no scoped backup can be shown to cover them (" + strings.Join(uncovering, "; ") + "); take a full backup: --mode pg_dump"
 	}
 	return c
+}
+
+// describeBackup names a backup for a precondition: what it is, how big,
+// what it covers and when it was taken.
+func describeBackup(b Backup) string {
+	var d string
+	switch b.Method {
+	case modeRestorePoint:
+		d = "restore point " + b.Label + " (a point-in-time recovery target of the cluster, its WAL archived)"
+	case modePgBackRest:
+		d = fmt.Sprintf("pgBackRest backup %s (%s of the cluster)", b.Label, humanBytes(b.Size))
+	default:
+		sum := b.SHA256
+		if len(sum) > 12 {
+			sum = sum[:12] + "…"
+		}
+		d = fmt.Sprintf("%s (%s, sha256 %s)", b.Path, humanBytes(b.Size), sum)
+		if b.Scoped() {
+			d = fmt.Sprintf("scoped backup %s (%s, sha256 %s; tables %s; covers %s)", b.Path, humanBytes(b.Size), sum, strings.Join(b.Tables, ", "), orNone(strings.Join(b.Migrations, ", ")))
+		}
+	}
+	if !b.At.IsZero() {
+		d += " taken at " + b.At.UTC().Format("15:04:05 UTC")
+	}
+	return d
 }
 
 // lockHolder is the session holding the migrate lock of a database.
@@ -406,8 +440,13 @@ func (m migrateAction) Execute(ctx context.Context, env *Env, plan *Plan, out Ou
 		return Outcome{Status: Refused, ExitCode: -1, Duration: time.Since(started),
 			Summary: fmt.Sprintf("refused: the plan is for database %s but steady is connected to %s; plan again", db, t.DBName())}
 	}
-	// The backup guard is judged again now, not as it stood at planning.
-	if refused := refusedNow(env, []Precondition{backupPrecondition(env, db)}); refused != nil {
+	// The backup guard is judged again now, not as it stood at planning:
+	// against the migrations the plan applies.
+	var unapplied []string
+	if u := plan.Facts["unapplied"]; u != "" {
+		unapplied = strings.Split(u, ", ")
+	}
+	if refused := refusedNow(env, []Precondition{backupPrecondition(env, db, unapplied, plan.Facts["unapplied_source"] != "none")}); refused != nil {
 		refused.Duration = time.Since(started)
 		return *refused
 	}

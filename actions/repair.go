@@ -181,7 +181,7 @@ func (r repairAction) Plan(ctx context.Context, env *Env, params map[string]stri
 		plan.Facts["undo"] = strings.Join(undo, ";\n") + ";"
 	}
 	plan.Steps = append(plan.Steps, Step{Kind: StepProbe, Text: "audit-concurrency", Note: "re-run afterwards: the values restored?"})
-	plan.Preconditions = []Precondition{backupPrecondition(env, db)}
+	plan.Preconditions = []Precondition{repairBackup(env, db, pf.Shift.Table)}
 	backup := "none"
 	if plan.Preconditions[0].Holds {
 		backup = plan.Preconditions[0].Detail
@@ -191,6 +191,30 @@ func (r repairAction) Plan(ctx context.Context, env *Env, params map[string]stri
 	plan.rests("values to restore", repairsText(restore))
 	plan.rests("verified backup", backup)
 	return plan, nil
+}
+
+// repairBackup holds when the incident has a verified backup that holds
+// the table the repair writes: of the whole database, or scoped to tables
+// that include it.
+func repairBackup(env *Env, db, table string) Precondition {
+	c := backupPrecondition(env, db, nil, false)
+	if c.Holds || env.History == nil {
+		return c
+	}
+	backups := env.History.VerifiedBackups(db)
+	for i := len(backups) - 1; i >= 0; i-- {
+		b := backups[i]
+		for _, t := range b.Tables {
+			if t == table || strings.HasSuffix(t, "."+table) {
+				c.Holds, c.Detail = true, describeBackup(b)
+				return c
+			}
+		}
+	}
+	if len(backups) > 0 {
+		c.Detail = "no backup of this incident holds " + table + ": take one (the backup action, --mode pg_dump)"
+	}
+	return c
 }
 
 // lostNote says where a lost value comes from.

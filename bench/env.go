@@ -99,7 +99,10 @@ func Open(ctx context.Context, repo, steadyBin, work string, log io.Writer) (_ *
 			err = errors.Join(err, e.Close())
 		}
 	}()
-	if e.SB, err = sandbox.Start(ctx, sandbox.Options{Log: log}); err != nil {
+	// The cluster archives WAL, as production clusters of this size do, for
+	// the restore point row; archive_command stays 'true' (discarding) but
+	// for that row, so the bulk load is not copied.
+	if e.SB, err = sandbox.Start(ctx, sandbox.Options{Log: log, Postgres: sandbox.PostgresOptions{Archive: true}}); err != nil {
 		return nil, err
 	}
 	// The machine may be shared: another process preempting redis-server
@@ -136,6 +139,9 @@ func Open(ctx context.Context, repo, steadyBin, work string, log io.Writer) (_ *
 	}
 	if e.DB, err = pgx.Connect(ctx, e.DatabaseURL); err != nil {
 		return nil, fmt.Errorf("connect to the sandbox database: %w", err)
+	}
+	if err := e.archiveInto(ctx, false); err != nil {
+		return nil, err
 	}
 	for _, c := range []struct {
 		dst **redis.Client

@@ -26,6 +26,8 @@ var rows = []row{
 	{"cache", cacheRow},
 	{"flush", flushRow},
 	{"backup", backupRow},
+	{"backup-scoped", scopedBackupRow},
+	{"restore-point", restorePointRow},
 	{"enqueue", enqueueRow},
 	{"frame", frameRow},
 	{"rss", rssRow},

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"reflect"
+	"slices"
 	"strings"
 	"time"
 
@@ -96,8 +97,15 @@ type Audit struct {
 
 // Actions configures the fixes.
 type Actions struct {
-	// BackupMode is "pg_dump" (default) or "dumpdata".
+	// BackupMode is how the backup action backs up: "auto" (the default:
+	// proposed from the database's size and what the cluster offers),
+	// "pg_dump" (the whole database), "scoped" (only the tables the
+	// pending migrations alter), "restore_point" (a named point-in-time
+	// recovery target on a cluster that archives WAL), "pgbackrest" (the
+	// team's stanza) or "dumpdata" (the manage command).
 	BackupMode string `yaml:"backup_mode"`
+	// PgBackRest is the team's pgBackRest, for backup_mode pgbackrest.
+	PgBackRest PgBackRest `yaml:"pgbackrest"`
 	// CommandTimeout caps each command an action runs.
 	CommandTimeout Duration `yaml:"command_timeout"`
 	// KillGrace is how long a cancelled command gets between SIGINT and SIGKILL.
@@ -112,6 +120,21 @@ type Actions struct {
 	// repair) or "sql" (an UPDATE per row, its before-image journaled).
 	RepairMode string `yaml:"repair_mode"`
 }
+
+// PgBackRest says how to reach the team's pgBackRest repository.
+type PgBackRest struct {
+	// Command runs pgbackrest as the account that owns the repository,
+	// e.g. "sudo -u postgres pgbackrest" or "ssh db-1 pgbackrest"; options
+	// such as --config=FILE may follow.
+	Command string `yaml:"command"`
+	// Stanza is the stanza of the application's cluster.
+	Stanza string `yaml:"stanza"`
+	// Type is the backup type: incr (the default), diff or full.
+	Type string `yaml:"type"`
+}
+
+// BackupModes are the values actions.backup_mode takes.
+var BackupModes = []string{"auto", "pg_dump", "scoped", "restore_point", "pgbackrest", "dumpdata"}
 
 // Serve configures the SSH server.
 type Serve struct {
@@ -152,7 +175,8 @@ func Default() Config {
 			Since:  Duration(7 * 24 * time.Hour),
 		},
 		Actions: Actions{
-			BackupMode:     "pg_dump",
+			BackupMode:     "auto",
+			PgBackRest:     PgBackRest{Command: "pgbackrest", Type: "incr"},
 			CommandTimeout: Duration(30 * time.Minute),
 			KillGrace:      Duration(5 * time.Second),
 			TaskTimeout:    Duration(2 * time.Minute),
@@ -260,10 +284,13 @@ func (c *Config) Validate() error {
 			ps = append(ps, Problem{a.key, fmt.Sprintf("must be off, destructive or all, not %q", a.v)})
 		}
 	}
-	switch c.Actions.BackupMode {
-	case "pg_dump", "dumpdata":
+	if !slices.Contains(BackupModes, c.Actions.BackupMode) {
+		ps = append(ps, Problem{"actions.backup_mode", fmt.Sprintf("must be one of %s, not %q", strings.Join(BackupModes, ", "), c.Actions.BackupMode)})
+	}
+	switch c.Actions.PgBackRest.Type {
+	case "full", "diff", "incr":
 	default:
-		ps = append(ps, Problem{"actions.backup_mode", fmt.Sprintf("must be pg_dump or dumpdata, not %q", c.Actions.BackupMode)})
+		ps = append(ps, Problem{"actions.pgbackrest.type", fmt.Sprintf("must be full, diff or incr, not %q", c.Actions.PgBackRest.Type)})
 	}
 	switch c.Actions.RepairMode {
 	case "app", "sql":

@@ -146,6 +146,7 @@ func TestBadValues(t *testing.T) {
 		"probes:\n  statement_timeout: soon\n",
 		"audit:\n  window: 0s\n",
 		"actions:\n  backup_mode: tar\n",
+		"actions:\n  pgbackrest:\n    type: weekly\n",
 		"profile:\n  shift:\n    table: app_shift\n    clinician: c\n    date: d\n    status: s\n",
 		"profile:\n  audit:\n    kind: journal\n    table: t\n",
 	} {
@@ -221,7 +222,7 @@ func TestOutOfRangeValuesNameFileAndLine(t *testing.T) {
 		{"audit:\n  since: 20000d\n", ":2: audit.since must be from 1m0s to 87600h0m0s, not 480000h0m0s"},
 		{"actions:\n  kill_grace: 0s\n", ":2: actions.kill_grace must be from 100ms to 10m0s, not 0s"},
 		{"serve:\n  idle_timeout: 2h\n  max_timeout: 1h\n", ":2: serve.idle_timeout (2h0m0s) is longer than serve.max_timeout"},
-		{"\n\nactions:\n  backup_mode: tar\n", ":4: actions.backup_mode must be pg_dump or dumpdata"},
+		{"\n\nactions:\n  backup_mode: tar\n", ":4: actions.backup_mode must be one of auto, pg_dump, scoped"},
 	}
 	for _, tt := range tests {
 		file := writeFile(t, tt.body)

@@ -42,6 +42,13 @@ type PostgresOptions struct {
 	// StartTimeout bounds initdb plus startup if ctx has no earlier
 	// deadline; zero means one minute.
 	StartTimeout time.Duration
+	// Archive turns continuous archiving on: archive_mode = on and an
+	// archive_command copying each finished WAL segment into ArchiveDir(),
+	// never over a file already there, as a team's own copy to a mount does.
+	Archive bool
+	// Recover starts the server from a base backup instead of a fresh
+	// cluster and replays archived WAL up to a named restore point.
+	Recover *Recovery
 }
 
 // Postgres is a private PostgreSQL server in a temp dir: TCP on
@@ -49,6 +56,10 @@ type PostgresOptions struct {
 // unix socket in Dir() that trusts the local user.
 type Postgres struct {
 	dir      string
+	binDir   string
+	cred     *syscall.Credential
+	archive  bool
+	recover  *Recovery
 	password string
 	port     int
 	keep     bool
@@ -83,6 +94,10 @@ func StartPostgres(ctx context.Context, opts PostgresOptions) (_ *Postgres, err 
 	}
 	p := &Postgres{
 		dir:      dir,
+		binDir:   filepath.Dir(initdb),
+		cred:     cred,
+		archive:  opts.Archive,
+		recover:  opts.Recover,
 		keep:     opts.Keep,
 		progress: progressWriter(opts.Log),
 		log:      &logFile{path: filepath.Join(dir, "postgres.log")},
@@ -99,6 +114,10 @@ func StartPostgres(ctx context.Context, opts PostgresOptions) (_ *Postgres, err 
 	if p.password, err = randomHex(16); err != nil {
 		return nil, fmt.Errorf("start postgres in %s: generate password: %w", dir, err)
 	}
+	if opts.Recover != nil {
+		// The roles, and so the password, are the base backup's.
+		p.password = opts.Recover.Password
+	}
 	// The socket path is limited to 107 bytes by the kernel (sun_path).
 	if len(dir)+len("/.s.PGSQL.65535") > 107 {
 		return nil, fmt.Errorf("start postgres in %s: the unix socket path would exceed 107 bytes; point TMPDIR at a shorter path", dir)
@@ -110,8 +129,18 @@ func StartPostgres(ctx context.Context, opts PostgresOptions) (_ *Postgres, err 
 		}
 	}
 
-	fmt.Fprintf(p.progress, "sandbox: postgres: initdb in %s\n", dir)
-	if err := p.initdb(ctx, initdb, cred); err != nil {
+	if opts.Recover != nil {
+		fmt.Fprintf(p.progress, "sandbox: postgres: restoring the base backup %s in %s\n", opts.Recover.BaseBackup, dir)
+		if err := p.restoreBase(ctx, cred); err != nil {
+			return nil, err
+		}
+	} else {
+		fmt.Fprintf(p.progress, "sandbox: postgres: initdb in %s\n", dir)
+		if err := p.initdb(ctx, initdb, cred); err != nil {
+			return nil, err
+		}
+	}
+	if err := p.prepareArchive(); err != nil {
 		return nil, err
 	}
 	if err := p.configure(); err != nil {
@@ -127,6 +156,11 @@ func StartPostgres(ctx context.Context, opts PostgresOptions) (_ *Postgres, err 
 			return nil, err
 		}
 		fmt.Fprintf(p.progress, "sandbox: postgres: port %d was taken meanwhile, retrying\n", p.port)
+	}
+	if opts.Recover != nil {
+		if err := p.awaitPromotion(ctx); err != nil {
+			return nil, err
+		}
 	}
 	fmt.Fprintf(p.progress, "sandbox: postgres: ready on 127.0.0.1:%d in %v (dir %s, pid %d)\n",
 		p.port, time.Since(started).Round(time.Millisecond), dir, p.srv.pid())
@@ -195,7 +229,7 @@ logging_collector = off
 # Puts the dir name into every backend's process title, so stray processes
 # can be traced back to (and cleaned up with) this dir.
 cluster_name = %s
-`, pgQuote(p.dir), pgQuote(filepath.Base(p.dir)))
+%s`, pgQuote(p.dir), pgQuote(filepath.Base(p.dir)), p.archiveSettings())
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what steady's drills and tests need from Debian's packages when
 # it is missing: PostgreSQL and Redis binaries (for private sandboxes),
-# tmux and the OpenSSH client (end-to-end tests), GNU time (make bench),
+# tmux and the OpenSSH client (end-to-end tests), pgBackRest (the backup
+# action's pgbackrest mode), GNU time (make bench),
 # and Django, Celery and friends for the example application. Nothing is installed when all is
 # present. Without apt-get, root or sudo it prints what to install.
 set -euo pipefail
@@ -20,6 +21,9 @@ have redis-cli || missing+=(redis-tools)
 have tmux || missing+=(tmux)
 have ssh || missing+=(openssh-client)
 have ssh-keygen || missing+=(openssh-client)
+# pgBackRest, for the backup action's pgbackrest mode (tested against a
+# real repository).
+have pgbackrest || missing+=(pgbackrest)
 # GNU time, for the peak memory row of make bench.
 [ -x /usr/bin/time ] || missing+=(time)
 

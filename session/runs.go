@@ -211,7 +211,16 @@ func (h history) Results(p string) []*probes.Result {
 }
 
 func (s *Session) env(a Actor, override string) *actions.Env {
-	return &actions.Env{Target: s.target, History: history{s.State()}, Operator: a.Name, Override: override}
+	return &actions.Env{Target: s.target, History: history{s.State()}, Operator: a.Name, Override: override, Incident: s.ID()}
+}
+
+// planEnv is the Env a plan is made in: it also names the run the plan
+// will be recorded as, so what the plan names after it (a restore point)
+// is what runs.
+func (s *Session) planEnv(a Actor) *actions.Env {
+	env := s.env(a, "")
+	env.Run = s.nextRunID("action")
+	return env
 }
 
 // PlanAction asks an action for its plan and records it. The plan is what
@@ -233,7 +242,7 @@ func (s *Session) PlanAction(ctx context.Context, a Actor, item, actionID string
 	for k, v := range params {
 		merged[k] = v
 	}
-	plan, err := act.Plan(ctx, s.env(a, ""), merged)
+	plan, err := act.Plan(ctx, s.planEnv(a), merged)
 	if err != nil {
 		return nil, fmt.Errorf("plan %s: %w", actionID, err)
 	}
@@ -310,7 +319,7 @@ func (s *Session) revalidate(ctx context.Context, a Actor, ar *ActionRun) (*Acti
 	if !ok {
 		made = ar.Plan
 	}
-	plan, err := act.Plan(ctx, s.env(a, ""), made.Params)
+	plan, err := act.Plan(ctx, s.planEnv(a), made.Params)
 	if err != nil {
 		return nil, nil, fmt.Errorf("plan %s again: %w", ar.Action, err)
 	}
@@ -444,6 +453,7 @@ func (s *Session) start(ctx context.Context, by Actor, run string, confirmer Act
 		return fmt.Errorf("%s was planned before steady restarted; plan it again (the journal keeps plans with their secrets masked, and a masked plan never runs)", ar.Action)
 	}
 	env := s.env(confirmer, override)
+	env.Run = run
 	if _, err := s.Append(by, TypeActionStarted, ActionStarted{Run: run}); err != nil {
 		return err
 	}

@@ -373,6 +373,21 @@ func (s *Session) Shutdown() error {
 func (s *Session) newRunID(prefix string) string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.startCounter(prefix)
+	s.counters[prefix]++
+	return fmt.Sprintf("%s-%d", prefix, s.counters[prefix])
+}
+
+// nextRunID is the id newRunID would hand out next, without taking it.
+func (s *Session) nextRunID(prefix string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.startCounter(prefix)
+	return fmt.Sprintf("%s-%d", prefix, s.counters[prefix]+1)
+}
+
+// startCounter sets a prefix's counter on first use; s.mu is held.
+func (s *Session) startCounter(prefix string) {
 	if _, ok := s.counters[prefix]; !ok {
 		// Continue after the runs a resumed journal already holds.
 		switch prefix {
@@ -382,6 +397,4 @@ func (s *Session) newRunID(prefix string) string {
 			s.counters[prefix] = len(s.state.Actions)
 		}
 	}
-	s.counters[prefix]++
-	return fmt.Sprintf("%s-%d", prefix, s.counters[prefix])
 }

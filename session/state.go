@@ -2,6 +2,7 @@ package session
 
 import (
 	"sort"
+	"strings"
 	"time"
 
 	"steady/actions"
@@ -354,13 +355,29 @@ func (s *State) VerifiedBackups(database string) []actions.Backup {
 			(database != "" && art[actions.ArtefactDatabase] != database) {
 			continue
 		}
-		b := actions.Backup{Database: art[actions.ArtefactDatabase], Path: art[actions.ArtefactPath], SHA256: art[actions.ArtefactSHA256], At: a.Finished}
+		b := actions.Backup{Database: art[actions.ArtefactDatabase], Path: art[actions.ArtefactPath], SHA256: art[actions.ArtefactSHA256], At: a.Finished,
+			Method: art[actions.ArtefactMethod], Label: art[actions.ArtefactLabel], Format: art[actions.ArtefactFormat],
+			Migrations: splitList(art[actions.ArtefactMigrations]), Tables: splitList(art[actions.ArtefactTables]), Took: a.Outcome.Duration}
+		if b.Method == "" {
+			b.Method = "pg_dump" // journals from before backups had methods
+		}
 		if n, ok := parseInt64(art[actions.ArtefactSize]); ok {
 			b.Size = n
+		}
+		if n, ok := parseInt64(art[actions.ArtefactSourceBytes]); ok {
+			b.SourceBytes = n
 		}
 		out = append(out, b)
 	}
 	return out
+}
+
+// splitList reads a comma-separated artefact list.
+func splitList(s string) []string {
+	if s == "" {
+		return nil
+	}
+	return strings.Split(s, ",")
 }
 
 func parseInt64(s string) (int64, bool) {

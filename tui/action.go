@@ -71,6 +71,17 @@ func planView(c *common, a *session.ActionRun, w int, next bool) string {
 			b.WriteString(indent(wrap(s.Warning.Render("!")+" "+wn, max(w-2, 10)), 2) + "\n")
 		}
 	}
+	if len(p.Alternatives) > 0 {
+		b.WriteString("\n")
+		line(s.Label.Render("Alternatives:"))
+		for _, a := range p.Alternatives {
+			mark := " "
+			if a.Chosen {
+				mark = "▸"
+			}
+			b.WriteString(indent(wrap(mark+" "+a.Param+": "+a.Estimate, max(w-2, 10)), 2) + "\n")
+		}
+	}
 	if len(p.Facts) > 0 {
 		keys := make([]string, 0, len(p.Facts))
 		for k := range p.Facts {

@@ -332,6 +332,9 @@ func (l *checklist) shortHelp() []key.Binding {
 		out = append(out, l.actionKey(it))
 		if a := l.c.lastAction(it.ID); a != nil && a.Open() && l.c.operator() {
 			out = append(out, k.Replan, k.Discard)
+			if alt := otherMode(a.Plan); alt != nil {
+				out = append(out, relabel(k.Alternative, "plan "+alt.Param+" instead"))
+			}
 		}
 	default:
 		out = append(out, k.Tick)

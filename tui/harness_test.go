@@ -49,13 +49,18 @@ func (p testProbe) Run(ctx context.Context, t *target.Target, ps probes.Params) 
 type testAction struct {
 	id   string
 	plan func(env *actions.Env) *actions.Plan
-	exec func(ctx context.Context, out actions.Output) actions.Outcome
+	// planWith, when set, is plan for an action that reads its parameters.
+	planWith func(env *actions.Env, params map[string]string) *actions.Plan
+	exec     func(ctx context.Context, out actions.Output) actions.Outcome
 }
 
 func (a testAction) ID() string             { return a.id }
 func (a testAction) Title() string          { return "test action " + a.id }
 func (a testAction) Params() []probes.Param { return nil }
 func (a testAction) Plan(ctx context.Context, env *actions.Env, p map[string]string) (*actions.Plan, error) {
+	if a.planWith != nil {
+		return a.planWith(env, p), nil
+	}
 	return a.plan(env), nil
 }
 func (a testAction) Execute(ctx context.Context, env *actions.Env, plan *actions.Plan, out actions.Output) actions.Outcome {
@@ -95,13 +100,22 @@ func init() {
 	}})
 
 	actions.Register(testAction{id: "tui-test-backup",
-		plan: func(env *actions.Env) *actions.Plan {
-			return &actions.Plan{Title: "Back up appdb", Summary: "A custom-format dump of appdb, read back to verify it.", Risk: actions.Low,
+		planWith: func(env *actions.Env, params map[string]string) *actions.Plan {
+			full := params["mode"] == "pg_dump"
+			title := "Back up appdb"
+			if full {
+				title += " whole"
+			}
+			return &actions.Plan{Title: title, Summary: "A custom-format dump of appdb, read back to verify it.", Risk: actions.Low, Params: params,
 				Steps: []actions.Step{
 					{Kind: actions.StepCommand, Text: "pg_dump -Fc -f backups/appdb-20260301.dump appdb"},
 					{Kind: actions.StepCommand, Text: "pg_restore --list backups/appdb-20260301.dump"},
 				},
-				Preconditions: []actions.Precondition{{Name: "free disk", Holds: true, Detail: "12 GB free, the database is 1.1 GB"}}}
+				Preconditions: []actions.Precondition{{Name: "free disk", Holds: true, Detail: "12 GB free, the database is 1.1 GB"}},
+				Alternatives: []actions.Alternative{
+					{Param: "mode=pg_dump", Estimate: "about 22s", Available: true, Chosen: full},
+					{Param: "mode=scoped", Estimate: "about 3s", Available: true, Chosen: !full},
+				}}
 		},
 		exec: func(ctx context.Context, out actions.Output) actions.Outcome {
 			out.Line("stdout", "dumped 42 tables")

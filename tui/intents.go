@@ -71,10 +71,15 @@ type planMadeMsg struct {
 }
 
 func planCmd(c *common, item, action string) tea.Cmd {
+	return planWithCmd(c, item, action, nil)
+}
+
+// planWithCmd plans an action with parameters besides the item's own.
+func planWithCmd(c *common, item, action string, params map[string]string) tea.Cmd {
 	return func() tea.Msg {
 		ctx, cancel := context.WithTimeout(c.ctx, planTimeout)
 		defer cancel()
-		run, err := c.s.PlanAction(ctx, c.actor, item, action, nil)
+		run, err := c.s.PlanAction(ctx, c.actor, item, action, params)
 		return planMadeMsg{item: item, action: action, run: run, err: err}
 	}
 }

@@ -23,10 +23,13 @@ type KeyMap struct {
 	// Replan makes a planned action's plan again; Discard puts it aside.
 	Replan  key.Binding
 	Discard key.Binding
-	Tick    key.Binding
-	Note    key.Binding
-	Skip    key.Binding
-	Filter  key.Binding
+	// Alternative plans the action the other way its plan offers first
+	// (backup: the full dump instead of a scoped one).
+	Alternative key.Binding
+	Tick        key.Binding
+	Note        key.Binding
+	Skip        key.Binding
+	Filter      key.Binding
 
 	Causes   key.Binding
 	Escalate key.Binding
@@ -53,15 +56,16 @@ func DefaultKeyMap(role session.Role) *KeyMap {
 		NextPane: key.NewBinding(key.WithKeys("tab"), key.WithHelp("tab", "next pane")),
 		PrevPane: key.NewBinding(key.WithKeys("shift+tab"), key.WithHelp("shift+tab", "previous pane")),
 
-		Run:     key.NewBinding(key.WithKeys("r"), key.WithHelp("r", "run probe")),
-		RunAll:  key.NewBinding(key.WithKeys("R"), key.WithHelp("R", "run all diagnosis")),
-		Enter:   key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "plan/confirm action")),
-		Replan:  key.NewBinding(key.WithKeys("p"), key.WithHelp("p", "plan again")),
-		Discard: key.NewBinding(key.WithKeys("x"), key.WithHelp("x", "discard plan")),
-		Tick:    key.NewBinding(key.WithKeys("space"), key.WithHelp("space", "tick")),
-		Note:    key.NewBinding(key.WithKeys("n"), key.WithHelp("n", "note")),
-		Skip:    key.NewBinding(key.WithKeys("s"), key.WithHelp("s", "skip")),
-		Filter:  key.NewBinding(key.WithKeys("/"), key.WithHelp("/", "filter")),
+		Run:         key.NewBinding(key.WithKeys("r"), key.WithHelp("r", "run probe")),
+		RunAll:      key.NewBinding(key.WithKeys("R"), key.WithHelp("R", "run all diagnosis")),
+		Enter:       key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "plan/confirm action")),
+		Replan:      key.NewBinding(key.WithKeys("p"), key.WithHelp("p", "plan again")),
+		Discard:     key.NewBinding(key.WithKeys("x"), key.WithHelp("x", "discard plan")),
+		Alternative: key.NewBinding(key.WithKeys("m"), key.WithHelp("m", "plan another mode")),
+		Tick:        key.NewBinding(key.WithKeys("space"), key.WithHelp("space", "tick")),
+		Note:        key.NewBinding(key.WithKeys("n"), key.WithHelp("n", "note")),
+		Skip:        key.NewBinding(key.WithKeys("s"), key.WithHelp("s", "skip")),
+		Filter:      key.NewBinding(key.WithKeys("/"), key.WithHelp("/", "filter")),
 
 		Causes:   key.NewBinding(key.WithKeys("c"), key.WithHelp("c", "cause board")),
 		Escalate: key.NewBinding(key.WithKeys("e"), key.WithHelp("e", "declare escalation")),
@@ -77,7 +81,7 @@ func DefaultKeyMap(role session.Role) *KeyMap {
 	if role != session.Operator {
 		// Observers watch, tick and take notes; the session refuses the
 		// rest, so the keys are not offered at all.
-		for _, b := range []*key.Binding{&k.Run, &k.RunAll, &k.Skip, &k.Close, &k.Replan, &k.Discard, &k.Escalate, &k.Ack} {
+		for _, b := range []*key.Binding{&k.Run, &k.RunAll, &k.Skip, &k.Close, &k.Replan, &k.Discard, &k.Alternative, &k.Escalate, &k.Ack} {
 			b.SetEnabled(false)
 		}
 		k.Enter.SetHelp("enter", "show plan")
@@ -110,7 +114,7 @@ func (h helpKeys) FullHelp() [][]key.Binding { return h.full }
 func (k *KeyMap) fullHelp() [][]key.Binding {
 	return [][]key.Binding{
 		{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom, k.NextPane, k.Filter},
-		{k.Run, k.RunAll, k.Enter, k.Replan, k.Discard, k.Tick, k.Skip, k.Note},
+		{k.Run, k.RunAll, k.Enter, k.Replan, k.Discard, k.Alternative, k.Tick, k.Skip, k.Note},
 		{k.Causes, k.Escalate, k.Ack, k.Related, k.Close},
 		{k.Help, k.Back, k.Interrupt, k.Quit},
 	}

@@ -478,6 +478,8 @@ func (m *Model) updateMain(msg tea.KeyPressMsg) tea.Cmd {
 		return m.replan(it, false)
 	case key.Matches(msg, k.Discard):
 		return m.replan(it, true)
+	case key.Matches(msg, k.Alternative):
+		return m.planAlternative(it)
 	case key.Matches(msg, k.Tick):
 		return m.tick(it)
 	case key.Matches(msg, k.Note):

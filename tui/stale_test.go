@@ -3,6 +3,8 @@ package tui
 import (
 	"strings"
 	"testing"
+
+	"steady/session"
 )
 
 // Plan the migration before the backup, take the backup, come back: the
@@ -49,5 +51,32 @@ func TestAStalePlanIsMadeAgainBeforeConfirming(t *testing.T) {
 		if a.Override != "" {
 			t.Errorf("%s ran with an override: %q", a.Action, a.Override)
 		}
+	}
+}
+
+// A plan that offers other ways (backup's modes) is one key from the
+// first of them: m puts the plan aside and plans the action that way.
+func TestTheOtherModeIsOneKeyAway(t *testing.T) {
+	s := openSession(t)
+	h := start(t, testOptions(s), 140, 24)
+	h.waitText("Checklist 0/16")
+	h.press("R")
+	h.waitText("Incomplete migration", "CONFIRMED")
+	h.press("c")
+	h.waitText("Root causes · 1 confirmed")
+	h.press("enter")
+	h.waitText(">  [ ]    Take a backup")
+	h.press("enter")
+	h.waitText("Plan: Back up appdb", "Alternatives:")
+	h.press("up", "down")
+	h.waitText("m plan mode=pg_dump instead")
+	h.press("m")
+	h.waitText("Plan: Back up appdb whole")
+	var last *session.ActionRun
+	for _, a := range s.State().Actions {
+		last = a
+	}
+	if last == nil || last.Plan.Params["mode"] != "pg_dump" {
+		t.Fatalf("the last plan is %+v, want one with mode=pg_dump", last)
 	}
 }

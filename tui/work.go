@@ -1,8 +1,11 @@
 package tui
 
 import (
+	"strings"
+
 	tea "charm.land/bubbletea/v2"
 
+	"steady/actions"
 	"steady/probes"
 	"steady/runbook"
 	"steady/session"
@@ -152,6 +155,50 @@ func (m *Model) replan(it *runbook.Item, discard bool) tea.Cmd {
 			return planMadeMsg{item: item, action: action, err: err}
 		}
 		return planCmd(m.c, item, action)()
+	}, m.startSpinner())
+}
+
+// otherMode is the first way of doing the action its plan offers besides
+// the one it chose and that is available now (backup lists the full dump
+// first, so a scoped plan is one key away from a full one), or nil.
+func otherMode(p actions.Plan) *actions.Alternative {
+	for i := range p.Alternatives {
+		if a := &p.Alternatives[i]; a.Available && !a.Chosen {
+			return a
+		}
+	}
+	return nil
+}
+
+// planAlternative puts the selected item's open plan aside and plans the
+// action the other way (otherMode).
+func (m *Model) planAlternative(it *runbook.Item) tea.Cmd {
+	if it == nil || it.Binding == nil || it.Binding.Action == "" || m.planning[it.ID] {
+		return nil
+	}
+	a := m.c.lastAction(it.ID)
+	if a == nil || !a.Open() {
+		m.flash = flashMsg{text: "No open plan here: enter plans the action."}
+		return nil
+	}
+	alt := otherMode(a.Plan)
+	if alt == nil {
+		m.flash = flashMsg{text: "This plan offers no other way that is available now."}
+		return nil
+	}
+	if m.refuseClosed("planning an action") {
+		return nil
+	}
+	k, v, _ := strings.Cut(alt.Param, "=")
+	params := map[string]string{k: v}
+	run, action, item := a.ID, a.Action, it.ID
+	m.planning[item] = true
+	m.flash = flashMsg{text: "Planning " + action + " with " + alt.Param + "…"}
+	return tea.Batch(func() tea.Msg {
+		if err := m.c.s.Discard(m.c.actor, run); err != nil {
+			return planMadeMsg{item: item, action: action, err: err}
+		}
+		return planWithCmd(m.c, item, action, params)()
 	}, m.startSpinner())
 }
 

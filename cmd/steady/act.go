@@ -93,7 +93,7 @@ cancels the running action: SIGINT to its processes, then SIGKILL).`,
 	fl.StringVar(&f.clinician, "clinician", "", "recalculate: the clinician id (with --from and --to)")
 	fl.StringVar(&f.from, "from", "", "recalculate: first day, YYYY-MM-DD")
 	fl.StringVar(&f.to, "to", "", "recalculate: last day, YYYY-MM-DD")
-	fl.StringVar(&f.mode, "mode", "", "the action's mode (backup: pg_dump|dumpdata; flush-cache: auto|flushdb|unlink|flushall; recalculate: celery|command)")
+	fl.StringVar(&f.mode, "mode", "", "the action's mode (backup: auto|pg_dump|scoped|restore_point|pgbackrest|dumpdata; flush-cache: auto|flushdb|unlink|flushall; recalculate: celery|command)")
 	return cmd
 }
 
@@ -396,6 +396,16 @@ func printPlan(w io.Writer, s *session.Session, run *session.ActionRun) {
 		fmt.Fprintln(w, "\nWarnings:")
 		for _, x := range p.Warnings {
 			fmt.Fprintf(w, "  ! %s\n", visible.Text(x))
+		}
+	}
+	if len(p.Alternatives) > 0 {
+		fmt.Fprintln(w, "\nAlternatives (plan again with --param to choose one):")
+		for _, a := range p.Alternatives {
+			mark := " "
+			if a.Chosen {
+				mark = "▸"
+			}
+			fmt.Fprintf(w, "  %s %s: %s\n", mark, a.Param, a.Estimate)
 		}
 	}
 	if len(p.Recheck) > 0 {

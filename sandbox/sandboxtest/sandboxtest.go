@@ -136,6 +136,36 @@ func Postgres(t testing.TB) *sandbox.Postgres {
 	return shared.pg
 }
 
+// ArchivingPostgres starts a private PostgreSQL server of the test's own
+// with continuous archiving on (its WAL copied into ArchiveDir()), stopped
+// when the test ends. Archiving needs a server restart to switch on, so it
+// cannot be the shared server; expect a second or two of startup. It
+// ignores STEADY_TEST_DATABASE_URL.
+func ArchivingPostgres(t testing.TB) *sandbox.Postgres {
+	t.Helper()
+	return PostgresServer(t, sandbox.PostgresOptions{Archive: true})
+}
+
+// PostgresServer starts a private PostgreSQL server of the test's own with
+// opts (archiving, recovery from a base backup), stopped when the test
+// ends.
+func PostgresServer(t testing.TB, opts sandbox.PostgresOptions) *sandbox.Postgres {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
+	defer cancel()
+	pg, err := sandbox.StartPostgres(ctx, opts)
+	if err != nil {
+		t.Fatalf("sandboxtest: %v", err)
+	}
+	track(pg.Dir())
+	t.Cleanup(func() {
+		if err := pg.Stop(); err != nil {
+			t.Errorf("sandboxtest: %v", err)
+		}
+	})
+	return pg
+}
+
 // Database creates a database with a unique name and returns its URL; it is
 // dropped, connections and all, when the test ends. It lives in the shared
 // private server, or in the server of STEADY_TEST_DATABASE_URL if set.
