@@ -17,18 +17,17 @@ build:
 deps:
 	@scripts/deps.sh
 
-## test: vet and the whole suite, with the race detector, against private servers
-test: deps build
-	$(GO) vet ./...
+## test: the hygiene checks, then the whole suite, with the race detector, against private servers
+test: deps build lint
 	$(GO) test $(TESTFLAGS) ./...
 
-## lint: formatting, vet, and staticcheck when it can be installed
+## lint: formatting, go.mod tidy, vet and staticcheck (a tool of the module, pinned in go.mod);
+## any finding fails it
 lint:
-	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) mod tidy -diff
 	$(GO) vet ./...
-	@if command -v staticcheck >/dev/null 2>&1 || $(GO) install honnef.co/go/tools/cmd/staticcheck@2025.1.1 >/dev/null 2>&1; then \
-		PATH="$$PATH:$$($(GO) env GOPATH)/bin" staticcheck ./...; \
-	else echo "staticcheck not installable here; skipped"; fi
+	$(GO) tool staticcheck ./...
 
 ## drill: the TUI against a private sandbox with an injected fault
 drill: deps build

@@ -240,7 +240,7 @@ func recalcScopes(ctx context.Context, env *Env, params map[string]string) ([]pr
 	c, from, to := params["clinician"], params["from"], params["to"]
 	if c != "" || from != "" || to != "" {
 		if c == "" || from == "" || to == "" {
-			return nil, "", errors.New("give clinician, from and to together (one clinician over one period), or scopes=clinician:from:to,...")
+			return nil, "", errors.New("give clinician, from and to together (one clinician over one period), or scopes=clinician:from:to,…")
 		}
 		s, err := parseScope(c + ":" + from + ":" + to)
 		if err != nil {
@@ -301,7 +301,7 @@ func recalcScopes(ctx context.Context, env *Env, params map[string]string) ([]pr
 	}
 	found = dedupScopes(found)
 	if len(found) == 0 {
-		return nil, "", fmt.Errorf("no affected clinician is known: the probes (%s) name none; give clinician, from and to (steady act recalculate --clinician 7 --from 2025-03-01 --to 2025-03-31), or scopes=clinician:from:to,...", strings.Join(scopeProbes, ", "))
+		return nil, "", fmt.Errorf("no affected clinician is known: the probes (%s) name none; give clinician, from and to (steady act recalculate --clinician 7 --from 2025-03-01 --to 2025-03-31), or scopes=clinician:from:to,…", strings.Join(scopeProbes, ", "))
 	}
 	return found, source, nil
 }

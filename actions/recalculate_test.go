@@ -101,9 +101,9 @@ func TestRecalculateEnqueuesAndFollows(t *testing.T) {
 	var mu sync.Mutex
 	var seen [][]any
 	c := &celery.Consumer{Broker: f.broker, Queue: "celery", Handlers: map[string]celery.Handler{
-		"calculations.tasks.recalculate_clinician": func(ctx context.Context, args []any, kw map[string]any) (any, error) {
+		"calculations.tasks.recalculate_clinician": func(ctx context.Context, _ []any, kw map[string]any) (any, error) {
 			// The task's parameters are passed by name, as the profile names them.
-			args = []any{kw["clinician_id"], kw["start_date"], kw["end_date"]}
+			args := []any{kw["clinician_id"], kw["start_date"], kw["end_date"]}
 			mu.Lock()
 			seen = append(seen, args)
 			mu.Unlock()

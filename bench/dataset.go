@@ -175,8 +175,6 @@ type generated struct {
 	raceGroups int
 }
 
-const usec = int64(time.Microsecond)
-
 func micros(t time.Time) int64      { return t.UnixMicro() }
 func fromMicros(us int64) time.Time { return time.UnixMicro(us).UTC() }
 func epochDay(t time.Time) int32    { return int32(t.Unix() / 86400) }

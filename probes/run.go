@@ -277,12 +277,6 @@ func (p Params) clinicianRange() (int64, time.Time, time.Time, error) {
 	return c, from, to, nil
 }
 
-// ident quotes a table name from the profile ("table" or "schema.table")
-// for use in SQL.
-func ident(name string) string {
-	return pgx.Identifier(strings.Split(name, ".")).Sanitize()
-}
-
 // needDB skips a probe when no database is configured.
 func needDB(cfg *config.Config) error {
 	if cfg.DB == "" {

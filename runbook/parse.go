@@ -445,9 +445,7 @@ func (p *parse) causes(t *east.Table) {
 		if l := strings.ToLower(c.Likelihood); l != "" && l != "high" && l != "medium" && l != "low" {
 			p.add(rowLine, fmt.Sprintf("likelihood %q", c.Likelihood), "High, Medium or Low")
 		}
-		for _, f := range strings.FieldsFunc(get("probes"), func(r rune) bool { return r == ',' || r == ' ' || r == '`' }) {
-			c.Probes = append(c.Probes, f)
-		}
+		c.Probes = append(c.Probes, strings.FieldsFunc(get("probes"), func(r rune) bool { return r == ',' || r == ' ' || r == '`' })...)
 		p.r.Causes = append(p.r.Causes, c)
 	}
 }

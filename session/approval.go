@@ -128,21 +128,14 @@ func (s *Session) ApproveAction(ctx context.Context, b Actor, run, phrase string
 	}
 	plan, ok := s.planAsMade(run)
 	if !ok {
-		return fmt.Errorf("%s was planned before steady restarted; plan it again (the journal keeps plans with their secrets masked, and a masked plan never runs)", ar.Action)
+		return plannedBefore(ar)
 	}
 	if err := actions.Confirm(&plan, phrase); err != nil {
 		return err
 	}
 	st := s.State()
-	for _, other := range st.RunningActions() {
-		by := other.PlannedBy
-		if other.ConfirmedBy != nil {
-			by = *other.ConfirmedBy
-		}
-		return &BusyError{Action: other.Action, By: by, Since: other.Started}
-	}
-	if len(st.Recheck) > 0 {
-		return fmt.Errorf("re-run these probes first, an earlier action's outcome is unknown: %s", strings.Join(st.Recheck, ", "))
+	if err := mayStart(st); err != nil {
+		return err
 	}
 	cur, changes, err := s.revalidate(ctx, b, ar)
 	if err != nil {

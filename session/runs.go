@@ -269,6 +269,28 @@ func (s *Session) planAsMade(run string) (actions.Plan, bool) {
 	return p, ok
 }
 
+// mayStart says why no action may start now: one runs already, or a probe
+// must be re-run after a crash; nil when one may.
+func mayStart(st *State) error {
+	if running := st.RunningActions(); len(running) > 0 {
+		other := running[0]
+		by := other.PlannedBy
+		if other.ConfirmedBy != nil {
+			by = *other.ConfirmedBy
+		}
+		return &BusyError{Action: other.Action, By: by, Since: other.Started}
+	}
+	if len(st.Recheck) > 0 {
+		return fmt.Errorf("re-run these probes first, an earlier action's outcome is unknown: %s", strings.Join(st.Recheck, ", "))
+	}
+	return nil
+}
+
+// plannedBefore is the refusal of a plan this process did not make.
+func plannedBefore(ar *ActionRun) error {
+	return fmt.Errorf("%s was planned before steady restarted; plan it again (the journal keeps plans with their secrets masked, and a masked plan never runs)", ar.Action)
+}
+
 // BusyError says an action cannot start because another one runs.
 type BusyError struct {
 	Action string
@@ -391,19 +413,12 @@ func (s *Session) ExecuteAction(ctx context.Context, a Actor, run, phrase, overr
 	if ar.ConfirmedBy != nil {
 		return fmt.Errorf("%s (%s) was confirmed by %s and awaits approval by a second operator", ar.Action, run, ar.ConfirmedBy)
 	}
-	for _, other := range st.RunningActions() {
-		by := other.PlannedBy
-		if other.ConfirmedBy != nil {
-			by = *other.ConfirmedBy
-		}
-		return &BusyError{Action: other.Action, By: by, Since: other.Started}
-	}
-	if len(st.Recheck) > 0 {
-		return fmt.Errorf("re-run these probes first, an earlier action's outcome is unknown: %s", strings.Join(st.Recheck, ", "))
+	if err := mayStart(st); err != nil {
+		return err
 	}
 	plan, ok := s.planAsMade(run)
 	if !ok {
-		return fmt.Errorf("%s was planned before steady restarted; plan it again (the journal keeps plans with their secrets masked, and a masked plan never runs)", ar.Action)
+		return plannedBefore(ar)
 	}
 	if err := actions.Confirm(&plan, phrase); err != nil {
 		return err
@@ -450,7 +465,7 @@ func (s *Session) start(ctx context.Context, by Actor, run string, confirmer Act
 	}
 	plan, ok := s.planAsMade(run)
 	if !ok {
-		return fmt.Errorf("%s was planned before steady restarted; plan it again (the journal keeps plans with their secrets masked, and a masked plan never runs)", ar.Action)
+		return plannedBefore(ar)
 	}
 	env := s.env(confirmer, override)
 	env.Run = run

@@ -532,16 +532,6 @@ func (d *detail) restyle() {
 	d.refresh()
 }
 
-// scroll pages the text part without focusing it (pgup/pgdn from the
-// checklist).
-func (d *detail) scroll(down bool) {
-	if down {
-		d.text.PageDown()
-	} else {
-		d.text.PageUp()
-	}
-}
-
 // View draws the pane.
 func (d *detail) View(focused bool) string {
 	if d.width <= 0 || d.height <= 0 {

@@ -100,16 +100,6 @@ func operatorOnly(msg tea.KeyPressMsg) bool {
 	return key.Matches(msg, k.Run, k.RunAll, k.Skip, k.Close)
 }
 
-// helpKeys is a help.KeyMap made for the moment: the focused component's
-// bindings in the footer, every binding on the help page.
-type helpKeys struct {
-	short []key.Binding
-	full  [][]key.Binding
-}
-
-func (h helpKeys) ShortHelp() []key.Binding  { return h.short }
-func (h helpKeys) FullHelp() [][]key.Binding { return h.full }
-
 // fullHelp groups every binding in columns for the help page.
 func (k *KeyMap) fullHelp() [][]key.Binding {
 	return [][]key.Binding{

@@ -4,7 +4,6 @@ import "fmt"
 
 // Exit statuses, stable for scripts and cron.
 const (
-	exitOK = 0
 	// exitFound: the command ran and found a problem (a failing probe, a
 	// broken chain, a refused or failed action).
 	exitFound = 1
