@@ -5,13 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"steady/django"
+	"steady/duration"
 	"steady/probes"
 	"steady/target"
 )
@@ -508,14 +508,4 @@ func (m migrateAction) Execute(ctx context.Context, env *Env, plan *Plan, out Ou
 }
 
 // parseWait reads a wait parameter: a Go duration, "7d", or seconds.
-func parseWait(s string) (time.Duration, error) {
-	if n, err := strconv.Atoi(s); err == nil {
-		return time.Duration(n) * time.Second, nil
-	}
-	if d, ok := strings.CutSuffix(s, "d"); ok {
-		if n, err := strconv.ParseFloat(d, 64); err == nil {
-			return time.Duration(n * float64(24*time.Hour)), nil
-		}
-	}
-	return time.ParseDuration(s)
-}
+func parseWait(s string) (time.Duration, error) { return duration.Parse(s) }

@@ -13,6 +13,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"steady/duration"
 	"steady/profile"
 )
 
@@ -333,25 +334,5 @@ func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 // MarshalYAML writes the duration as a string.
 func (d Duration) MarshalYAML() (any, error) { return d.String(), nil }
 
-// ParseDuration parses "90s", "5m", "4h", "7d" (days, which Go lacks) or
-// plain seconds.
-func ParseDuration(s string) (time.Duration, error) {
-	s = strings.TrimSpace(s)
-	if s == "" {
-		return 0, fmt.Errorf("empty duration")
-	}
-	if strings.HasSuffix(s, "d") {
-		var n float64
-		if _, err := fmt.Sscanf(strings.TrimSuffix(s, "d"), "%g", &n); err == nil {
-			return time.Duration(n * float64(24*time.Hour)), nil
-		}
-	}
-	if d, err := time.ParseDuration(s); err == nil {
-		return d, nil
-	}
-	var secs float64
-	if _, err := fmt.Sscanf(s, "%g", &secs); err == nil && fmt.Sprint(secs) == s {
-		return time.Duration(secs * float64(time.Second)), nil
-	}
-	return 0, fmt.Errorf("%q is not a duration (examples: 500ms, 5s, 10m, 4h, 7d)", s)
-}
+// ParseDuration reads a duration of steady.yaml (see package duration).
+func ParseDuration(s string) (time.Duration, error) { return duration.Parse(s) }

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"steady/duration"
 	"steady/registry"
 	"steady/target"
 )
@@ -254,16 +255,7 @@ func parseDuration(s string) (time.Duration, error) {
 	if s == SinceFix {
 		return 0, fmt.Errorf("%q is resolved by the incident (the time its latest fix ran); outside one, give a duration", s)
 	}
-	if strings.HasSuffix(s, "d") {
-		if n, err := strconv.ParseFloat(strings.TrimSuffix(s, "d"), 64); err == nil && n > 0 {
-			return time.Duration(n * float64(24*time.Hour)), nil
-		}
-	}
-	d, err := time.ParseDuration(s)
-	if err != nil || d <= 0 {
-		return 0, fmt.Errorf("%q is not a duration (e.g. 1s, 24h, 7d)", s)
-	}
-	return d, nil
+	return duration.Positive(s)
 }
 
 // Worst returns the worst status of a list: error > fail > warn > ok;

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"steady/duration"
 )
 
 // frontMatter is the YAML block between the leading "---" lines.
@@ -191,33 +193,9 @@ func ruleNodes(root *yaml.Node) []*yaml.Node {
 	return n.Content
 }
 
-// parseHumanDuration accepts Go durations ("2h", "90m") and the words the
-// seed uses ("2 hours", "30 minutes", "1 day").
-func parseHumanDuration(s string) (time.Duration, error) {
-	s = strings.TrimSpace(strings.ToLower(s))
-	if d, err := time.ParseDuration(s); err == nil {
-		if d <= 0 {
-			return 0, fmt.Errorf("%q is not a positive duration", s)
-		}
-		return d, nil
-	}
-	fields := strings.Fields(s)
-	if len(fields) == 2 {
-		n, err := strconv.ParseFloat(fields[0], 64)
-		if err == nil && n > 0 {
-			unit := strings.TrimSuffix(fields[1], "s")
-			switch unit {
-			case "minute", "min":
-				return time.Duration(n * float64(time.Minute)), nil
-			case "hour", "hr":
-				return time.Duration(n * float64(time.Hour)), nil
-			case "day":
-				return time.Duration(n * float64(24*time.Hour)), nil
-			}
-		}
-	}
-	return 0, fmt.Errorf("%q is not a duration", s)
-}
+// parseHumanDuration reads a duration of the front matter ("2h", "2
+// hours", "1 day"; see package duration), which must be positive.
+func parseHumanDuration(s string) (time.Duration, error) { return duration.Positive(s) }
 
 func contains(list []string, s string) bool {
 	for _, v := range list {

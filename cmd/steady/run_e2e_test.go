@@ -99,7 +99,7 @@ func TestRunE2EIncompleteMigration(t *testing.T) {
 	filter(tm, "take a backup")
 	tm.WaitFor(">  [ ]    Take a backup first", "action backup")
 	tm.Send("Enter")
-	tm.WaitFor("Plan: Back up the database", "$ pg_dump --format=custom --no-password", "Plan ready")
+	tm.WaitFor("Plan: Back up the database", "$ pg_dump --format=custom --compress=1 --no-password", "Plan ready")
 	tm.Send("Enter")
 	tm.WaitFor("Run backup now?")
 	tm.Send("y")
