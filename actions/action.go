@@ -202,6 +202,38 @@ type Output interface {
 	Progress(done, total int, label string)
 }
 
+// BatchOutput is an Output that can record many lines of one moment as
+// one: the thousands of "enqueued" lines of a large recalculation are one
+// journal event, not thousands of synced writes.
+type BatchOutput interface {
+	Output
+	Lines(stream string, texts []string)
+}
+
+// maxShownItems is how many items of a listed artefact (task ids) are
+// shown; the journal keeps them all.
+const maxShownItems = 10
+
+// ArtefactLines returns the outcome's artefacts as "name: value" lines in
+// name order, a long comma-separated list shortened to its first items
+// and how many more the journal holds.
+func (o Outcome) ArtefactLines() []string {
+	keys := make([]string, 0, len(o.Artefacts))
+	for k := range o.Artefacts {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	lines := make([]string, len(keys))
+	for i, k := range keys {
+		v := o.Artefacts[k]
+		if items := strings.Split(v, ","); len(items) > maxShownItems {
+			v = fmt.Sprintf("%s … (%d more, %d in all, in the journal)", strings.Join(items[:maxShownItems], ","), len(items)-maxShownItems, len(items))
+		}
+		lines[i] = k + ": " + v
+	}
+	return lines
+}
+
 // Backup is a verified backup taken in this session.
 type Backup struct {
 	Database string

@@ -32,6 +32,21 @@ func say(env *Env, out Output, format string, args ...any) {
 	out.Line(StreamSteady, env.Target.Scrubber.Scrub(fmt.Sprintf(format, args...)))
 }
 
+// sayAll writes lines of steady's narration that belong to one moment,
+// scrubbed, as one batch where the output can take one.
+func sayAll(env *Env, out Output, texts []string) {
+	for i, t := range texts {
+		texts[i] = env.Target.Scrubber.Scrub(t)
+	}
+	if b, ok := out.(BatchOutput); ok {
+		b.Lines(StreamSteady, texts)
+		return
+	}
+	for _, t := range texts {
+		out.Line(StreamSteady, t)
+	}
+}
+
 // commandFailure turns a command that did not end well into an outcome:
 // cancelled (by the operator or the timeout) or failed, with its exit.
 // It returns nil when the command succeeded.

@@ -433,9 +433,11 @@ func (r recalculateAction) Execute(ctx context.Context, env *Env, plan *Plan, ou
 	if err != nil {
 		return fail("enqueueing failed", err)
 	}
+	enqueued := make([]string, len(ids))
 	for i, id := range ids {
-		say(env, out, "enqueued %s → task %s", taskCall(task, plan.Facts["params"], plan.Scopes[i]), id)
+		enqueued[i] = fmt.Sprintf("enqueued %s → task %s", taskCall(task, plan.Facts["params"], plan.Scopes[i]), id)
 	}
+	sayAll(env, out, enqueued)
 	total := len(ids)
 	if plan.Facts["follow"] == "false" {
 		return Outcome{Status: Succeeded, Duration: time.Since(started),

@@ -32,6 +32,9 @@ import (
 
 const (
 	fullScanCount = 1000
+	// fullPrefetch is how many batches are read ahead while the database
+	// answers (about 100 bytes a key: some 25 MiB).
+	fullPrefetch = 256
 	// fullMaxDays bounds the worked days kept in memory (4 bytes each).
 	fullMaxDays = 16 << 20
 	// fullMaxScopes bounds the affected scopes named.
@@ -95,11 +98,19 @@ func fullAudit(ctx context.Context, t *target.Target, r *Result, rdb redis.Unive
 			}
 			return read(fmt.Sprintf(query, "AND "+profile.Col("s", sh.Clinician)+" = ANY($1)"), ids)
 		}
-		if many, err := moreFiguresThanPeople(ctx, tx, &cfg.Profile, nodes); err == nil && many {
-			if err := read(fmt.Sprintf(query, "")); err != nil {
-				return err
+		// loading is the read of every clinician's days while Redis is
+		// read ahead: the two servers work at once, and no batch is
+		// compared (nor the transaction used again) before it is done.
+		var loading chan error
+		defer func() {
+			if loading != nil {
+				<-loading
 			}
-			all = true
+		}()
+		prefetch := 2
+		if many, err := moreFiguresThanPeople(ctx, tx, &cfg.Profile, nodes); err == nil && many {
+			loading, all, prefetch = make(chan error, 1), true, fullPrefetch
+			go func() { loading <- read(fmt.Sprintf(query, "")) }()
 		}
 		_, cluster := rdb.(*redis.ClusterClient)
 		for _, n := range nodes {
@@ -107,9 +118,19 @@ func fullAudit(ctx context.Context, t *target.Target, r *Result, rdb redis.Unive
 			// values and the next SCAN travel in one round trip, and the
 			// comparison of a batch overlaps the reading of the next.
 			fctx, cancel := context.WithCancel(ctx)
-			batches := make(chan fullBatch, 2)
+			batches := make(chan fullBatch, prefetch)
 			go readBatches(fctx, n, glob, cluster, batches)
 			for b := range batches {
+				if loading != nil {
+					err := <-loading
+					loading = nil
+					if err != nil {
+						cancel()
+						for range batches {
+						}
+						return err
+					}
+				}
 				if b.err != nil {
 					cancel()
 					return b.err

@@ -285,15 +285,11 @@ func writeAction(b *strings.Builder, a Action, journal string) {
 		if o.Error != "" {
 			fmt.Fprintf(b, "\nError: %s\n", esc(o.Error))
 		}
-		if len(o.Artefacts) > 0 {
-			keys := make([]string, 0, len(o.Artefacts))
-			for k := range o.Artefacts {
-				keys = append(keys, k)
-			}
-			sort.Strings(keys)
+		if lines := o.ArtefactLines(); len(lines) > 0 {
 			b.WriteString("\n")
-			for _, k := range keys {
-				fmt.Fprintf(b, "- %s: `%s`\n", k, visible.Text(o.Artefacts[k]))
+			for _, l := range lines {
+				name, value, _ := strings.Cut(l, ": ")
+				fmt.Fprintf(b, "- %s: `%s`\n", name, visible.Text(value))
 			}
 		}
 		b.WriteString("\n")

@@ -569,22 +569,34 @@ type output struct {
 const (
 	outputBatch = 100
 	outputEvery = 200 * time.Millisecond
+	// outputMaxBatch bounds one event of lines given together, so that a
+	// journal line stays far below what a reader accepts.
+	outputMaxBatch = 1000
 )
 
 func newOutput(s *Session, run string) *output { return &output{s: s, run: run, last: time.Now()} }
 
-func (o *output) Line(stream, text string) {
-	// A command's output is the tool's text: escapes in it are made
-	// visible before it is journaled, as everything shown is.
-	text = visible.Text(text)
+func (o *output) Line(stream, text string) { o.Lines(stream, []string{text}) }
+
+// Lines records lines of one moment; steady's own are journaled at once,
+// all of them in one event.
+func (o *output) Lines(stream string, texts []string) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	if len(text) > MaxOutputLineBytes {
-		cut := len(text) - MaxOutputLineBytes
-		text = truncateUTF8(text, MaxOutputLineBytes) + fmt.Sprintf(" … [%d bytes cut]", cut)
-		o.cut += cut
+	for _, text := range texts {
+		// A command's output is the tool's text: escapes in it are made
+		// visible before it is journaled, as everything shown is.
+		text = visible.Text(text)
+		if len(text) > MaxOutputLineBytes {
+			cut := len(text) - MaxOutputLineBytes
+			text = truncateUTF8(text, MaxOutputLineBytes) + fmt.Sprintf(" … [%d bytes cut]", cut)
+			o.cut += cut
+		}
+		o.buf = append(o.buf, OutputLine{Stream: stream, Text: text})
+		if len(o.buf) >= outputMaxBatch {
+			o.flushLocked()
+		}
 	}
-	o.buf = append(o.buf, OutputLine{Stream: stream, Text: text})
 	switch {
 	case stream == actions.StreamSteady || len(o.buf) >= outputBatch || time.Since(o.last) >= outputEvery:
 		o.flushLocked()

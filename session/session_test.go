@@ -3,6 +3,7 @@ package session
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -756,5 +757,39 @@ func TestQuietOutputIsJournaled(t *testing.T) {
 			t.Fatal("the quiet command's first line never reached the journal")
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func TestNarrationGivenTogetherIsFewEvents(t *testing.T) {
+	s, _ := openTest(t, "")
+	o := newOutput(s, "action-x")
+	texts := make([]string, 2500)
+	for i := range texts {
+		texts[i] = fmt.Sprintf("enqueued task %d", i)
+	}
+	o.Lines(actions.StreamSteady, texts)
+	events, _, err := ReadJournal(s.JournalPath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var batches, next int
+	for _, e := range events {
+		if e.Type != TypeActionOutput {
+			continue
+		}
+		batches++
+		var out ActionOutput
+		if err := json.Unmarshal(e.Data, &out); err != nil {
+			t.Fatal(err)
+		}
+		for _, l := range out.Lines {
+			if want := fmt.Sprintf("enqueued task %d", next); l.Text != want {
+				t.Fatalf("line %d is %q, want %q", next, l.Text, want)
+			}
+			next++
+		}
+	}
+	if next != len(texts) || batches != 3 {
+		t.Errorf("%d lines in %d events, want %d lines in 3 (at most %d an event)", next, batches, len(texts), outputMaxBatch)
 	}
 }

@@ -198,15 +198,8 @@ func outcomeView(c *common, a *session.ActionRun, w int) string {
 	if a.Override != "" {
 		b.WriteString(wrap(s.Warning.Render("overridden: ")+a.Override, w) + "\n")
 	}
-	if len(o.Artefacts) > 0 {
-		keys := make([]string, 0, len(o.Artefacts))
-		for k := range o.Artefacts {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
-			b.WriteString(indent(wrap(k+": "+o.Artefacts[k], max(w-2, 10)), 2) + "\n")
-		}
+	for _, l := range o.ArtefactLines() {
+		b.WriteString(indent(wrap(l, max(w-2, 10)), 2) + "\n")
 	}
 	if o.Status == actions.Succeeded || o.Status == actions.Failed {
 		b.WriteString(wrap(s.Dim.Render("Press enter to plan it again."), w) + "\n")

@@ -681,14 +681,7 @@ func printOutcome(w io.Writer, o actions.Outcome) {
 	if o.Error != "" {
 		fmt.Fprintf(w, "  error: %s\n", visible.Text(o.Error))
 	}
-	if len(o.Artefacts) > 0 {
-		keys := make([]string, 0, len(o.Artefacts))
-		for k := range o.Artefacts {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
-			fmt.Fprintf(w, "  %s: %s\n", k, visible.Text(o.Artefacts[k]))
-		}
+	for _, l := range o.ArtefactLines() {
+		fmt.Fprintf(w, "  %s\n", visible.Text(l))
 	}
 }
