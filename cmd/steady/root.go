@@ -12,6 +12,7 @@ import (
 var version = "dev"
 
 func newRoot() *cobra.Command {
+	var f runFlags
 	root := &cobra.Command{
 		Use:   "steady [RUNBOOK]",
 		Short: "Walk a data-inconsistency incident: live checklist, read-only probes, confirmed fixes, a journal",
@@ -32,9 +33,10 @@ Start here:
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runIncident(cmd, args, runFlags{})
+			return runIncident(cmd, args, f)
 		},
 	}
+	f.add(root)
 	config.AddFlags(root.PersistentFlags())
 	root.AddCommand(
 		newRunCmd(),
