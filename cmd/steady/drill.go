@@ -285,6 +285,7 @@ func serveDrill(ctx context.Context, errw io.Writer, s *session.Session, d *dril
 		return err
 	}
 	o.Session, o.Drill, o.StopWhenAllLeave = s, d.Banner(), true
+	defer outliveOwnOutput()()
 	srv, err := serve.New(o)
 	if err != nil {
 		return err

@@ -206,6 +206,7 @@ func stopOnSignals(parent context.Context, log *slog.Logger, srv *serve.Server) 
 	ctx, cancel := context.WithCancel(parent)
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	outlive := outliveOwnOutput()
 	done := make(chan struct{})
 	go func() {
 		for n := 1; ; n++ {
@@ -225,9 +226,23 @@ func stopOnSignals(parent context.Context, log *slog.Logger, srv *serve.Server) 
 	}()
 	return ctx, func() {
 		signal.Stop(sigs)
+		outlive()
 		close(done)
 		cancel()
 	}
+}
+
+// outliveOwnOutput keeps a server alive when its own output goes: under
+// `steady serve 2>&1 | tee log`, ctrl+c ends tee as well, and Go ends a
+// program on its first write to a broken stdout or stderr unless SIGPIPE
+// is notified. The server must live on to say goodbye to every client and
+// close the journal; its log lines are lost, not its clients' screens.
+// (Notify, not Ignore: an ignored SIGPIPE would be inherited by every
+// command an action runs.) The returned func restores the default.
+func outliveOwnOutput() func() {
+	pipes := make(chan os.Signal, 1)
+	signal.Notify(pipes, syscall.SIGPIPE)
+	return func() { signal.Stop(pipes) }
 }
 
 // openServed resumes --incident, else the latest unfinished incident of

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -22,6 +23,8 @@ type served struct {
 	mu     sync.Mutex
 	stderr bytes.Buffer
 	exited chan int
+	// pipe is the read end of the command's stderr.
+	pipe io.ReadCloser
 }
 
 // lockedWriter appends a command's stdout to the same log as its stderr.
@@ -65,7 +68,7 @@ func startBackground(t *testing.T, dir string, args ...string) *served {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &served{cmd: cmd, exited: make(chan int, 1)}
+	s := &served{cmd: cmd, exited: make(chan int, 1), pipe: pipe}
 	cmd.Stdout = lockedWriter{s}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -96,7 +99,13 @@ func startBackground(t *testing.T, dir string, args ...string) *served {
 // stop sends SIGTERM and returns the exit status.
 func (s *served) stop(t *testing.T) int {
 	t.Helper()
-	if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	return s.signal(t, syscall.SIGTERM)
+}
+
+// signal sends sig and returns the exit status.
+func (s *served) signal(t *testing.T, sig os.Signal) int {
+	t.Helper()
+	if err := s.cmd.Process.Signal(sig); err != nil {
 		t.Fatal(err)
 	}
 	var code int
@@ -177,6 +186,42 @@ func TestServeCommand(t *testing.T) {
 	}
 	if code := again.stop(t); code != 0 {
 		t.Errorf("restarted steady serve exit status %d, want 0", code)
+	}
+}
+
+// `steady serve 2>&1 | tee log`, then ctrl+c: the terminal's SIGINT ends
+// tee too, so every later write of the server's log meets a closed pipe.
+// The clients still read the goodbye, and the journal is closed.
+func TestServeSaysGoodbyeWhenItsOwnOutputIsGone(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	alice := servetest.Keygen(t, dir, "alice")
+	ak := servetest.AuthorizedKeys(t, dir, alice.Line+" alice role=operator")
+	srv := startServe(t, dir, "--listen", "127.0.0.1:0", "--authorized-keys", ak, "--journal-dir", "incidents")
+	m := srv.waitLog(t, `msg="serving the incident over SSH" incident=(\S+) .*listen=127\.0\.0\.1:(\d+)`)
+	incident, port := m[1], m[2]
+	pub, err := os.ReadFile(filepath.Join(dir, ".steady", "host_ed25519.pub"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	known := servetest.KnownHosts(t, dir, "[127.0.0.1]:"+port+" "+string(pub))
+	tm := servetest.NewTmux(t)
+	c := servetest.Client{Host: "127.0.0.1", Port: port, User: "alice", Key: alice, KnownHosts: known}
+	ap := tm.Start("alice", 100, 30, c.Args("-tt")...)
+	ap.WaitFor("Checklist", "alice")
+
+	if err := srv.pipe.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if code := srv.signal(t, os.Interrupt); code != 0 {
+		t.Errorf("steady serve exit status %d after ctrl+c with its output gone, want 0", code)
+	}
+	if code, said := ap.WaitExit(); code != 75 || !strings.Contains(said, "the server is stopping") {
+		t.Errorf("client after the stop: exit %d, terminal %q; want 75 and the goodbye", code, said)
+	}
+	journal := filepath.Join(dir, "incidents", incident+".jsonl")
+	if res := runSteady(t, dir, nil, "report", "verify", journal); res.code != 0 {
+		t.Errorf("report verify: exit %d\n%s%s", res.code, res.stdout, res.stderr)
 	}
 }
 
