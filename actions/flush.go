@@ -20,7 +20,7 @@ import (
 // flushCache deletes the Django cache and nothing else by default:
 // FLUSHDB of the cache db when neither the Celery broker nor the result
 // backend lives in that db, else UNLINK of the configured key patterns
-// (django.cache.patterns), found by SCAN and deleted in small batches, one
+// (profile.cache.patterns), found by SCAN and deleted in small batches, one
 // command at a time, so Redis is never blocked for long. The preview gives
 // the exact number of keys.
 //

@@ -23,7 +23,7 @@ import (
 //
 // Reads: INFO memory, stats, keyspace and server of the cache Redis (of
 // every master of a cluster); up to probes.sample_keys keys per pattern of
-// django.cache.patterns by SCAN MATCH with COUNT probes.scan_count on the
+// profile.cache.patterns by SCAN MATCH with COUNT probes.scan_count on the
 // cache db (every master of a cluster), then TYPE and PTTL of each sampled
 // key and GET of the sampled shift-count keys (django.cache.shift_count_key);
 // one SQL statement recomputing all those counts under the worked-shift
