@@ -755,14 +755,12 @@ func verifyArchive(ctx context.Context, env *Env, out Output, line string, start
 	cfg := env.Target.Config()
 	say(env, out, "$ %s", line)
 	toc := archiveTOC{data: map[string]bool{}}
-	var lastErr string
 	exit, err := target.Run(ctx, target.Command{Line: line}, target.RunOptions{
 		Timeout: cfg.Actions.CommandTimeout.D(),
 		Grace:   cfg.Actions.KillGrace.D(),
 		OnLine: func(l target.Line) {
 			if l.Stream == "stderr" {
-				lastErr = env.Target.Scrubber.Scrub(l.Text)
-				out.Line("stderr", lastErr)
+				out.Line("stderr", env.Target.Scrubber.Scrub(l.Text))
 				return
 			}
 			if s := strings.TrimSpace(l.Text); s != "" && !strings.HasPrefix(s, ";") {
@@ -776,9 +774,6 @@ func verifyArchive(ctx context.Context, env *Env, out Output, line string, start
 	if o := commandFailure(env, line, exit, err, started); o != nil {
 		if o.Status == Failed {
 			o.Summary = "the backup did not verify: " + o.Summary
-			if lastErr != "" {
-				o.Summary += " (" + lastErr + ")"
-			}
 			o.Summary += "; the file is kept for inspection but is NOT a verified backup"
 		}
 		return toc, o
@@ -795,23 +790,18 @@ func verifyArchive(ctx context.Context, env *Env, out Output, line string, start
 func readArchive(ctx context.Context, env *Env, out Output, line string, started time.Time) *Outcome {
 	cfg := env.Target.Config()
 	say(env, out, "$ %s", line)
-	var lastErr string
 	exit, err := target.Run(ctx, target.Command{Line: line}, target.RunOptions{
 		Timeout: cfg.Actions.CommandTimeout.D(),
 		Grace:   cfg.Actions.KillGrace.D(),
 		OnLine: func(l target.Line) {
 			if l.Stream == "stderr" {
-				lastErr = env.Target.Scrubber.Scrub(l.Text)
-				out.Line("stderr", lastErr)
+				out.Line("stderr", env.Target.Scrubber.Scrub(l.Text))
 			}
 		},
 	})
 	if o := commandFailure(env, line, exit, err, started); o != nil {
 		if o.Status == Failed {
 			o.Summary = "the backup did not verify: " + o.Summary
-			if lastErr != "" {
-				o.Summary += " (" + lastErr + ")"
-			}
 			o.Summary += "; the .partial file is kept for inspection but is NOT a verified backup"
 		}
 		return o
