@@ -27,6 +27,7 @@ journal that becomes the postmortem's verification checklist.
 
 Start here:
   steady drill                 practise on a private sandbox with an injected fault
+  steady sandbox               the same sandbox without the screen, to try check, act and serve on
   steady --db URL --redis URL  open an incident against your systems (same as steady run)
   steady check                 run every probe headless (cron-friendly exit code)`,
 		Args:          cobra.MaximumNArgs(1),

@@ -191,9 +191,19 @@ func TestServeCommand(t *testing.T) {
 
 // `steady serve 2>&1 | tee log`, then ctrl+c: the terminal's SIGINT ends
 // tee too, so every later write of the server's log meets a closed pipe.
-// The clients still read the goodbye, and the journal is closed.
+// Or the terminal itself goes, with a SIGHUP. Either way the clients read
+// the goodbye, and the journal is closed.
 func TestServeSaysGoodbyeWhenItsOwnOutputIsGone(t *testing.T) {
 	t.Parallel()
+	for _, sig := range []os.Signal{os.Interrupt, syscall.SIGHUP} {
+		t.Run(sig.String(), func(t *testing.T) {
+			t.Parallel()
+			goodbyeWithoutOutput(t, sig)
+		})
+	}
+}
+
+func goodbyeWithoutOutput(t *testing.T, sig os.Signal) {
 	dir := t.TempDir()
 	alice := servetest.Keygen(t, dir, "alice")
 	ak := servetest.AuthorizedKeys(t, dir, alice.Line+" alice role=operator")
@@ -213,8 +223,8 @@ func TestServeSaysGoodbyeWhenItsOwnOutputIsGone(t *testing.T) {
 	if err := srv.pipe.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if code := srv.signal(t, os.Interrupt); code != 0 {
-		t.Errorf("steady serve exit status %d after ctrl+c with its output gone, want 0", code)
+	if code := srv.signal(t, sig); code != 0 {
+		t.Errorf("steady serve exit status %d after %v with its output gone, want 0", code, sig)
 	}
 	if code, said := ap.WaitExit(); code != 75 || !strings.Contains(said, "the server is stopping") {
 		t.Errorf("client after the stop: exit %d, terminal %q; want 75 and the goodbye", code, said)
