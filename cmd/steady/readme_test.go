@@ -99,9 +99,7 @@ func TestTheREADMEsHeadlessTour(t *testing.T) {
 	}
 	dir := t.TempDir()
 	sb := startBackground(t, dir, args[1:]...)
-	sb.waitLog(t, `PostgreSQL \S+ and Redis \S+ ready`)
-	sb.waitLog(t, `injecting`)
-	cfg := sb.waitLog(t, `(?m)^  export STEADY_CONFIG=(\S+)$`)[1]
+	cfg := sb.waitBuilt(t, `(?m)^  export STEADY_CONFIG=(\S+)$`)[1]
 	for _, want := range []string{"The sandbox is ready, with the example application and the fault mixed:", "  database  postgres://steady:***@127.0.0.1:", "In another terminal, point steady at it:"} {
 		if !strings.Contains(printed, want) || !strings.Contains(sb.log(), want) {
 			t.Errorf("%q is not both in the README's sample and in what steady sandbox printed:\n%s", want, sb.log())

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+	"time"
 
 	"steady/serve/servetest"
 )
@@ -45,9 +46,25 @@ func (s *served) log() string {
 // waitLog waits for a stderr line matching re and returns its submatches.
 func (s *served) waitLog(t *testing.T, re string) []string {
 	t.Helper()
+	return s.waitLogWithin(t, servetest.Wait, re)
+}
+
+// sandboxBuilt is how long a test waits for a drill's sandbox to be
+// built: PostgreSQL alone took 14 s to start while the suite ran.
+const sandboxBuilt = 2 * time.Minute
+
+// waitBuilt waits, as waitLog does, for a line that comes once a drill's
+// sandbox is built.
+func (s *served) waitBuilt(t *testing.T, re string) []string {
+	t.Helper()
+	return s.waitLogWithin(t, sandboxBuilt, re)
+}
+
+func (s *served) waitLogWithin(t *testing.T, within time.Duration, re string) []string {
+	t.Helper()
 	rx := regexp.MustCompile(re)
 	var m []string
-	servetest.Eventually(t, "steady serve to log "+re, func() bool { m = rx.FindStringSubmatch(s.log()); return m != nil }, s.log)
+	servetest.EventuallyWithin(t, within, "steady to log "+re, func() bool { m = rx.FindStringSubmatch(s.log()); return m != nil }, s.log)
 	return m
 }
 
@@ -283,7 +300,7 @@ func TestDrillServe(t *testing.T) {
 	facilitator := servetest.Keygen(t, dir, "facilitator")
 	ak := servetest.AuthorizedKeys(t, dir, trainee.Line+" trainee role=operator", facilitator.Line+" facilitator role=observer")
 	d := startBackground(t, dir, "drill", "stale-cache", "--seed", "3", "--serve", "--listen", "127.0.0.1:0", "--authorized-keys", ak)
-	port := d.waitLog(t, `serving the drill on 127\.0\.0\.1:(\d+)`)[1]
+	port := d.waitBuilt(t, `serving the drill on 127\.0\.0\.1:(\d+)`)[1]
 	pub, err := os.ReadFile(filepath.Join(dir, ".steady", "host_ed25519.pub"))
 	if err != nil {
 		t.Fatal(err)
