@@ -24,6 +24,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"steady/config"
+	"steady/plural"
 	"steady/probes"
 	"steady/target"
 )
@@ -561,7 +562,7 @@ func executeDump(ctx context.Context, env *Env, plan *Plan, out Output) Outcome 
 			return fail(Failed, "could not read the backup back for its checksum", err)
 		}
 	}
-	say(env, out, "verified: %d entries, %s, sha256 %s", entries, humanBytes(n), sum)
+	say(env, out, "verified: %s, %s, sha256 %s", plural.Count(entries, "entry", "entries"), humanBytes(n), sum)
 	what := "backup of " + db
 	art := map[string]string{
 		ArtefactKind: "backup", ArtefactMethod: mode, ArtefactDatabase: db, ArtefactPath: path,
@@ -575,7 +576,7 @@ func executeDump(ctx context.Context, env *Env, plan *Plan, out Output) Outcome 
 	}
 	return Outcome{
 		Status:    Succeeded,
-		Summary:   fmt.Sprintf("%s verified: %s (%s, %d entries, sha256 %s…)", what, path, humanBytes(n), entries, sum[:12]),
+		Summary:   fmt.Sprintf("%s verified: %s (%s, %s, sha256 %s…)", what, path, humanBytes(n), plural.Count(entries, "entry", "entries"), sum[:12]),
 		Duration:  time.Since(started),
 		Artefacts: art,
 	}
@@ -613,24 +614,21 @@ func streamDump(ctx context.Context, env *Env, out Output, line string, dumpEnv 
 	type result struct {
 		exit target.Exit
 		err  error
-		last string
 	}
 	read := make(chan result, 1)
 	go func() {
 		say(env, out, "$ %s (reading the dump as it is written)", pgRestoreStreamLine)
-		var last string
 		exit, err := target.Run(ctx, target.Command{Line: pgRestoreStreamLine, Stdin: readR}, target.RunOptions{
 			Timeout: cfg.Actions.CommandTimeout.D(),
 			Grace:   cfg.Actions.KillGrace.D(),
 			OnStart: func(int) { readR.Close() },
 			OnLine: func(l target.Line) {
 				if l.Stream == "stderr" {
-					last = env.Target.Scrubber.Scrub(l.Text)
-					out.Line("stderr", last)
+					out.Line("stderr", env.Target.Scrubber.Scrub(l.Text))
 				}
 			},
 		})
-		read <- result{exit, err, last}
+		read <- result{exit, err}
 	}()
 	hash := sha256.New()
 	var size int64
@@ -642,7 +640,11 @@ func streamDump(ctx context.Context, env *Env, out Output, line string, dumpEnv 
 			n, err := dumpR.Read(buf)
 			if n > 0 {
 				if _, werr := file.Write(buf[:n]); werr != nil {
+					// pg_dump must not wait on a pipe nobody reads:
+					// closing it ends pg_dump (broken pipe), and this
+					// error, not that one, is the cause.
 					readW.Close()
+					dumpR.Close()
 					copied <- werr
 					return
 				}
@@ -679,17 +681,14 @@ func streamDump(ctx context.Context, env *Env, out Output, line string, dumpEnv 
 	werr := <-copied
 	r := <-read
 	switch {
+	case werr != nil:
+		return fail("the dump could not be written to "+file.Name()+": "+werr.Error(), werr)
 	case dumpFailed != nil:
 		return "", 0, dumpFailed
-	case werr != nil:
-		return fail("the dump could not be written to "+file.Name(), werr)
 	}
 	if o := commandFailure(env, pgRestoreStreamLine, r.exit, r.err, started); o != nil {
 		if o.Status == Failed {
 			o.Summary = "the backup did not verify: " + o.Summary
-			if r.last != "" {
-				o.Summary += " (" + r.last + ")"
-			}
 		}
 		return "", 0, o
 	}
@@ -756,14 +755,12 @@ func verifyArchive(ctx context.Context, env *Env, out Output, line string, start
 	cfg := env.Target.Config()
 	say(env, out, "$ %s", line)
 	toc := archiveTOC{data: map[string]bool{}}
-	var lastErr string
 	exit, err := target.Run(ctx, target.Command{Line: line}, target.RunOptions{
 		Timeout: cfg.Actions.CommandTimeout.D(),
 		Grace:   cfg.Actions.KillGrace.D(),
 		OnLine: func(l target.Line) {
 			if l.Stream == "stderr" {
-				lastErr = env.Target.Scrubber.Scrub(l.Text)
-				out.Line("stderr", lastErr)
+				out.Line("stderr", env.Target.Scrubber.Scrub(l.Text))
 				return
 			}
 			if s := strings.TrimSpace(l.Text); s != "" && !strings.HasPrefix(s, ";") {
@@ -777,9 +774,6 @@ func verifyArchive(ctx context.Context, env *Env, out Output, line string, start
 	if o := commandFailure(env, line, exit, err, started); o != nil {
 		if o.Status == Failed {
 			o.Summary = "the backup did not verify: " + o.Summary
-			if lastErr != "" {
-				o.Summary += " (" + lastErr + ")"
-			}
 			o.Summary += "; the file is kept for inspection but is NOT a verified backup"
 		}
 		return toc, o
@@ -796,23 +790,18 @@ func verifyArchive(ctx context.Context, env *Env, out Output, line string, start
 func readArchive(ctx context.Context, env *Env, out Output, line string, started time.Time) *Outcome {
 	cfg := env.Target.Config()
 	say(env, out, "$ %s", line)
-	var lastErr string
 	exit, err := target.Run(ctx, target.Command{Line: line}, target.RunOptions{
 		Timeout: cfg.Actions.CommandTimeout.D(),
 		Grace:   cfg.Actions.KillGrace.D(),
 		OnLine: func(l target.Line) {
 			if l.Stream == "stderr" {
-				lastErr = env.Target.Scrubber.Scrub(l.Text)
-				out.Line("stderr", lastErr)
+				out.Line("stderr", env.Target.Scrubber.Scrub(l.Text))
 			}
 		},
 	})
 	if o := commandFailure(env, line, exit, err, started); o != nil {
 		if o.Status == Failed {
 			o.Summary = "the backup did not verify: " + o.Summary
-			if lastErr != "" {
-				o.Summary += " (" + lastErr + ")"
-			}
 			o.Summary += "; the .partial file is kept for inspection but is NOT a verified backup"
 		}
 		return o

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"steady/plural"
 	"steady/target"
 )
 
@@ -223,7 +224,7 @@ func (st pgbackrestState) preconditions(env *Env) []Precondition {
 		repo.Holds = false
 		repo.Detail = fmt.Sprintf("stanza %s reports status %d (%s): `%s` says more; or take a dump instead: --mode pg_dump", cfg.Stanza, st.info.Status.Code, st.info.Status.Message, pgbrCommand(env, "check"))
 	default:
-		repo.Detail = fmt.Sprintf("status %s, %s", st.info.Status.Message, plural(int64(len(st.info.Backup)), "backup", "backups"))
+		repo.Detail = fmt.Sprintf("status %s, %s", st.info.Status.Message, plural.Count(int64(len(st.info.Backup)), "backup", "backups"))
 		if b := st.info.latest(); b != nil {
 			repo.Detail += fmt.Sprintf(", the newest %s (%s, %s)", b.Label, b.Type, humanBytes(b.Info.Size))
 		}

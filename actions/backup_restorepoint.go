@@ -13,6 +13,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"steady/plural"
 	"steady/target"
 )
 
@@ -132,7 +133,7 @@ func (a *archiving) preconditions() []Precondition {
 			lack = append(lack, "pg_switch_wal()")
 		}
 		priv.Detail = fmt.Sprintf("role %s may not execute %s: a superuser can `GRANT EXECUTE ON FUNCTION %s TO %s`, or connect as a superuser; or take a dump instead: --mode pg_dump",
-			a.role, joinAnd(lack), strings.Join(lack, ", "), patternPart(a.role))
+			a.role, plural.List(lack), strings.Join(lack, ", "), patternPart(a.role))
 	}
 	primary := Precondition{Name: "a primary, not a standby", Holds: !a.inRecovery, Detail: "the server is not in recovery"}
 	if !primary.Holds {

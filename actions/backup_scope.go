@@ -19,6 +19,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"steady/django"
+	"steady/plural"
 	"steady/target"
 )
 
@@ -350,7 +351,7 @@ func describeScope(env *Env, plan *Plan, sc *scope, dbSize int64) {
 	plan.Facts[factScopeBytes] = strconv.FormatInt(sc.bytes, 10)
 	plan.Facts["scope_learnt_in"] = sc.took.Round(time.Millisecond).String()
 	plan.Summary = fmt.Sprintf("scoped pg_dump of %s: %s (%s of the database's %s) for %s, into %s, verified by reading the whole archive back (%s",
-		db, plural(int64(len(sc.tables)), "table", "tables"), humanBytes(sc.bytes), humanBytes(dbSize), orNone(strings.Join(sc.migrations, ", ")), plan.Facts[factPath], estimateText(env, sc.bytes))
+		db, plural.Count(int64(len(sc.tables)), "table", "tables"), humanBytes(sc.bytes), humanBytes(dbSize), orNone(strings.Join(sc.migrations, ", ")), plan.Facts[factPath], estimateText(env, sc.bytes))
 
 	var why []string
 	for _, m := range sc.migrations {
@@ -387,7 +388,7 @@ func describeScope(env *Env, plan *Plan, sc *scope, dbSize int64) {
 	}
 	plan.Steps[0].Note = note + ". " + plan.Steps[0].Note
 	plan.Warnings = append(plan.Warnings, fmt.Sprintf("not covered: the other %s of %s (%s); the migrations do not alter them, but this backup does not protect them from anything else — a full backup stays one step away: --mode pg_dump (%s)",
-		plural(int64(sc.otherTables), "table", "tables"), db, humanBytes(sc.otherBytes), estimateText(env, dbSize)))
+		plural.Count(int64(sc.otherTables), "table", "tables"), db, humanBytes(sc.otherBytes), estimateText(env, dbSize)))
 	if sc.listWarn != "" {
 		plan.Warnings = append(plan.Warnings, sc.listWarn)
 	}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"steady/target"
+	"steady/visible"
 )
 
 // runCommand runs one command line of a plan with `sh -c`, in its own
@@ -65,11 +66,28 @@ func commandFailure(env *Env, line string, exit target.Exit, err error, started 
 		o.Summary = fmt.Sprintf("`%s` %s: stopped with SIGINT, then SIGKILL after the grace period", line, exit)
 	case !exit.OK():
 		o.Status = Failed
-		o.Summary = fmt.Sprintf("`%s` failed: %s", line, exit)
+		o.Summary = fmt.Sprintf("`%s` failed: %s", line, exit) + lastWords(env, exit)
 	default:
 		return nil
 	}
 	return o
+}
+
+// lastWords quotes the end of a failed command's stderr for its outcome,
+// which the screen, the journal and the report all show: the output pane
+// scrolls, and "exit 1" alone does not say the disk is full. Secrets are
+// scrubbed and control characters made visible, as in the output itself.
+func lastWords(env *Env, exit target.Exit) string {
+	var said []string
+	for _, l := range exit.Stderr[max(0, len(exit.Stderr)-3):] {
+		if l = strings.TrimSpace(visible.Text(env.Target.Scrubber.Scrub(l))); l != "" {
+			said = append(said, l)
+		}
+	}
+	if len(said) == 0 {
+		return ""
+	}
+	return "; it said: " + strings.Join(said, " / ")
 }
 
 // refusedNow re-evaluates preconditions at execution time: a plan may be
@@ -109,14 +127,6 @@ func copyParams(params map[string]string) map[string]string {
 	return out
 }
 
-// plural writes "1 key" or "3 keys".
-func plural(n int64, one, many string) string {
-	if n == 1 {
-		return "1 " + one
-	}
-	return fmt.Sprintf("%d %s", n, many)
-}
-
 // humanBytes writes a size the way df -h does.
 func humanBytes(n int64) string {
 	const unit = 1024
@@ -129,15 +139,4 @@ func humanBytes(n int64) string {
 		exp++
 	}
 	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
-}
-
-// joinAnd writes "a", "a and b", "a, b and c".
-func joinAnd(parts []string) string {
-	switch len(parts) {
-	case 0:
-		return ""
-	case 1:
-		return parts[0]
-	}
-	return strings.Join(parts[:len(parts)-1], ", ") + " and " + parts[len(parts)-1]
 }

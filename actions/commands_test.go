@@ -48,19 +48,33 @@ func TestCheckAndRunTests(t *testing.T) {
 	if o.Status != Failed || o.ExitCode != 1 || !strings.Contains(out.text(), "stderr: FAILED (failures=1)") {
 		t.Errorf("failing tests: %+v\n%s", o, out.text())
 	}
+	// Why a command failed is in its outcome, which the screen, the
+	// journal and the report show, not only in the output that scrolls.
+	f.cfg.Django.Test = "echo 'Ran 12 tests'; i=0; while [ $i -lt 20 ]; do echo \"noise $i\" >&2; i=$((i+1)); done; " +
+		"printf 'pg_dump: error: could not write to output file: No space left on device\\033[2J\\n' >&2; exit 1"
+	o = execute(t, env, plan(t, "run-tests", env, nil), newRecorder())
+	if !strings.Contains(o.Summary, "failed: exit 1") || !strings.Contains(o.Summary, "it said: noise 18 / noise 19 / pg_dump: error: could not write to output file: No space left on device") {
+		t.Errorf("the outcome does not quote the end of stderr: %q", o.Summary)
+	}
+	if strings.ContainsRune(o.Summary, 0x1b) {
+		t.Errorf("a control character of the command's stderr reached the outcome: %q", o.Summary)
+	}
 }
 
 func TestCommandOutputIsScrubbedOfSecrets(t *testing.T) {
 	f := newFixture(t, fixtureOptions{})
 	// pg_dump and friends quote their connection string in errors.
-	f.cfg.Django.Test = "echo \"connection to $DATABASE_URL_FOR_TEST failed\" >&2"
+	f.cfg.Django.Test = "echo \"connection to $DATABASE_URL_FOR_TEST failed\" >&2; exit 2"
 	t.Setenv("DATABASE_URL_FOR_TEST", f.cfg.DB)
 	env := f.env(nil)
 	out := newRecorder()
-	execute(t, env, plan(t, "run-tests", env, nil), out)
+	o := execute(t, env, plan(t, "run-tests", env, nil), out)
 	pws := secret.Passwords(f.cfg.DB)
 	if len(pws) == 0 || strings.Contains(out.text(), pws[0]) || !strings.Contains(out.text(), "***") {
 		t.Errorf("the password was not scrubbed:\n%s", out.text())
+	}
+	if strings.Contains(o.Summary, pws[0]) || !strings.Contains(o.Summary, "it said: connection to") {
+		t.Errorf("the outcome quotes stderr unscrubbed, or not at all: %q", o.Summary)
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 
 	"steady/celery"
 	"steady/config"
+	"steady/plural"
 	"steady/probes"
 	"steady/target"
 )
@@ -19,7 +20,7 @@ import (
 // flushCache deletes the Django cache and nothing else by default:
 // FLUSHDB of the cache db when neither the Celery broker nor the result
 // backend lives in that db, else UNLINK of the configured key patterns
-// (django.cache.patterns), found by SCAN and deleted in small batches, one
+// (profile.cache.patterns), found by SCAN and deleted in small batches, one
 // command at a time, so Redis is never blocked for long. The preview gives
 // the exact number of keys.
 //
@@ -142,22 +143,22 @@ func (f flushCache) Plan(ctx context.Context, env *Env, params map[string]string
 	case flushUnlink:
 		for _, p := range patterns {
 			plan.Steps = append(plan.Steps, Step{Kind: StepRedis, Text: unlinkText(p, count),
-				Note: fmt.Sprintf("%s now in %s; one batch at a time", plural(perPattern[p], "key matches", "keys match"), where)})
+				Note: fmt.Sprintf("%s now in %s; one batch at a time", plural.Count(perPattern[p], "key matches", "keys match"), where)})
 		}
 		plan.Facts[factKeys] = strconv.FormatInt(matched, 10)
-		plan.Summary = fmt.Sprintf("UNLINK %s matching %s in %s, in batches of %d", plural(matched, "key", "keys"), strings.Join(patterns, ", "), where, unlinkBatch)
+		plan.Summary = fmt.Sprintf("UNLINK %s matching %s in %s, in batches of %d", plural.Count(matched, "key", "keys"), strings.Join(patterns, ", "), where, unlinkBatch)
 	case flushDB:
 		size, err := dbSize(ctx, nodes)
 		if err != nil {
 			return nil, fmt.Errorf("DBSIZE: %w", err)
 		}
 		plan.Facts[factKeys] = strconv.FormatInt(size, 10)
-		note := fmt.Sprintf("%s: %s", where, plural(size, "key", "keys"))
+		note := fmt.Sprintf("%s: %s", where, plural.Count(size, "key", "keys"))
 		if other := size - matched; other > 0 && len(patterns) > 0 {
 			note += fmt.Sprintf(", of which %d outside the cache patterns (%s)", other, strings.Join(patterns, ", "))
 		}
 		plan.Steps = []Step{{Kind: StepRedis, Text: "FLUSHDB ASYNC", Note: note + "; ASYNC frees the memory in the background"}}
-		plan.Summary = fmt.Sprintf("FLUSHDB of %s (%s): Django's cache.clear()", where, plural(size, "key", "keys"))
+		plan.Summary = fmt.Sprintf("FLUSHDB of %s (%s): Django's cache.clear()", where, plural.Count(size, "key", "keys"))
 	case flushAll:
 		dbs, err := keyspace(ctx, nodes)
 		if err != nil {
@@ -172,7 +173,7 @@ func (f flushCache) Plan(ctx context.Context, env *Env, params map[string]string
 		plan.Facts[factKeys] = strconv.FormatInt(total, 10)
 		inst := instanceName(cfg.Redis)
 		plan.Steps = []Step{{Kind: StepRedis, Text: "FLUSHALL ASYNC", Note: fmt.Sprintf("every database of %s: %s", inst, orNone(strings.Join(parts, ", ")))}}
-		plan.Summary = fmt.Sprintf("FLUSHALL of %s: %s in every db, not only the cache's", inst, plural(total, "key", "keys"))
+		plan.Summary = fmt.Sprintf("FLUSHALL of %s: %s in every db, not only the cache's", inst, plural.Count(total, "key", "keys"))
 		if others := len(dbs) - btoi(dbs[target.RedisDB(cfg.Redis)] > 0); others > 0 {
 			plan.Warnings = append(plan.Warnings, fmt.Sprintf("FLUSHALL empties every database of %s (%s), not only the cache's db %d", inst, strings.Join(parts, ", "), target.RedisDB(cfg.Redis)))
 		}
@@ -258,7 +259,7 @@ func (f flushCache) Execute(ctx context.Context, env *Env, plan *Plan, out Outpu
 			}
 		}
 		return Outcome{Status: Succeeded, Duration: time.Since(started),
-			Summary:   fmt.Sprintf("%s done: %s dropped from %s", cmd, plural(before, "key", "keys"), map[bool]string{true: instanceName(cfg.Redis), false: where}[mode == flushAll]),
+			Summary:   fmt.Sprintf("%s done: %s dropped from %s", cmd, plural.Count(before, "key", "keys"), map[bool]string{true: instanceName(cfg.Redis), false: where}[mode == flushAll]),
 			Artefacts: map[string]string{"mode": mode, "keys_before": strconv.FormatInt(before, 10)}}
 	case flushUnlink:
 		total := factInt(plan, factKeys)
@@ -267,14 +268,14 @@ func (f flushCache) Execute(ctx context.Context, env *Env, plan *Plan, out Outpu
 		switch {
 		case ctx.Err() != nil:
 			return Outcome{Status: Cancelled, ExitCode: -1, Duration: time.Since(started), Artefacts: art,
-				Summary: fmt.Sprintf("cancelled after deleting %s; the rest of the matching keys remain", plural(deleted, "key", "keys"))}
+				Summary: fmt.Sprintf("cancelled after deleting %s; the rest of the matching keys remain", plural.Count(deleted, "key", "keys"))}
 		case err != nil:
-			o := fail(fmt.Sprintf("UNLINK stopped after %s", plural(deleted, "key", "keys")), err)
+			o := fail(fmt.Sprintf("UNLINK stopped after %s", plural.Count(deleted, "key", "keys")), err)
 			o.Artefacts = art
 			return o
 		}
 		return Outcome{Status: Succeeded, Duration: time.Since(started), Artefacts: art,
-			Summary: fmt.Sprintf("deleted %s matching %s from %s in %d batches", plural(deleted, "key", "keys"), strings.Join(patterns, ", "), where, batches)}
+			Summary: fmt.Sprintf("deleted %s matching %s from %s in %d batches", plural.Count(deleted, "key", "keys"), strings.Join(patterns, ", "), where, batches)}
 	}
 	return fail("the plan has an unknown flush mode "+strconv.Quote(mode)+": plan again", nil)
 }
@@ -313,7 +314,7 @@ func unlinkPatterns(ctx context.Context, env *Env, out Output, nodes []redis.Uni
 				}
 			}
 		}
-		say(env, out, "%s done: %s deleted so far", pat, plural(deleted, "key", "keys"))
+		say(env, out, "%s done: %s deleted so far", pat, plural.Count(deleted, "key", "keys"))
 	}
 	out.Progress(int(deleted), int(deleted), "keys")
 	return deleted, batches, nil
@@ -441,18 +442,18 @@ func (l celeryLoss) total() int64 { return l.queued + l.unacked + l.results }
 func (l celeryLoss) parts() []string {
 	var parts []string
 	if l.queued > 0 {
-		parts = append(parts, plural(l.queued, "queued task", "queued tasks"))
+		parts = append(parts, plural.Count(l.queued, "queued task", "queued tasks"))
 	}
 	if l.unacked > 0 {
-		parts = append(parts, plural(l.unacked, "unacked task", "unacked tasks"))
+		parts = append(parts, plural.Count(l.unacked, "unacked task", "unacked tasks"))
 	}
 	if l.results > 0 {
-		parts = append(parts, plural(l.results, "task result", "task results"))
+		parts = append(parts, plural.Count(l.results, "task result", "task results"))
 	}
 	return parts
 }
 
-func (l celeryLoss) describe() string { return joinAnd(l.parts()) }
+func (l celeryLoss) describe() string { return plural.List(l.parts()) }
 
 // acceptance is the sentence an operator types to accept the loss.
 func (l celeryLoss) acceptance() string { return "drop " + l.describe() }
@@ -460,13 +461,13 @@ func (l celeryLoss) acceptance() string { return "drop " + l.describe() }
 func (l celeryLoss) warnings(queue string) []string {
 	var out []string
 	if l.queued > 0 {
-		out = append(out, fmt.Sprintf("%s waiting in the Celery queue %s would be lost: they would never run", plural(l.queued, "queued task", "queued tasks"), queue))
+		out = append(out, fmt.Sprintf("%s waiting in the Celery queue %s would be lost: they would never run", plural.Count(l.queued, "queued task", "queued tasks"), queue))
 	}
 	if l.unacked > 0 {
-		out = append(out, fmt.Sprintf("%s held by workers (unacked) would be lost: if a worker dies they could not be restored", plural(l.unacked, "unacked task", "unacked tasks")))
+		out = append(out, fmt.Sprintf("%s held by workers (unacked) would be lost: if a worker dies they could not be restored", plural.Count(l.unacked, "unacked task", "unacked tasks")))
 	}
 	if l.results > 0 {
-		out = append(out, fmt.Sprintf("%s would be lost: callers waiting on them would see PENDING forever", plural(l.results, "task result", "task results")))
+		out = append(out, fmt.Sprintf("%s would be lost: callers waiting on them would see PENDING forever", plural.Count(l.results, "task result", "task results")))
 	}
 	return out
 }

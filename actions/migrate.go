@@ -12,6 +12,7 @@ import (
 
 	"steady/django"
 	"steady/duration"
+	"steady/plural"
 	"steady/probes"
 	"steady/target"
 )
@@ -96,7 +97,7 @@ func (m migrateAction) Plan(ctx context.Context, env *Env, params map[string]str
 		plan.Summary = fmt.Sprintf("no unapplied migration in %s: migrate will change nothing, then check runs", db)
 		plan.Warnings = append(plan.Warnings, "the migrations probe finds nothing to apply; running migrate is harmless but pointless")
 	case len(unapplied) > 0:
-		plan.Summary = fmt.Sprintf("apply %s to %s: %s; then manage.py check", plural(int64(len(unapplied)), "migration", "migrations"), db, strings.Join(unapplied, ", "))
+		plan.Summary = fmt.Sprintf("apply %s to %s: %s; then manage.py check", plural.Count(int64(len(unapplied)), "migration", "migrations"), db, strings.Join(unapplied, ", "))
 	default:
 		plan.Summary = fmt.Sprintf("run manage.py migrate on %s, then manage.py check", db)
 	}

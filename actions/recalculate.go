@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"steady/celery"
+	"steady/plural"
 	"steady/probes"
 	"steady/secret"
 	"steady/target"
@@ -156,10 +157,10 @@ func (r recalculateAction) Plan(ctx context.Context, env *Env, params map[string
 		if params != "" {
 			plan.Facts["params"] = params
 		}
-		plan.Summary = fmt.Sprintf("enqueue %s of %s (%s) and follow their results", plural(int64(len(scopes)), "task", "tasks"), task, source)
+		plan.Summary = fmt.Sprintf("enqueue %s of %s (%s) and follow their results", plural.Count(int64(len(scopes)), "task", "tasks"), task, source)
 		if !follow {
 			plan.Facts["follow"] = "false"
-			plan.Summary = fmt.Sprintf("enqueue %s of %s (%s); results not followed", plural(int64(len(scopes)), "task", "tasks"), task, source)
+			plan.Summary = fmt.Sprintf("enqueue %s of %s (%s); results not followed", plural.Count(int64(len(scopes)), "task", "tasks"), task, source)
 			plan.Warnings = append(plan.Warnings, "follow=false: steady does not wait for the tasks; once the workers have run them, re-run the summaries and cache probes")
 		}
 		plan.Warnings = append(plan.Warnings, queueWarnings(ctx, t, queue)...)
@@ -168,7 +169,7 @@ func (r recalculateAction) Plan(ctx context.Context, env *Env, params map[string
 			plan.Steps = append(plan.Steps, Step{Kind: StepCommand, Text: recalcCommandLine(cfg.Django.Recalculate, s)})
 		}
 		plan.Steps[0].Note = inDir(cfg.Django.Dir) + "; one after the other"
-		plan.Summary = fmt.Sprintf("run django.recalculate for %s (%s)", plural(int64(len(scopes)), "scope", "scopes"), source)
+		plan.Summary = fmt.Sprintf("run django.recalculate for %s (%s)", plural.Count(int64(len(scopes)), "scope", "scopes"), source)
 	}
 	plan.rests("mode", mode)
 	plan.rests("scopes", scopesText(scopes))
@@ -227,7 +228,7 @@ func queueWarnings(ctx context.Context, t *target.Target, queue string) []string
 	}
 	var out []string
 	if n, err := celery.QueueLength(ctx, broker, queue); err == nil && n > 0 {
-		out = append(out, fmt.Sprintf("%s already waiting in queue %s: these run after them", plural(n, "task is", "tasks are"), queue))
+		out = append(out, fmt.Sprintf("%s already waiting in queue %s: these run after them", plural.Count(n, "task is", "tasks are"), queue))
 	}
 	if n, err := broker.Exists(ctx, "_kombu.binding."+queue).Result(); err == nil && n == 0 {
 		out = append(out, "no Celery worker has declared queue "+queue+" on this broker: the tasks wait until one starts (check CELERY_BROKER_URL and the worker)")
@@ -443,7 +444,7 @@ func (r recalculateAction) Execute(ctx context.Context, env *Env, plan *Plan, ou
 		return Outcome{Status: Succeeded, Duration: time.Since(started),
 			Artefacts: map[string]string{"tasks": strings.Join(ids, ","), "enqueued": strconv.Itoa(total)},
 			Summary: fmt.Sprintf("enqueued %s of %s onto queue %s; results not followed (follow=false): re-run summaries and cache once the workers are done",
-				plural(int64(total), "task", "tasks"), task, queue)}
+				plural.Count(int64(total), "task", "tasks"), task, queue)}
 	}
 	out.Progress(0, total, "tasks")
 	fctx, cancel := context.WithTimeout(ctx, timeout)
@@ -491,7 +492,7 @@ func (r recalculateAction) Execute(ctx context.Context, env *Env, plan *Plan, ou
 		o.Summary = counts + ": " + strings.Join(failures, "; ")
 	default:
 		o.Status = Succeeded
-		o.Summary = fmt.Sprintf("recalculated %s with %s: all %d tasks succeeded", plural(int64(total), "scope", "scopes"), task, total)
+		o.Summary = fmt.Sprintf("recalculated %s with %s: %s succeeded", plural.Count(int64(total), "scope", "scopes"), task, plural.All(total, "task", "tasks"))
 	}
 	return o
 }
@@ -524,6 +525,6 @@ func (r recalculateAction) executeCommands(ctx context.Context, env *Env, plan *
 		return o
 	}
 	o.Status = Succeeded
-	o.Summary = fmt.Sprintf("recalculated %s with django.recalculate", plural(int64(done), "scope", "scopes"))
+	o.Summary = fmt.Sprintf("recalculated %s with django.recalculate", plural.Count(int64(done), "scope", "scopes"))
 	return o
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"steady/django"
+	"steady/plural"
 	"steady/probes"
 	"steady/profile"
 	"steady/target"
@@ -155,7 +156,7 @@ func (r repairAction) Plan(ctx context.Context, env *Env, params map[string]stri
 		Repairs: restore,
 	}
 	plan.Summary = fmt.Sprintf("restore %s the races lost in %s, in one transaction, %s; then recalculate the affected figures",
-		plural(int64(len(restore)), "value", "values"), db, map[string]string{repairApp: "through the application's models", repairSQL: "by SQL"}[mode])
+		plural.Count(int64(len(restore)), "value", "values"), db, map[string]string{repairApp: "through the application's models", repairSQL: "by SQL"}[mode])
 	for _, h := range human {
 		plan.Warnings = append(plan.Warnings, "left for a person: "+h)
 	}
@@ -347,7 +348,7 @@ func (r repairAction) bySQL(ctx context.Context, env *Env, plan *Plan, out Outpu
 	if err := tx.Commit(ctx); err != nil {
 		return fail("the commit failed; nothing was restored", err)
 	}
-	return Outcome{Status: Succeeded, Summary: fmt.Sprintf("restored %s by SQL in one transaction", plural(int64(len(stmts)), "value", "values")),
+	return Outcome{Status: Succeeded, Summary: fmt.Sprintf("restored %s by SQL in one transaction", plural.Count(int64(len(stmts)), "value", "values")),
 		Artefacts: map[string]string{"restored": strconv.Itoa(len(stmts)), "before": beforeImage(plan.Repairs), "undo": plan.Facts["undo"]}}
 }
 
@@ -391,7 +392,7 @@ func (r repairAction) byApp(ctx context.Context, env *Env, plan *Plan, out Outpu
 		return Outcome{Status: Failed, ExitCode: -1, Summary: "the plan has no manage command: plan again"}
 	}
 	manage, _ := strings.CutSuffix(line[0], " shell")
-	say(env, out, "%s (restoring %s in one transaction)", line[0], plural(int64(len(rows)), "value", "values"))
+	say(env, out, "%s (restoring %s in one transaction)", line[0], plural.Count(int64(len(rows)), "value", "values"))
 	body, err := django.Shell(ctx, django.ShellOptions{Manage: manage, Dir: cfg.Django.Dir, Timeout: cfg.Actions.CommandTimeout.D(), Grace: cfg.Actions.KillGrace.D()},
 		script, repairBegin, repairEnd)
 	if err != nil {
@@ -420,6 +421,6 @@ func (r repairAction) byApp(ctx context.Context, env *Env, plan *Plan, out Outpu
 	for _, x := range res.Restored {
 		say(env, out, "%s %d: %s %s → %s", cfg.Profile.Shift.Model, x.PK, x.Field, x.Before, x.After)
 	}
-	return Outcome{Status: Succeeded, Summary: fmt.Sprintf("restored %s through the application's models in one transaction (its audit trail records each)", plural(int64(len(res.Restored)), "value", "values")),
+	return Outcome{Status: Succeeded, Summary: fmt.Sprintf("restored %s through the application's models in one transaction (its audit trail records each)", plural.Count(int64(len(res.Restored)), "value", "values")),
 		Artefacts: map[string]string{"restored": strconv.Itoa(len(res.Restored)), "before": beforeImage(plan.Repairs)}}
 }

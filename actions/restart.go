@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"steady/celery"
+	"steady/plural"
 	"steady/probes"
 	"steady/target"
 )
@@ -82,7 +83,7 @@ func (r restartAction) Plan(ctx context.Context, env *Env, params map[string]str
 		}
 	}
 	plan.rests("commands", strings.Join(cfg.Django.Restart, " ; "))
-	plan.Summary = fmt.Sprintf("run %s in order, each followed by a health check", plural(int64(len(cfg.Django.Restart)), "restart command", "restart commands"))
+	plan.Summary = fmt.Sprintf("run %s in order, each followed by a health check", plural.Count(int64(len(cfg.Django.Restart)), "restart command", "restart commands"))
 	if n, ok := plan.Facts["queue_length"]; ok {
 		plan.Summary += fmt.Sprintf(" (%s tasks queued now)", n)
 	}
@@ -134,7 +135,7 @@ func (r restartAction) Execute(ctx context.Context, env *Env, plan *Plan, out Ou
 		}
 	}
 	return Outcome{Status: Succeeded, Duration: time.Since(started), Artefacts: art,
-		Summary: fmt.Sprintf("%s run, each followed by a passing health check", plural(int64(ran), "restart command", "restart commands"))}
+		Summary: fmt.Sprintf("%s run, each followed by a passing health check", plural.Count(int64(ran), "restart command", "restart commands"))}
 }
 
 func restartUnhealthy(ctx context.Context, started time.Time, art map[string]string, msg string) Outcome {
@@ -189,7 +190,7 @@ func draining(ctx context.Context, env *Env, out Output, queue string, timeout t
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Sprintf("queue %s did not drain: %d tasks, still %d after %s; is a worker running? (look at its logs)", queue, first, n, timeout), false
+			return fmt.Sprintf("queue %s did not drain: %s, still %d after %s; is a worker running? (look at its logs)", queue, plural.Count(first, "task", "tasks"), n, timeout), false
 		case <-time.After(500 * time.Millisecond):
 		}
 		m, err := celery.QueueLength(ctx, broker, queue)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"steady/plural"
 	"steady/probes"
 	"steady/target"
 )
@@ -145,7 +146,7 @@ func planDumpRestore(ctx context.Context, env *Env, plan *Plan, b *Backup) error
 		need = b.Size * 4 // a compressed dump restores to a few times its size
 	}
 	plan.Preconditions = append(plan.Preconditions, toolPrecondition("pg_restore"), createDBPrecondition(ctx, t), serverSpacePrecondition(ctx, t, need))
-	plan.Summary = fmt.Sprintf("restore %s into the scratch database %s on the same server, count the rows of %s, then drop it", b.Path, scratch, plural(int64(len(tables)), "table", "tables"))
+	plan.Summary = fmt.Sprintf("restore %s into the scratch database %s on the same server, count the rows of %s, then drop it", b.Path, scratch, plural.Count(int64(len(tables)), "table", "tables"))
 	return nil
 }
 
@@ -322,7 +323,7 @@ func (r restoreCheckAction) Execute(ctx context.Context, env *Env, plan *Plan, o
 	}
 	return Outcome{
 		Status:   Succeeded,
-		Summary:  fmt.Sprintf("restored %s into %s and counted %s (%s); the scratch database is dropped", plan.Facts[factBackup], scratch, plural(int64(len(counts)), "table", "tables"), strings.Join(counts, ", ")),
+		Summary:  fmt.Sprintf("restored %s into %s and counted %s (%s); the scratch database is dropped", plan.Facts[factBackup], scratch, plural.Count(int64(len(counts)), "table", "tables"), strings.Join(counts, ", ")),
 		Duration: time.Since(started),
 		Artefacts: map[string]string{
 			ArtefactKind: "restore-check", ArtefactDatabase: plan.Facts[factDatabase], ArtefactPath: plan.Facts[factBackup],

@@ -698,7 +698,7 @@ func (ds *Dataset) Reload(ctx context.Context, rdb *redis.Client) error {
 }
 
 // CachePattern is the SCAN pattern of the shift-count keys: steady's
-// default django.cache.patterns, and what an engineer would type.
+// default profile.cache.patterns, and what an engineer would type.
 func CachePattern() string {
 	cfg := config.Default()
 	return cfg.Profile.Cache.KeyPatterns()[0]

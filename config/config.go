@@ -139,16 +139,30 @@ var BackupModes = []string{"auto", "pg_dump", "scoped", "restore_point", "pgback
 
 // Serve configures the SSH server.
 type Serve struct {
-	Listen         string   `yaml:"listen"`
-	HostKey        string   `yaml:"host_key"`
-	AuthorizedKeys string   `yaml:"authorized_keys"`
-	MaxSessions    int      `yaml:"max_sessions"`
-	IdleTimeout    Duration `yaml:"idle_timeout"`
-	MaxTimeout     Duration `yaml:"max_timeout"`
-	// Operators, Approvers and Observers list key fingerprints
-	// (SHA256:...) or authorized_keys comments that get that role.
+	// Listen is the address the server listens on; put it behind the
+	// team's bastion rather than on a public address.
+	Listen string `yaml:"listen"`
+	// HostKey is the server's private ed25519 host key, created (mode
+	// 0600) when missing.
+	HostKey string `yaml:"host_key"`
+	// AuthorizedKeys is the team's public keys, one a line, each ending in
+	// role=operator, role=approver or role=observer (no role: observer);
+	// watched, so a removed key's session ends.
+	AuthorizedKeys string `yaml:"authorized_keys"`
+	// MaxSessions caps the SSH sessions open at once.
+	MaxSessions int `yaml:"max_sessions"`
+	// IdleTimeout ends a session nobody typed in for this long.
+	IdleTimeout Duration `yaml:"idle_timeout"`
+	// MaxTimeout ends any session this long after it began.
+	MaxTimeout Duration `yaml:"max_timeout"`
+	// Operators lists key fingerprints (SHA256:...) or authorized_keys
+	// comments that may act: run probes, plan and run actions; where a
+	// key's line names a role too, the lesser role wins.
 	Operators []string `yaml:"operators"`
+	// Approvers lists the keys that may approve another operator's
+	// destructive plan but not act themselves.
 	Approvers []string `yaml:"approvers"`
+	// Observers lists the keys that may only watch, tick and write notes.
 	Observers []string `yaml:"observers"`
 	// Approval is the two-person rule when serving: "destructive" (a
 	// destructive plan confirmed by one operator waits for a second),

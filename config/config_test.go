@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/spf13/pflag"
-	"gopkg.in/yaml.v3"
 )
 
 func env(m map[string]string) func(string) string {
@@ -195,13 +194,18 @@ func TestParseDuration(t *testing.T) {
 	}
 }
 
+// The sample, read as a steady.yaml, is the defaults: every key and value
+// but the profile's, which `steady init` writes.
 func TestSampleRoundTrips(t *testing.T) {
-	var c Config
-	if err := yaml.Unmarshal([]byte(Sample()), &c); err != nil {
-		t.Fatalf("sample does not parse: %v", err)
+	l := &Loaded{Config: Config{}, Sources: map[string]Source{}}
+	if err := l.applyYAML("sample", []byte(Sample())); err != nil {
+		t.Fatalf("the sample does not load: %v", err)
 	}
-	if c.Profile.Shift.Table != "config_shift" || c.Probes.StatementTimeout.D() != 5*time.Second {
-		t.Errorf("sample lost defaults: %+v", c)
+	want := defaultValues()
+	for _, s := range l.Settings() {
+		if !strings.HasPrefix(s.Key, "profile.") && s.Value != want[s.Key] {
+			t.Errorf("the sample's %s is %q, the default %q", s.Key, s.Value, want[s.Key])
+		}
 	}
 }
 

@@ -19,6 +19,7 @@ import (
 	"steady/celery"
 	"steady/clinic"
 	"steady/config"
+	"steady/profile"
 	"steady/sandbox"
 	"steady/session"
 	"steady/target"
@@ -31,8 +32,10 @@ type Options struct {
 	// Seed makes the data and the faults reproducible (and picks the
 	// scenario for Random); 0 means 1.
 	Seed int64
-	// Keep leaves the sandbox's dirs after Close and puts the journal and
-	// backups under KeepDir, so the report survives the drill.
+	// Keep puts the journal and backups under KeepDir, so they and the
+	// report survive the drill. The sandbox goes regardless: its dirs hold
+	// the servers' data and the configuration with the sandbox's
+	// password, which no one needs once the servers are stopped.
 	Keep bool
 	// KeepDir is where a kept drill's journal and backups go; empty means
 	// ./incidents/drills.
@@ -66,15 +69,18 @@ type Drill struct {
 	// the sandbox's password) for `steady --config` in another terminal.
 	ConfigFile string
 	// Dir is the drill's own dir: the Django project files, the worker's
-	// log and the control socket (and journal and backups unless Keep).
+	// log, the control socket and the configuration (and journal and
+	// backups unless Keep). It goes with the sandbox.
 	Dir string
 	// Data describes the seeded data set.
 	Data *clinic.Dataset
+	// Kept is the dir that holds a kept drill's journal and backups
+	// (Options.Keep), or "".
+	Kept string
 
 	sb      *sandbox.Sandbox
 	sup     *supervisor
 	control *controlServer
-	keep    bool
 
 	closeOnce sync.Once
 	closeErr  error
@@ -110,11 +116,11 @@ func Start(ctx context.Context, o Options) (_ *Drill, err error) {
 
 	started := time.Now()
 	say("starting PostgreSQL and Redis (private, on 127.0.0.1, in temp dirs)…")
-	sb, err := sandbox.Start(ctx, sandbox.Options{Keep: o.Keep, Database: "clinic"})
+	sb, err := sandbox.Start(ctx, sandbox.Options{Database: "clinic"})
 	if err != nil {
 		return nil, fmt.Errorf("start the drill's sandbox: %w", err)
 	}
-	d := &Drill{Scenario: sc, Seed: o.Seed, sb: sb, keep: o.Keep}
+	d := &Drill{Scenario: sc, Seed: o.Seed, sb: sb}
 	defer func() {
 		if err != nil {
 			err = errors.Join(err, d.Close())
@@ -143,6 +149,7 @@ func Start(ctx context.Context, o Options) (_ *Drill, err error) {
 			return nil, err
 		}
 		journal, backups = filepath.Join(kept, "journal"), filepath.Join(kept, "backups")
+		d.Kept = kept
 	}
 	for _, dir := range []string{journal, backups} {
 		if err := os.MkdirAll(dir, 0o700); err != nil {
@@ -230,6 +237,10 @@ func drillConfig(sb *sandbox.Sandbox, exe, dir, project, journal, backups string
 	// save through: lost values are restored by SQL, the before-image
 	// journaled.
 	cfg.Actions.RepairMode = "sql"
+	// Nor has it the application's code to call: the probes judge by
+	// steady's reading of the rule, rather than warn on every run that
+	// the calculator could not start.
+	cfg.Profile.Calculator = profile.Calculator{}
 	return cfg
 }
 
@@ -275,7 +286,7 @@ func (d *Drill) WorkerPID() int {
 }
 
 // Dirs returns the sandbox's temp dirs (the drill dir is inside the Redis
-// one): what Close removes unless Keep.
+// one): what Close removes.
 func (d *Drill) Dirs() []string {
 	var out []string
 	if d.sb != nil && d.sb.Postgres != nil {
@@ -287,8 +298,8 @@ func (d *Drill) Dirs() []string {
 	return out
 }
 
-// Close stops the worker and the servers and removes the temp dirs (unless
-// Keep). It is idempotent.
+// Close stops the worker and the servers and removes the temp dirs. It is
+// idempotent.
 func (d *Drill) Close() error {
 	d.closeOnce.Do(func() {
 		var errs []error

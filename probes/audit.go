@@ -10,6 +10,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"steady/plural"
 	"steady/profile"
 	"steady/target"
 )
@@ -288,14 +289,14 @@ WHERE %[6]s AND %[3]s::text = ANY($1) ORDER BY %[1]s DESC LIMIT 50`,
 
 		rangeText := fmt.Sprintf("in the last %s", fmtDuration(since))
 		if st.groups == 0 {
-			r.Summary = fmt.Sprintf("no two writes to one %s within %s among %s %s", entity, fmtDuration(window), plural(st.writes, "write", "writes"), rangeText)
+			r.Summary = fmt.Sprintf("no two writes to one %s within %s among %s %s", entity, fmtDuration(window), plural.Count(st.writes, "write", "writes"), rangeText)
 			r.add(OK, "audit.sequential", r.Summary, map[string]any{"writes": st.writes, "since": since.String(), "window": window.String()})
 		} else {
 			r.Summary = fmt.Sprintf("%s of writes to the same %s within %s: %s, %s, %s",
-				plural(st.groups, "group", "groups"), entity, fmtDuration(window), plural(st.entities, "record", "records"), plural(st.grouped, "write", "writes"), rangeText)
+				plural.Count(st.groups, "group", "groups"), entity, fmtDuration(window), plural.Count(st.entities, "record", "records"), plural.Count(st.grouped, "write", "writes"), rangeText)
 			var top []string
 			for _, x := range st.top {
-				top = append(top, fmt.Sprintf("%s %d (%s, %s)", entity, x.Entity, plural(x.Groups, "group", "groups"), plural(x.Writes, "write", "writes")))
+				top = append(top, fmt.Sprintf("%s %d (%s, %s)", entity, x.Entity, plural.Count(x.Groups, "group", "groups"), plural.Count(x.Writes, "write", "writes")))
 			}
 			r.add(Fail, "audit.concurrent", r.Summary+"; top: "+strings.Join(top, ", "), map[string]any{
 				"groups": st.groups, "entities": st.entities, "writes": st.grouped, "writes_in_range": st.writes,

@@ -13,6 +13,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"steady/config"
+	"steady/plural"
 	"steady/profile"
 	"steady/target"
 )
@@ -22,7 +23,7 @@ import (
 //
 // Reads: INFO memory, stats, keyspace and server of the cache Redis (of
 // every master of a cluster); up to probes.sample_keys keys per pattern of
-// django.cache.patterns by SCAN MATCH with COUNT probes.scan_count on the
+// profile.cache.patterns by SCAN MATCH with COUNT probes.scan_count on the
 // cache db (every master of a cluster), then TYPE and PTTL of each sampled
 // key and GET of the sampled shift-count keys (django.cache.shift_count_key);
 // one SQL statement recomputing all those counts under the worked-shift
@@ -178,7 +179,7 @@ func cacheHealth(ctx context.Context, r *Result, nodes []redis.UniversalClient) 
 		r.add(status, "cache.memory", msg, mem)
 	}
 	if evicted > 0 {
-		r.add(Warn, "cache.evictions", fmt.Sprintf("%d keys evicted since the server started (policy %s): cached figures vanish and are recomputed, which slows the app but does not make them stale", evicted, policy),
+		r.add(Warn, "cache.evictions", fmt.Sprintf("%s evicted since the server started (policy %s): cached figures vanish and are recomputed, which slows the app but does not make them stale", plural.Count(evicted, "key", "keys"), policy),
 			map[string]any{"evicted_keys": evicted})
 	}
 	lookups := hits + misses
@@ -201,7 +202,7 @@ func cacheHealth(ctx context.Context, r *Result, nodes []redis.UniversalClient) 
 	data := map[string]any{}
 	for _, db := range dbs {
 		v := dbKeys[db]
-		parts = append(parts, fmt.Sprintf("%s %d keys (%d with a TTL)", db, v[0], v[1]))
+		parts = append(parts, fmt.Sprintf("%s %s (%d with a TTL)", db, plural.Count(v[0], "key", "keys"), v[1]))
 		data[db] = v[0]
 	}
 	if len(parts) == 0 {
@@ -268,7 +269,7 @@ func sampleKeys(ctx context.Context, cfg *config.Config, rdb redis.UniversalClie
 				}
 			}
 		}
-		note := fmt.Sprintf("pattern %s: %s sampled", pat, plural(got, "key", "keys"))
+		note := fmt.Sprintf("pattern %s: %s sampled", pat, plural.Count(got, "key", "keys"))
 		if partial {
 			note += fmt.Sprintf(" (sample limit %d or scan limit reached: the keyspace is larger)", sample)
 			anyPartial = true
@@ -365,7 +366,7 @@ func checkCounts(ctx context.Context, t *target.Target, r *Result, keys []*sampl
 	cfg := t.Config()
 	sh := cfg.Profile.Shift
 	if cfg.DB == "" || sh.Table == "" {
-		r.add(Warn, "cache.unchecked", fmt.Sprintf("%s sampled but not compared: no database configured (give --db)", plural(len(todo), "shift-count key", "shift-count keys")), nil)
+		r.add(Warn, "cache.unchecked", fmt.Sprintf("%s sampled but not compared: no database configured (give --db)", plural.Count(len(todo), "shift-count key", "shift-count keys")), nil)
 		return nil
 	}
 	ids := make([]int64, len(todo))
@@ -408,7 +409,7 @@ FROM unnest($1::int8[], $2::date[], $3::date[]) WITH ORDINALITY AS k(c, f, t, i)
 	}
 	if len(gaps) > 0 {
 		r.add(Warn, "cache.unchecked", fmt.Sprintf("%s sampled but not compared: the profile and the live tables disagree: %s; %s",
-			plural(len(todo), "worked-count key", "worked-count keys"), joinGaps(gaps), gapAdvice), nil)
+			plural.Count(len(todo), "worked-count key", "worked-count keys"), joinGaps(gaps), gapAdvice), nil)
 		return nil
 	}
 	var stale []*sampledKey
@@ -419,11 +420,11 @@ FROM unnest($1::int8[], $2::date[], $3::date[]) WITH ORDINALITY AS k(c, f, t, i)
 		}
 	}
 	if len(stale) == 0 {
-		r.add(OK, "cache.fresh", fmt.Sprintf("all %s agree with the database (worked shifts recomputed by steady's reading of the rule: %s)", plural(len(todo), "sampled shift count", "sampled shift counts"), sh.RuleText()),
+		r.add(OK, "cache.fresh", fmt.Sprintf("%s %s with the database (worked shifts recomputed by steady's reading of the rule: %s)", plural.All(len(todo), "sampled shift count", "sampled shift counts"), plural.Word(len(todo), "agrees", "agree"), sh.RuleText()),
 			map[string]any{"compared": len(todo)})
 		return nil
 	}
-	r.add(Fail, "cache.stale", fmt.Sprintf("%d of %s are stale: the cache disagrees with the database", len(stale), plural(len(todo), "sampled shift count", "sampled shift counts")),
+	r.add(Fail, "cache.stale", fmt.Sprintf("%d of %s are stale: the cache disagrees with the database", len(stale), plural.Count(len(todo), "sampled shift count", "sampled shift counts")),
 		map[string]any{"stale": len(stale), "compared": len(todo)})
 	for i, k := range stale {
 		if i == maxFindings {
@@ -459,7 +460,7 @@ func brokerSharing(ctx context.Context, t *target.Target, r *Result) {
 	if res, err := t.Results(ctx); err == nil {
 		results = countKeys(ctx, res, "celery-task-meta-*")
 	}
-	msg := fmt.Sprintf("the Celery broker shares this Redis instance (%s): queue %s holds %d tasks, %d unacked", where, queue, queued, unacked)
+	msg := fmt.Sprintf("the Celery broker shares this Redis instance (%s): queue %s holds %s, %d unacked", where, queue, plural.Count(queued, "task", "tasks"), unacked)
 	if results >= 0 {
 		msg += fmt.Sprintf(", %d results", results)
 	}
@@ -533,7 +534,7 @@ func cacheSummary(r *Result, keys []*sampledKey, partial bool, total int64) {
 		parts = append(parts, fmt.Sprintf("%d of %d sampled shift counts stale", stale, compared))
 	}
 	if corrupt > 0 {
-		parts = append(parts, plural(corrupt, "unreadable value", "unreadable values"))
+		parts = append(parts, plural.Count(corrupt, "unreadable value", "unreadable values"))
 	}
 	short := map[string]string{
 		"cache.memory":        "memory nearly full",
@@ -548,7 +549,7 @@ func cacheSummary(r *Result, keys []*sampledKey, partial bool, total int64) {
 		}
 	}
 	if len(parts) == 0 {
-		r.Summary = fmt.Sprintf("cache healthy: %s sampled, %s agree with the database", plural(len(keys), "key", "keys"), plural(compared, "shift count", "shift counts"))
+		r.Summary = fmt.Sprintf("cache healthy: %s sampled, %s agree with the database", plural.Count(len(keys), "key", "keys"), plural.Count(compared, "shift count", "shift counts"))
 	} else {
 		r.Summary = strings.Join(parts, "; ")
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/redis/go-redis/v9"
 
+	"steady/plural"
 	"steady/profile"
 	"steady/target"
 )
@@ -276,7 +277,7 @@ func dayNumber(t time.Time) int32 {
 
 func fullFindings(r *Result, st *fullStats, glob string, took time.Duration, rule string) {
 	data := map[string]any{"keys": st.keys, "compared": st.compared, "stale": st.stale, "gone": st.gone, "pickled": st.pickled, "corrupt": st.corrupt, "pattern": glob}
-	what := fmt.Sprintf("full audit of %s matching %s in %s", plural(st.keys, "key", "keys"), glob, took.Round(time.Millisecond))
+	what := fmt.Sprintf("full audit of %s matching %s in %s", plural.Count(st.keys, "key", "keys"), glob, took.Round(time.Millisecond))
 	var notes []string
 	if st.gone > 0 {
 		notes = append(notes, fmt.Sprintf("%d gone while the audit ran", st.gone))
@@ -296,11 +297,11 @@ func fullFindings(r *Result, st *fullStats, glob string, took time.Duration, rul
 			map[string]any{"key": k.key, "value": k.value})
 	}
 	if st.stale == 0 {
-		r.Summary = fmt.Sprintf("full audit: all %s agree with the database", plural(st.compared, "worked count", "worked counts"))
-		r.add(OK, "cache.full", fmt.Sprintf("%s: all %s agree with the database (steady's reading of the rule: %s)%s", what, plural(st.compared, "worked count", "worked counts"), rule, extra), data)
+		r.Summary = fmt.Sprintf("full audit: all %s agree with the database", plural.Count(st.compared, "worked count", "worked counts"))
+		r.add(OK, "cache.full", fmt.Sprintf("%s: all %s agree with the database (steady's reading of the rule: %s)%s", what, plural.Count(st.compared, "worked count", "worked counts"), rule, extra), data)
 	} else {
-		r.Summary = fmt.Sprintf("full audit: %d of %s stale", st.stale, plural(st.compared, "worked count", "worked counts"))
-		r.add(Fail, "cache.full", fmt.Sprintf("%s: %d of %s are stale (steady's reading of the rule: %s)%s", what, st.stale, plural(st.compared, "worked count", "worked counts"), rule, extra), data)
+		r.Summary = fmt.Sprintf("full audit: %d of %s stale", st.stale, plural.Count(st.compared, "worked count", "worked counts"))
+		r.add(Fail, "cache.full", fmt.Sprintf("%s: %d of %s are stale (steady's reading of the rule: %s)%s", what, st.stale, plural.Count(st.compared, "worked count", "worked counts"), rule, extra), data)
 		for i, k := range st.stales {
 			if i == maxFindings {
 				r.add(Fail, "cache.stale_key", fmt.Sprintf("… and %d more stale keys (see the evidence)", st.stale-maxFindings), nil)
@@ -311,7 +312,7 @@ func fullFindings(r *Result, st *fullStats, glob string, took time.Duration, rul
 		}
 	}
 	if st.corrupt > 0 {
-		r.Summary += fmt.Sprintf("; %s", plural(st.corrupt, "unreadable value", "unreadable values"))
+		r.Summary += fmt.Sprintf("; %s", plural.Count(st.corrupt, "unreadable value", "unreadable values"))
 	}
 	for s := range st.scopes {
 		r.Affected = append(r.Affected, s)

@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/redis/go-redis/v9"
 
+	"steady/plural"
 	"steady/profile"
 	"steady/secret"
 	"steady/target"
@@ -112,7 +113,7 @@ func (c Connectivity) Run(ctx context.Context, t *target.Target, p Params) Resul
 			for _, x := range reaches {
 				names = append(names, x.system)
 			}
-			r.Summary = fmt.Sprintf("all %d systems reachable (%s)", len(reaches), strings.Join(names, ", "))
+			r.Summary = fmt.Sprintf("%s reachable (%s)", plural.All(len(reaches), "system", "systems"), strings.Join(names, ", "))
 		}
 		for _, f := range r.Findings {
 			if f.Code == "connectivity.profile" && f.Status != OK {

@@ -8,6 +8,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"steady/config"
+	"steady/plural"
 	"steady/profile"
 	"steady/target"
 )
@@ -67,13 +68,13 @@ func (c Constraints) Run(ctx context.Context, t *target.Target, p Params) Result
 				return err
 			}
 			if n > 0 {
-				problems = append(problems, plural(n, "NOT VALID constraint", "NOT VALID constraints"))
+				problems = append(problems, plural.Count(n, "NOT VALID constraint", "NOT VALID constraints"))
 			}
 			if n, err = disabledTriggers(ctx, tx, r); err != nil {
 				return err
 			}
 			if n > 0 {
-				problems = append(problems, plural(n, "disabled trigger", "disabled triggers"))
+				problems = append(problems, plural.Count(n, "disabled trigger", "disabled triggers"))
 			}
 			recorded, err := recordedMigrations(ctx, tx)
 			if err != nil {
@@ -83,13 +84,13 @@ func (c Constraints) Run(ctx context.Context, t *target.Target, p Params) Result
 				return err
 			}
 			if n > 0 {
-				problems = append(problems, plural(n, "broken rule", "broken rules"))
+				problems = append(problems, plural.Count(n, "broken rule", "broken rules"))
 			}
 			if n, err = orphans(ctx, tx, cfg, r); err != nil {
 				return err
 			}
 			if n > 0 {
-				problems = append(problems, plural(n, "foreign key with orphaned rows", "foreign keys with orphaned rows"))
+				problems = append(problems, plural.Count(n, "foreign key with orphaned rows", "foreign keys with orphaned rows"))
 			}
 			return nil
 		})

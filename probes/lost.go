@@ -12,6 +12,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"steady/plural"
 	"steady/profile"
 	"steady/target"
 )
@@ -439,10 +440,10 @@ func addLost(r *Result, lost []LostUpdate, err error, entity string, t *target.T
 		r.add(status, code, l.Describe(entity), lostData(l))
 	}
 	if n := count[LostRestorable]; n > 0 {
-		r.Summary += fmt.Sprintf("; %s lost, restorable from the audit trail (repair-lost-updates)", plural(n, "value", "values"))
+		r.Summary += fmt.Sprintf("; %s lost, restorable from the audit trail (repair-lost-updates)", plural.Count(n, "value", "values"))
 	}
 	if n := count[LostConflict] + count[LostChanged]; n > 0 {
-		r.Summary += fmt.Sprintf("; %s lost that a person must decide", plural(n, "value", "values"))
+		r.Summary += fmt.Sprintf("; %s lost that a person must decide", plural.Count(n, "value", "values"))
 	}
 }
 

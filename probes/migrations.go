@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"steady/django"
+	"steady/plural"
 	"steady/target"
 )
 
@@ -282,7 +283,7 @@ func report(r *Result, src *migrationSource) {
 			names = append(names, k.String())
 		}
 		r.add(Warn, "migration.no_file", fmt.Sprintf("%s in django_migrations with no migration file: %s (deleted or renamed after being applied; the deployed code may differ from --django-dir)",
-			plural(len(src.stale), "row", "rows"), strings.Join(names, ", ")), map[string]any{"rows": names})
+			plural.Count(len(src.stale), "row", "rows"), strings.Join(names, ", ")), map[string]any{"rows": names})
 	}
 	// When nothing is wrong, show per app what is applied, so the evidence
 	// says what was compared.
@@ -301,7 +302,7 @@ func report(r *Result, src *migrationSource) {
 		}
 		sort.Strings(apps)
 		for _, a := range apps {
-			r.Evidence.Rows = append(r.Evidence.Rows, []string{a, last[a], "applied", plural(count[a], "migration", "migrations") + ", latest shown"})
+			r.Evidence.Rows = append(r.Evidence.Rows, []string{a, last[a], "applied", plural.Count(count[a], "migration", "migrations") + ", latest shown"})
 		}
 	}
 	r.Evidence.limit(maxRows)
@@ -314,13 +315,13 @@ func report(r *Result, src *migrationSource) {
 		for _, a := range appsOrder {
 			parts = append(parts, fmt.Sprintf("%s (%d)", a, perApp[a]))
 		}
-		r.Summary = fmt.Sprintf("%d unapplied migrations in %s: %s (source: %s)", len(unapplied), plural(len(appsOrder), "app", "apps"), strings.Join(parts, ", "), src.name)
+		r.Summary = fmt.Sprintf("%s in %s: %s (source: %s)", plural.Count(len(unapplied), "unapplied migration", "unapplied migrations"), plural.Count(len(appsOrder), "app", "apps"), strings.Join(parts, ", "), src.name)
 	default:
 		apps := map[string]bool{}
 		for _, s := range src.states {
 			apps[s.App] = true
 		}
-		r.Summary = fmt.Sprintf("all %s of %s applied (source: %s)", plural(len(src.states), "migration", "migrations"), plural(len(apps), "app", "apps"), src.name)
+		r.Summary = fmt.Sprintf("%s of %s applied (source: %s)", plural.All(len(src.states), "migration", "migrations"), plural.Count(len(apps), "app", "apps"), src.name)
 		r.add(OK, "migration.applied", r.Summary, map[string]any{"migrations": len(src.states), "apps": len(apps)})
 	}
 }

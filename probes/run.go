@@ -291,11 +291,3 @@ func dateOnly(t time.Time) string { return t.Format(time.DateOnly) }
 // stamp formats a timestamp for evidence: UTC with milliseconds, since
 // same-second questions need them.
 func stamp(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05.000") + " UTC" }
-
-// plural returns "1 thing" or "n things".
-func plural(n int, one, many string) string {
-	if n == 1 {
-		return "1 " + one
-	}
-	return fmt.Sprintf("%d %s", n, many)
-}

@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/redis/go-redis/v9"
 
+	"steady/plural"
 	"steady/profile"
 	"steady/target"
 )
@@ -175,7 +176,7 @@ FROM %s WHERE %s = $1 AND %s BETWEEN $2 AND $3`,
 				why := "the summary was computed before the shift rows last changed (recalculate)"
 				switch {
 				case stored.worked == stored.withCancelled && stored.withCancelled != want:
-					why = fmt.Sprintf("it counted the %s as worked", plural(int(stored.withCancelled-stored.rule), "cancelled shift", "cancelled shifts"))
+					why = fmt.Sprintf("it counted the %s as worked", plural.Count(int(stored.withCancelled-stored.rule), "cancelled shift", "cancelled shifts"))
 				case stored.worked > want:
 					why = "it counts shifts the rule does not"
 				}

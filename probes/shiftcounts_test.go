@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"steady/clinic"
+	"steady/plural"
 )
 
 func TestShiftCounts(t *testing.T) {
@@ -57,7 +58,7 @@ func TestShiftCounts(t *testing.T) {
 		{"healthy month", other, f.lastMonth(), OK, []string{"every figure available agrees"}},
 		{"stale cache", s.Clinician, s.Period, Fail, []string{fmt.Sprintf("cache says %d, steady's reading of the rule gives %d: the cache is stale", s.Cached, s.Actual)}},
 		{"summary counting cancelled shifts", w.Clinician, w.Period, Fail, []string{
-			fmt.Sprintf("summary says %d, steady's reading of the rule gives %d: it counted the %s as worked", w.Stored, w.Actual, plural(w.Stored-w.Actual, "cancelled shift", "cancelled shifts")),
+			fmt.Sprintf("summary says %d, steady's reading of the rule gives %d: it counted the %s as worked", w.Stored, w.Actual, plural.Count(w.Stored-w.Actual, "cancelled shift", "cancelled shifts")),
 		}},
 		{"two months: summaries summed, no cache key", other, two, OK, []string{"every figure available agrees"}},
 		{"no such clinician", 999, f.lastMonth(), Warn, []string{"0 worked shifts"}},

@@ -8,6 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"steady/plural"
 	"steady/profile"
 	"steady/target"
 )
@@ -132,28 +133,28 @@ FROM (SELECT count(*) AS n, count(*) FILTER (WHERE %s) AS non_positive, count(*)
 
 		var problems []string
 		if dupGroups > 0 {
-			msg := fmt.Sprintf("%s share a (clinician, date, type) with another row: %s", plural(dupRows, "row", "rows"), plural(dupGroups, "duplicate group", "duplicate groups"))
+			msg := fmt.Sprintf("%s share a (clinician, date, type) with another row: %s", plural.Count(dupRows, "row", "rows"), plural.Count(dupGroups, "duplicate group", "duplicate groups"))
 			r.add(Fail, "source.duplicates", msg+"; each copy may be counted", map[string]any{"groups": dupGroups, "rows": dupRows})
-			problems = append(problems, plural(dupGroups, "duplicate", "duplicates"))
+			problems = append(problems, plural.Count(dupGroups, "duplicate", "duplicates"))
 		}
 		if nonPositive > 0 {
-			r.add(Fail, "source.non_positive", fmt.Sprintf("%s with a duration of zero or less", plural(nonPositive, "row", "rows")), map[string]any{"rows": nonPositive})
-			problems = append(problems, plural(nonPositive, "non-positive duration", "non-positive durations"))
+			r.add(Fail, "source.non_positive", fmt.Sprintf("%s with a duration of zero or less", plural.Count(nonPositive, "row", "rows")), map[string]any{"rows": nonPositive})
+			problems = append(problems, plural.Count(nonPositive, "non-positive duration", "non-positive durations"))
 		}
 		if cancelled > 0 {
-			r.add(OK, "source.cancelled", fmt.Sprintf("%s (never worked by steady's reading of the rule)", plural(cancelled, "cancelled row", "cancelled rows")), map[string]any{"rows": cancelled})
+			r.add(OK, "source.cancelled", fmt.Sprintf("%s (never worked by steady's reading of the rule)", plural.Count(cancelled, "cancelled row", "cancelled rows")), map[string]any{"rows": cancelled})
 		}
 		if stored != nil && stored.withCancelled != stored.rule && stored.worked == stored.withCancelled {
 			r.add(Fail, "source.cancelled_counted", fmt.Sprintf("cancelled rows counted as worked: the stored summary (%d, %s) equals the count including the %s; the rule gives %d",
-				stored.worked, stored.how, plural(int(stored.withCancelled-stored.rule), "cancelled shift", "cancelled shifts"), stored.rule),
+				stored.worked, stored.how, plural.Count(int(stored.withCancelled-stored.rule), "cancelled shift", "cancelled shifts"), stored.rule),
 				map[string]any{"stored": stored.worked, "rule": stored.rule, "with_cancelled": stored.withCancelled})
 			problems = append(problems, "cancelled rows counted as worked")
 		}
 		if len(problems) > 0 {
 			r.Affected = []Scope{{Clinician: clinician, From: dateOnly(from), To: dateOnly(to)}}
-			r.Summary = fmt.Sprintf("clinician %d, %s: %s in %s: %s", clinician, rng, plural(len(problems), "anomaly", "anomalies"), plural(total, "row", "rows"), strings.Join(problems, ", "))
+			r.Summary = fmt.Sprintf("clinician %d, %s: %s in %s: %s", clinician, rng, plural.Count(len(problems), "anomaly", "anomalies"), plural.Count(total, "row", "rows"), strings.Join(problems, ", "))
 		} else {
-			r.Summary = fmt.Sprintf("clinician %d, %s: %s, no duplicates or non-positive durations", clinician, rng, plural(total, "row", "rows"))
+			r.Summary = fmt.Sprintf("clinician %d, %s: %s, no duplicates or non-positive durations", clinician, rng, plural.Count(total, "row", "rows"))
 			if cancelled > 0 {
 				r.Summary += fmt.Sprintf(" (%d cancelled, not counted)", cancelled)
 			}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"steady/plural"
 	"steady/profile"
 	"steady/target"
 )
@@ -106,7 +107,7 @@ func (s summaryRow) explain() string {
 	case s.worked == s.truth():
 		return fmt.Sprintf("deficiency %d does not follow contracted − worked (%d)", s.storedDeficiency(), s.expectedDeficiency())
 	case s.cancelled > 0 && s.worked == s.withCancelled:
-		return fmt.Sprintf("counts the %s as worked", plural(int(s.cancelled), "cancelled shift", "cancelled shifts"))
+		return fmt.Sprintf("counts the %s as worked", plural.Count(int(s.cancelled), "cancelled shift", "cancelled shifts"))
 	case s.worked < s.truth():
 		return "fewer than the shift rows give: computed before later changes (recalculate)"
 	}
@@ -225,16 +226,16 @@ FROM %s m WHERE %s GROUP BY 1, 2 ORDER BY 1, 2 LIMIT %d`, profile.Col("m", sm.Pe
 				r.add(Warn, "summaries.calculator", fmt.Sprintf("the application's calculator %s did not run (%s); summaries are held against steady's reading of the rule instead", app.call, t.Scrubber.Scrub(oneLine(err.Error()))), nil)
 			} else {
 				by = "the application's calculator " + app.call
-				r.add(OK, "summaries.calculator", fmt.Sprintf("the application's calculator %s ran for %s (those steady's reading disputes, and the newest it does not)", app.call, plural(checked, "summary", "summaries")),
+				r.add(OK, "summaries.calculator", fmt.Sprintf("the application's calculator %s ran for %s (those steady's reading disputes, and the newest it does not)", app.call, plural.Count(checked, "summary", "summaries")),
 					map[string]any{"checked": checked, "call": app.call})
 				if off > 0 {
 					r.add(Warn, "summaries.reading", fmt.Sprintf("steady's reading of the rule (%s) disagrees with the application's code on %d of %s: the profile's shift.worked or positive_duration may not match the code (`steady init` reads them from it)",
-						pf.Shift.RuleText(), off, plural(checked, "summary", "summaries")), map[string]any{"disagree": off, "checked": checked})
+						pf.Shift.RuleText(), off, plural.Count(checked, "summary", "summaries")), map[string]any{"disagree": off, "checked": checked})
 				}
 			}
 		}
 		if len(bad) == 0 {
-			r.Summary = fmt.Sprintf("all %s agree with %s (deficiency = contracted − worked, at least 0)", plural(total, "stored summary", "stored summaries"), by)
+			r.Summary = fmt.Sprintf("%s %s with %s (deficiency = contracted − worked, at least 0)", plural.All(total, "stored summary", "stored summaries"), plural.Word(total, "agrees", "agree"), by)
 			r.add(OK, "summaries.agree", r.Summary, map[string]any{"checked": total})
 			return nil
 		}
@@ -251,7 +252,7 @@ FROM %s m WHERE %s GROUP BY 1, 2 ORDER BY 1, 2 LIMIT %d`, profile.Col("m", sm.Pe
 				counted++
 			}
 		}
-		r.Summary = fmt.Sprintf("%d of %s differ from %s, for %s", len(bad), plural(total, "stored summary", "stored summaries"), by, plural(len(clinicians), "clinician", "clinicians"))
+		r.Summary = fmt.Sprintf("%d of %s differ from %s, for %s", len(bad), plural.Count(total, "stored summary", "stored summaries"), by, plural.Count(len(clinicians), "clinician", "clinicians"))
 		if counted == len(bad) {
 			r.Summary += ": each counts cancelled shifts as worked"
 		}
@@ -462,7 +463,7 @@ ORDER BY 1, 2 LIMIT 500`, profile.Col("m", sm.PeriodStart), profile.Col("m", sm.
 		f.how = fmt.Sprintf("sum of %d summaries covering the range", len(list))
 	default:
 		f.how = fmt.Sprintf("sum of %s inside the range, covering %s..%s only; compared with the rule over the same periods",
-			plural(len(list), "summary", "summaries"), dateOnly(f.from), dateOnly(f.to))
+			plural.Count(len(list), "summary", "summaries"), dateOnly(f.from), dateOnly(f.to))
 	}
 	return f, nil
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"steady/actions"
+	"steady/plural"
 	"steady/probes"
 	"steady/visible"
 )
@@ -55,7 +56,7 @@ func (r *Report) Markdown() string {
 	in := r.Integrity
 	integrity := fmt.Sprintf("hash chain verified over %d events", in.Events)
 	if !in.Verified {
-		integrity = fmt.Sprintf("**NOT VERIFIED**: %s, see Journal integrity below", plural(len(in.Problems)+in.More, "problem"))
+		integrity = fmt.Sprintf("**NOT VERIFIED**: %s, see Journal integrity below", plural.Count(len(in.Problems)+in.More, "problem", "problems"))
 	}
 	row("Journal", fmt.Sprintf("`%s` — %s", h.Journal, integrity))
 	if in.Head != "" {
@@ -227,8 +228,11 @@ func writeEvidence(b *strings.Builder, e *Evidence, indent string) {
 
 func writeAction(b *strings.Builder, a Action, journal string) {
 	status := "not run"
-	if a.Outcome != nil {
+	switch {
+	case a.Outcome != nil:
 		status = string(a.Outcome.Status)
+	case a.Started != nil:
+		status = "running when the journal ends, outcome unknown"
 	}
 	fmt.Fprintf(b, "### %s — %s\n\n", a.Plan.Title, status)
 	fmt.Fprintf(b, "Run `%s`, planned by %s. Risk: %s.", a.Run, a.PlannedBy, a.Plan.Risk)
@@ -321,14 +325,6 @@ func writeDebrief(b *strings.Builder, d map[string]any) {
 	for _, k := range keys {
 		fmt.Fprintf(b, "| %s | %s |\n", cell(strings.ReplaceAll(k, "_", " ")), cell(fmt.Sprint(d[k])))
 	}
-}
-
-// plural writes "1 problem" or "3 problems".
-func plural(n int, one string) string {
-	if n == 1 {
-		return "1 " + one
-	}
-	return fmt.Sprintf("%d %ss", n, one)
 }
 
 func statusText(s string) string {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"steady/actions"
+	"steady/plural"
 	"steady/probes"
 	"steady/runbook"
 	"steady/session"
@@ -189,6 +190,9 @@ type Action struct {
 	RejectReason string           `json:"reject_reason,omitempty"`
 	Override     string           `json:"override,omitempty"`
 	Outcome      *actions.Outcome `json:"outcome,omitempty"`
+	// Started is when the action started; with no Outcome, it was
+	// running when the journal ends.
+	Started *time.Time `json:"started,omitempty"`
 	// Output is the end of the output; OutputLines counts all of it.
 	Output      []string `json:"output"`
 	OutputLines int      `json:"output_lines"`
@@ -374,6 +378,13 @@ func Build(rb *runbook.Runbook, events []session.Event, integrity Integrity, jou
 		if a.RejectedBy != nil {
 			ra.RejectedBy, ra.RejectReason = a.RejectedBy.String(), a.RejectReason
 		}
+		if !a.Started.IsZero() {
+			at := a.Started
+			ra.Started = &at
+			if a.Outcome == nil {
+				r.Open = append(r.Open, fmt.Sprintf("outcome unknown: %s (%s) was running when the journal ends — resume the incident to have steady say what it finds, and check its effect", a.Action, a.ID))
+			}
+		}
 		if a.AwaitingApproval() {
 			r.Open = append(r.Open, fmt.Sprintf("%s (%s) confirmed by %s, never approved by a second operator", a.Action, a.ID, a.ConfirmedBy))
 		}
@@ -415,6 +426,12 @@ func nonNil(f []probes.Finding) []probes.Finding {
 	return f
 }
 
+// outputLines is the timeline's entry for a run of output lines; the
+// count comes first, so that folding the next run of lines can read it.
+func outputLines(n int, run string) string {
+	return plural.Count(n, "line", "lines") + " of output from " + run
+}
+
 // timeline describes every event in words; a run of output events of one
 // action is folded into one entry.
 func timeline(rb *runbook.Runbook, events []session.Event) []TimelineEntry {
@@ -428,7 +445,7 @@ func timeline(rb *runbook.Runbook, events []session.Event) []TimelineEntry {
 			if i, ok := outputs[d.Run]; ok && i == len(out)-1 {
 				n := 0
 				fmt.Sscanf(out[i].What, "%d", &n)
-				out[i].What = fmt.Sprintf("%d lines of output from %s", n+len(d.Lines), d.Run)
+				out[i].What = outputLines(n+len(d.Lines), d.Run)
 				continue
 			}
 			outputs[d.Run] = len(out)
@@ -525,7 +542,7 @@ func describe(rb *runbook.Runbook, e session.Event) string {
 	case session.TypeActionOutput:
 		var d session.ActionOutput
 		_ = e.Decode(&d)
-		return fmt.Sprintf("%d lines of output from %s", len(d.Lines), d.Run)
+		return outputLines(len(d.Lines), d.Run)
 	case session.TypeActionCancel:
 		var d session.ActionCancel
 		_ = e.Decode(&d)

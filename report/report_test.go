@@ -325,3 +325,42 @@ func TestTheReportShowsEscapesInsteadOfCarryingThem(t *testing.T) {
 		}
 	}
 }
+
+// A journal that ends while an action runs (steady died, and nobody has
+// resumed the incident yet): the report says the action was running and
+// its outcome is unknown, never that it did not run.
+func TestAnActionRunningWhenTheJournalEndsIsNotCalledNotRun(t *testing.T) {
+	rb, path := incident(t)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	events, _, err := session.ReadEvents(bytes.NewReader(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kept []session.Event
+	run := ""
+	for _, e := range events {
+		if e.Type == session.TypeActionFinished && run == "" {
+			var d session.ActionFinished
+			if err := e.Decode(&d); err != nil {
+				t.Fatal(err)
+			}
+			run = d.Run
+			continue
+		}
+		kept = append(kept, e)
+	}
+	if run == "" {
+		t.Fatal("the incident finished no action")
+	}
+	r := Build(rb, kept, Integrity{Events: len(kept), Verified: true}, "incidents/crashed.jsonl")
+	md := r.Markdown()
+	if !strings.Contains(md, "— running when the journal ends, outcome unknown") {
+		t.Errorf("the report does not say %s was running:\n%s", run, md)
+	}
+	if !strings.Contains(strings.Join(r.Open, "\n"), "("+run+") was running when the journal ends") {
+		t.Errorf("open items %q do not name %s", r.Open, run)
+	}
+}

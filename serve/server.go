@@ -192,14 +192,6 @@ func addrString(a net.Addr) string {
 	return a.String()
 }
 
-// plural names n things.
-func plural(n int, one, many string) string {
-	if n == 1 {
-		return "1 " + one
-	}
-	return fmt.Sprintf("%d %s", n, many)
-}
-
 // who names the actor who started an action.
 func who(a *session.ActionRun) string {
 	if a.ConfirmedBy != nil {

@@ -7,6 +7,8 @@ import (
 
 	"charm.land/ssh"
 	"charm.land/wish/v2"
+
+	"steady/plural"
 )
 
 // refuse ends a session before any screen with one message for its
@@ -47,7 +49,7 @@ func (srv *Server) admit(next ssh.Handler) ssh.Handler {
 		switch {
 		case errors.Is(err, errFull):
 			log.Warn("session refused", "reason", err.Error())
-			refuse(s, exitTempFail, fmt.Sprintf("steady: the incident already has %s connected, the most this server allows; try again when someone leaves, or ask whoever runs steady serve to raise serve.max_sessions.", plural(srv.o.MaxSessions, "session", "sessions")))
+			refuse(s, exitTempFail, fmt.Sprintf("steady: the incident already has %s connected, the most this server allows; try again when someone leaves, or ask whoever runs steady serve to raise serve.max_sessions.", plural.Count(srv.o.MaxSessions, "session", "sessions")))
 			return
 		case errors.Is(err, errStopping):
 			log.Info("session refused", "reason", err.Error())

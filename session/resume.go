@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"steady/actions"
+	"steady/plural"
 	"steady/probes"
 	"steady/runbook"
 	"steady/target"
@@ -197,7 +198,7 @@ func Resume(path string, o Options) (*Session, ResumeReport, error) {
 	for _, a := range rep.Unknown {
 		_, err := s.Append(System, TypeActionFinished, ActionFinished{Run: a.ID, Outcome: actions.Outcome{
 			Status: actions.OutcomeUnknown, ExitCode: -1,
-			Summary: "steady stopped while this action ran; its outcome is unknown — re-run its probes (" + strings.Join(a.Plan.Recheck, ", ") + ") to see where things stand",
+			Summary: unknownOutcome(a.Plan.Recheck),
 		}})
 		if err != nil {
 			j.Close()
@@ -316,4 +317,14 @@ func lastStarted(a *ActionRun) (pid int, host string, ok bool) {
 		}
 	}
 	return 0, "", false
+}
+
+// unknownOutcome is the outcome's summary of an action that was running
+// when steady stopped: what to re-run, or, when no probe tells, to look.
+func unknownOutcome(recheck []string) string {
+	const stopped = "steady stopped while this action ran; its outcome is unknown — "
+	if len(recheck) == 0 {
+		return stopped + "no probe tells its effect: check it by hand"
+	}
+	return stopped + "re-run " + plural.Word(len(recheck), "its probe ", "its probes ") + plural.List(recheck) + " to see where things stand"
 }

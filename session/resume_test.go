@@ -106,3 +106,18 @@ func TestADamagedIncidentStaysListedUntilLinked(t *testing.T) {
 		t.Errorf("latest unfinished %+v %v, want the new incident %s", inf, ok, next.ID())
 	}
 }
+
+func TestUnknownOutcomeSaysWhatToReRun(t *testing.T) {
+	for _, tt := range []struct {
+		recheck []string
+		want    string
+	}{
+		{nil, "no probe tells its effect: check it by hand"},
+		{[]string{"migrations"}, "re-run its probe migrations to see"},
+		{[]string{"migrations", "summaries"}, "re-run its probes migrations and summaries to see"},
+	} {
+		if got := unknownOutcome(tt.recheck); !strings.Contains(got, tt.want) || strings.Contains(got, "()") {
+			t.Errorf("unknownOutcome(%q) = %q, want it to say %q", tt.recheck, got, tt.want)
+		}
+	}
+}

@@ -46,7 +46,14 @@ type Exit struct {
 	// timeout rather than ending on its own.
 	Cancelled bool
 	TimedOut  bool
+	// Stderr is the end of what the command wrote to its standard error
+	// (at most StderrTail lines), as written: why a tool failed ("No space
+	// left on device") is usually its last word there.
+	Stderr []string
 }
+
+// StderrTail is how many of a command's last stderr lines Exit keeps.
+const StderrTail = 5
 
 // OK reports whether the command ended on its own with status 0.
 func (e Exit) OK() bool { return e.Code == 0 && !e.Cancelled }
@@ -152,13 +159,19 @@ func Run(ctx context.Context, c Command, o RunOptions) (Exit, error) {
 	}
 
 	var mu sync.Mutex
+	var tail []string
 	emit := func(l Line) {
-		if o.OnLine == nil {
-			return
-		}
 		mu.Lock()
 		defer mu.Unlock()
-		o.OnLine(l)
+		if l.Stream == "stderr" {
+			if len(tail) == StderrTail {
+				tail = tail[1:]
+			}
+			tail = append(tail, l.Text)
+		}
+		if o.OnLine != nil {
+			o.OnLine(l)
+		}
 	}
 	var readers sync.WaitGroup
 	pump := func(r io.Reader, stream string) {
@@ -201,6 +214,9 @@ func Run(ctx context.Context, c Command, o RunOptions) (Exit, error) {
 	}
 	exit.Duration = time.Since(start)
 	exit.Code = cmd.ProcessState.ExitCode()
+	mu.Lock()
+	exit.Stderr = tail
+	mu.Unlock()
 	if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
 		exit.Signal = ws.Signal().String()
 	}

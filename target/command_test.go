@@ -3,6 +3,7 @@ package target
 import (
 	"context"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -128,5 +129,25 @@ func TestOnStartNamesTheProcessGroup(t *testing.T) {
 	}
 	if _, _, ok := ParseStartedLine("$ sleep 60"); ok {
 		t.Error("an ordinary line parsed as a start")
+	}
+}
+
+// Exit keeps the end of stderr (never stdout), however long the output.
+func TestExitKeepsTheEndOfStderr(t *testing.T) {
+	for _, tt := range []struct {
+		line string
+		want []string
+	}{
+		{"echo out; exit 1", nil},
+		{"echo out; echo one >&2; exit 1", []string{"one"}},
+		{"for i in 1 2 3 4 5 6 7; do echo err$i >&2; echo out$i; done", []string{"err3", "err4", "err5", "err6", "err7"}},
+	} {
+		exit, err := Run(context.Background(), Command{Line: tt.line}, RunOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(exit.Stderr, tt.want) {
+			t.Errorf("%s: stderr tail %q, want %q", tt.line, exit.Stderr, tt.want)
+		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 	"charm.land/huh/v2"
 
+	"steady/plural"
 	"steady/probes"
 	"steady/runbook"
 )
@@ -89,7 +90,7 @@ func closeContext(c *common, w int) string {
 		}
 	}
 	if todo > 0 {
-		b.WriteString("\n" + s.Dim.Render(wrap(fmt.Sprintf("%s of the checklist still to do.", plural(todo, "item")), w)))
+		b.WriteString("\n" + s.Dim.Render(wrap(fmt.Sprintf("%s of the checklist still to do.", plural.Count(todo, "item", "items")), w)))
 	}
 	return b.String()
 }

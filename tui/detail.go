@@ -10,6 +10,7 @@ import (
 	"charm.land/bubbles/v2/viewport"
 	tea "charm.land/bubbletea/v2"
 
+	"steady/plural"
 	"steady/probes"
 	"steady/runbook"
 	"steady/session"
@@ -605,7 +606,7 @@ func scrollHint(vp *viewport.Model) string {
 
 func (d *detail) outputView(focused bool, h int) string {
 	a := d.action
-	title := fmt.Sprintf("Output of %s · %s", a.Action, plural(len(a.Output), "line"))
+	title := fmt.Sprintf("Output of %s · %s", a.Action, plural.Count(len(a.Output), "line", "lines"))
 	if a.Running() {
 		title += " · running"
 	}
@@ -619,12 +620,4 @@ func (d *detail) outputView(focused bool, h int) string {
 		lines = append(lines, d.output.View())
 	}
 	return strings.Join(lines, "\n")
-}
-
-// plural counts things in words: "1 line", "2 lines".
-func plural(n int, what string) string {
-	if n == 1 {
-		return "1 " + what
-	}
-	return fmt.Sprintf("%d %ss", n, what)
 }

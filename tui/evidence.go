@@ -7,6 +7,7 @@ import (
 	"charm.land/bubbles/v2/table"
 	tea "charm.land/bubbletea/v2"
 
+	"steady/plural"
 	"steady/probes"
 )
 
@@ -178,7 +179,7 @@ func (e *evidence) View(focused bool) string {
 	if e.title != "" {
 		title += ": " + e.title
 	}
-	count := " · " + plural(e.total, "row")
+	count := " · " + plural.Count(e.total, "row", "rows")
 	if e.omitted > 0 {
 		count += fmt.Sprintf(" (+%d not kept)", e.omitted)
 	}

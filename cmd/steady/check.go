@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"steady/config"
+	"steady/plural"
 	"steady/probes"
 	"steady/runbook"
 	"steady/secret"
@@ -231,14 +232,7 @@ func journalCheck(l *config.Loaded, results []probes.Result, w io.Writer) {
 		}
 		n++
 	}
-	fmt.Fprintf(w, "steady: %s recorded in incident %s (--no-journal leaves it alone)\n", pluralWord(n, "result", "results"), s.ID())
-}
-
-func pluralWord(n int, one, many string) string {
-	if n == 1 {
-		return "1 " + one
-	}
-	return fmt.Sprintf("%d %s", n, many)
+	fmt.Fprintf(w, "steady: %s recorded in incident %s (--no-journal leaves it alone)\n", plural.Count(n, "result", "results"), s.ID())
 }
 
 // runProbes runs the probes concurrently, at most parallel at a time, and

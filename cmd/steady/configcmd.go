@@ -18,7 +18,9 @@ func newConfigCmd() *cobra.Command {
 each value came from: a flag, an environment variable, steady.yaml, or the
 default. Precedence: flags > environment > steady.yaml > defaults.
 
-With --sample, print a commented steady.yaml holding the defaults.`,
+With --sample, print a steady.yaml of the defaults in which every key says
+what it means, its flag and environment variable, and its range; the
+application profile is left out (steady init writes the team's own).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if sample {
@@ -52,6 +54,6 @@ With --sample, print a commented steady.yaml holding the defaults.`,
 			return tw.Flush()
 		},
 	}
-	cmd.Flags().BoolVar(&sample, "sample", false, "print a commented steady.yaml with the defaults")
+	cmd.Flags().BoolVar(&sample, "sample", false, "print a steady.yaml of the defaults, every key commented")
 	return cmd
 }

@@ -36,10 +36,7 @@ type drillFlags struct {
 
 func newDrillCmd() *cobra.Command {
 	var f drillFlags
-	var names []string
-	for _, s := range drill.Scenarios() {
-		names = append(names, s.Name)
-	}
+	names := scenarioNames()
 	cmd := &cobra.Command{
 		Use:   "drill [SCENARIO]",
 		Short: "Practise the runbook on a private sandbox with an injected fault, then get a score and a debrief",
@@ -55,7 +52,8 @@ When you quit, the drill is scored (time to the first true cause, causes
 confirmed, backup before migrate, destructive actions that were not
 needed, verification), the debrief is recorded in the journal and printed,
 and the sandbox is removed. With --keep the journal, its Markdown report
-and the backups stay under ./incidents/drills.
+and the backups stay under ./incidents/drills; the servers' data and
+their password go with the sandbox.
 
 The default scenario is random, with a new seed printed so the same drill
 can be replayed with --seed. ctrl+c or SIGTERM at any time tears it all down.
@@ -64,17 +62,13 @@ Scenarios: ` + strings.Join(names, ", ") + ` (--list describes them)`,
 		Args:      cobra.MaximumNArgs(1),
 		ValidArgs: names,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			name := drill.Random
-			if len(args) == 1 {
-				name = args[0]
-			}
-			return runDrill(cmd, name, f)
+			return runDrill(cmd, scenarioArg(args), f)
 		},
 	}
 	fl := cmd.Flags()
 	fl.Int64Var(&f.seed, "seed", 0, "replay a drill: the seed it printed (default: a new one)")
 	fl.BoolVar(&f.list, "list", false, "list the scenarios, one line each")
-	fl.BoolVar(&f.keep, "keep", false, "keep the sandbox's dirs, and the journal, report and backups under ./incidents/drills")
+	fl.BoolVar(&f.keep, "keep", false, "keep the journal, its report and the backups under ./incidents/drills (the sandbox goes)")
 	fl.BoolVar(&f.serve, "serve", false, "host the drill over SSH: the trainee connects with an operator key, the facilitator watches with an observer key (see steady serve --help)")
 	addServeFlags(cmd, &f.ssh)
 	return cmd
@@ -97,11 +91,9 @@ func runDrill(cmd *cobra.Command, name string, f drillFlags) error {
 			return err
 		}
 	}
-	seed := f.seed
-	if !cmd.Flags().Changed("seed") {
-		seed = drill.NewSeed()
-	} else if seed == 0 {
-		return exitf(exitUsage, "--seed must not be 0")
+	seed, err := drillSeed(cmd, f.seed)
+	if err != nil {
+		return err
 	}
 	if _, err := drill.Resolve(name, seed); err != nil {
 		return exitf(exitUsage, "%v", err)
@@ -116,24 +108,11 @@ func runDrill(cmd *cobra.Command, name string, f drillFlags) error {
 	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	fmt.Fprintf(errw, "steady drill: scenario %s, seed %d\n", name, seed)
-	d, err := drill.Start(ctx, drill.Options{Scenario: name, Seed: seed, Keep: f.keep, Log: indent(errw)})
+	d, err := startSandbox(ctx, errw, "drill", drill.Options{Scenario: name, Seed: seed, Keep: f.keep})
 	if err != nil {
-		if ctx.Err() != nil {
-			fmt.Fprintln(errw, "steady drill: interrupted; the sandbox was removed")
-			return silentExit(exitAborted)
-		}
-		return exitf(exitFound, "%v", err)
+		return err
 	}
-	defer func() {
-		if err := d.Close(); err != nil {
-			fmt.Fprintf(errw, "steady drill: %v\n", err)
-		} else if f.keep {
-			fmt.Fprintf(errw, "steady drill: servers stopped; kept %s\n", strings.Join(d.Dirs(), " and "))
-		} else {
-			fmt.Fprintln(errw, "steady drill: sandbox stopped and removed")
-		}
-	}()
+	defer stopSandbox(errw, "drill", d)
 	if name == drill.Random {
 		fmt.Fprintf(errw, "steady drill: random picked %s; replay it with `%s`\n", d.Scenario.Name, d.Replay())
 	}
@@ -190,6 +169,66 @@ func runDrill(cmd *cobra.Command, name string, f drillFlags) error {
 		return silentExit(exitFound)
 	}
 	return nil
+}
+
+// startSandbox builds the sandbox of `steady drill` or `steady sandbox`
+// (command), its progress indented on errw. Interrupted while it is
+// built, it leaves nothing behind and ends with exit status 130.
+func startSandbox(ctx context.Context, errw io.Writer, command string, o drill.Options) (*drill.Drill, error) {
+	fmt.Fprintf(errw, "steady %s: scenario %s, seed %d\n", command, o.Scenario, o.Seed)
+	o.Log = indent(errw)
+	d, err := drill.Start(ctx, o)
+	if err != nil {
+		if ctx.Err() != nil {
+			fmt.Fprintf(errw, "steady %s: interrupted; the sandbox was removed\n", command)
+			return nil, silentExit(exitAborted)
+		}
+		return nil, exitf(exitFound, "%v", err)
+	}
+	return d, nil
+}
+
+// stopSandbox stops the servers and removes the sandbox (its steady.yaml,
+// which holds the password, with it), saying what was kept.
+func stopSandbox(errw io.Writer, command string, d *drill.Drill) {
+	if err := d.Close(); err != nil {
+		fmt.Fprintf(errw, "steady %s: %v\n", command, err)
+		return
+	}
+	msg := "sandbox stopped and removed"
+	if d.Kept != "" {
+		msg += "; kept the journal, its report and the backups in " + d.Kept
+	}
+	fmt.Fprintf(errw, "steady %s: %s\n", command, msg)
+}
+
+// scenarioNames lists the scenarios a drill or a sandbox takes.
+func scenarioNames() []string {
+	var names []string
+	for _, s := range drill.Scenarios() {
+		names = append(names, s.Name)
+	}
+	return names
+}
+
+// scenarioArg is the scenario a drill or a sandbox was given, else random.
+func scenarioArg(args []string) string {
+	if len(args) == 1 {
+		return args[0]
+	}
+	return drill.Random
+}
+
+// drillSeed is the seed a drill or a sandbox is built with: the one given
+// with --seed, else a new one.
+func drillSeed(cmd *cobra.Command, given int64) (int64, error) {
+	if !cmd.Flags().Changed("seed") {
+		return drill.NewSeed(), nil
+	}
+	if given == 0 {
+		return 0, exitf(exitUsage, "--seed must not be 0")
+	}
+	return given, nil
 }
 
 // briefingItem is where the briefing is noted: the first symptom, the item
@@ -285,6 +324,7 @@ func serveDrill(ctx context.Context, errw io.Writer, s *session.Session, d *dril
 		return err
 	}
 	o.Session, o.Drill, o.StopWhenAllLeave = s, d.Banner(), true
+	defer outliveOwnOutput()()
 	srv, err := serve.New(o)
 	if err != nil {
 		return err

@@ -463,8 +463,8 @@ func TestDrillInTmux(t *testing.T) {
 }
 
 // TestDrillKeepWritesTheReport: with --keep the journal and its Markdown
-// report, debrief included, stay under ./incidents/drills, the servers
-// stop, and the sandbox's dirs stay for a post-mortem.
+// report, debrief included, stay under ./incidents/drills; the servers
+// stop and the sandbox goes, and nothing kept holds a password.
 func TestDrillKeepWritesTheReport(t *testing.T) {
 	if testing.Short() {
 		t.Skip("drives a real terminal")
@@ -480,17 +480,13 @@ func TestDrillKeepWritesTheReport(t *testing.T) {
 		t.Fatalf("steady drill --keep exited with %d:\n%s", status, tm.Capture())
 	}
 	out := tm.Capture()
-	m := regexp.MustCompile(`kept (\S+) and (\S+)`).FindStringSubmatch(out)
-	if m == nil {
-		t.Fatalf("no kept dirs named:\n%s", out)
+	if !strings.Contains(out, "sandbox stopped and removed; kept the journal, its report and the backups in") {
+		t.Fatalf("no kept dir named:\n%s", out)
 	}
-	t.Cleanup(func() {
-		for _, d := range m[1:] {
-			if strings.Contains(d, "steady-") {
-				os.RemoveAll(d)
-			}
-		}
-	})
+	sandboxDirs := regexp.MustCompile(`PostgreSQL (\S+) and Redis (\S+) ready`).FindStringSubmatch(out)
+	if sandboxDirs == nil {
+		t.Fatalf("the drill did not name its sandbox:\n%s", out)
+	}
 	reports, _ := filepath.Glob(filepath.Join(home, "incidents", "drills", "*-business-rule-9", "journal", "*.md"))
 	if len(reports) != 1 {
 		t.Fatalf("reports under %s: %v\n%s", home, reports, out)
@@ -504,22 +500,41 @@ func TestDrillKeepWritesTheReport(t *testing.T) {
 			t.Errorf("the report lacks %q", want)
 		}
 	}
-	// The servers are gone even though their dirs stay.
+	// The servers and their dirs are gone.
 	procs, err := sandbox.Leftovers()
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, p := range procs {
-		for _, d := range m[1:] {
+		for _, d := range sandboxDirs[1:] {
 			if strings.Contains(p, filepath.Base(d)) {
 				t.Errorf("a kept drill left a process running: %s", p)
 			}
 		}
 	}
-	for _, d := range m[1:] {
-		if _, err := os.Stat(d); err != nil {
-			t.Errorf("kept dir %s: %v", d, err)
+	for _, d := range sandboxDirs[1:] {
+		if _, err := os.Stat(d); !os.IsNotExist(err) {
+			t.Errorf("the sandbox dir %s outlived a kept drill: %v", d, err)
 		}
+	}
+	// What is kept names the sandbox's servers, never with a password.
+	withPassword := regexp.MustCompile(`://[^/\s:@"]+:[^@\s"*]+@`)
+	kept := filepath.Dir(filepath.Dir(reports[0]))
+	err = filepath.WalkDir(kept, func(path string, e os.DirEntry, err error) error {
+		if err != nil || e.IsDir() {
+			return err
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		if loc := withPassword.FindIndex(data); loc != nil {
+			t.Errorf("%s holds a password: %q", path, data[loc[0]:loc[1]])
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -235,7 +235,7 @@ func mustReadFile(t *testing.T, path string) []byte {
 }
 
 // A journal broken mid-file is never appended to: `steady run --resume`
-// and `steady act` say where it breaks and exit 1, and no incident opens
+// (or `steady --resume`) and `steady act` say where it breaks and exit 1, and no incident opens
 // behind the operator's back; --new goes on in a new incident that links
 // the damaged one, and later commands record into that.
 func TestADamagedJournalIsNotResumedButLinked(t *testing.T) {
@@ -250,9 +250,12 @@ func TestADamagedJournalIsNotResumedButLinked(t *testing.T) {
 	r := runSteady(t, "", env, "act", "backup", "--plan")
 	expect(t, r, 1, "does not verify (line 6: damaged: not valid JSON", "steady appends nothing", "steady act backup --new")
 	onlyJournal(t, journals)
-	r = runSteady(t, "", env, "run", "--resume", path)
-	expect(t, r, 1, "does not verify (line 6", "steady run --new")
-	onlyJournal(t, journals)
+	// The root runs the same incident as `steady run`, with its flags.
+	for _, args := range [][]string{{"run", "--resume", path}, {"--resume", path}} {
+		r = runSteady(t, "", env, args...)
+		expect(t, r, 1, "does not verify (line 6", "steady run --new")
+		onlyJournal(t, journals)
+	}
 
 	r = runSteady(t, "", env, "act", "backup", "--plan", "--new")
 	expect(t, r, 0, "it continues incident", "its journal does not verify: line 6")

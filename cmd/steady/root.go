@@ -12,6 +12,7 @@ import (
 var version = "dev"
 
 func newRoot() *cobra.Command {
+	var f runFlags
 	root := &cobra.Command{
 		Use:   "steady [RUNBOOK]",
 		Short: "Walk a data-inconsistency incident: live checklist, read-only probes, confirmed fixes, a journal",
@@ -26,15 +27,17 @@ journal that becomes the postmortem's verification checklist.
 
 Start here:
   steady drill                 practise on a private sandbox with an injected fault
+  steady sandbox               the same sandbox without the screen, to try check, act and serve on
   steady --db URL --redis URL  open an incident against your systems (same as steady run)
   steady check                 run every probe headless (cron-friendly exit code)`,
 		Args:          cobra.MaximumNArgs(1),
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runIncident(cmd, args, runFlags{})
+			return runIncident(cmd, args, f)
 		},
 	}
+	f.add(root)
 	config.AddFlags(root.PersistentFlags())
 	root.AddCommand(
 		newRunCmd(),

@@ -43,9 +43,16 @@ with a summary, ? shows every key.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error { return runIncident(cmd, args, f) },
 	}
+	f.add(cmd)
+	return cmd
+}
+
+// add registers the flags of an incident on cmd: `steady run` and the root,
+// which runs the same incident when no command is named.
+func (f *runFlags) add(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.resume, "resume", "", "resume the incident of this journal file")
 	cmd.Flags().BoolVar(&f.fresh, "new", false, "start a new incident even when an unfinished one exists (one whose journal does not verify is linked from it)")
-	return cmd
+	cmd.MarkFlagsMutuallyExclusive("resume", "new")
 }
 
 // localActor is the person at this terminal.

@@ -201,7 +201,8 @@ func TestRunE2ESmallTerminalAndResize(t *testing.T) {
 	dir := t.TempDir()
 	// Nothing is probed here: the database is never reached.
 	env := tmuxEnv(dir, "DATABASE_URL=postgres://app@127.0.0.1:1/app", "STEADY_JOURNAL_DIR="+filepath.Join(dir, "journal"))
-	tm := tuitest.StartIn(t, dir, 40, 10, nil, append(env, steadyBin(t), "run", "--new")...)
+	// The root takes the flags of `steady run`, whose incident it opens.
+	tm := tuitest.StartIn(t, dir, 40, 10, nil, append(env, steadyBin(t), "--new")...)
 
 	pane := tm.WaitFor("Checklist 0/", "Symptoms")
 	lines := paneLines(pane)

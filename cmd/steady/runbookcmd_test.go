@@ -43,3 +43,26 @@ func TestRunbookShowMarkdownRoundTrips(t *testing.T) {
 		t.Errorf("front matter or causes differ:\n%+v\n%+v", embedded.Meta, copied.Meta)
 	}
 }
+
+// The rendered runbook sets each step's binding apart from the step's
+// text, on a line of its own: "▶ probe connectivity", never
+// "…evidence▶ probe connectivity".
+func TestRunbookShowSetsBindingsApart(t *testing.T) {
+	r := runSteady(t, "", nil, "runbook", "show")
+	if r.code != 0 {
+		t.Fatalf("show: exit %d\n%s", r.code, r.stderr)
+	}
+	n := 0
+	for _, line := range strings.Split(r.stdout, "\n") {
+		if !strings.Contains(line, "▶") {
+			continue
+		}
+		n++
+		if !strings.HasPrefix(strings.TrimSpace(line), "▶ probe ") && !strings.HasPrefix(strings.TrimSpace(line), "▶ action ") {
+			t.Errorf("a binding runs into other text: %q", line)
+		}
+	}
+	if n == 0 {
+		t.Errorf("no binding rendered:\n%s", r.stdout)
+	}
+}

@@ -2,31 +2,114 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
 
 	"steady/config"
 	"steady/drill"
+	"steady/secret"
 )
 
-// newSandboxCmd is the hidden `steady sandbox`: the stand-ins for the
-// application's processes that a drill configures as its manage, restart
-// and test commands and runs as its worker. They act only on a drill's
-// sandbox, found through the environment the drill sets (never the
-// command line, which plans show), and refuse any other server.
+// newSandboxCmd is `steady sandbox`: a drill's sandbox without the
+// incident screen, to try `steady check`, `act`, `run` and `serve` on from
+// another terminal while learning. Its hidden subcommands are the
+// stand-ins for the application's processes that a drill configures as
+// its manage, restart and test commands and runs as its worker. They act
+// only on a drill's sandbox, found through the environment the drill sets
+// or its steady.yaml (never the command line, which plans show), and
+// refuse any other server.
 func newSandboxCmd() *cobra.Command {
+	var seed int64
+	names := scenarioNames()
 	cmd := &cobra.Command{
-		Use:    "sandbox",
-		Short:  "The drill sandbox's built-in manage.py, Celery worker and restart (used by steady drill)",
-		Hidden: true,
-		Args:   cobra.NoArgs,
+		Use:   "sandbox [SCENARIO]",
+		Short: "Start a private PostgreSQL and Redis holding the example application with a fault, to try steady on",
+		Long: `Start what a drill starts — a private PostgreSQL and Redis (temp dirs,
+127.0.0.1, random ports), the example application's database, cache and
+Celery worker, and the scenario's fault — without the incident screen,
+and print the one variable that points steady at it. From another
+terminal, steady check, steady act, steady and steady serve then work on
+the sandbox as they would on your systems; nothing real is touched.
+Journals and backups go into the sandbox.
+
+It runs until ctrl+c or SIGTERM, which stop the servers and remove
+everything, the sandbox's steady.yaml (which holds its password) included.
+
+The default scenario is random, with the seed printed; --seed replays it.
+Scenarios: ` + strings.Join(names, ", ") + ` (steady drill --list describes them)`,
+		Args:      cobra.MaximumNArgs(1),
+		ValidArgs: names,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runSandbox(cmd, scenarioArg(args), seed)
+		},
 	}
-	cmd.AddCommand(newSandboxManageCmd(), newSandboxWorkerCmd(), newSandboxRestartCmd(), newSandboxStatusCmd())
+	cmd.Flags().Int64Var(&seed, "seed", 0, "replay a sandbox: the seed it printed (default: a new one)")
+	for _, sub := range []*cobra.Command{newSandboxManageCmd(), newSandboxWorkerCmd(), newSandboxRestartCmd(), newSandboxStatusCmd()} {
+		// The drill's own machinery: its commands run them, people do not.
+		sub.Hidden = true
+		cmd.AddCommand(sub)
+	}
 	return cmd
+}
+
+// runSandbox builds the sandbox, says how to use it, and tears it down
+// on the first ctrl+c or SIGTERM.
+func runSandbox(cmd *cobra.Command, name string, seed int64) error {
+	out, errw := cmd.OutOrStdout(), cmd.ErrOrStderr()
+	seed, err := drillSeed(cmd, seed)
+	if err != nil {
+		return err
+	}
+	if _, err := drill.Resolve(name, seed); err != nil {
+		return exitf(exitUsage, "%v", err)
+	}
+	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	d, err := startSandbox(ctx, errw, "sandbox", drill.Options{Scenario: name, Seed: seed})
+	if err != nil {
+		return err
+	}
+	defer stopSandbox(errw, "sandbox", d)
+	printSandbox(out, d, name)
+	<-ctx.Done()
+	return nil
+}
+
+// printSandbox says what runs and how to point steady at it: through the
+// sandbox's steady.yaml, so that no password is printed.
+func printSandbox(w io.Writer, d *drill.Drill, asked string) {
+	replay := ""
+	if asked == drill.Random {
+		replay = fmt.Sprintf(" (picked at random: replay it with `steady sandbox %s --seed %d`)", d.Scenario.Name, d.Seed)
+	}
+	fmt.Fprintf(w, `
+The sandbox is ready, with the example application and the fault %s%s:
+%s.
+
+  database  %s
+  cache     %s
+  broker    %s, with a Celery worker (pid %d)
+
+In another terminal, point steady at it:
+
+  export STEADY_CONFIG=%s
+
+  steady check                               every probe, a table and each cause's verdict
+  steady act backup --plan                   what a fix would do, without doing it
+  steady act backup --yes                    do it
+  steady                                     the incident screen
+  steady serve --authorized-keys team.keys   the incident screen over SSH (steady serve --help)
+
+Its journals and backups stay in the sandbox and go with it.
+ctrl+c here stops the servers and removes everything.
+`, d.Scenario.Name, replay, d.Scenario.Summary, secret.RedactURL(d.Config.DB), secret.RedactURL(d.Config.Redis), secret.RedactURL(d.Config.Broker),
+		d.WorkerPID(), d.ConfigFile)
 }
 
 func newSandboxManageCmd() *cobra.Command {

@@ -6,8 +6,9 @@ import (
 	"testing"
 )
 
-// The hidden sandbox commands outside a drill: each says what it needs
-// and touches nothing.
+// The sandbox's own machinery outside a drill: each command says what it
+// needs and touches nothing; `steady --help` lists `steady sandbox`, whose
+// help hides that machinery.
 func TestSandboxCommandsOutsideADrill(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
@@ -30,7 +31,13 @@ func TestSandboxCommandsOutsideADrill(t *testing.T) {
 			t.Errorf("steady %s: exit %d\n%s%s\nwant exit %d saying %q", strings.Join(tt.args, " "), r.code, r.stdout, r.stderr, tt.code, tt.says)
 		}
 	}
-	if r := runSteady(t, "", nil, "--help"); regexp.MustCompile(`(?m)^\s+sandbox\s`).MatchString(r.stdout) {
-		t.Errorf("steady --help lists the hidden sandbox command:\n%s", r.stdout)
+	if r := runSteady(t, "", nil, "--help"); !regexp.MustCompile(`(?m)^\s+sandbox\s+Start a private PostgreSQL and Redis`).MatchString(r.stdout) {
+		t.Errorf("steady --help does not list the sandbox command:\n%s", r.stdout)
+	}
+	if r := runSteady(t, "", nil, "sandbox", "--help"); r.code != 0 || regexp.MustCompile(`(?m)^\s+(manage|worker|restart|status)\s`).MatchString(r.stdout) {
+		t.Errorf("steady sandbox --help: exit %d, lists the drill's machinery:\n%s", r.code, r.stdout)
+	}
+	if r := runSteady(t, "", nil, "sandbox", "no-such-fault"); r.code != 2 || !strings.Contains(r.stderr, `no drill scenario "no-such-fault"`) {
+		t.Errorf("steady sandbox no-such-fault: exit %d\n%s", r.code, r.stderr)
 	}
 }

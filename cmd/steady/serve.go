@@ -62,7 +62,8 @@ max_timeout. Without a terminal (ssh -T) or with a command, a session gets one
 line and exit status 2; refused for the limit or a stop, 75; ended for idle or
 maximum time, 1.
 
-SIGTERM or ctrl+c stops the server: while a destructive action runs (migrate,
+SIGTERM, ctrl+c, or SIGHUP (the terminal that started it went away) stops
+the server: while a destructive action runs (migrate,
 flush-cache...) it waits for it, saying so in the log and on every screen;
 a second signal, or --force, cancels it instead (the cancel is journaled).
 Other running actions are cancelled, every responder reads a goodbye, and the
@@ -200,12 +201,15 @@ func addServeFlags(cmd *cobra.Command, f *serveFlags) {
 	fl.StringVar(&f.authorizedKeys, "authorized-keys", "", "the team's public keys and roles (serve.authorized_keys)")
 }
 
-// stopOnSignals turns the first SIGTERM or SIGINT into a graceful stop
-// (ctx ends) and the next one into a forced stop.
+// stopOnSignals turns the first SIGTERM, SIGINT or SIGHUP into a graceful
+// stop (ctx ends) and the next one into a forced stop. SIGHUP comes when
+// the terminal that started the server goes: by default it would end the
+// server at once, without a goodbye to anyone.
 func stopOnSignals(parent context.Context, log *slog.Logger, srv *serve.Server) (context.Context, func()) {
 	ctx, cancel := context.WithCancel(parent)
 	sigs := make(chan os.Signal, 2)
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+	outlive := outliveOwnOutput()
 	done := make(chan struct{})
 	go func() {
 		for n := 1; ; n++ {
@@ -225,9 +229,23 @@ func stopOnSignals(parent context.Context, log *slog.Logger, srv *serve.Server) 
 	}()
 	return ctx, func() {
 		signal.Stop(sigs)
+		outlive()
 		close(done)
 		cancel()
 	}
+}
+
+// outliveOwnOutput keeps a server alive when its own output goes: under
+// `steady serve 2>&1 | tee log`, ctrl+c ends tee as well, and Go ends a
+// program on its first write to a broken stdout or stderr unless SIGPIPE
+// is notified. The server must live on to say goodbye to every client and
+// close the journal; its log lines are lost, not its clients' screens.
+// (Notify, not Ignore: an ignored SIGPIPE would be inherited by every
+// command an action runs.) The returned func restores the default.
+func outliveOwnOutput() func() {
+	pipes := make(chan os.Signal, 1)
+	signal.Notify(pipes, syscall.SIGPIPE)
+	return func() { signal.Stop(pipes) }
 }
 
 // openServed resumes --incident, else the latest unfinished incident of

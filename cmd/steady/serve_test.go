@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -12,6 +13,7 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+	"time"
 
 	"steady/serve/servetest"
 )
@@ -22,6 +24,8 @@ type served struct {
 	mu     sync.Mutex
 	stderr bytes.Buffer
 	exited chan int
+	// pipe is the read end of the command's stderr.
+	pipe io.ReadCloser
 }
 
 // lockedWriter appends a command's stdout to the same log as its stderr.
@@ -42,9 +46,25 @@ func (s *served) log() string {
 // waitLog waits for a stderr line matching re and returns its submatches.
 func (s *served) waitLog(t *testing.T, re string) []string {
 	t.Helper()
+	return s.waitLogWithin(t, servetest.Wait, re)
+}
+
+// sandboxBuilt is how long a test waits for a drill's sandbox to be
+// built: PostgreSQL alone took 14 s to start while the suite ran.
+const sandboxBuilt = 2 * time.Minute
+
+// waitBuilt waits, as waitLog does, for a line that comes once a drill's
+// sandbox is built.
+func (s *served) waitBuilt(t *testing.T, re string) []string {
+	t.Helper()
+	return s.waitLogWithin(t, sandboxBuilt, re)
+}
+
+func (s *served) waitLogWithin(t *testing.T, within time.Duration, re string) []string {
+	t.Helper()
 	rx := regexp.MustCompile(re)
 	var m []string
-	servetest.Eventually(t, "steady serve to log "+re, func() bool { m = rx.FindStringSubmatch(s.log()); return m != nil }, s.log)
+	servetest.EventuallyWithin(t, within, "steady to log "+re, func() bool { m = rx.FindStringSubmatch(s.log()); return m != nil }, s.log)
 	return m
 }
 
@@ -65,7 +85,7 @@ func startBackground(t *testing.T, dir string, args ...string) *served {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &served{cmd: cmd, exited: make(chan int, 1)}
+	s := &served{cmd: cmd, exited: make(chan int, 1), pipe: pipe}
 	cmd.Stdout = lockedWriter{s}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -96,7 +116,13 @@ func startBackground(t *testing.T, dir string, args ...string) *served {
 // stop sends SIGTERM and returns the exit status.
 func (s *served) stop(t *testing.T) int {
 	t.Helper()
-	if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	return s.signal(t, syscall.SIGTERM)
+}
+
+// signal sends sig and returns the exit status.
+func (s *served) signal(t *testing.T, sig os.Signal) int {
+	t.Helper()
+	if err := s.cmd.Process.Signal(sig); err != nil {
 		t.Fatal(err)
 	}
 	var code int
@@ -180,6 +206,52 @@ func TestServeCommand(t *testing.T) {
 	}
 }
 
+// `steady serve 2>&1 | tee log`, then ctrl+c: the terminal's SIGINT ends
+// tee too, so every later write of the server's log meets a closed pipe.
+// Or the terminal itself goes, with a SIGHUP. Either way the clients read
+// the goodbye, and the journal is closed.
+func TestServeSaysGoodbyeWhenItsOwnOutputIsGone(t *testing.T) {
+	t.Parallel()
+	for _, sig := range []os.Signal{os.Interrupt, syscall.SIGHUP} {
+		t.Run(sig.String(), func(t *testing.T) {
+			t.Parallel()
+			goodbyeWithoutOutput(t, sig)
+		})
+	}
+}
+
+func goodbyeWithoutOutput(t *testing.T, sig os.Signal) {
+	dir := t.TempDir()
+	alice := servetest.Keygen(t, dir, "alice")
+	ak := servetest.AuthorizedKeys(t, dir, alice.Line+" alice role=operator")
+	srv := startServe(t, dir, "--listen", "127.0.0.1:0", "--authorized-keys", ak, "--journal-dir", "incidents")
+	m := srv.waitLog(t, `msg="serving the incident over SSH" incident=(\S+) .*listen=127\.0\.0\.1:(\d+)`)
+	incident, port := m[1], m[2]
+	pub, err := os.ReadFile(filepath.Join(dir, ".steady", "host_ed25519.pub"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	known := servetest.KnownHosts(t, dir, "[127.0.0.1]:"+port+" "+string(pub))
+	tm := servetest.NewTmux(t)
+	c := servetest.Client{Host: "127.0.0.1", Port: port, User: "alice", Key: alice, KnownHosts: known}
+	ap := tm.Start("alice", 100, 30, c.Args("-tt")...)
+	ap.WaitFor("Checklist", "alice")
+
+	if err := srv.pipe.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if code := srv.signal(t, sig); code != 0 {
+		t.Errorf("steady serve exit status %d after %v with its output gone, want 0", code, sig)
+	}
+	if code, said := ap.WaitExit(); code != 75 || !strings.Contains(said, "the server is stopping") {
+		t.Errorf("client after the stop: exit %d, terminal %q; want 75 and the goodbye", code, said)
+	}
+	journal := filepath.Join(dir, "incidents", incident+".jsonl")
+	if res := runSteady(t, dir, nil, "report", "verify", journal); res.code != 0 {
+		t.Errorf("report verify: exit %d\n%s%s", res.code, res.stdout, res.stderr)
+	}
+}
+
 // Refusals at start say what to do: no authorized keys file, a file with
 // a bad line.
 func TestServeRefusesBadKeys(t *testing.T) {
@@ -228,7 +300,7 @@ func TestDrillServe(t *testing.T) {
 	facilitator := servetest.Keygen(t, dir, "facilitator")
 	ak := servetest.AuthorizedKeys(t, dir, trainee.Line+" trainee role=operator", facilitator.Line+" facilitator role=observer")
 	d := startBackground(t, dir, "drill", "stale-cache", "--seed", "3", "--serve", "--listen", "127.0.0.1:0", "--authorized-keys", ak)
-	port := d.waitLog(t, `serving the drill on 127\.0\.0\.1:(\d+)`)[1]
+	port := d.waitBuilt(t, `serving the drill on 127\.0\.0\.1:(\d+)`)[1]
 	pub, err := os.ReadFile(filepath.Join(dir, ".steady", "host_ed25519.pub"))
 	if err != nil {
 		t.Fatal(err)

@@ -148,7 +148,14 @@ func run(t testing.TB, name string, args ...string) string {
 // fails with what() describing the last state seen.
 func Eventually(t testing.TB, what string, cond func() bool, last func() string) {
 	t.Helper()
-	deadline := time.Now().Add(Wait)
+	EventuallyWithin(t, Wait, what, cond, last)
+}
+
+// EventuallyWithin is Eventually with its own deadline, for what takes
+// longer than Wait on a busy machine (building a drill's sandbox).
+func EventuallyWithin(t testing.TB, within time.Duration, what string, cond func() bool, last func() string) {
+	t.Helper()
+	deadline := time.Now().Add(within)
 	tick := time.NewTicker(poll)
 	defer tick.Stop()
 	for !cond() {
@@ -157,7 +164,7 @@ func Eventually(t testing.TB, what string, cond func() bool, last func() string)
 			if last != nil {
 				detail = "\n" + last()
 			}
-			t.Fatalf("timed out after %s waiting for %s%s", Wait, what, detail)
+			t.Fatalf("timed out after %s waiting for %s%s", within, what, detail)
 		}
 		<-tick.C
 	}
