@@ -269,6 +269,8 @@ type Orphan struct {
 type Env struct {
 	Target  *target.Target
 	History History
+	// Probes runs the probes the action consults (see ProbeRunner).
+	Probes ProbeRunner
 	// Operator is who runs the action (for lock holders and messages).
 	Operator string
 	// Override waives overridable preconditions; it is the operator's

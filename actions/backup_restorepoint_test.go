@@ -24,7 +24,7 @@ func archivingEnv(t *testing.T, pg *sandbox.Postgres, dsn string) *Env {
 	cfg.BackupDir = filepath.Join(t.TempDir(), "backups")
 	tg := target.New(&cfg)
 	t.Cleanup(tg.Close)
-	return &Env{Target: tg, History: &history{}, Operator: "alice", Incident: "inc-test", Run: "action-1"}
+	return &Env{Target: tg, History: &history{}, Probes: direct{tg}, Operator: "alice", Incident: "inc-test", Run: "action-1"}
 }
 
 // awaitArchiver waits until the archiver has archived segment or a later

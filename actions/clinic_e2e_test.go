@@ -161,10 +161,11 @@ func TestClinicEndToEnd(t *testing.T) {
 		}
 		alice := *c.cfg
 		alice.Django.Manage = target.Join(script, c.app.Python, "manage.py")
-		aliceEnv := &actions.Env{Target: target.New(&alice), History: backups{db}, Operator: "alice"}
-		defer aliceEnv.Target.Close()
-		bobEnv := &actions.Env{Target: target.New(c.cfg), History: backups{db}, Operator: "bob"}
-		defer bobEnv.Target.Close()
+		aliceTarget, bobTarget := target.New(&alice), target.New(c.cfg)
+		defer aliceTarget.Close()
+		defer bobTarget.Close()
+		aliceEnv := &actions.Env{Target: aliceTarget, History: backups{db}, Probes: actions.DirectProbes(aliceTarget), Operator: "alice"}
+		bobEnv := &actions.Env{Target: bobTarget, History: backups{db}, Probes: actions.DirectProbes(bobTarget), Operator: "bob"}
 		migrate, _ := actions.Get("migrate")
 
 		p, err := migrate.Plan(context.Background(), aliceEnv, nil)

@@ -113,7 +113,23 @@ func client(t *testing.T, url string) *redis.Client {
 
 // env returns an Env on the fixture's target with h as history.
 func (f *fixture) env(h History) *Env {
-	return &Env{Target: f.tg, History: h, Operator: "alice"}
+	return &Env{Target: f.tg, History: h, Probes: direct{f.tg}, Operator: "alice"}
+}
+
+// direct is a ProbeRunner that runs probes on a target and records
+// nothing, standing in for the session's.
+type direct struct{ t *target.Target }
+
+func (d direct) RunProbe(ctx context.Context, id string, params map[string]string) probes.Result {
+	p, ok := probes.Get(id)
+	if !ok {
+		return probes.Result{Probe: id, Status: probes.Error, Summary: "no probe " + id}
+	}
+	resolved, err := probes.Resolve(p, params)
+	if err != nil {
+		return probes.Result{Probe: id, Status: probes.Error, Summary: err.Error()}
+	}
+	return p.Run(ctx, d.t, resolved)
 }
 
 // script writes an executable shell script into the fixture's directory

@@ -183,10 +183,7 @@ func migrationInProgress(ctx context.Context, env *Env, db, wait string) (Precon
 // incident's last result of it, and returns the unapplied migrations, where
 // the list came from and a warning when it may be incomplete.
 func unappliedMigrations(ctx context.Context, env *Env) (list []string, source, warn string) {
-	res := probes.Result{Status: probes.Skipped, Summary: "the migrations probe is not registered"}
-	if p, ok := probes.Get("migrations"); ok {
-		res = p.Run(ctx, env.Target, nil)
-	}
+	res := env.runProbe(ctx, "migrations", nil)
 	source = "migrations probe, now"
 	if res.Status == probes.Error || res.Status == probes.Skipped {
 		if env.History != nil {

@@ -320,6 +320,9 @@ WHERE %[6]s AND %[3]s::text = ANY($1) ORDER BY %[1]s DESC LIMIT 50`,
 		}
 
 		addLost(r, lost, lostErr, entity, t)
+		if lostErr == nil {
+			r.Lost = lost
+		}
 
 		// Affected: the clinician and month of every shift written concurrently.
 		seen := map[period]map[int64]bool{}

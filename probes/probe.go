@@ -47,6 +47,10 @@ type Result struct {
 	// Affected lists the clinicians and periods the findings concern, for
 	// actions such as recalculate to take as their default scope.
 	Affected []Scope `json:"affected,omitempty"`
+	// Lost lists every value races took back (the audit-concurrency
+	// probe), beyond the findings that name the first few, for the repair
+	// action to restore.
+	Lost []LostUpdate `json:"lost,omitempty"`
 }
 
 // Finding is one fact a probe established.

@@ -197,6 +197,9 @@ type ProbeStarted struct {
 	Probe  string            `json:"probe"`
 	Item   string            `json:"item,omitempty"`
 	Params map[string]string `json:"params,omitempty"`
+	// Action is the action run whose plan or execution ran the probe
+	// (the migrations a migrate plans from, a restart's health check).
+	Action string `json:"action,omitempty"`
 }
 
 // ProbeFinished records a probe's result.
