@@ -194,6 +194,45 @@ func ValidateValue(kind, v string) error {
 	return nil
 }
 
+// Check checks one value the operator typed for p: present when
+// required, of p's kind, a whole number not negative. all holds every
+// value of the form as typed so far, so a date range is checked from
+// either end.
+func (p Param) Check(v string, all map[string]string) error {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		if p.Required {
+			return fmt.Errorf("%s is required", p.Name)
+		}
+		return nil
+	}
+	if err := ValidateValue(p.Kind, v); err != nil {
+		return err
+	}
+	if p.Kind == "int" && strings.HasPrefix(v, "-") {
+		return fmt.Errorf("%s cannot be negative", p.Name)
+	}
+	if p.Kind == "date" {
+		var other string
+		switch p.Name {
+		case "from":
+			other = strings.TrimSpace(all["to"])
+		case "to":
+			other = strings.TrimSpace(all["from"])
+		}
+		if other != "" && ValidateValue("date", other) == nil {
+			from, to := v, other
+			if p.Name == "to" {
+				from, to = other, v
+			}
+			if from > to {
+				return fmt.Errorf("the range is reversed: from %s is after to %s", from, to)
+			}
+		}
+	}
+	return nil
+}
+
 // Resolve merges defaults, the runbook's binding and the operator's input
 // (later wins) and checks that every required parameter has a value and
 // that a date range is not reversed.

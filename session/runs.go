@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"strings"
 	"sync"
@@ -33,11 +34,7 @@ func (s *Session) RunProbe(ctx context.Context, a Actor, item, probeID string, i
 	if err := s.allow(a, RunProbe); err != nil {
 		return "", err
 	}
-	var binding map[string]string
-	if it := s.rb.Item(item); it != nil && it.Binding != nil {
-		binding = it.Binding.Params
-	}
-	p, params, err := s.resolveProbe(probeID, binding, input)
+	p, params, err := s.resolveProbe(probeID, s.binding(item), input)
 	if err != nil {
 		return "", err
 	}
@@ -279,11 +276,9 @@ func (s *Session) PlanAction(ctx context.Context, a Actor, item, actionID string
 	if !ok {
 		return nil, fmt.Errorf("no action %q", actionID)
 	}
-	merged := map[string]string{}
-	if it := s.rb.Item(item); it != nil && it.Binding != nil {
-		for k, v := range it.Binding.Params {
-			merged[k] = v
-		}
+	merged := maps.Clone(s.binding(item))
+	if merged == nil {
+		merged = map[string]string{}
 	}
 	for k, v := range params {
 		merged[k] = v
