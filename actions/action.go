@@ -1,7 +1,3 @@
-// Package actions owns the fixes of the runbook: each Action first makes a
-// Plan (the exact commands, SQL or keys, the risk, the confirm phrase and
-// the preconditions) and then executes exactly that plan, streaming its
-// output and honouring cancellation. Nothing here draws on a terminal.
 package actions
 
 import (

@@ -74,7 +74,7 @@ func (m migrateAction) Plan(ctx context.Context, env *Env, params map[string]str
 		return nil, &NotConfiguredError{Action: m.ID(), Key: "db", Why: "the migration lock and the backup guard are of the application's database", Example: "  --db postgres://app@db:5432/app (or DATABASE_URL)"}
 	}
 	if w := params["wait"]; w != "" {
-		if err := probes.ValidateValue("duration", w); err != nil {
+		if _, err := parseWait(w); err != nil {
 			return nil, fmt.Errorf("wait: %w", err)
 		}
 	}

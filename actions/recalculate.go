@@ -343,8 +343,8 @@ func parseScope(s string) (probes.Scope, error) {
 		return probes.Scope{}, fmt.Errorf("%q: clinician %q is not a positive whole number", s, parts[0])
 	}
 	for _, d := range parts[1:] {
-		if err := probes.ValidateValue("date", d); err != nil {
-			return probes.Scope{}, fmt.Errorf("%q: %w", s, err)
+		if _, err := time.Parse(time.DateOnly, d); err != nil {
+			return probes.Scope{}, fmt.Errorf("%q: %q is not a date (YYYY-MM-DD)", s, d)
 		}
 	}
 	if parts[1] > parts[2] {

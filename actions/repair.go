@@ -122,7 +122,7 @@ func (r repairAction) Plan(ctx context.Context, env *Env, params map[string]stri
 	if err != nil {
 		return nil, fmt.Errorf("read the columns of %s: %s", pf.Shift.Table, t.Scrubber.Scrub(err.Error()))
 	}
-	entity := probes.EntityWord(pf)
+	entity := pf.EntityWord()
 	var restore []probes.LostUpdate
 	var human []string
 	for _, l := range lost {

@@ -133,18 +133,6 @@ func rawChanges(a profile.Audit, shift profile.Shift, alias string) string {
 	return expr
 }
 
-// EntityWord names a shift in messages the way the application does: the
-// audit log's entity type, else the shift model's name.
-func EntityWord(pf *profile.Profile) string {
-	if pf.Audit.Entity != "" {
-		return pf.Audit.Entity
-	}
-	if _, name, ok := strings.Cut(pf.Shift.Model, "."); ok {
-		return name
-	}
-	return "shift"
-}
-
 // Run implements Probe.
 func (a AuditConcurrency) Run(ctx context.Context, t *target.Target, p Params) Result {
 	return run(ctx, t, a.ID(), p, func(r *Result) error {
@@ -165,7 +153,7 @@ func (a AuditConcurrency) Run(ctx context.Context, t *target.Target, p Params) R
 			return err
 		}
 		a := pf.Audit
-		entity, actions := EntityWord(pf), a.WriteActions()
+		entity, actions := pf.EntityWord(), a.WriteActions()
 		table := pf.Audit.Table
 
 		var st auditStats

@@ -1,7 +1,3 @@
-// Package probes owns the read-only diagnosis of an incident: each Probe
-// answers one question of the runbook from the live systems (PostgreSQL in
-// a read-only transaction with timeouts, Redis with SCAN) and returns a
-// Result with a status, findings and an evidence table. No probe writes.
 package probes
 
 import (

@@ -1,6 +1,3 @@
-// Package report turns an incident journal into the postmortem's
-// verification checklist: a Report value with a documented JSON form, and
-// Markdown that renders well on a code-hosting site.
 package report
 
 import (

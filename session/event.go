@@ -1,8 +1,3 @@
-// Package session owns a live incident: its state is a fold of events, each
-// event is appended to a hash-chained, fsync'd JSONL journal before anyone
-// sees it, and subscribers (terminal clients, SSH viewers) receive every
-// event in order. Probes and actions are started through the session so
-// that everything they do is recorded.
 package session
 
 import (
