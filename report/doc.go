@@ -7,5 +7,6 @@
 // report reads an incident through session (its events, folded) and uses
 // visible for what it prints; it names the types and constants of
 // runbook, probes and actions that the events hold, and never runs
-// anything of theirs.
+// anything of theirs; it writes parameters as runbooks do
+// (runbook.ParamText).
 package report
