@@ -22,7 +22,7 @@ import (
 
 func TestMain(m *testing.M) { sandboxtest.Main(m) }
 
-// fixture is the seed's application built by the clinic package (no
+// fixture is the clinic application built by the clinic package (no
 // Python): a private database installed and seeded, the migration files in
 // a project directory, one private Redis with the cache in db 1 and the
 // Celery broker in db 0, and a Target on them.

@@ -108,7 +108,7 @@ func (m migrateAction) Plan(ctx context.Context, env *Env, params map[string]str
 	plan.Steps = []Step{
 		{Kind: StepSQL, Text: migrateLockSQL, Note: "on a dedicated connection named \"" + lockAppPrefix + "<operator> <start>\" in pg_stat_activity, held until the end; " + wait},
 		{Kind: StepCommand, Text: target.Join(manage, "migrate", "--noinput"), Note: inDir(cfg.Django.Dir)},
-		{Kind: StepCommand, Text: target.Join(manage, "check"), Note: "the seed's \"verify data integrity\"; runs only when migrate succeeded"},
+		{Kind: StepCommand, Text: target.Join(manage, "check"), Note: "Django's system check: does the project still hold together; runs only when migrate succeeded"},
 		{Kind: StepSQL, Text: migrateUnlockSQL, Note: "also released if steady dies: the lock belongs to the connection"},
 		{Kind: StepProbe, Text: "migrations", Note: "re-run afterwards: every migration applied?"},
 	}

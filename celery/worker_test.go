@@ -168,7 +168,7 @@ WHERE clinician_id = $1 AND period_start = $2 AND period_end = $3`, id, m[0], m[
 		select {
 		case <-worker.Exited():
 		case <-time.After(30 * time.Second):
-			t.Fatalf("the worker survived a message without delivery_tag; FACTS.md is out of date:\n%s", worker.Log())
+			t.Fatalf("the worker survived a message without delivery_tag; the package doc and Validate are out of date:\n%s", worker.Log())
 		}
 		if !strings.Contains(worker.Log(), "KeyError: 'delivery_tag'") {
 			t.Errorf("the worker died of something else:\n%s", worker.Log())

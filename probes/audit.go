@@ -27,7 +27,8 @@ import (
 //
 // Reads: the audit rows of shifts in the range (param since, default
 // audit.since), once, through an index on (entity type, timestamp) or on
-// the timestamp; the 50 newest changes (the seed's step 3 query) by a
+// the timestamp; the 50 newest changes (the query of the built-in
+// runbook's Diagnosis step 4) by a
 // backward scan of the same index; the catalog, to check that index
 // exists; and, for the records found, all their audit rows (by the index
 // on the record's id) and their shift rows by primary key.
@@ -206,7 +207,7 @@ SELECT to_regclass($1) IS NOT NULL,
 			if err := json.Unmarshal(topJSON, &st.top); err != nil {
 				return fmt.Errorf("read top entities: %w", err)
 			}
-			// The seed's step 3: the 50 newest changes, newest first.
+			// The runbook's Diagnosis step 4: the 50 newest changes, newest first.
 			rs, err := tx.Query(ctx, fmt.Sprintf(`SELECT %[1]s, %[2]s::int8, %[3]s::text, %[4]s FROM %[5]s
 WHERE %[6]s AND %[3]s::text = ANY($1) ORDER BY %[1]s DESC LIMIT 50`,
 				profile.Col("", a.Timestamp), profile.Col("", a.EntityID), profile.Col("", a.Action), a.ActorSQL(""), profile.Ident(table), a.EntitySQL("")), actions)

@@ -18,7 +18,7 @@ import (
 
 func TestMain(m *testing.M) { sandboxtest.Main(m) }
 
-// fixture is the seed's application as the tests build it: a private
+// fixture is the clinic application as the tests build it: a private
 // database installed and seeded by clinic, a private Redis holding the warm
 // cache, the migration files in a project directory, and a Target on them.
 type fixture struct {

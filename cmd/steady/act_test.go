@@ -79,7 +79,7 @@ func expect(t *testing.T, r result, code int, contains ...string) {
 	}
 }
 
-// TestActEndToEnd drives the seed runbook's two resolution paths through
+// TestActEndToEnd drives the built-in runbook's two resolution paths through
 // the built binary against the example Django application on private
 // servers, with its real Celery worker, and proves the CLI's guards.
 func TestActEndToEnd(t *testing.T) {
