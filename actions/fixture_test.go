@@ -14,6 +14,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"steady/clinic"
+	"steady/clinic/clinictest"
 	"steady/config"
 	"steady/probes"
 	"steady/sandbox/sandboxtest"
@@ -22,10 +23,9 @@ import (
 
 func TestMain(m *testing.M) { sandboxtest.Main(m) }
 
-// fixture is the clinic application built by the clinic package (no
-// Python): a private database installed and seeded, the migration files in
-// a project directory, one private Redis with the cache in db 1 and the
-// Celery broker in db 0, and a Target on them.
+// fixture is the clinic application (clinictest) with a Target on it:
+// by default one private Redis with the cache in db 1 and the Celery
+// broker in db 0, backups written to a directory of the test's own.
 type fixture struct {
 	cfg *config.Config
 	tg  *target.Target
@@ -46,69 +46,20 @@ type fixtureOptions struct {
 
 func newFixture(t *testing.T, opts fixtureOptions) *fixture {
 	t.Helper()
-	ctx := context.Background()
-	f := &fixture{dir: t.TempDir()}
-	dbURL := sandboxtest.Database(t)
-	var err error
-	if f.db, err = pgxpool.New(ctx, dbURL); err != nil {
-		t.Fatal(err)
+	broker := clinictest.SameRedis
+	switch {
+	case opts.sharedDB:
+		broker = clinictest.SharedDB
+	case opts.noBroker:
+		broker = clinictest.NoBroker
 	}
-	t.Cleanup(f.db.Close)
-	if err := clinic.Install(ctx, f.db, opts.install); err != nil {
-		t.Fatal(err)
-	}
-	if f.ds, err = clinic.Seed(ctx, f.db, clinic.SeedOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	if err := clinic.WriteProject(f.dir, clinic.ProjectOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	redisURL := sandboxtest.Redis(t)
-	cfg := config.Default()
-	cfg.DB = dbURL
-	cfg.Redis = withDB(t, redisURL, 1)
-	if !opts.noBroker {
-		cfg.Broker = withDB(t, redisURL, 0)
-		if opts.sharedDB {
-			cfg.Broker = cfg.Redis
-		}
-	}
-	cfg.Django.Dir = f.dir
-	cfg.BackupDir = filepath.Join(t.TempDir(), "backups")
-	cfg.Actions.KillGrace = config.Duration(2 * time.Second)
-	f.cfg = &cfg
-	f.cache = client(t, cfg.Redis)
-	f.broker = client(t, withDB(t, redisURL, 0))
-	if opts.sharedDB {
-		f.broker = f.cache
-	}
-	if _, err := clinic.WarmCache(ctx, f.db, f.cache, f.cfg, clinic.CacheOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	app := clinictest.New(t, clinictest.Options{Install: opts.install, Broker: broker})
+	app.Config.BackupDir = filepath.Join(t.TempDir(), "backups")
+	app.Config.Actions.KillGrace = config.Duration(2 * time.Second)
+	f := &fixture{cfg: app.Config, db: app.DB, cache: app.Cache, broker: app.Broker, ds: app.Data, dir: app.Dir}
 	f.tg = target.New(f.cfg)
 	t.Cleanup(f.tg.Close)
 	return f
-}
-
-func withDB(t *testing.T, redisURL string, db int) string {
-	t.Helper()
-	o, err := redis.ParseURL(redisURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	u := strings.TrimSuffix(redisURL, fmt.Sprintf("/%d", o.DB))
-	return fmt.Sprintf("%s/%d", u, db)
-}
-
-func client(t *testing.T, url string) *redis.Client {
-	t.Helper()
-	o, err := redis.ParseURL(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := redis.NewClient(o)
-	t.Cleanup(func() { c.Close() })
-	return c
 }
 
 // env returns an Env on the fixture's target with h as history.

@@ -67,6 +67,7 @@ var layers = map[string]rule{
 	"sandbox":               {systems: true},
 	"sandbox/sandboxtest":   {uses: []string{"sandbox"}, systems: true},
 	"clinic":                {uses: []string{"config"}, systems: true},
+	"clinic/clinictest":     {uses: []string{"clinic", "config", "sandbox/sandboxtest"}, systems: true},
 	"examples":              {uses: []string{"target"}},
 	"bench":                 {uses: []string{"clinic", "config", "examples", "profile", "sandbox"}, systems: true},
 	"bench/cmd/steadybench": {uses: []string{"bench"}},
