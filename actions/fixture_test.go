@@ -16,6 +16,7 @@ import (
 	"steady/clinic"
 	"steady/clinic/clinictest"
 	"steady/config"
+	"steady/poll"
 	"steady/probes"
 	"steady/sandbox/sandboxtest"
 	"steady/target"
@@ -220,38 +221,30 @@ func precondition(t *testing.T, p *Plan, name string) Precondition {
 // gone waits until a process no longer exists (or is a zombie of an
 // exited parent, which init reaps).
 func gone(pid int, timeout time.Duration) bool {
-	deadline := time.Now().Add(timeout)
-	for time.Now().Before(deadline) {
+	return poll.Within(timeout, func() bool {
 		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 		if err != nil {
 			return true
 		}
-		if i := strings.LastIndexByte(string(b), ')'); i > 0 && strings.HasPrefix(string(b[i+1:]), " Z") {
-			return true
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	return false
+		i := strings.LastIndexByte(string(b), ')')
+		return i > 0 && strings.HasPrefix(string(b[i+1:]), " Z")
+	})
 }
 
 // readPIDs waits for a file of whitespace-separated pids and returns them.
 func readPIDs(t *testing.T, path string, n int, timeout time.Duration) []int {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for time.Now().Before(deadline) {
+	var pids []int
+	poll.Until(t, timeout, fmt.Sprintf("%s to name %d pids", path, n), func() bool {
 		b, _ := os.ReadFile(path)
-		var pids []int
+		pids = nil
 		for _, f := range strings.Fields(string(b)) {
 			var pid int
 			if _, err := fmt.Sscan(f, &pid); err == nil {
 				pids = append(pids, pid)
 			}
 		}
-		if len(pids) >= n {
-			return pids
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatalf("%s did not get %d pids within %s", path, n, timeout)
-	return nil
+		return len(pids) >= n
+	}, nil)
+	return pids
 }
