@@ -71,9 +71,10 @@ var layers = map[string]rule{
 	"examples":              {uses: []string{"target"}},
 	"bench":                 {uses: []string{"clinic", "config", "examples", "profile", "sandbox"}, systems: true},
 	"bench/cmd/steadybench": {uses: []string{"bench"}},
-	"tui/tuitest":           {},
-	"serve/servetest":       {},
+	"tui/tuitest":           {uses: []string{"poll"}},
+	"serve/servetest":       {uses: []string{"tui/tuitest"}},
 	"layers":                {},
+	"poll":                  {},
 }
 
 const module = "steady"

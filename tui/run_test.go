@@ -82,7 +82,7 @@ func TestRunInTmux(t *testing.T) {
 	tm.Send("C-c")
 	tm.WaitFor("Quit steady?")
 	tm.Send("C-c")
-	if status := tm.WaitExit(); status != 0 {
+	if status, _ := tm.WaitExit(); status != 0 {
 		t.Fatalf("steady exited with %d:\n%s", status, tm.Capture())
 	}
 

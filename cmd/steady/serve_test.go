@@ -13,7 +13,9 @@ import (
 	"syscall"
 	"testing"
 
+	"steady/poll"
 	"steady/serve/servetest"
+	"steady/tui/tuitest"
 )
 
 // served is a running `steady serve`.
@@ -44,7 +46,7 @@ func (s *served) waitLog(t *testing.T, re string) []string {
 	t.Helper()
 	rx := regexp.MustCompile(re)
 	var m []string
-	servetest.Eventually(t, "steady serve to log "+re, func() bool { m = rx.FindStringSubmatch(s.log()); return m != nil }, s.log)
+	poll.Until(t, tuitest.Wait, "steady serve to log "+re, func() bool { m = rx.FindStringSubmatch(s.log()); return m != nil }, s.log)
 	return m
 }
 
@@ -100,7 +102,7 @@ func (s *served) stop(t *testing.T) int {
 		t.Fatal(err)
 	}
 	var code int
-	servetest.Eventually(t, "steady serve to exit", func() bool {
+	poll.Until(t, tuitest.Wait, "steady serve to exit", func() bool {
 		select {
 		case code = <-s.exited:
 			return true
@@ -140,7 +142,7 @@ func TestServeCommand(t *testing.T) {
 	}
 	known := servetest.KnownHosts(t, dir, "[127.0.0.1]:"+port+" "+string(pub))
 
-	tm := servetest.NewTmux(t)
+	tm := tuitest.NewTmux(t)
 	client := func(name string, k servetest.Key) servetest.Client {
 		return servetest.Client{Host: "127.0.0.1", Port: port, User: name, Key: k, KnownHosts: known}
 	}
@@ -153,7 +155,7 @@ func TestServeCommand(t *testing.T) {
 	if code := srv.stop(t); code != 0 {
 		t.Errorf("steady serve exit status %d after SIGTERM, want 0", code)
 	}
-	for _, p := range []*servetest.Pane{ap, bp} {
+	for _, p := range []*tuitest.Pane{ap, bp} {
 		if code, said := p.WaitExit(); code != 75 || !strings.Contains(said, "the server is stopping") {
 			t.Errorf("client after the stop: exit %d, terminal %q", code, said)
 		}
@@ -237,18 +239,18 @@ func TestDrillServe(t *testing.T) {
 	client := func(name string, k servetest.Key) servetest.Client {
 		return servetest.Client{Host: "127.0.0.1", Port: port, User: name, Key: k, KnownHosts: known}
 	}
-	tm := servetest.NewTmux(t)
+	tm := tuitest.NewTmux(t)
 	tp := tm.Start("trainee", 110, 32, client("trainee", trainee).Args("-tt")...)
 	tp.WaitFor("DRILL", "stale-cache", "Checklist")
 	fp := tm.Start("facilitator", 110, 32, client("facilitator", facilitator).Args("-tt")...)
 	fp.WaitFor("DRILL", "Checklist")
 	// The trainee runs the probes; the facilitator sees the verdict.
-	tp.Keys("R")
+	tp.Send("R")
 	fp.WaitFor("Cache invalidation issue", "CONFIRMED")
-	tp.Keys("q")
-	fp.Keys("q")
+	tp.Send("q")
+	fp.Send("q")
 	var code int
-	servetest.Eventually(t, "the drill to end once everyone left", func() bool {
+	poll.Until(t, tuitest.Wait, "the drill to end once everyone left", func() bool {
 		select {
 		case code = <-d.exited:
 			return true
