@@ -1,7 +1,3 @@
-// Package actions owns the fixes of the runbook: each Action first makes a
-// Plan (the exact commands, SQL or keys, the risk, the confirm phrase and
-// the preconditions) and then executes exactly that plan, streaming its
-// output and honouring cancellation. Nothing here draws on a terminal.
 package actions
 
 import (
@@ -301,6 +297,8 @@ type Orphan struct {
 type Env struct {
 	Target  *target.Target
 	History History
+	// Probes runs the probes the action consults (see ProbeRunner).
+	Probes ProbeRunner
 	// Operator is who runs the action (for lock holders and messages).
 	Operator string
 	// Override waives overridable preconditions; it is the operator's

@@ -42,7 +42,8 @@ import (
 //     whose WAL segment is seen archived (backup_restorepoint.go);
 //   - pgbackrest: the team's stanza's backup, verified by pgBackRest
 //     (backup_pgbackrest.go);
-//   - dumpdata: the manage command's `dumpdata`, as the seed runbook does;
+//   - dumpdata: the manage command's `dumpdata`, the built-in runbook's
+//     manual backup (Resolution Steps, incomplete migration, step 2);
 //   - auto (the default): one of the above, chosen by the database's size
 //     and what the cluster offers, with the others shown as alternatives
 //     (backup_choose.go).
@@ -235,7 +236,7 @@ func planDump(env *Env, plan *Plan, mode string, dbSize int64, sc *scope) error 
 			return err
 		}
 		plan.Steps = []Step{
-			{Kind: StepCommand, Text: dumpdataLine(manage, path), Note: "the seed runbook's backup; " + inDir(cfg.Django.Dir) + "; the file is created new first (O_EXCL) and only then written"},
+			{Kind: StepCommand, Text: dumpdataLine(manage, path), Note: "the runbook's manual backup; " + inDir(cfg.Django.Dir) + "; the file is created new first (O_EXCL) and only then written"},
 		}
 		plan.Summary = fmt.Sprintf("manage.py dumpdata of %s into %s, verified by reading the JSON back (database %s)", db, path, humanBytes(dbSize))
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"steady/config"
+	"steady/poll"
 	"steady/sandbox"
 	"steady/sandbox/sandboxtest"
 	"steady/target"
@@ -24,23 +25,16 @@ func archivingEnv(t *testing.T, pg *sandbox.Postgres, dsn string) *Env {
 	cfg.BackupDir = filepath.Join(t.TempDir(), "backups")
 	tg := target.New(&cfg)
 	t.Cleanup(tg.Close)
-	return &Env{Target: tg, History: &history{}, Operator: "alice", Incident: "inc-test", Run: "action-1"}
+	return &Env{Target: tg, History: &history{}, Probes: direct{tg}, Operator: "alice", Incident: "inc-test", Run: "action-1"}
 }
 
 // awaitArchiver waits until the archiver has archived segment or a later
 // one.
 func awaitArchiver(t *testing.T, dsn, segment string) {
 	t.Helper()
-	deadline := time.Now().Add(time.Minute)
-	for {
-		if last := query[string](t, dsn, `SELECT coalesce(last_archived_wal, '') FROM pg_stat_archiver`); walName(last) >= segment {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("segment %s not archived within a minute", segment)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	poll.Until(t, time.Minute, "segment "+segment+" to be archived", func() bool {
+		return walName(query[string](t, dsn, `SELECT coalesce(last_archived_wal, '') FROM pg_stat_archiver`)) >= segment
+	}, nil)
 }
 
 // A restore point on an archiving cluster: made, switched, seen archived,
@@ -61,15 +55,10 @@ func TestRestorePointIsArchivedAndRecoverable(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Its history file reaches the archive as the archiver gets to it.
-	for deadline := time.Now().Add(time.Minute); ; {
-		if found, _ := filepath.Glob(filepath.Join(pg.ArchiveDir(), "*.backup")); len(found) > 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the base backup's history file was not archived within a minute")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	poll.Until(t, time.Minute, "the base backup's history file to be archived", func() bool {
+		found, _ := filepath.Glob(filepath.Join(pg.ArchiveDir(), "*.backup"))
+		return len(found) > 0
+	}, nil)
 	damage(t, dsn, `INSERT INTO marks VALUES ('before the point')`)
 
 	env := archivingEnv(t, pg, dsn)
@@ -177,13 +166,9 @@ func TestRestorePointBadInput(t *testing.T) {
 		damage(t, dsn, `SELECT pg_reload_conf()`)
 		damage(t, dsn, `CREATE TABLE filler AS SELECT 1 AS x`)
 		damage(t, dsn, `SELECT pg_switch_wal()`)
-		deadline := time.Now().Add(time.Minute)
-		for !query[bool](t, dsn, `SELECT coalesce(last_failed_time > coalesce(last_archived_time, '-infinity'), false) FROM pg_stat_archiver`) {
-			if time.Now().After(deadline) {
-				t.Fatal("the archiver never failed")
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
+		poll.Until(t, time.Minute, "the archiver to fail", func() bool {
+			return query[bool](t, dsn, `SELECT coalesce(last_failed_time > coalesce(last_archived_time, '-infinity'), false) FROM pg_stat_archiver`)
+		}, nil)
 		env := archivingEnv(t, pg, dsn)
 		p := plan(t, "backup", env, map[string]string{"mode": "restore_point"})
 		if c := precondition(t, p, "WAL archiving succeeds"); c.Holds || !strings.Contains(c.Detail, "archiving is failing") || !strings.Contains(c.Detail, "--mode pg_dump") {
@@ -211,13 +196,9 @@ func TestAutoBackupProposesARestorePointWhereArchivingWorks(t *testing.T) {
 		t.Fatal(err)
 	}
 	damage(t, dsn, `SELECT pg_switch_wal()`)
-	deadline := time.Now().Add(time.Minute)
-	for query[int64](t, dsn, `SELECT archived_count FROM pg_stat_archiver`) == 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("nothing archived")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	poll.Until(t, time.Minute, "a segment to be archived", func() bool {
+		return query[int64](t, dsn, `SELECT archived_count FROM pg_stat_archiver`) > 0
+	}, nil)
 	defer func(was int64) { largeDatabase = was }(largeDatabase)
 	largeDatabase = 1
 	env := archivingEnv(t, pg, dsn)

@@ -47,7 +47,7 @@ func newScopedApp(t *testing.T, dir string) *scopedApp {
 }
 
 func (s *scopedApp) env(h *history) *Env {
-	return &Env{Target: s.tg, History: h, Operator: "alice", Incident: "inc-test", Run: "action-1"}
+	return &Env{Target: s.tg, History: h, Probes: direct{s.tg}, Operator: "alice", Incident: "inc-test", Run: "action-1"}
 }
 
 // backupOf turns a backup outcome into what the session would remember.

@@ -9,8 +9,9 @@ import (
 	"steady/target"
 )
 
-// checkAction runs `manage.py check`, Django's system check: the seed's
-// "verify data integrity" after a migration. It changes nothing.
+// checkAction runs `manage.py check`, Django's system check: the built-in
+// runbook's "check the project for problems" after a migration (Resolution
+// Steps, incomplete migration, step 4). It changes nothing.
 type checkAction struct{}
 
 func init() { Register(checkAction{}) }

@@ -12,6 +12,7 @@ import (
 	"steady/actions"
 	"steady/config"
 	"steady/examples"
+	"steady/poll"
 	"steady/probes"
 	"steady/runbook"
 	"steady/sandbox/sandboxtest"
@@ -161,10 +162,11 @@ func TestClinicEndToEnd(t *testing.T) {
 		}
 		alice := *c.cfg
 		alice.Django.Manage = target.Join(script, c.app.Python, "manage.py")
-		aliceEnv := &actions.Env{Target: target.New(&alice), History: backups{db}, Operator: "alice"}
-		defer aliceEnv.Target.Close()
-		bobEnv := &actions.Env{Target: target.New(c.cfg), History: backups{db}, Operator: "bob"}
-		defer bobEnv.Target.Close()
+		aliceTarget, bobTarget := target.New(&alice), target.New(c.cfg)
+		defer aliceTarget.Close()
+		defer bobTarget.Close()
+		aliceEnv := &actions.Env{Target: aliceTarget, History: backups{db}, Probes: actions.DirectProbes(aliceTarget), Operator: "alice"}
+		bobEnv := &actions.Env{Target: bobTarget, History: backups{db}, Probes: actions.DirectProbes(bobTarget), Operator: "bob"}
 		migrate, _ := actions.Get("migrate")
 
 		p, err := migrate.Plan(context.Background(), aliceEnv, nil)
@@ -176,22 +178,17 @@ func TestClinicEndToEnd(t *testing.T) {
 
 		// Bob plans while alice holds the lock: the plan names her.
 		var bobPlan *actions.Plan
-		deadline := time.Now().Add(20 * time.Second)
-		for {
+		var refused *actions.Outcome
+		poll.Until(t, 20*time.Second, "alice's migrate to show as in progress", func() bool {
 			bobPlan, err = migrate.Plan(context.Background(), bobEnv, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if r := actions.RefusedBy(bobPlan, bobEnv); r != nil {
-				if !strings.Contains(r.Summary, "migration in progress by alice since") {
-					t.Errorf("refusal %q does not name alice", r.Summary)
-				}
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatal("alice's migrate never showed as in progress")
-			}
-			time.Sleep(50 * time.Millisecond)
+			refused = actions.RefusedBy(bobPlan, bobEnv)
+			return refused != nil
+		}, nil)
+		if !strings.Contains(refused.Summary, "migration in progress by alice since") {
+			t.Errorf("refusal %q does not name alice", refused.Summary)
 		}
 		// Bob carries out his plan anyway: the lock itself refuses.
 		if o := migrate.Execute(context.Background(), bobEnv, bobPlan, discard{}); o.Status != actions.Refused || !strings.Contains(o.Summary, "by alice") {

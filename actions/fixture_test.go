@@ -14,7 +14,9 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"steady/clinic"
+	"steady/clinic/clinictest"
 	"steady/config"
+	"steady/poll"
 	"steady/probes"
 	"steady/sandbox/sandboxtest"
 	"steady/target"
@@ -22,10 +24,9 @@ import (
 
 func TestMain(m *testing.M) { sandboxtest.Main(m) }
 
-// fixture is the seed's application built by the clinic package (no
-// Python): a private database installed and seeded, the migration files in
-// a project directory, one private Redis with the cache in db 1 and the
-// Celery broker in db 0, and a Target on them.
+// fixture is the clinic application (clinictest) with a Target on it:
+// by default one private Redis with the cache in db 1 and the Celery
+// broker in db 0, backups written to a directory of the test's own.
 type fixture struct {
 	cfg *config.Config
 	tg  *target.Target
@@ -46,74 +47,41 @@ type fixtureOptions struct {
 
 func newFixture(t *testing.T, opts fixtureOptions) *fixture {
 	t.Helper()
-	ctx := context.Background()
-	f := &fixture{dir: t.TempDir()}
-	dbURL := sandboxtest.Database(t)
-	var err error
-	if f.db, err = pgxpool.New(ctx, dbURL); err != nil {
-		t.Fatal(err)
+	broker := clinictest.SameRedis
+	switch {
+	case opts.sharedDB:
+		broker = clinictest.SharedDB
+	case opts.noBroker:
+		broker = clinictest.NoBroker
 	}
-	t.Cleanup(f.db.Close)
-	if err := clinic.Install(ctx, f.db, opts.install); err != nil {
-		t.Fatal(err)
-	}
-	if f.ds, err = clinic.Seed(ctx, f.db, clinic.SeedOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	if err := clinic.WriteProject(f.dir, clinic.ProjectOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	redisURL := sandboxtest.Redis(t)
-	cfg := config.Default()
-	cfg.DB = dbURL
-	cfg.Redis = withDB(t, redisURL, 1)
-	if !opts.noBroker {
-		cfg.Broker = withDB(t, redisURL, 0)
-		if opts.sharedDB {
-			cfg.Broker = cfg.Redis
-		}
-	}
-	cfg.Django.Dir = f.dir
-	cfg.BackupDir = filepath.Join(t.TempDir(), "backups")
-	cfg.Actions.KillGrace = config.Duration(2 * time.Second)
-	f.cfg = &cfg
-	f.cache = client(t, cfg.Redis)
-	f.broker = client(t, withDB(t, redisURL, 0))
-	if opts.sharedDB {
-		f.broker = f.cache
-	}
-	if _, err := clinic.WarmCache(ctx, f.db, f.cache, f.cfg, clinic.CacheOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	app := clinictest.New(t, clinictest.Options{Install: opts.install, Broker: broker})
+	app.Config.BackupDir = filepath.Join(t.TempDir(), "backups")
+	app.Config.Actions.KillGrace = config.Duration(2 * time.Second)
+	f := &fixture{cfg: app.Config, db: app.DB, cache: app.Cache, broker: app.Broker, ds: app.Data, dir: app.Dir}
 	f.tg = target.New(f.cfg)
 	t.Cleanup(f.tg.Close)
 	return f
 }
 
-func withDB(t *testing.T, redisURL string, db int) string {
-	t.Helper()
-	o, err := redis.ParseURL(redisURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	u := strings.TrimSuffix(redisURL, fmt.Sprintf("/%d", o.DB))
-	return fmt.Sprintf("%s/%d", u, db)
-}
-
-func client(t *testing.T, url string) *redis.Client {
-	t.Helper()
-	o, err := redis.ParseURL(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := redis.NewClient(o)
-	t.Cleanup(func() { c.Close() })
-	return c
-}
-
 // env returns an Env on the fixture's target with h as history.
 func (f *fixture) env(h History) *Env {
-	return &Env{Target: f.tg, History: h, Operator: "alice"}
+	return &Env{Target: f.tg, History: h, Probes: direct{f.tg}, Operator: "alice"}
+}
+
+// direct is a ProbeRunner that runs probes on a target and records
+// nothing, standing in for the session's.
+type direct struct{ t *target.Target }
+
+func (d direct) RunProbe(ctx context.Context, id string, params map[string]string) probes.Result {
+	p, ok := probes.Get(id)
+	if !ok {
+		return probes.Result{Probe: id, Status: probes.Error, Summary: "no probe " + id}
+	}
+	resolved, err := probes.Resolve(p, params)
+	if err != nil {
+		return probes.Result{Probe: id, Status: probes.Error, Summary: err.Error()}
+	}
+	return p.Run(ctx, d.t, resolved)
 }
 
 // script writes an executable shell script into the fixture's directory
@@ -253,38 +221,30 @@ func precondition(t *testing.T, p *Plan, name string) Precondition {
 // gone waits until a process no longer exists (or is a zombie of an
 // exited parent, which init reaps).
 func gone(pid int, timeout time.Duration) bool {
-	deadline := time.Now().Add(timeout)
-	for time.Now().Before(deadline) {
+	return poll.Within(timeout, func() bool {
 		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 		if err != nil {
 			return true
 		}
-		if i := strings.LastIndexByte(string(b), ')'); i > 0 && strings.HasPrefix(string(b[i+1:]), " Z") {
-			return true
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	return false
+		i := strings.LastIndexByte(string(b), ')')
+		return i > 0 && strings.HasPrefix(string(b[i+1:]), " Z")
+	})
 }
 
 // readPIDs waits for a file of whitespace-separated pids and returns them.
 func readPIDs(t *testing.T, path string, n int, timeout time.Duration) []int {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for time.Now().Before(deadline) {
+	var pids []int
+	poll.Until(t, timeout, fmt.Sprintf("%s to name %d pids", path, n), func() bool {
 		b, _ := os.ReadFile(path)
-		var pids []int
+		pids = nil
 		for _, f := range strings.Fields(string(b)) {
 			var pid int
 			if _, err := fmt.Sscan(f, &pid); err == nil {
 				pids = append(pids, pid)
 			}
 		}
-		if len(pids) >= n {
-			return pids
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatalf("%s did not get %d pids within %s", path, n, timeout)
-	return nil
+		return len(pids) >= n
+	}, nil)
+	return pids
 }

@@ -24,7 +24,8 @@ import (
 // command at a time, so Redis is never blocked for long. The preview gives
 // the exact number of keys.
 //
-// FLUSHALL, the seed runbook's command, runs only when asked for
+// FLUSHALL, the built-in runbook's manual command (Resolution Steps,
+// cache issues, step 1), runs only when asked for
 // (mode=flushall). When it, or any mode, would also delete Celery's
 // queued tasks, unacked tasks or results, the plan says how many and the
 // confirm phrase becomes the acceptance of that loss ("drop 12 queued

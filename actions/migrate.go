@@ -75,7 +75,7 @@ func (m migrateAction) Plan(ctx context.Context, env *Env, params map[string]str
 		return nil, &NotConfiguredError{Action: m.ID(), Key: "db", Why: "the migration lock and the backup guard are of the application's database", Example: "  --db postgres://app@db:5432/app (or DATABASE_URL)"}
 	}
 	if w := params["wait"]; w != "" {
-		if err := probes.ValidateValue("duration", w); err != nil {
+		if _, err := parseWait(w); err != nil {
 			return nil, fmt.Errorf("wait: %w", err)
 		}
 	}
@@ -109,7 +109,7 @@ func (m migrateAction) Plan(ctx context.Context, env *Env, params map[string]str
 	plan.Steps = []Step{
 		{Kind: StepSQL, Text: migrateLockSQL, Note: "on a dedicated connection named \"" + lockAppPrefix + "<operator> <start>\" in pg_stat_activity, held until the end; " + wait},
 		{Kind: StepCommand, Text: target.Join(manage, "migrate", "--noinput"), Note: inDir(cfg.Django.Dir)},
-		{Kind: StepCommand, Text: target.Join(manage, "check"), Note: "the seed's \"verify data integrity\"; runs only when migrate succeeded"},
+		{Kind: StepCommand, Text: target.Join(manage, "check"), Note: "Django's system check: does the project still hold together; runs only when migrate succeeded"},
 		{Kind: StepSQL, Text: migrateUnlockSQL, Note: "also released if steady dies: the lock belongs to the connection"},
 		{Kind: StepProbe, Text: "migrations", Note: "re-run afterwards: every migration applied?"},
 	}
@@ -184,10 +184,7 @@ func migrationInProgress(ctx context.Context, env *Env, db, wait string) (Precon
 // incident's last result of it, and returns the unapplied migrations, where
 // the list came from and a warning when it may be incomplete.
 func unappliedMigrations(ctx context.Context, env *Env) (list []string, source, warn string) {
-	res := probes.Result{Status: probes.Skipped, Summary: "the migrations probe is not registered"}
-	if p, ok := probes.Get("migrations"); ok {
-		res = p.Run(ctx, env.Target, nil)
-	}
+	res := env.runProbe(ctx, "migrations", nil)
 	source = "migrations probe, now"
 	if res.Status == probes.Error || res.Status == probes.Skipped {
 		if env.History != nil {

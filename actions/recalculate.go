@@ -291,7 +291,7 @@ func recalcScopes(ctx context.Context, env *Env, params map[string]string) ([]pr
 		// Nothing diagnosed in this incident yet, or nothing affected when
 		// it last was (the evidence may be older than the fault): diagnose
 		// now, read-only.
-		results := runProbesNow(ctx, env.Target, scopeProbesNow)
+		results := runProbesNow(ctx, env, scopeProbesNow)
 		for i, r := range results {
 			if len(r.Affected) > 0 {
 				from1 = append(from1, fmt.Sprintf("%s %d", scopeProbesNow[i], len(r.Affected)))
@@ -322,19 +322,12 @@ func probeResults(env *Env, probe string) []*probes.Result {
 	return nil
 }
 
-func runProbesNow(ctx context.Context, t *target.Target, ids []string) []probes.Result {
+// runProbesNow runs the probes at once through env's runner.
+func runProbesNow(ctx context.Context, env *Env, ids []string) []probes.Result {
 	out := make([]probes.Result, len(ids))
 	var wg sync.WaitGroup
 	for i, id := range ids {
-		p, ok := probes.Get(id)
-		if !ok {
-			continue
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			out[i] = p.Run(ctx, t, nil)
-		}()
+		wg.Go(func() { out[i] = env.runProbe(ctx, id, nil) })
 	}
 	wg.Wait()
 	return out
@@ -351,8 +344,8 @@ func parseScope(s string) (probes.Scope, error) {
 		return probes.Scope{}, fmt.Errorf("%q: clinician %q is not a positive whole number", s, parts[0])
 	}
 	for _, d := range parts[1:] {
-		if err := probes.ValidateValue("date", d); err != nil {
-			return probes.Scope{}, fmt.Errorf("%q: %w", s, err)
+		if _, err := time.Parse(time.DateOnly, d); err != nil {
+			return probes.Scope{}, fmt.Errorf("%q: %q is not a date (YYYY-MM-DD)", s, d)
 		}
 	}
 	if parts[1] > parts[2] {

@@ -115,15 +115,15 @@ func (r repairAction) Plan(ctx context.Context, env *Env, params map[string]stri
 		return nil, fmt.Errorf("mode %q is not app or sql", mode)
 	}
 
-	lost, err := probes.LostUpdates(ctx, t, since, window)
+	lost, err := lostUpdates(ctx, env, since, window)
 	if err != nil {
-		return nil, fmt.Errorf("read the lost updates: %s", t.Scrubber.Scrub(err.Error()))
+		return nil, err
 	}
 	types, err := columnTypes(ctx, t, pf.Shift.Table)
 	if err != nil {
 		return nil, fmt.Errorf("read the columns of %s: %s", pf.Shift.Table, t.Scrubber.Scrub(err.Error()))
 	}
-	entity := probes.EntityWord(pf)
+	entity := pf.EntityWord()
 	var restore []probes.LostUpdate
 	var human []string
 	for _, l := range lost {
@@ -216,6 +216,25 @@ func repairBackup(env *Env, db, table string) Precondition {
 		c.Detail = "no backup of this incident holds " + table + ": take one (the backup action, --mode pg_dump)"
 	}
 	return c
+}
+
+// lostUpdates runs the audit-concurrency probe over since and window and
+// returns every value it found the races lost.
+func lostUpdates(ctx context.Context, env *Env, since, window time.Duration) ([]probes.LostUpdate, error) {
+	res := env.runProbe(ctx, "audit-concurrency", map[string]string{"since": since.String(), "window": window.String()})
+	if res.Status == probes.Error || res.Status == probes.Skipped {
+		why := res.Error
+		if why == "" {
+			why = res.Summary
+		}
+		return nil, fmt.Errorf("read the lost updates: the audit-concurrency probe: %s", env.Target.Scrubber.Scrub(why))
+	}
+	for _, f := range res.Findings {
+		if f.Code == "audit.lost_unread" {
+			return nil, fmt.Errorf("read the lost updates: %s", f.Message)
+		}
+	}
+	return res.Lost, nil
 }
 
 // lostNote says where a lost value comes from.

@@ -147,14 +147,10 @@ func restartUnhealthy(ctx context.Context, started time.Time, art map[string]str
 
 // healthy runs a probe until it neither fails nor errors, or timeout.
 func healthy(ctx context.Context, env *Env, out Output, probe string, timeout time.Duration) (string, bool) {
-	p, ok := probes.Get(probe)
-	if !ok {
-		return "no probe " + probe, false
-	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	for {
-		res := p.Run(ctx, env.Target, nil)
+		res := env.runProbe(ctx, probe, nil)
 		msg := fmt.Sprintf("%s probe: %s — %s", probe, res.Status, env.Target.Scrubber.Scrub(res.Summary))
 		if res.Status != probes.Fail && res.Status != probes.Error {
 			say(env, out, "%s", msg)

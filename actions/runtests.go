@@ -8,7 +8,8 @@ import (
 )
 
 // runTests runs the configured business-rule test command (django.test):
-// the seed's "all tests pass" after a calculation fix.
+// the built-in runbook's "Verify: all business-rule tests pass" after a
+// calculation fix (Resolution Steps, business rule issues, step 3).
 type runTests struct{}
 
 func init() { Register(runTests{}) }

@@ -19,8 +19,8 @@ import (
 	"steady/config"
 )
 
-// Size is how big the bench data set is. SizeFor(1) is what issue 9 asks
-// for: at least a million shifts, five million audit-log rows, a million
+// Size is how big the bench data set is. SizeFor(1) is production scale:
+// at least a million shifts, five million audit-log rows, a million
 // django-redis cache keys and a Celery queue of 10,000 messages.
 type Size struct {
 	Clinicians int

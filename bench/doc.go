@@ -1,7 +1,7 @@
 // Package bench measures steady at production scale, side by side with
 // the commands an on-call engineer would type instead (psql, redis-cli,
 // pg_dump, manage.py, a Python loop of Celery's delay()), for `make bench`
-// and BENCHMARKS.md (issue 9).
+// and BENCHMARKS.md.
 //
 // It owns the bench data set (built once per run with COPY in a private
 // sandbox), the interleaved runner that turns run-by-run timings into

@@ -97,7 +97,7 @@ const (
 	OtherSide  Side = "other"
 )
 
-// Comparison is one row of the table: steady and the command an
+// Comparison is one row of the benchmark table: steady and the command an
 // engineer would use instead, run alternately on the same data.
 type Comparison struct {
 	ID, What      string

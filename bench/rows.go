@@ -17,13 +17,13 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// row is one row of issue 9's table.
+// row is one row of the benchmark table.
 type row struct {
 	id  string
 	run func(ctx context.Context, e *Env, runs, warmup int) *Result
 }
 
-// rows in the issue's order.
+// rows in the table's order.
 var rows = []row{
 	{"audit", auditRow},
 	{"migrations", migrationsRow},
@@ -41,7 +41,7 @@ var rows = []row{
 	{"whole", wholeRow},
 }
 
-// RowIDs lists the rows' ids in the issue's order.
+// RowIDs lists the rows' ids in the table's order.
 func RowIDs() []string {
 	ids := make([]string, len(rows))
 	for i, r := range rows {

@@ -97,8 +97,9 @@ func TestNewMessageRefuses(t *testing.T) {
 }
 
 // Each case removes or breaks one thing in a valid message. The "kills the
-// worker" cases are the ones FACTS.md lists (and this package's worker test
-// reproduces): a message like that must never be pushed.
+// worker" cases are the ones a real Celery 5 worker dies on (the package
+// doc says how; this package's worker test reproduces them): a message like
+// that must never be pushed.
 func TestValidate(t *testing.T) {
 	valid := func() map[string]any {
 		m, err := NewMessage(recalculateTask(""), "celery")

@@ -18,6 +18,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"steady/clinic"
+	"steady/clinic/clinictest"
 	"steady/config"
 	"steady/examples"
 	"steady/sandbox/sandboxtest"
@@ -29,7 +30,7 @@ func TestRealCeleryWorker(t *testing.T) {
 	dbURL := sandboxtest.Database(t)
 	broker, redisURL := newRedis(t)
 	app := examples.NewClinic(t, dbURL, redisURL)
-	cache := redisClient(t, app.CacheURL)
+	cache := clinictest.Client(t, app.CacheURL)
 	db, err := pgx.Connect(ctx, dbURL)
 	if err != nil {
 		t.Fatal(err)
@@ -168,7 +169,7 @@ WHERE clinician_id = $1 AND period_start = $2 AND period_end = $3`, id, m[0], m[
 		select {
 		case <-worker.Exited():
 		case <-time.After(30 * time.Second):
-			t.Fatalf("the worker survived a message without delivery_tag; FACTS.md is out of date:\n%s", worker.Log())
+			t.Fatalf("the worker survived a message without delivery_tag; the package doc and Validate are out of date:\n%s", worker.Log())
 		}
 		if !strings.Contains(worker.Log(), "KeyError: 'delivery_tag'") {
 			t.Errorf("the worker died of something else:\n%s", worker.Log())
@@ -284,17 +285,6 @@ func TestCeleryAndConsumeInteroperate(t *testing.T) {
 			t.Errorf("Celery raised %q, want NotRegistered: 'reports.nightly'", read.Error)
 		}
 	})
-}
-
-func redisClient(t *testing.T, url string) *redis.Client {
-	t.Helper()
-	opts, err := redis.ParseURL(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := redis.NewClient(opts)
-	t.Cleanup(func() { c.Close() })
-	return c
 }
 
 func queryInts(t *testing.T, db *pgx.Conn, sql string, args ...any) []int {

@@ -88,7 +88,8 @@ type NoiseOptions struct {
 
 // EnqueueNoise makes the broker look like one a Celery app uses: Tasks
 // protocol-2 messages of the recalculation task waiting in the queue list
-// (as kombu LPUSHes them, envelope as in FACTS.md), the queue's kombu
+// (as kombu LPUSHes them: a JSON envelope of body, headers and
+// properties), the queue's kombu
 // binding set, and Results celery-task-meta-<id> keys with Celery's TTL of
 // a day. It returns the queued task ids.
 func EnqueueNoise(ctx context.Context, broker redis.UniversalClient, cfg *config.Config, opts NoiseOptions) ([]string, error) {

@@ -1,4 +1,5 @@
-// Package clinic is the seed's application as a database: the schema its
+// Package clinic is the application the built-in runbook was written for,
+// as a database: the schema its
 // Django migrations create (apps `config` and `calculations`), the rule by
 // which worked shifts are counted, realistic data, and the faults of the
 // runbook's root causes. Tests, drills and benchmarks build on it; the

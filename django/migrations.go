@@ -56,7 +56,7 @@ type State struct {
 	// migrations it replaces.
 	Replaces []Key
 	// Recorded says whether its own row exists in django_migrations (a
-	// squashed migration can be applied without it, see FACTS.md).
+	// squashed migration can be applied without it).
 	Recorded bool
 }
 

@@ -131,7 +131,7 @@ func TestParseKey(t *testing.T) {
 	}
 }
 
-// The seed's app, with config's first three migrations squashed and the
+// The clinic application, with config's first three migrations squashed and the
 // replaced files still present (the transition period Django recommends).
 var (
 	plain = []Migration{

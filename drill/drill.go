@@ -217,8 +217,8 @@ func Start(ctx context.Context, o Options) (_ *Drill, err error) {
 }
 
 // drillConfig points steady at the sandbox: the cache in Redis db 1, the
-// broker (and results) in db 0 of the same instance, as the seed's app
-// has them; the manage, restart and test commands are steady's own hidden
+// broker (and results) in db 0 of the same instance, as the example
+// clinic application has them; the manage, restart and test commands are steady's own hidden
 // sandbox commands.
 func drillConfig(sb *sandbox.Sandbox, exe, dir, project, journal, backups string) config.Config {
 	cfg := config.Default()

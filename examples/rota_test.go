@@ -387,7 +387,7 @@ WHERE h.history_type = '~' GROUP BY h.id`)
 			}
 			// The bulk update left no history.
 			if got := rows(t, e.db, `SELECT count(*) FROM rostering_historicalduty WHERE history_type <> '+'`); got[0][0] != "0" {
-				t.Errorf("%s history rows besides the seed's", got[0][0])
+				t.Errorf("%s history rows besides the seeded ones", got[0][0])
 			}
 		}},
 		{fault: "constraint-bypass", check: func(t *testing.T, e rotaEnv, r rotaReport) {

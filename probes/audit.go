@@ -28,7 +28,8 @@ import (
 //
 // Reads: the audit rows of shifts in the range (param since, default
 // audit.since), once, through an index on (entity type, timestamp) or on
-// the timestamp; the 50 newest changes (the seed's step 3 query) by a
+// the timestamp; the 50 newest changes (the query of the built-in
+// runbook's Diagnosis step 4) by a
 // backward scan of the same index; the catalog, to check that index
 // exists; and, for the records found, all their audit rows (by the index
 // on the record's id) and their shift rows by primary key.
@@ -134,18 +135,6 @@ func rawChanges(a profile.Audit, shift profile.Shift, alias string) string {
 	return expr
 }
 
-// EntityWord names a shift in messages the way the application does: the
-// audit log's entity type, else the shift model's name.
-func EntityWord(pf *profile.Profile) string {
-	if pf.Audit.Entity != "" {
-		return pf.Audit.Entity
-	}
-	if _, name, ok := strings.Cut(pf.Shift.Model, "."); ok {
-		return name
-	}
-	return "shift"
-}
-
 // Run implements Probe.
 func (a AuditConcurrency) Run(ctx context.Context, t *target.Target, p Params) Result {
 	return run(ctx, t, a.ID(), p, func(r *Result) error {
@@ -166,7 +155,7 @@ func (a AuditConcurrency) Run(ctx context.Context, t *target.Target, p Params) R
 			return err
 		}
 		a := pf.Audit
-		entity, actions := EntityWord(pf), a.WriteActions()
+		entity, actions := pf.EntityWord(), a.WriteActions()
 		table := pf.Audit.Table
 
 		var st auditStats
@@ -219,7 +208,7 @@ SELECT to_regclass($1) IS NOT NULL,
 			if err := json.Unmarshal(topJSON, &st.top); err != nil {
 				return fmt.Errorf("read top entities: %w", err)
 			}
-			// The seed's step 3: the 50 newest changes, newest first.
+			// The runbook's Diagnosis step 4: the 50 newest changes, newest first.
 			rs, err := tx.Query(ctx, fmt.Sprintf(`SELECT %[1]s, %[2]s::int8, %[3]s::text, %[4]s FROM %[5]s
 WHERE %[6]s AND %[3]s::text = ANY($1) ORDER BY %[1]s DESC LIMIT 50`,
 				profile.Col("", a.Timestamp), profile.Col("", a.EntityID), profile.Col("", a.Action), a.ActorSQL(""), profile.Ident(table), a.EntitySQL("")), actions)
@@ -321,6 +310,9 @@ WHERE %[6]s AND %[3]s::text = ANY($1) ORDER BY %[1]s DESC LIMIT 50`,
 		}
 
 		addLost(r, lost, lostErr, entity, t)
+		if lostErr == nil {
+			r.Lost = lost
+		}
 
 		// Affected: the clinician and month of every shift written concurrently.
 		seen := map[period]map[int64]bool{}

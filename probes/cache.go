@@ -438,7 +438,7 @@ FROM unnest($1::int8[], $2::date[], $3::date[]) WITH ORDINALITY AS k(c, f, t, i)
 }
 
 // brokerSharing warns when the Celery broker lives in the cache's Redis: a
-// FLUSHALL (the seed runbook's way of clearing the cache) drops queued
+// FLUSHALL (the built-in runbook's manual way of clearing the cache) drops queued
 // tasks and results too.
 func brokerSharing(ctx context.Context, t *target.Target, r *Result) {
 	cfg := t.Config()

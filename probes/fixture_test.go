@@ -11,6 +11,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"steady/clinic"
+	"steady/clinic/clinictest"
 	"steady/config"
 	"steady/sandbox/sandboxtest"
 	"steady/target"
@@ -18,9 +19,9 @@ import (
 
 func TestMain(m *testing.M) { sandboxtest.Main(m) }
 
-// fixture is the seed's application as the tests build it: a private
-// database installed and seeded by clinic, a private Redis holding the warm
-// cache, the migration files in a project directory, and a Target on them.
+// fixture is the clinic application (clinictest) with a Target on it:
+// the cache in a private Redis of its own, and a broker in another when
+// asked for.
 type fixture struct {
 	cfg *config.Config
 	tg  *target.Target
@@ -43,44 +44,13 @@ type fixtureOptions struct {
 
 func newFixture(t *testing.T, opts fixtureOptions) *fixture {
 	t.Helper()
-	ctx := context.Background()
-	f := &fixture{dir: t.TempDir()}
-	dbURL := sandboxtest.Database(t)
-	var err error
-	if f.db, err = pgxpool.New(ctx, dbURL); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(f.db.Close)
-	if err := clinic.Install(ctx, f.db, opts.install); err != nil {
-		t.Fatal(err)
-	}
-	if !opts.noSeed {
-		if f.ds, err = clinic.Seed(ctx, f.db, clinic.SeedOptions{}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := clinic.WriteProject(f.dir, opts.project); err != nil {
-		t.Fatal(err)
-	}
-	cfg := config.Default()
-	cfg.DB = dbURL
-	cfg.Redis = sandboxtest.Redis(t)
-	cfg.Django.Dir = f.dir
+	broker := clinictest.NoBroker
 	if opts.broker {
-		cfg.Broker = sandboxtest.Redis(t)
+		broker = clinictest.OwnRedis
 	}
-	ro, err := redis.ParseURL(cfg.Redis)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.rdb = redis.NewClient(ro)
-	t.Cleanup(func() { f.rdb.Close() })
-	if !opts.noSeed {
-		if _, err := clinic.WarmCache(ctx, f.db, f.rdb, &cfg, clinic.CacheOptions{}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	f.setConfig(t, &cfg)
+	app := clinictest.New(t, clinictest.Options{Install: opts.install, Project: opts.project, NoSeed: opts.noSeed, Broker: broker})
+	f := &fixture{db: app.DB, rdb: app.Cache, ds: app.Data, dir: app.Dir}
+	f.setConfig(t, app.Config)
 	return f
 }
 

@@ -360,33 +360,6 @@ func jsonValue(m json.RawMessage) Value {
 	return Value{Text: string(m)}
 }
 
-// LostUpdates finds the lost updates of the last since, with the
-// concurrent writes the audit-concurrency probe finds, read-only. It is
-// what the repair action plans from.
-func LostUpdates(ctx context.Context, t *target.Target, since, window time.Duration) ([]LostUpdate, error) {
-	cfg := t.Config()
-	pf := &cfg.Profile
-	if pf.Audit.Table == "" {
-		return nil, fmt.Errorf("no audit trail in the profile (profile.audit in steady.yaml)")
-	}
-	var out []LostUpdate
-	err := t.ReadOnly(ctx, func(ctx context.Context, tx pgx.Tx) error {
-		var st auditStats
-		var groups, top []byte
-		if err := tx.QueryRow(ctx, auditGroupsSQL(pf), pf.Audit.WriteActions(), since.Seconds(), window.Seconds()).Scan(
-			&st.writes, &st.groups, &st.entities, &st.grouped, &groups, &top, &st.ids); err != nil {
-			return err
-		}
-		var err error
-		if out, err = findLostUpdates(ctx, tx, pf, st.ids, window); err != nil {
-			return err
-		}
-		_ = nameActors(ctx, tx, pf.Audit, lostActors(out)...)
-		return nil
-	})
-	return out, err
-}
-
 // lostData is a lost update as a finding's data.
 func lostData(l LostUpdate) map[string]any {
 	b, _ := json.Marshal(l)

@@ -156,4 +156,14 @@ func TestAuditConcurrencyNamesTheLostUpdates(t *testing.T) {
 	if !strings.Contains(r.Summary, "3 values lost, restorable") {
 		t.Errorf("summary %q does not count them", r.Summary)
 	}
+	// The result carries them whole for the repair action, beyond the
+	// findings that name the first few.
+	if len(r.Lost) != len(groups) {
+		t.Fatalf("the result carries %d lost updates, want %d", len(r.Lost), len(groups))
+	}
+	for _, l := range r.Lost {
+		if want := lost[l.Entity]; l.Field != want.Field || !l.Lost.Equal(want.Lost) || l.State != want.State {
+			t.Errorf("shift %d: the result carries %+v, the finding %+v", l.Entity, l, want)
+		}
+	}
 }

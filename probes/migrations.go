@@ -29,7 +29,7 @@ import (
 // Cost: one scan of django_migrations (hundreds of rows) and of two small
 // catalog views; showmigrations costs one Django start-up.
 // Never: runs `migrate` or `migrate --check` (which migrates when nothing is
-// pending, see FACTS.md), or writes django_migrations.
+// pending), or writes django_migrations.
 type Migrations struct{}
 
 func init() { Register(Migrations{}) }

@@ -1,7 +1,3 @@
-// Package probes owns the read-only diagnosis of an incident: each Probe
-// answers one question of the runbook from the live systems (PostgreSQL in
-// a read-only transaction with timeouts, Redis with SCAN) and returns a
-// Result with a status, findings and an evidence table. No probe writes.
 package probes
 
 import (
@@ -47,6 +43,10 @@ type Result struct {
 	// Affected lists the clinicians and periods the findings concern, for
 	// actions such as recalculate to take as their default scope.
 	Affected []Scope `json:"affected,omitempty"`
+	// Lost lists every value races took back (the audit-concurrency
+	// probe), beyond the findings that name the first few, for the repair
+	// action to restore.
+	Lost []LostUpdate `json:"lost,omitempty"`
 }
 
 // Finding is one fact a probe established.
@@ -185,6 +185,45 @@ func ValidateValue(kind, v string) error {
 	case "bool":
 		if _, err := strconv.ParseBool(v); err != nil {
 			return fmt.Errorf("%q is not true or false", v)
+		}
+	}
+	return nil
+}
+
+// Check checks one value the operator typed for p: present when
+// required, of p's kind, a whole number not negative. all holds every
+// value of the form as typed so far, so a date range is checked from
+// either end.
+func (p Param) Check(v string, all map[string]string) error {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		if p.Required {
+			return fmt.Errorf("%s is required", p.Name)
+		}
+		return nil
+	}
+	if err := ValidateValue(p.Kind, v); err != nil {
+		return err
+	}
+	if p.Kind == "int" && strings.HasPrefix(v, "-") {
+		return fmt.Errorf("%s cannot be negative", p.Name)
+	}
+	if p.Kind == "date" {
+		var other string
+		switch p.Name {
+		case "from":
+			other = strings.TrimSpace(all["to"])
+		case "to":
+			other = strings.TrimSpace(all["from"])
+		}
+		if other != "" && ValidateValue("date", other) == nil {
+			from, to := v, other
+			if p.Name == "to" {
+				from, to = other, v
+			}
+			if from > to {
+				return fmt.Errorf("the range is reversed: from %s is after to %s", from, to)
+			}
 		}
 	}
 	return nil

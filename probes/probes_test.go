@@ -4,6 +4,7 @@ import (
 	"context"
 	"reflect"
 	"sort"
+	"strings"
 	"testing"
 
 	"steady/clinic"
@@ -116,5 +117,47 @@ func TestMissingPrerequisitesSkip(t *testing.T) {
 		if r.Status != Skipped || r.Summary == "" || r.Error != "" {
 			t.Errorf("%s: status %s, summary %q, error %q; want skipped with a reason", id, r.Status, r.Summary, r.Error)
 		}
+	}
+}
+
+func TestParamCheck(t *testing.T) {
+	clinician := Param{Name: "clinician", Kind: "int", Required: true}
+	from := Param{Name: "from", Kind: "date", Required: true}
+	to := Param{Name: "to", Kind: "date", Required: true}
+	since := Param{Name: "since", Kind: "duration"}
+	tests := []struct {
+		name    string
+		p       Param
+		v       string
+		all     map[string]string
+		wantErr string
+	}{
+		{"a clinician id", clinician, "7", nil, ""},
+		{"spaces around are fine", clinician, " 7 ", nil, ""},
+		{"a required value", clinician, "", nil, "clinician is required"},
+		{"not a number", clinician, "seven", nil, "not a whole number"},
+		{"not negative", clinician, "-3", nil, "cannot be negative"},
+		{"an ISO date", from, "2024-01-31", nil, ""},
+		{"not a date", from, "31/01/2024", nil, "not a date (YYYY-MM-DD)"},
+		{"no such day", from, "2024-02-30", nil, "not a date"},
+		{"from before to", from, "2024-01-01", map[string]string{"to": "2024-01-31"}, ""},
+		{"from equal to to", to, "2024-01-31", map[string]string{"from": "2024-01-31"}, ""},
+		{"to before from", to, "2024-01-01", map[string]string{"from": "2024-02-01"}, "the range is reversed: from 2024-02-01 is after to 2024-01-01"},
+		{"from after to", from, "2024-03-01", map[string]string{"to": "2024-02-01"}, "the range is reversed"},
+		{"the other end not valid yet", to, "2024-01-01", map[string]string{"from": "2024-0"}, ""},
+		{"an optional duration left empty", since, "", nil, ""},
+		{"a duration in days", since, "7d", nil, ""},
+		{"not a duration", since, "a week", nil, "not a duration"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := tt.p.Check(tt.v, tt.all)
+			switch {
+			case tt.wantErr == "" && err != nil:
+				t.Errorf("Check(%q) = %v, want no error", tt.v, err)
+			case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
+				t.Errorf("Check(%q) = %v, want an error containing %q", tt.v, err, tt.wantErr)
+			}
+		})
 	}
 }

@@ -15,7 +15,8 @@ import (
 	"steady/target"
 )
 
-// ShiftCounts answers the seed's diagnosis step 1 for one clinician and
+// ShiftCounts answers the built-in runbook's Diagnosis step 2 (identify
+// the inconsistent figure) for one clinician and
 // range: the application's own calculator run now (the oracle, when the
 // profile names one and a manage command is configured), the worked shifts
 // by steady's reading of the rule, the stored summary and the cached

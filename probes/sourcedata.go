@@ -13,7 +13,8 @@ import (
 	"steady/target"
 )
 
-// SourceData answers the seed's diagnosis step 2 for one clinician and
+// SourceData answers the built-in runbook's Diagnosis step 3 (verify the
+// source data) for one clinician and
 // range: the shift rows themselves (date, type, duration, status) with the
 // anomalies that corrupt counts marked — duplicates on (clinician, date,
 // type), non-positive durations, cancelled rows — and, when the stored

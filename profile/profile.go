@@ -296,6 +296,18 @@ func (p *Profile) IsGuessed(key string) bool {
 	return slices.Contains(p.Guessed, key) || slices.Contains(p.Guessed, role)
 }
 
+// EntityWord names a shift in messages the way the application does: the
+// audit log's entity type, else the shift model's name.
+func (p *Profile) EntityWord() string {
+	if p.Audit.Entity != "" {
+		return p.Audit.Entity
+	}
+	if _, name, ok := strings.Cut(p.Shift.Model, "."); ok {
+		return name
+	}
+	return "shift"
+}
+
 // Origin says in a few words where the profile came from, for messages.
 func (p *Profile) Origin() string {
 	switch p.Source {

@@ -1,12 +1,8 @@
-// Package report turns an incident journal into the postmortem's
-// verification checklist: a Report value with a documented JSON form, and
-// Markdown that renders well on a code-hosting site.
 package report
 
 import (
 	"fmt"
 	"slices"
-	"sort"
 	"strings"
 	"time"
 
@@ -519,7 +515,14 @@ func describe(rb *runbook.Runbook, e session.Event) string {
 	case session.TypeProbeStarted:
 		var d session.ProbeStarted
 		_ = e.Decode(&d)
-		return fmt.Sprintf("ran probe %s%s", d.Probe, paramText(d.Params))
+		line := "ran probe " + d.Probe
+		if p := runbook.ParamText(d.Params); p != "" {
+			line += " (" + p + ")"
+		}
+		if d.Action != "" {
+			line += " for " + d.Action
+		}
+		return line
 	case session.TypeProbeFinished:
 		var d session.ProbeFinished
 		_ = e.Decode(&d)
@@ -564,22 +567,6 @@ func describe(rb *runbook.Runbook, e session.Event) string {
 		return "scored the drill"
 	}
 	return e.Type
-}
-
-func paramText(p map[string]string) string {
-	if len(p) == 0 {
-		return ""
-	}
-	keys := make([]string, 0, len(p))
-	for k := range p {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	parts := make([]string, len(keys))
-	for i, k := range keys {
-		parts[i] = k + "=" + p[k]
-	}
-	return " (" + strings.Join(parts, " ") + ")"
 }
 
 func shorten(s string, n int) string {

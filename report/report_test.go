@@ -364,3 +364,26 @@ func TestAnActionRunningWhenTheJournalEndsIsNotCalledNotRun(t *testing.T) {
 		t.Errorf("open items %q do not name %s", r.Open, run)
 	}
 }
+
+// The timeline says with what a probe ran, written as the runbook writes
+// it, and for which action when an action consulted it.
+func TestTheTimelineSaysWhatAProbeRanWithAndForWhom(t *testing.T) {
+	rb, _ := incident(t)
+	for _, tt := range []struct {
+		started session.ProbeStarted
+		want    string
+	}{
+		{session.ProbeStarted{Run: "probe-8", Probe: "report-ok"}, "ran probe report-ok"},
+		{session.ProbeStarted{Run: "probe-8", Probe: "report-ok", Params: map[string]string{"window": "1s", "since": "7d"}},
+			"ran probe report-ok (since 7d, window 1s)"},
+		{session.ProbeStarted{Run: "probe-8", Probe: "report-ok", Action: "action-2"}, "ran probe report-ok for action-2"},
+	} {
+		b, err := json.Marshal(tt.started)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := describe(rb, session.Event{Seq: 1, Type: session.TypeProbeStarted, Data: b}); got != tt.want {
+			t.Errorf("%+v: %q, want %q", tt.started, got, tt.want)
+		}
+	}
+}

@@ -175,8 +175,8 @@ func (p *parse) keepIntro(n ast.Node) {
 		return
 	}
 	if p.section != nil && len(p.section.Items) > 0 {
-		// Text after a section's items (such as the seed's "Expected: ..."
-		// lines) belongs to the last item.
+		// Text after a section's items (such as the "Expected: ..." lines of
+		// the built-in runbook's Diagnosis Steps) belongs to the last item.
 		last := p.section.Items[len(p.section.Items)-1]
 		last.Markdown = strings.TrimSpace(last.Markdown + "\n\n" + p.rawBlock(n))
 		return

@@ -7,7 +7,7 @@ import (
 )
 
 // known lists what a build of steady carries out, as the command line
-// passes it in; the names match DESIGN.md's probe and action ids.
+// passes it in: the ids steady registers.
 var known = Known{
 	Probes:  []string{"connectivity", "migrations", "audit-concurrency", "cache", "shift-counts", "source-data", "summaries", "constraints"},
 	Actions: []string{"backup", "migrate", "check", "flush-cache", "restart", "recalculate", "run-tests", "repair-lost-updates"},
@@ -56,8 +56,8 @@ func TestEmbeddedRunbookCoversTheSeed(t *testing.T) {
 	for _, it := range r.Items() {
 		counts[it.Section]++
 	}
-	// The seed has 4 symptoms, 3 detection lines, 4 diagnosis steps (we
-	// add connectivity, migrations, cache and constraints), 4 verification
+	// The built-in runbook has 4 symptoms, 3 detection lines, 8 diagnosis
+	// steps (the team's 4, and connectivity, migrations, cache and constraints), 4 verification
 	// ticks, 6 prevention items and 5 escalation lines.
 	want := map[SectionKind]int{Symptoms: 4, Detection: 3, Diagnosis: 8, Verification: 4, Prevention: 6, Escalation: 5}
 	for k, n := range want {
@@ -96,7 +96,7 @@ func TestEmbeddedRunbookCoversTheSeed(t *testing.T) {
 			t.Errorf("%s should run %s: %+v", id, action, it)
 		}
 	}
-	// The seed's manual commands stay visible.
+	// The runbook's manual commands stay visible.
 	for _, cmd := range []string{"manage.py showmigrations", "redis-cli FLUSHALL", "select_for_update", "dumpdata", "docker compose restart celery_worker"} {
 		if !strings.Contains(string(src), cmd) {
 			t.Errorf("manual command %q missing", cmd)

@@ -82,7 +82,11 @@ func writeItems(b *strings.Builder, items []*Item) {
 		body := strings.ReplaceAll(it.Markdown, "\n", "\n"+indent)
 		fmt.Fprintf(b, "%s %s\n", marker, body)
 		if it.Binding != nil {
-			fmt.Fprintf(b, "\n%s▶ %s `%s`%s\n", indent, it.Binding.Kind(), it.Binding.Target(), paramText(it.Binding.Params))
+			params := ""
+			if p := ParamText(it.Binding.Params); p != "" {
+				params = " — " + p
+			}
+			fmt.Fprintf(b, "\n%s▶ %s `%s`%s\n", indent, it.Binding.Kind(), it.Binding.Target(), params)
 		}
 		b.WriteString("\n")
 	}
@@ -116,10 +120,9 @@ func writeEscalation(b *strings.Builder, m Meta) {
 	}
 }
 
-func paramText(p map[string]string) string {
-	if len(p) == 0 {
-		return ""
-	}
+// ParamText shows parameters the way runbooks and reports write them,
+// sorted by name: "clinician (asked), window 24h"; empty for none.
+func ParamText(p map[string]string) string {
 	keys := make([]string, 0, len(p))
 	for k := range p {
 		keys = append(keys, k)
@@ -133,7 +136,7 @@ func paramText(p map[string]string) string {
 		}
 		parts[i] = k + " " + v
 	}
-	return " — " + strings.Join(parts, ", ")
+	return strings.Join(parts, ", ")
 }
 
 func titleCase(s string) string {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"steady/poll"
 	"steady/sandbox"
 )
 
@@ -52,15 +53,9 @@ func TestArchivingClusterRecoversToARestorePoint(t *testing.T) {
 	exec("INSERT INTO marks VALUES ('after the point')")
 	exec("SELECT pg_switch_wal()")
 	archived := filepath.Join(src.ArchiveDir(), segment)
-	for deadline := time.Now().Add(time.Minute); ; {
-		if _, err := os.Stat(archived); err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("segment %s was not archived within a minute; log:\n%s", segment, src.LogTail(20))
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	poll.Until(t, time.Minute, "segment "+segment+" to be archived",
+		func() bool { _, err := os.Stat(archived); return err == nil },
+		func() string { return src.LogTail(20) })
 
 	dst, err := sandbox.StartPostgres(ctx, sandbox.PostgresOptions{Recover: &sandbox.Recovery{
 		BaseBackup: base, ArchiveDir: src.ArchiveDir(), TargetName: "drill-point", Password: src.Password(),

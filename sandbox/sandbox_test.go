@@ -23,6 +23,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/redis/go-redis/v9"
 
+	"steady/poll"
 	"steady/sandbox"
 )
 
@@ -210,17 +211,8 @@ func assertNoTraces(t *testing.T, dirs ...string) {
 // waitFor polls cond until it returns "" or the deadline passes.
 func waitFor(t *testing.T, timeout time.Duration, cond func() string) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		msg := cond()
-		if msg == "" {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("still not done after %v:\n%s", timeout, msg)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	var msg string
+	poll.Until(t, timeout, "it to be done", func() bool { msg = cond(); return msg == "" }, func() string { return msg })
 }
 
 // processGone reports whether pid has exited. A zombie counts as gone: it

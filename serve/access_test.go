@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"steady/serve/servetest"
 	"steady/session"
+	"steady/tui/tuitest"
 )
 
 // rewriteKeys replaces the authorized keys file, as an administrator's
@@ -30,7 +30,7 @@ func (f *fixture) rewriteKeys(lines ...string) time.Time {
 func TestKeyChangesApplyToOpenSessions(t *testing.T) {
 	t.Parallel()
 	f := start(t, nil)
-	tm := servetest.NewTmux(t)
+	tm := tuitest.NewTmux(t)
 	alice := f.attach(tm, "alice", f.keys.alice, 120, 30)
 	carol := f.attach(tm, "carol", f.keys.carol, 120, 30)
 	alice.WaitFor("alice")
@@ -56,7 +56,7 @@ func TestKeyChangesApplyToOpenSessions(t *testing.T) {
 
 	carol.WaitFor("carol (observer)", "Your role is now observer")
 	selectItem(t, carol, "Quick fix")
-	carol.Keys("Enter")
+	carol.Send("Enter")
 	carol.WaitFor("Only an operator can plan and run actions.")
 	if st := f.sess.State(); len(st.Actions) != 0 {
 		t.Errorf("a demoted operator planned an action: %+v", st.Actions)
@@ -72,19 +72,19 @@ func TestKeyChangesApplyToOpenSessions(t *testing.T) {
 func TestTwoOperatorsOneObserverApproveOverSSH(t *testing.T) {
 	t.Parallel()
 	f := startWith(t, session.ApprovalDestructive, nil)
-	tm := servetest.NewTmux(t)
+	tm := tuitest.NewTmux(t)
 	alice := f.attach(tm, "alice", f.keys.alice, 140, 34)
 	bob := f.attach(tm, "bob", f.keys.bob, 140, 34)
 	carol := f.attach(tm, "carol", f.keys.carol, 140, 34)
 	f.openGate()
 
 	selectItem(t, alice, "Migrate behind the gate")
-	alice.Keys("Enter")
+	alice.Send("Enter")
 	alice.WaitFor("Run serve-test-migrate")
-	alice.Keys("Enter")
+	alice.Send("Enter")
 	alice.WaitFor("Type appdb to run serve-test-migrate")
 	alice.Type("appdb")
-	alice.Keys("Enter")
+	alice.Send("Enter")
 	alice.WaitFor("waits for a second operator to approve it")
 	f.waitState("the plan to await approval", func(st *session.State) bool {
 		for _, a := range st.Actions {
@@ -96,16 +96,16 @@ func TestTwoOperatorsOneObserverApproveOverSSH(t *testing.T) {
 	})
 
 	selectItem(t, bob, "Migrate behind the gate")
-	bob.Keys("Enter")
+	bob.Send("Enter")
 	bob.WaitFor("awaits approval by an operator or approver other than alice")
 
 	selectItem(t, carol, "Migrate behind the gate")
 	carol.WaitFor("[appr] Migrate behind the gate")
-	carol.Keys("Enter")
+	carol.Send("Enter")
 	carol.WaitFor("alice confirmed serve-test-migrate: approve")
-	carol.Keys("Tab")
+	carol.Send("Tab")
 	carol.Type("appdb")
-	carol.Keys("Enter", "Enter")
+	carol.Send("Enter", "Enter")
 	f.waitState("the approved action to finish", func(st *session.State) bool {
 		for _, a := range st.Actions {
 			if a.Action == "serve-test-migrate" && a.Outcome != nil {

@@ -50,4 +50,12 @@
 // with a journaled cancel. Every client then reads a goodbye (exit status
 // 75) and its program quits; the caller shuts the session down, which
 // closes the journal with everything recorded.
+//
+// # Layer
+//
+// serve is used by cmd/steady. It uses session (the one shared incident,
+// and who may do what in it), tui (the screen each client gets) and config
+// (the server's settings); it never runs a probe or an action itself.
+//
+// It counts in its messages with plural.
 package serve

@@ -15,11 +15,13 @@ import (
 	"time"
 
 	"steady/actions"
+	"steady/poll"
 	"steady/probes"
 	"steady/runbook"
 	"steady/serve/servetest"
 	"steady/session"
 	"steady/target"
+	"steady/tui/tuitest"
 )
 
 // The probe and actions below stand in for the real ones: these tests are
@@ -159,7 +161,7 @@ func (b *logBuffer) lines(texts ...string) []string {
 func (b *logBuffer) waitFor(t *testing.T, texts ...string) string {
 	t.Helper()
 	var found []string
-	servetest.Eventually(t, fmt.Sprintf("a log line with %q", texts),
+	poll.Until(t, tuitest.Wait, fmt.Sprintf("a log line with %q", texts),
 		func() bool { found = b.lines(texts...); return len(found) > 0 },
 		func() string { return "log:\n" + b.String() })
 	return found[0]
@@ -268,7 +270,7 @@ func (f *fixture) client(user string, k servetest.Key) servetest.Client {
 
 // attach starts a responder's ssh -tt in a tmux window of cols×rows and
 // waits for the incident screen.
-func (f *fixture) attach(tm *servetest.Tmux, name string, k servetest.Key, cols, rows int) *servetest.Pane {
+func (f *fixture) attach(tm *tuitest.Tmux, name string, k servetest.Key, cols, rows int) *tuitest.Pane {
 	f.t.Helper()
 	p := tm.Start(name, cols, rows, f.client(name, k).Args("-tt")...)
 	p.WaitFor("Serve test incident", "Checklist")
@@ -318,7 +320,7 @@ func (f *fixture) eventsOf(typ string) []session.Event {
 // waitState waits until the incident's state satisfies cond.
 func (f *fixture) waitState(what string, cond func(*session.State) bool) {
 	f.t.Helper()
-	servetest.Eventually(f.t, what, func() bool { return cond(f.sess.State()) }, nil)
+	poll.Until(f.t, tuitest.Wait, what, func() bool { return cond(f.sess.State()) }, nil)
 }
 
 // openGate lets the gated actions finish.
@@ -333,18 +335,18 @@ func (f *fixture) openGate() {
 // title holds title, one key at a time, each time waiting for the cursor
 // to reach the next item (a running item's spinner redraws its line
 // without the cursor moving).
-func selectItem(t *testing.T, p *servetest.Pane, title string) {
+func selectItem(t *testing.T, p *tuitest.Pane, title string) {
 	t.Helper()
 	for i := 0; i < 30; i++ {
-		current := selected(p.Screen())
+		current := selected(p.Capture())
 		if strings.Contains(current, title) {
 			return
 		}
-		p.Keys("Down")
-		servetest.Eventually(t, "the cursor to move from "+strconv.Quote(current),
-			func() bool { return selected(p.Screen()) != current }, p.Screen)
+		p.Send("Down")
+		poll.Until(t, tuitest.Wait, "the cursor to move from "+strconv.Quote(current),
+			func() bool { return selected(p.Capture()) != current }, p.Capture)
 	}
-	t.Fatalf("could not select %q; screen:\n%s", title, p.Screen())
+	t.Fatalf("could not select %q; screen:\n%s", title, p.Capture())
 }
 
 // selected returns the title of the checklist line under the cursor (the

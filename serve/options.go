@@ -63,8 +63,6 @@ type Options struct {
 	Resume *session.ResumeReport
 	// Drill, when not empty, shows a DRILL banner with this text.
 	Drill string
-	// Runbooks is the extra runbooks directory (related runbooks).
-	Runbooks string
 
 	// Logger receives the connection log; nil means slog.Default().
 	Logger *slog.Logger

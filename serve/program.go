@@ -29,12 +29,11 @@ func (srv *Server) newProgram(s ssh.Session) *tea.Program {
 		return nil
 	}
 	inner := tui.New(tui.Options{
-		Session:  srv.o.Session,
-		Actor:    c.actor,
-		Resume:   srv.o.Resume,
-		Drill:    srv.o.Drill,
-		Runbooks: srv.o.Runbooks,
-		Now:      srv.o.Now,
+		Session: srv.o.Session,
+		Actor:   c.actor,
+		Resume:  srv.o.Resume,
+		Drill:   srv.o.Drill,
+		Now:     srv.o.Now,
 	})
 	m := newScreen(inner, c, srv.clients.currentNotice(), srv.o.IdleTimeout)
 	opts := append(bm.MakeOptions(s),

@@ -5,8 +5,9 @@ import (
 	"testing"
 	"time"
 
-	"steady/serve/servetest"
+	"steady/poll"
 	"steady/session"
+	"steady/tui/tuitest"
 )
 
 // An operator connects with the real OpenSSH client and sees the
@@ -15,11 +16,11 @@ import (
 func TestOperatorSeesChecklist(t *testing.T) {
 	t.Parallel()
 	f := start(t, nil)
-	tm := servetest.NewTmux(t)
+	tm := tuitest.NewTmux(t)
 	p := f.attach(tm, "alice", f.keys.alice, 100, 30)
 	p.WaitFor("alice", "Checklist 0/6", "Count the rows", "Quick fix", "R run diagnosis")
 
-	p.Keys("q")
+	p.Send("q")
 	if code, screen := p.WaitExit(); code != 0 {
 		t.Errorf("ssh exit status %d after q, want 0; screen:\n%s", code, screen)
 	}
@@ -45,18 +46,18 @@ func TestOperatorSeesChecklist(t *testing.T) {
 func TestObserverCannotStartAction(t *testing.T) {
 	t.Parallel()
 	f := start(t, nil)
-	tm := servetest.NewTmux(t)
+	tm := tuitest.NewTmux(t)
 	p := f.attach(tm, "bob", f.keys.bob, 100, 30)
 	p.WaitFor("bob (observer)")
 
 	selectItem(t, p, "Quick fix")
-	p.Keys("Enter")
+	p.Send("Enter")
 	p.WaitFor("Only an operator can plan and run actions.")
 
 	// r and R are not an observer's keys: nothing runs.
 	selectItem(t, p, "Numbers are right")
-	p.Keys("R")
-	p.Keys("space")
+	p.Send("R")
+	p.Send("space")
 	p.WaitFor("[x]    Numbers are right")
 
 	st := f.sess.State()
@@ -80,14 +81,14 @@ func TestObserverCannotStartAction(t *testing.T) {
 func TestTwoSessionsSeeEachOthersProbes(t *testing.T) {
 	t.Parallel()
 	f := start(t, nil)
-	tm := servetest.NewTmux(t)
+	tm := tuitest.NewTmux(t)
 	alice := f.attach(tm, "alice", f.keys.alice, 100, 30)
 	bob := f.attach(tm, "bob", f.keys.bob, 100, 30)
 	alice.WaitFor("2 online")
 	bob.WaitFor("2 online")
 
 	selectItem(t, alice, "Count the rows")
-	alice.Keys("r")
+	alice.Send("r")
 	alice.WaitFor("[ok]   Count the rows", "42 rows counted by the serve probe")
 
 	// Bob looks at the same item and reads alice's result.
@@ -105,25 +106,25 @@ func TestTwoSessionsSeeEachOthersProbes(t *testing.T) {
 func TestSecondOperatorSeesWhoRunsAction(t *testing.T) {
 	t.Parallel()
 	f := start(t, nil)
-	tm := servetest.NewTmux(t)
+	tm := tuitest.NewTmux(t)
 	alice := f.attach(tm, "alice", f.keys.alice, 140, 30)
 	carol := f.attach(tm, "carol", f.keys.carol, 140, 30)
 
 	selectItem(t, alice, "Wait behind the gate")
-	alice.Keys("Enter") // plan
+	alice.Send("Enter") // plan
 	alice.WaitFor("Run serve-test-wait")
-	alice.Keys("Enter") // confirm
+	alice.Send("Enter") // confirm
 	alice.WaitFor("Run serve-test-wait now?")
-	alice.Keys("y")
+	alice.Send("y")
 	f.waitState("the action to run", func(st *session.State) bool { return len(st.RunningActions()) == 1 })
 
 	carol.WaitFor("carol")
 	selectItem(t, carol, "Quick fix")
-	carol.Keys("Enter")
+	carol.Send("Enter")
 	carol.WaitFor("Run serve-test-quick")
-	carol.Keys("Enter")
+	carol.Send("Enter")
 	carol.WaitFor("Run serve-test-quick now?")
-	carol.Keys("y")
+	carol.Send("y")
 	carol.WaitFor("serve-test-wait is already running, started by alice")
 
 	f.openGate()
@@ -149,15 +150,15 @@ func TestSecondOperatorSeesWhoRunsAction(t *testing.T) {
 func TestResizeReachesProgram(t *testing.T) {
 	t.Parallel()
 	f := start(t, nil)
-	tm := servetest.NewTmux(t)
+	tm := tuitest.NewTmux(t)
 	p := f.attach(tm, "alice", f.keys.alice, 80, 24)
 	f.logs.waitFor(t, "msg=connected", "name=alice", "cols=80", "rows=24")
 
 	p.Resize(132, 40)
 	f.logs.waitFor(t, "window resized", "name=alice", "cols=132", "rows=40")
 	screen := p.WaitFor("Checklist")
-	servetest.Eventually(t, "the screen to use 132 columns", func() bool {
-		screen = p.Screen()
+	poll.Until(t, tuitest.Wait, "the screen to use 132 columns", func() bool {
+		screen = p.Capture()
 		return widest(screen) > 100
 	}, func() string { return screen })
 }
@@ -196,7 +197,7 @@ func TestNoPTY(t *testing.T) {
 func TestSessionLimit(t *testing.T) {
 	t.Parallel()
 	f := start(t, func(o *Options) { o.MaxSessions = 1 })
-	tm := servetest.NewTmux(t)
+	tm := tuitest.NewTmux(t)
 	alice := f.attach(tm, "alice", f.keys.alice, 100, 30)
 
 	bob := tm.Start("bob", 100, 30, f.client("bob", f.keys.bob).Args("-tt")...)
@@ -223,7 +224,7 @@ func TestTimeouts(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			f := start(t, tc.change)
-			tm := servetest.NewTmux(t)
+			tm := tuitest.NewTmux(t)
 			p := tm.Start("alice", 100, 30, f.client("alice", f.keys.alice).Args("-tt")...)
 			code, screen := p.WaitExit()
 			if code != exitEnded || !strings.Contains(screen, tc.says) || !strings.Contains(screen, "reconnect to rejoin") {

@@ -7,8 +7,8 @@ import (
 	"testing"
 
 	"steady/actions"
-	"steady/serve/servetest"
 	"steady/session"
+	"steady/tui/tuitest"
 )
 
 // A stop says goodbye to every client, whose ssh ends with status 75,
@@ -17,15 +17,15 @@ import (
 func TestShutdownFlushesJournal(t *testing.T) {
 	t.Parallel()
 	f := start(t, nil)
-	tm := servetest.NewTmux(t)
+	tm := tuitest.NewTmux(t)
 	alice := f.attach(tm, "alice", f.keys.alice, 100, 30)
 	bob := f.attach(tm, "bob", f.keys.bob, 100, 30)
 	selectItem(t, alice, "Count the rows")
-	alice.Keys("r")
+	alice.Send("r")
 	bob.WaitFor("[ok]   Count the rows")
 
 	f.shutdown()
-	for _, p := range []*servetest.Pane{alice, bob} {
+	for _, p := range []*tuitest.Pane{alice, bob} {
 		code, said := p.WaitExit()
 		if code != exitTempFail || !strings.Contains(said, "the server is stopping, so your session ended") {
 			t.Errorf("after the stop: exit %d, terminal %q; want %d and the goodbye", code, said, exitTempFail)
@@ -67,7 +67,7 @@ func TestShutdownFlushesJournal(t *testing.T) {
 func TestShutdownWaitsForDestructiveAction(t *testing.T) {
 	t.Parallel()
 	f := start(t, nil)
-	tm := servetest.NewTmux(t)
+	tm := tuitest.NewTmux(t)
 	alice := f.attach(tm, "alice", f.keys.alice, 120, 30)
 	runMigrate(t, f, alice)
 
@@ -85,7 +85,7 @@ func TestShutdownWaitsForDestructiveAction(t *testing.T) {
 
 	f.openGate()
 	f.shutdown()
-	for _, p := range []*servetest.Pane{alice, bob} {
+	for _, p := range []*tuitest.Pane{alice, bob} {
 		if code, said := p.WaitExit(); code != exitTempFail || !strings.Contains(said, "the server is stopping") {
 			t.Errorf("after the stop: exit %d, terminal %q", code, said)
 		}
@@ -101,7 +101,7 @@ func TestShutdownWaitsForDestructiveAction(t *testing.T) {
 func TestForcedShutdownCancelsDestructiveAction(t *testing.T) {
 	t.Parallel()
 	f := start(t, nil)
-	tm := servetest.NewTmux(t)
+	tm := tuitest.NewTmux(t)
 	alice := f.attach(tm, "alice", f.keys.alice, 120, 30)
 	runMigrate(t, f, alice)
 
@@ -125,15 +125,15 @@ func TestForcedShutdownCancelsDestructiveAction(t *testing.T) {
 
 // runMigrate plans and confirms the destructive gated action on a pane,
 // typing the confirm phrase, and waits until it runs.
-func runMigrate(t *testing.T, f *fixture, p *servetest.Pane) {
+func runMigrate(t *testing.T, f *fixture, p *tuitest.Pane) {
 	t.Helper()
 	selectItem(t, p, "Migrate behind the gate")
-	p.Keys("Enter")
+	p.Send("Enter")
 	p.WaitFor("Run serve-test-migrate")
-	p.Keys("Enter")
+	p.Send("Enter")
 	p.WaitFor("Type appdb to run serve-test-migrate")
 	p.Type("appdb")
-	p.Keys("Enter")
+	p.Send("Enter")
 	f.waitState("migrate to run", func(st *session.State) bool { return len(st.RunningActions()) == 1 })
 }
 

@@ -1,8 +1,3 @@
-// Package session owns a live incident: its state is a fold of events, each
-// event is appended to a hash-chained, fsync'd JSONL journal before anyone
-// sees it, and subscribers (terminal clients, SSH viewers) receive every
-// event in order. Probes and actions are started through the session so
-// that everything they do is recorded.
 package session
 
 import (
@@ -197,6 +192,9 @@ type ProbeStarted struct {
 	Probe  string            `json:"probe"`
 	Item   string            `json:"item,omitempty"`
 	Params map[string]string `json:"params,omitempty"`
+	// Action is the action run whose plan or execution ran the probe
+	// (the migrations a migrate plans from, a restart's health check).
+	Action string `json:"action,omitempty"`
 }
 
 // ProbeFinished records a probe's result.

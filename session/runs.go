@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"strings"
 	"sync"
@@ -33,15 +34,7 @@ func (s *Session) RunProbe(ctx context.Context, a Actor, item, probeID string, i
 	if err := s.allow(a, RunProbe); err != nil {
 		return "", err
 	}
-	p, ok := probes.Get(probeID)
-	if !ok {
-		return "", fmt.Errorf("no probe %q", probeID)
-	}
-	var binding map[string]string
-	if it := s.rb.Item(item); it != nil && it.Binding != nil {
-		binding = it.Binding.Params
-	}
-	params, err := probes.Resolve(p, s.sinceFix(binding), s.sinceFix(input))
+	p, params, err := s.resolveProbe(probeID, s.binding(item), input)
 	if err != nil {
 		return "", err
 	}
@@ -53,15 +46,63 @@ func (s *Session) RunProbe(ctx context.Context, a Actor, item, probeID string, i
 	s.track(run, cancel)
 	go func() {
 		defer s.untrack(run)
-		res := p.Run(ctx, s.target, params)
-		res.Probe, res.Params = probeID, params
-		bound(&res)
-		if _, err := s.Append(System, TypeProbeFinished, ProbeFinished{Run: run, Result: res}); err != nil {
-			// The journal is gone (shutting down); nothing more to record.
-			return
-		}
+		s.finishProbe(ctx, run, p, params)
 	}()
 	return run, nil
+}
+
+// resolveProbe finds a registered probe and resolves its parameters
+// against its declaration and the given layers, later ones winning.
+func (s *Session) resolveProbe(probeID string, layers ...map[string]string) (probes.Probe, probes.Params, error) {
+	p, ok := probes.Get(probeID)
+	if !ok {
+		return nil, nil, fmt.Errorf("no probe %q", probeID)
+	}
+	for i, l := range layers {
+		layers[i] = s.sinceFix(l)
+	}
+	params, err := probes.Resolve(p, layers...)
+	if err != nil {
+		return nil, nil, err
+	}
+	return p, params, nil
+}
+
+// finishProbe runs a started probe and journals its result.
+func (s *Session) finishProbe(ctx context.Context, run string, p probes.Probe, params probes.Params) probes.Result {
+	res := p.Run(ctx, s.target, params)
+	res.Probe, res.Params = p.ID(), params
+	bound(&res)
+	// An error here means the journal is gone (shutting down); there is
+	// nothing more to record.
+	_, _ = s.Append(System, TypeProbeFinished, ProbeFinished{Run: run, Result: res})
+	return res
+}
+
+// actionProbes is the ProbeRunner of an action's Env: every probe the
+// action consults is started by the action's operator and journaled like
+// any other run, naming the action run it was made for.
+type actionProbes struct {
+	s   *Session
+	a   Actor
+	env *actions.Env
+}
+
+// RunProbe implements actions.ProbeRunner.
+func (r actionProbes) RunProbe(ctx context.Context, probeID string, params map[string]string) probes.Result {
+	failed := func(err error) probes.Result {
+		msg := err.Error()
+		return probes.Result{Probe: probeID, Status: probes.Error, Summary: msg, Error: msg, Started: r.s.now()}
+	}
+	p, resolved, err := r.s.resolveProbe(probeID, params)
+	if err != nil {
+		return failed(err)
+	}
+	run := r.s.newRunID("probe")
+	if _, err := r.s.Append(r.a, TypeProbeStarted, ProbeStarted{Run: run, Probe: probeID, Params: resolved, Action: r.env.Run}); err != nil {
+		return failed(fmt.Errorf("journal the start of probe %s: %w", probeID, err))
+	}
+	return r.s.finishProbe(ctx, run, p, resolved)
 }
 
 // sinceFix replaces every parameter "fix" by the time since the latest fix
@@ -211,7 +252,9 @@ func (h history) Results(p string) []*probes.Result {
 }
 
 func (s *Session) env(a Actor, override string) *actions.Env {
-	return &actions.Env{Target: s.target, History: history{s.State()}, Operator: a.Name, Override: override, Incident: s.ID()}
+	env := &actions.Env{Target: s.target, History: history{s.State()}, Operator: a.Name, Override: override, Incident: s.ID()}
+	env.Probes = actionProbes{s: s, a: a, env: env}
+	return env
 }
 
 // planEnv is the Env a plan is made in: it also names the run the plan
@@ -233,11 +276,9 @@ func (s *Session) PlanAction(ctx context.Context, a Actor, item, actionID string
 	if !ok {
 		return nil, fmt.Errorf("no action %q", actionID)
 	}
-	merged := map[string]string{}
-	if it := s.rb.Item(item); it != nil && it.Binding != nil {
-		for k, v := range it.Binding.Params {
-			merged[k] = v
-		}
+	merged := maps.Clone(s.binding(item))
+	if merged == nil {
+		merged = map[string]string{}
 	}
 	for k, v := range params {
 		merged[k] = v

@@ -28,6 +28,9 @@ type Session struct {
 	scrub   *secret.Scrubber
 	now     func() time.Time
 
+	// runbooks is the directory of runbooks besides the built-in ones.
+	runbooks string
+
 	// startMu makes starting an action one step: the check that nothing
 	// else runs and the action.started append happen under it, so two
 	// clients can never both start.
@@ -77,6 +80,9 @@ type Options struct {
 	ID string
 	// Follows, for a new incident, links the one it continues.
 	Follows *Link
+	// Runbooks is the directory of runbooks besides the built-in ones,
+	// where related runbooks are looked up.
+	Runbooks string
 }
 
 // ErrForbidden is returned when an actor's role does not allow an intent.
@@ -142,7 +148,7 @@ func newSession(o Options, j *Journal) *Session {
 		scrub = o.Target.Scrubber
 	}
 	return &Session{
-		rb: o.Runbook, target: o.Target, journal: j, scrub: scrub, now: now,
+		rb: o.Runbook, runbooks: o.Runbooks, target: o.Target, journal: j, scrub: scrub, now: now,
 		state: newState(o.Runbook), subs: map[*Subscription]struct{}{}, cancels: map[string]context.CancelFunc{},
 		finished: map[string]chan struct{}{}, unrecorded: map[string]actions.Outcome{}, plans: map[string]actions.Plan{},
 		counters: map[string]int{},

@@ -16,6 +16,7 @@ import (
 
 	"steady/actions"
 	"steady/config"
+	"steady/poll"
 	"steady/probes"
 	"steady/runbook"
 	"steady/target"
@@ -742,22 +743,18 @@ func TestQuietOutputIsJournaled(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() { _ = s.CancelAction(alice, a.ID) }()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	poll.Until(t, 10*time.Second, "the quiet command's first line to reach the journal", func() bool {
 		events, _, err := ReadJournal(s.JournalPath())
 		if err != nil {
 			t.Fatal(err)
 		}
 		for _, e := range events {
 			if e.Type == TypeActionOutput && strings.Contains(string(e.Data), "working") {
-				return
+				return true
 			}
 		}
-		if time.Now().After(deadline) {
-			t.Fatal("the quiet command's first line never reached the journal")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return false
+	}, nil)
 }
 
 func TestNarrationGivenTogetherIsFewEvents(t *testing.T) {

@@ -99,11 +99,13 @@ type Note struct {
 
 // ProbeRun is one run of a probe.
 type ProbeRun struct {
-	ID      string
-	Probe   string
-	Item    string
-	Params  map[string]string
-	By      Actor
+	ID     string
+	Probe  string
+	Item   string
+	Params map[string]string
+	By     Actor
+	// Action is the action run that ran the probe, if one did.
+	Action  string
 	Started time.Time
 	// Result is nil while the probe runs.
 	Result *probes.Result
@@ -467,7 +469,7 @@ func (s *State) apply(e Event, rb *runbook.Runbook) {
 	case TypeProbeStarted:
 		var d ProbeStarted
 		if e.Decode(&d) == nil {
-			s.Probes = append(s.Probes, &ProbeRun{ID: d.Run, Probe: d.Probe, Item: d.Item, Params: d.Params, By: e.Actor, Started: e.Time})
+			s.Probes = append(s.Probes, &ProbeRun{ID: d.Run, Probe: d.Probe, Item: d.Item, Params: d.Params, By: e.Actor, Action: d.Action, Started: e.Time})
 			if d.Item != "" {
 				st := s.Items[d.Item]
 				st.Status, st.LastRun = Running, d.Run

@@ -2,12 +2,15 @@ package target
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"steady/poll"
 )
 
 func TestRunStreamsLinesAndExitStatus(t *testing.T) {
@@ -73,14 +76,8 @@ func TestCancelStopsTheWholeProcessGroup(t *testing.T) {
 	if !exit.Cancelled {
 		t.Errorf("exit %+v should be cancelled", exit)
 	}
-	deadline := time.Now().Add(5 * time.Second)
 	for _, pid := range started {
-		for alive(pid) {
-			if time.Now().After(deadline) {
-				t.Fatalf("process %d outlived the cancel", pid)
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
+		poll.Until(t, 5*time.Second, fmt.Sprintf("process %d to end after the cancel", pid), func() bool { return !alive(pid) }, nil)
 	}
 }
 

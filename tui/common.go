@@ -15,13 +15,12 @@ import (
 // and the latest snapshot of the incident. One value exists per client
 // (a local terminal or one SSH session); nothing in it is package-level.
 type common struct {
-	ctx      context.Context
-	s        *session.Session
-	rb       *runbook.Runbook
-	actor    session.Actor
-	now      func() time.Time
-	drill    string
-	runbooks string
+	ctx   context.Context
+	s     *session.Session
+	rb    *runbook.Runbook
+	actor session.Actor
+	now   func() time.Time
+	drill string
 
 	profile colorprofile.Profile
 	dark    bool
@@ -43,7 +42,7 @@ func newCommon(ctx context.Context, o Options) *common {
 	}
 	c := &common{
 		ctx: ctx, s: o.Session, rb: o.Session.Runbook(), actor: o.Actor, now: now,
-		drill: o.Drill, runbooks: o.Runbooks,
+		drill: o.Drill,
 		// Until the terminal says otherwise: colour on a dark background,
 		// the commonest case over SSH.
 		profile: colorprofile.ANSI, dark: true,

@@ -297,7 +297,7 @@ func probeText(c *common, it *runbook.Item, w int) string {
 	p := c.lastProbe(it.ID)
 	if p == nil {
 		hint := "Not run yet. Press r to run it."
-		if c.operator() && needsForm(it) {
+		if c.operator() && needsForm(c, it) {
 			hint = "Not run yet. Press r to run it; it asks for its parameters first."
 		}
 		if !c.operator() {

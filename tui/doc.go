@@ -24,4 +24,14 @@
 // Styles, key maps, the Markdown renderer and the colour profile belong to
 // one client (common.go, styles.go, keys.go, markdown.go): nothing is
 // package-level, so the same code serves many SSH clients at once.
+//
+// # Layer
+//
+// tui is used by cmd/steady and serve. It uses session for every intent
+// and for all it shows (a probe's parameters and the related runbooks
+// too), mdterm to render Markdown and visible for text from outside. It
+// names the types and constants of runbook, probes and actions that the
+// session's state holds, and calls none of their functions.
+//
+// It counts in its messages with plural.
 package tui

@@ -201,7 +201,7 @@ func openSession(t testing.TB) *session.Session {
 	cfg := config.Default()
 	cfg.DB = "postgres://app:s3cret@db.internal:5432/appdb"
 	s, err := session.Open(session.Options{Runbook: testRunbook(t), Target: target.New(&cfg), Dir: t.TempDir(),
-		Actor: alice, Version: "test", Now: func() time.Time { return opened }})
+		Actor: alice, Version: "test", Now: func() time.Time { return opened }, Runbooks: "testdata/runbooks"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -210,7 +210,7 @@ func openSession(t testing.TB) *session.Session {
 }
 
 func testOptions(s *session.Session) Options {
-	return Options{Session: s, Actor: alice, Runbooks: "testdata/runbooks", Now: func() time.Time { return later }}
+	return Options{Session: s, Actor: alice, Now: func() time.Time { return later }}
 }
 
 // harness drives one teatest program and keeps an emulated screen of its

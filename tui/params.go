@@ -1,7 +1,6 @@
 package tui
 
 import (
-	"fmt"
 	"strings"
 	"time"
 
@@ -10,54 +9,17 @@ import (
 
 	"steady/probes"
 	"steady/runbook"
+	"steady/session"
 )
 
 // needsForm reports whether running an item's probe asks the operator for
 // parameters first.
-func needsForm(it *runbook.Item) bool {
+func needsForm(c *common, it *runbook.Item) bool {
 	if it.Binding == nil || it.Binding.Probe == "" {
 		return false
 	}
-	p, ok := probes.Get(it.Binding.Probe)
-	return ok && len(probes.NeedsInput(p, it.Binding.Params)) > 0
-}
-
-// validateParam checks one value the operator typed for a probe
-// parameter. all holds every value of the form as typed so far, so a date
-// range can be checked from either end.
-func validateParam(p probes.Param, v string, all map[string]string) error {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		if p.Required {
-			return fmt.Errorf("%s is required", p.Name)
-		}
-		return nil
-	}
-	if err := probes.ValidateValue(p.Kind, v); err != nil {
-		return err
-	}
-	if p.Kind == "int" && strings.HasPrefix(v, "-") {
-		return fmt.Errorf("%s cannot be negative", p.Name)
-	}
-	if p.Kind == "date" {
-		var other string
-		switch p.Name {
-		case "from":
-			other = strings.TrimSpace(all["to"])
-		case "to":
-			other = strings.TrimSpace(all["from"])
-		}
-		if other != "" && probes.ValidateValue("date", other) == nil {
-			from, to := v, other
-			if p.Name == "to" {
-				from, to = other, v
-			}
-			if from > to {
-				return fmt.Errorf("the range is reversed: from %s is after to %s", from, to)
-			}
-		}
-	}
-	return nil
+	p, ok := c.s.Probe(it.ID, it.Binding.Probe)
+	return ok && len(p.Needs) > 0
 }
 
 // paramHint describes what a parameter kind expects, with an example.
@@ -84,7 +46,7 @@ func paramHint(p probes.Param) string {
 
 // newParamsDialog asks for the parameters a probe needs, validating each
 // as it is entered (whole numbers, ISO dates, from ≤ to), then runs it.
-func newParamsDialog(c *common, it *runbook.Item, p probes.Probe, need []probes.Param) *dialog {
+func newParamsDialog(c *common, it *runbook.Item, p session.ProbeInfo) *dialog {
 	values := map[string]*string{}
 	typed := func() map[string]string {
 		out := map[string]string{}
@@ -94,7 +56,7 @@ func newParamsDialog(c *common, it *runbook.Item, p probes.Probe, need []probes.
 		return out
 	}
 	var fields []huh.Field
-	for _, prm := range need {
+	for _, prm := range p.Needs {
 		prm := prm
 		v := prm.Default
 		values[prm.Name] = &v
@@ -107,15 +69,15 @@ func newParamsDialog(c *common, it *runbook.Item, p probes.Probe, need []probes.
 			Title(label).
 			Description(paramHint(prm)).
 			Value(values[prm.Name]).
-			Validate(func(s string) error { return validateParam(prm, s, typed()) })
+			Validate(func(s string) error { return prm.Check(s, typed()) })
 		fields = append(fields, in)
 	}
-	title := "Run " + p.ID()
+	title := "Run " + p.ID
 	context := func(w int) string {
-		return c.styles.Dim.Render(wrap(it.Title, w)) + "\n" + wrap(p.Title()+": it needs these values.", w)
+		return c.styles.Dim.Render(wrap(it.Title, w)) + "\n" + wrap(p.Title+": it needs these values.", w)
 	}
 	d := newDialog(c, dialogParams, title, context, huh.NewGroup(fields...))
-	itemID, probeID := it.ID, p.ID()
+	itemID, probeID := it.ID, p.ID
 	d.submit = func() tea.Cmd {
 		in := map[string]string{}
 		for k, v := range values {

@@ -28,18 +28,7 @@ type related struct {
 type relatedClosedMsg struct{}
 
 func newRelated(c *common) *related {
-	names := append([]string(nil), c.rb.Meta.Related...)
-	if len(names) == 0 {
-		// No list in the front matter: offer every other runbook known.
-		if entries, err := runbook.List(c.runbooks); err == nil {
-			for _, e := range entries {
-				if e.Name != c.rb.Name {
-					names = append(names, e.Name)
-				}
-			}
-		}
-	}
-	return &related{c: c, names: names, view: viewport.New()}
+	return &related{c: c, names: c.s.RelatedRunbooks(), view: viewport.New()}
 }
 
 func (r *related) setSize(w, h int) {
@@ -100,16 +89,14 @@ func (r *related) shortHelp() []key.Binding {
 	}
 }
 
-// load reads a runbook for reading only: it is parsed, not checked
-// against the probes and actions, since nothing in it will run.
+// load opens a runbook for reading.
 func (r *related) load(name string) {
 	r.openErr = ""
-	file, src, err := runbook.Read(name, r.c.runbooks)
+	rb, err := r.c.s.ReadRunbook(name)
 	if err != nil {
 		r.openErr = err.Error()
 		return
 	}
-	rb, _ := runbook.Parse(file, src)
 	r.open = rb
 	r.view.SetContent(r.c.md.render(rb.Markdown(), max(r.width-1, 10)))
 	r.view.GotoTop()

@@ -37,12 +37,12 @@ func runHelper() int {
 	}
 	cfg := config.Default()
 	cfg.DB = "postgres://app:s3cret@db.internal:5432/appdb"
-	s, err := session.Open(session.Options{Runbook: rb, Target: target.New(&cfg), Dir: os.Getenv("STEADY_TUI_TEST_DIR"), Actor: alice, Version: "test"})
+	s, err := session.Open(session.Options{Runbook: rb, Target: target.New(&cfg), Dir: os.Getenv("STEADY_TUI_TEST_DIR"), Actor: alice, Version: "test", Runbooks: filepath.Join(data, "runbooks")})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 2
 	}
-	err = Run(context.Background(), Options{Session: s, Actor: alice, Runbooks: filepath.Join(data, "runbooks")})
+	err = Run(context.Background(), Options{Session: s, Actor: alice})
 	if cerr := s.Close(alice, ""); err == nil {
 		err = cerr
 	}
@@ -82,7 +82,7 @@ func TestRunInTmux(t *testing.T) {
 	tm.Send("C-c")
 	tm.WaitFor("Quit steady?")
 	tm.Send("C-c")
-	if status := tm.WaitExit(); status != 0 {
+	if status, _ := tm.WaitExit(); status != 0 {
 		t.Fatalf("steady exited with %d:\n%s", status, tm.Capture())
 	}
 

@@ -22,9 +22,6 @@ type Options struct {
 	// Drill, when not empty, shows a DRILL banner with this text (the
 	// scenario's name).
 	Drill string
-	// Runbooks is the extra runbooks directory, for opening related
-	// runbooks.
-	Runbooks string
 	// Now is the clock (tests pin it); nil means time.Now.
 	Now func() time.Time
 }

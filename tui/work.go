@@ -6,7 +6,6 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	"steady/actions"
-	"steady/probes"
 	"steady/runbook"
 	"steady/session"
 )
@@ -34,15 +33,15 @@ func (m *Model) runItem(it *runbook.Item) tea.Cmd {
 		m.flash = flashMsg{text: it.Binding.Probe + " is already running."}
 		return nil
 	}
-	p, ok := probes.Get(it.Binding.Probe)
+	p, ok := m.c.s.Probe(it.ID, it.Binding.Probe)
 	if !ok {
 		m.flash = flashMsg{text: "This build of steady has no probe " + it.Binding.Probe + ".", err: true}
 		return nil
 	}
-	if need := probes.NeedsInput(p, it.Binding.Params); len(need) > 0 {
-		return m.openDialog(newParamsDialog(m.c, it, p, need))
+	if len(p.Needs) > 0 {
+		return m.openDialog(newParamsDialog(m.c, it, p))
 	}
-	return runProbeCmd(m.c, it.ID, p.ID(), nil)
+	return runProbeCmd(m.c, it.ID, p.ID, nil)
 }
 
 // runDiagnosis runs every diagnosis probe that needs no input.
@@ -61,7 +60,7 @@ func (m *Model) runDiagnosis() tea.Cmd {
 		if it.Binding == nil || it.Binding.Probe == "" || m.c.itemState(it.ID).Status == session.Running {
 			continue
 		}
-		if needsForm(it) {
+		if needsForm(m.c, it) {
 			needInput = append(needInput, it.Binding.Probe)
 			continue
 		}

@@ -235,7 +235,7 @@ func openIncident(l *config.Loaded, f actFlags, id string, actor session.Actor, 
 			path = inf.Path
 		}
 	}
-	opts := session.Options{Target: t, Dir: dir, Actor: actor, Version: version, Approval: session.Approval(l.Actions.Approval), Follows: follows}
+	opts := session.Options{Target: t, Dir: dir, Actor: actor, Version: version, Approval: session.Approval(l.Actions.Approval), Follows: follows, Runbooks: l.Runbooks}
 	if path != "" {
 		rb, err := session.LoadRunbookFor(path, l.Runbooks, known())
 		if err != nil {

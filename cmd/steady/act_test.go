@@ -24,6 +24,7 @@ import (
 	"steady/clinic"
 	"steady/config"
 	"steady/examples"
+	"steady/poll"
 	"steady/sandbox/sandboxtest"
 	"steady/session"
 	"steady/target"
@@ -79,7 +80,7 @@ func expect(t *testing.T, r result, code int, contains ...string) {
 	}
 }
 
-// TestActEndToEnd drives the seed runbook's two resolution paths through
+// TestActEndToEnd drives the built-in runbook's two resolution paths through
 // the built binary against the example Django application on private
 // servers, with its real Celery worker, and proves the CLI's guards.
 func TestActEndToEnd(t *testing.T) {
@@ -324,33 +325,23 @@ func (s *syncBuffer) String() string {
 // waitPIDs waits for a file naming two pids.
 func waitPIDs(t *testing.T, path string, timeout time.Duration) []int {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for time.Now().Before(deadline) {
-		var a, b int
-		if data, err := os.ReadFile(path); err == nil {
-			if n, _ := fmt.Sscan(string(data), &a, &b); n == 2 {
-				return []int{a, b}
-			}
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatalf("%s did not name two processes within %s", path, timeout)
-	return nil
+	var a, b int
+	poll.Until(t, timeout, path+" to name two processes", func() bool {
+		data, err := os.ReadFile(path)
+		n, _ := fmt.Sscan(string(data), &a, &b)
+		return err == nil && n == 2
+	}, nil)
+	return []int{a, b}
 }
 
 // processGone waits until pid has exited (a zombie awaiting its reaper counts).
 func processGone(pid int, timeout time.Duration) bool {
-	deadline := time.Now().Add(timeout)
-	for time.Now().Before(deadline) {
+	return poll.Within(timeout, func() bool {
 		if err := syscall.Kill(pid, 0); err != nil {
 			return true
 		}
-		if stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)); err == nil {
-			if i := bytes.LastIndexByte(stat, ')'); i > 0 && bytes.HasPrefix(stat[i+1:], []byte(" Z")) {
-				return true
-			}
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	return false
+		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		i := bytes.LastIndexByte(stat, ')')
+		return err == nil && i > 0 && bytes.HasPrefix(stat[i+1:], []byte(" Z"))
+	})
 }

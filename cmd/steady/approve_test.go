@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"steady/config"
+	"steady/poll"
 	"steady/session"
 	"steady/target"
 )
@@ -54,13 +55,7 @@ func TestActWaitsForASecondOperator(t *testing.T) {
 	}
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
-	deadline := time.Now().Add(30 * time.Second)
-	for !strings.Contains(out.String(), "waiting up to") {
-		if time.Now().After(deadline) {
-			t.Fatalf("act did not wait for approval:\n%s", out.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	poll.Until(t, 30*time.Second, "act to wait for approval", func() bool { return strings.Contains(out.String(), "waiting up to") }, out.String)
 	waiting := regexp.MustCompile(`steady approve (action-\d+)`).FindStringSubmatch(out.String())[1]
 	expect(t, runSteady(t, dir, as("bob"), "approve", waiting, "--confirm", "wrong"), 1, "not accepted", "type")
 	expect(t, runSteady(t, dir, as("bob"), "approve", waiting, "--confirm", db), 0, "Approved by bob")

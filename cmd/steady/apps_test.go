@@ -13,6 +13,7 @@ import (
 
 	"steady/config"
 	"steady/examples"
+	"steady/poll"
 	"steady/probes"
 	"steady/sandbox/sandboxtest"
 	"steady/target"
@@ -87,17 +88,11 @@ func restartableWorker(t *testing.T, app *examples.App) string {
 	if out, err := exec.Command("sh", "-c", start).CombinedOutput(); err != nil {
 		t.Fatalf("start the worker: %v\n%s", err, out)
 	}
-	deadline := time.Now().Add(time.Minute)
-	for {
-		b, _ := os.ReadFile(logFile)
-		if strings.Contains(string(b), " ready.") {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the worker was not ready in a minute:\n%s", b)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	var log []byte
+	poll.Until(t, time.Minute, "the worker to be ready", func() bool {
+		log, _ = os.ReadFile(logFile)
+		return strings.Contains(string(log), " ready.")
+	}, func() string { return string(log) })
 	return stop + "; " + start
 }
 

@@ -215,7 +215,7 @@ func journalCheck(l *config.Loaded, results []probes.Result, w io.Writer) {
 	actor := session.Actor{Name: operatorName(&l.Config), Via: "cli", Role: session.Operator}
 	t := target.New(&l.Config)
 	defer t.Close()
-	s, _, err := session.Resume(inf.Path, session.Options{Runbook: rb, Target: t, Dir: l.JournalDir, Actor: actor, Version: version})
+	s, _, err := session.Resume(inf.Path, session.Options{Runbook: rb, Target: t, Dir: l.JournalDir, Actor: actor, Version: version, Runbooks: l.Runbooks})
 	if err != nil {
 		fmt.Fprintf(w, "steady: results not recorded in incident %s: %v\n", inf.ID, err)
 		return

@@ -17,12 +17,14 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"steady/clinic"
+	"steady/clinic/clinictest"
 	"steady/config"
 	"steady/probes"
 	"steady/sandbox/sandboxtest"
 )
 
-// app is a Django-shaped database and cache on private servers.
+// app is the clinic application (clinictest) for the binary to work on:
+// the cache in db 1 and the broker in db 0 of one Redis.
 type app struct {
 	db, cache, broker string
 	pool              *pgxpool.Pool
@@ -32,33 +34,8 @@ type app struct {
 
 func newApp(t *testing.T) *app {
 	t.Helper()
-	ctx := context.Background()
-	a := &app{db: sandboxtest.Database(t), cfg: config.Default()}
-	redisURL := sandboxtest.Redis(t)
-	a.cache = strings.TrimSuffix(redisURL, "/0") + "/1"
-	a.broker = strings.TrimSuffix(redisURL, "/0") + "/0"
-	pool, err := pgxpool.New(ctx, a.db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
-	a.pool = pool
-	opt, err := redis.ParseURL(a.cache)
-	if err != nil {
-		t.Fatal(err)
-	}
-	a.rdb = redis.NewClient(opt)
-	t.Cleanup(func() { a.rdb.Close() })
-	if err := clinic.Install(ctx, pool, clinic.InstallOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := clinic.Seed(ctx, pool, clinic.SeedOptions{Clinicians: 20, Months: 2, Seed: 7}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := clinic.WarmCache(ctx, pool, a.rdb, &a.cfg, clinic.CacheOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	return a
+	c := clinictest.New(t, clinictest.Options{Seed: clinic.SeedOptions{Clinicians: 20, Months: 2, Seed: 7}, Broker: clinictest.SameRedis})
+	return &app{db: c.Config.DB, cache: c.Config.Redis, broker: c.Config.Broker, pool: c.DB, rdb: c.Cache, cfg: *c.Config}
 }
 
 func (a *app) env() []string {

@@ -128,7 +128,7 @@ func runDrill(cmd *cobra.Command, name string, f drillFlags) error {
 	t := target.New(&d.Config)
 	defer t.Close()
 	actor := session.Actor{Name: operatorName(&l.Config), Via: "local", Role: session.Operator}
-	s, err := session.Open(session.Options{Runbook: rb, Target: t, Dir: d.Config.JournalDir, Actor: actor, Drill: d.Session(), Version: version})
+	s, err := session.Open(session.Options{Runbook: rb, Target: t, Dir: d.Config.JournalDir, Actor: actor, Drill: d.Session(), Version: version, Runbooks: l.Runbooks})
 	if err != nil {
 		return exitf(exitFound, "open the drill's incident: %v", err)
 	}
@@ -143,7 +143,7 @@ func runDrill(cmd *cobra.Command, name string, f drillFlags) error {
 	if f.serve {
 		uiErr = serveDrill(ctx, errw, s, d, sshOpts, actor)
 	} else {
-		uiErr = tui.Run(ctx, tui.Options{Session: s, Actor: actor, Drill: d.Banner(), Runbooks: l.Runbooks})
+		uiErr = tui.Run(ctx, tui.Options{Session: s, Actor: actor, Drill: d.Banner()})
 	}
 	if uiErr != nil && !errors.Is(uiErr, context.Canceled) {
 		fmt.Fprintf(errw, "steady drill: the incident screen ended: %v\n", uiErr)

@@ -21,6 +21,7 @@ import (
 
 	"steady/actions"
 	"steady/drill"
+	"steady/poll"
 	"steady/probes"
 	"steady/runbook"
 	"steady/sandbox"
@@ -64,11 +65,9 @@ func startDrill(t *testing.T, scenario string, seed int64) *drill.Drill {
 // by pid, and the dirs themselves.
 func assertTornDown(t *testing.T, dirs []string, workerPID int) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	tick := time.NewTicker(50 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		var left []string
+	var left []string
+	poll.Until(t, 30*time.Second, "the drill to leave nothing behind", func() bool {
+		left = nil
 		procs, err := sandbox.Leftovers()
 		if err != nil {
 			t.Fatal(err)
@@ -88,14 +87,8 @@ func assertTornDown(t *testing.T, dirs []string, workerPID int) {
 				left = append(left, "dir "+d)
 			}
 		}
-		if len(left) == 0 {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the drill left behind:\n  %s", strings.Join(left, "\n  "))
-		}
-		<-tick.C
-	}
+		return len(left) == 0
+	}, func() string { return "  " + strings.Join(left, "\n  ") })
 }
 
 // isZombie reports whether pid has exited and waits for its parent.
@@ -440,7 +433,7 @@ func TestDrillInTmux(t *testing.T) {
 			regexp.MustCompile(`Incomplete migration +ruled out`).MatchString(pane)
 	})
 	tm.Send("q")
-	if status := tm.WaitExit(); status != 0 {
+	if status, _ := tm.WaitExit(); status != 0 {
 		t.Fatalf("steady drill exited with %d:\n%s", status, tm.Capture())
 	}
 	var out strings.Builder
@@ -476,7 +469,7 @@ func TestDrillKeepWritesTheReport(t *testing.T) {
 	tm.Timeout = time.Minute
 	tm.WaitFor("DRILL: business-rule (seed 9)")
 	tm.Send("q")
-	if status := tm.WaitExit(); status != 0 {
+	if status, _ := tm.WaitExit(); status != 0 {
 		t.Fatalf("steady drill --keep exited with %d:\n%s", status, tm.Capture())
 	}
 	out := tm.Capture()

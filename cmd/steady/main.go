@@ -1,7 +1,3 @@
-// Command steady walks an on-call engineer through a data-inconsistency
-// incident of a Django + PostgreSQL + Redis + Celery application: the
-// runbook as a live checklist, read-only probes, confirmed fixes and a
-// tamper-evident journal that becomes the postmortem.
 package main
 
 import (

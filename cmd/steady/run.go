@@ -114,7 +114,7 @@ func runIncident(cmd *cobra.Command, args []string, f runFlags) error {
 			return exitf(exitUsage, "%v", err)
 		}
 		var r session.ResumeReport
-		s, r, err = session.Resume(resume, session.Options{Runbook: rb, Target: t, Dir: l.JournalDir, Actor: actor, Version: version, Approval: session.Approval(l.Actions.Approval)})
+		s, r, err = session.Resume(resume, session.Options{Runbook: rb, Target: t, Dir: l.JournalDir, Actor: actor, Version: version, Approval: session.Approval(l.Actions.Approval), Runbooks: l.Runbooks})
 		var de *session.DamagedError
 		switch {
 		case errors.As(err, &de) && offerFollow(cmd, de):
@@ -142,7 +142,7 @@ func runIncident(cmd *cobra.Command, args []string, f runFlags) error {
 		if err != nil {
 			return exitf(exitUsage, "%v", err)
 		}
-		s, err = session.Open(session.Options{Runbook: rb, Target: t, Dir: l.JournalDir, Actor: actor, Version: version, Approval: session.Approval(l.Actions.Approval), Follows: follows})
+		s, err = session.Open(session.Options{Runbook: rb, Target: t, Dir: l.JournalDir, Actor: actor, Version: version, Approval: session.Approval(l.Actions.Approval), Follows: follows, Runbooks: l.Runbooks})
 		if err != nil {
 			return exitf(exitUsage, "%v", err)
 		}
@@ -150,7 +150,7 @@ func runIncident(cmd *cobra.Command, args []string, f runFlags) error {
 			sayOpened(cmd.ErrOrStderr(), s, follows)
 		}
 	}
-	err = tui.Run(cmd.Context(), tui.Options{Session: s, Actor: actor, Resume: rep, Runbooks: l.Runbooks})
+	err = tui.Run(cmd.Context(), tui.Options{Session: s, Actor: actor, Resume: rep})
 	state := s.State()
 	if serr := s.Shutdown(); serr != nil && err == nil {
 		err = serr

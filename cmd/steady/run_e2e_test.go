@@ -147,7 +147,7 @@ func TestRunE2EIncompleteMigration(t *testing.T) {
 	tm.Send("y")
 	tm.WaitFor("CLOSED by tester at", "config.0003 applied after a verified backup")
 	tm.Send("q")
-	if status := tm.WaitExit(); status != 0 {
+	if status, _ := tm.WaitExit(); status != 0 {
 		t.Fatalf("steady exited with %d:\n%s", status, tm.Capture())
 	}
 
@@ -229,21 +229,21 @@ func TestRunE2ESmallTerminalAndResize(t *testing.T) {
 	}
 
 	tm.Send("q")
-	if status := tm.WaitExit(); status != 0 {
+	if status, _ := tm.WaitExit(); status != 0 {
 		t.Fatalf("steady exited with %d:\n%s", status, tm.Capture())
 	}
 }
 
 // back presses esc and waits until it took effect: a key sent right
 // after esc would arrive as alt+key.
-func back(tm *tuitest.Tmux, what string, done func(pane string) bool) {
+func back(tm *tuitest.Pane, what string, done func(pane string) bool) {
 	tm.Send("Escape")
 	tm.WaitUntil(what, done)
 }
 
 // filter selects the first item matching query with the checklist's
 // filter (/), and keeps the filter.
-func filter(tm *tuitest.Tmux, query string) {
+func filter(tm *tuitest.Pane, query string) {
 	tm.Send("/")
 	tm.WaitFor("/filter items")
 	tm.Type(query)

@@ -171,7 +171,6 @@ func serveOptions(cmd *cobra.Command, l *config.Loaded) (serve.Options, *slog.Lo
 	if o.AuthorizedKeys == "" {
 		return o, nil, exitf(exitUsage, "no authorized keys: give --authorized-keys FILE (or serve.authorized_keys in steady.yaml), one public key per line ending in role=operator or role=observer, e.g.\n  ssh-ed25519 AAAA... alice role=operator")
 	}
-	o.Runbooks = l.Runbooks
 	logger := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelInfo}))
 	serve.RouteWishLog(logger)
 	o.Logger = logger
@@ -278,7 +277,7 @@ func openServed(l *config.Loaded, f serveFlags, opener session.Actor, t *target.
 	if path == "" && f.new {
 		follows = followsDamaged(dir)
 	}
-	opts := session.Options{Target: t, Dir: dir, Actor: opener, Version: version, Approval: session.Approval(l.Serve.Approval), Follows: follows}
+	opts := session.Options{Target: t, Dir: dir, Actor: opener, Version: version, Approval: session.Approval(l.Serve.Approval), Follows: follows, Runbooks: l.Runbooks}
 	if path != "" {
 		rb, err := session.LoadRunbookFor(path, l.Runbooks, known())
 		if err != nil {

@@ -15,7 +15,9 @@ import (
 	"testing"
 	"time"
 
+	"steady/poll"
 	"steady/serve/servetest"
+	"steady/tui/tuitest"
 )
 
 // served is a running `steady serve`.
@@ -46,7 +48,7 @@ func (s *served) log() string {
 // waitLog waits for a stderr line matching re and returns its submatches.
 func (s *served) waitLog(t *testing.T, re string) []string {
 	t.Helper()
-	return s.waitLogWithin(t, servetest.Wait, re)
+	return s.waitLogWithin(t, tuitest.Wait, re)
 }
 
 // sandboxBuilt is how long a test waits for a drill's sandbox to be
@@ -64,7 +66,7 @@ func (s *served) waitLogWithin(t *testing.T, within time.Duration, re string) []
 	t.Helper()
 	rx := regexp.MustCompile(re)
 	var m []string
-	servetest.EventuallyWithin(t, within, "steady to log "+re, func() bool { m = rx.FindStringSubmatch(s.log()); return m != nil }, s.log)
+	poll.Until(t, within, "steady serve to log "+re, func() bool { m = rx.FindStringSubmatch(s.log()); return m != nil }, s.log)
 	return m
 }
 
@@ -126,7 +128,7 @@ func (s *served) signal(t *testing.T, sig os.Signal) int {
 		t.Fatal(err)
 	}
 	var code int
-	servetest.Eventually(t, "steady serve to exit", func() bool {
+	poll.Until(t, tuitest.Wait, "steady serve to exit", func() bool {
 		select {
 		case code = <-s.exited:
 			return true
@@ -166,7 +168,7 @@ func TestServeCommand(t *testing.T) {
 	}
 	known := servetest.KnownHosts(t, dir, "[127.0.0.1]:"+port+" "+string(pub))
 
-	tm := servetest.NewTmux(t)
+	tm := tuitest.NewTmux(t)
 	client := func(name string, k servetest.Key) servetest.Client {
 		return servetest.Client{Host: "127.0.0.1", Port: port, User: name, Key: k, KnownHosts: known}
 	}
@@ -179,7 +181,7 @@ func TestServeCommand(t *testing.T) {
 	if code := srv.stop(t); code != 0 {
 		t.Errorf("steady serve exit status %d after SIGTERM, want 0", code)
 	}
-	for _, p := range []*servetest.Pane{ap, bp} {
+	for _, p := range []*tuitest.Pane{ap, bp} {
 		if code, said := p.WaitExit(); code != 75 || !strings.Contains(said, "the server is stopping") {
 			t.Errorf("client after the stop: exit %d, terminal %q", code, said)
 		}
@@ -232,7 +234,7 @@ func goodbyeWithoutOutput(t *testing.T, sig os.Signal) {
 		t.Fatal(err)
 	}
 	known := servetest.KnownHosts(t, dir, "[127.0.0.1]:"+port+" "+string(pub))
-	tm := servetest.NewTmux(t)
+	tm := tuitest.NewTmux(t)
 	c := servetest.Client{Host: "127.0.0.1", Port: port, User: "alice", Key: alice, KnownHosts: known}
 	ap := tm.Start("alice", 100, 30, c.Args("-tt")...)
 	ap.WaitFor("Checklist", "alice")
@@ -309,18 +311,18 @@ func TestDrillServe(t *testing.T) {
 	client := func(name string, k servetest.Key) servetest.Client {
 		return servetest.Client{Host: "127.0.0.1", Port: port, User: name, Key: k, KnownHosts: known}
 	}
-	tm := servetest.NewTmux(t)
+	tm := tuitest.NewTmux(t)
 	tp := tm.Start("trainee", 110, 32, client("trainee", trainee).Args("-tt")...)
 	tp.WaitFor("DRILL", "stale-cache", "Checklist")
 	fp := tm.Start("facilitator", 110, 32, client("facilitator", facilitator).Args("-tt")...)
 	fp.WaitFor("DRILL", "Checklist")
 	// The trainee runs the probes; the facilitator sees the verdict.
-	tp.Keys("R")
+	tp.Send("R")
 	fp.WaitFor("Cache invalidation issue", "CONFIRMED")
-	tp.Keys("q")
-	fp.Keys("q")
+	tp.Send("q")
+	fp.Send("q")
 	var code int
-	servetest.Eventually(t, "the drill to end once everyone left", func() bool {
+	poll.Until(t, tuitest.Wait, "the drill to end once everyone left", func() bool {
 		select {
 		case code = <-d.exited:
 			return true

@@ -1,8 +1,7 @@
 // Package servetest drives `steady serve` the way responders do, for
 // tests: keys made by the real ssh-keygen, the real OpenSSH client
-// pinning the server's host key, and tmux panes of a fixed size whose
-// screens are read with capture-pane. Waits poll the screen with a
-// deadline; nothing sleeps for a fixed time as an assertion.
+// pinning the server's host key; the clients run in tuitest's tmux panes,
+// and waits poll with a deadline (poll), never sleeping a fixed time.
 package servetest
 
 import (
@@ -13,15 +12,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
+
+	"steady/tui/tuitest"
 )
-
-// Wait is how long a wait for a screen or an exit lasts before the test
-// fails.
-const Wait = 15 * time.Second
-
-// poll is how often a wait looks again.
-const poll = 40 * time.Millisecond
 
 // Key is a key pair made with ssh-keygen.
 type Key struct {
@@ -112,11 +105,11 @@ type Result struct {
 	Code           int
 }
 
-// Run runs ssh to the end (bounded by Wait) with stdin empty, and returns
+// Run runs ssh to the end (bounded by tuitest.Wait) with stdin empty, and returns
 // its output and exit status.
 func (c Client) Run(t testing.TB, extra ...string) Result {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), Wait)
+	ctx, cancel := context.WithTimeout(context.Background(), tuitest.Wait)
 	defer cancel()
 	args := c.Args(extra...)
 	cmd := exec.CommandContext(ctx, args[0], args[1:]...)
@@ -124,7 +117,7 @@ func (c Client) Run(t testing.TB, extra ...string) Result {
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()
 	if ctx.Err() != nil {
-		t.Fatalf("ssh did not end within %s (it hangs): %v\nstdout: %s\nstderr: %s", Wait, args, out.String(), errb.String())
+		t.Fatalf("ssh did not end within %s (it hangs): %v\nstdout: %s\nstderr: %s", tuitest.Wait, args, out.String(), errb.String())
 	}
 	code := 0
 	if ee, ok := err.(*exec.ExitError); ok {
@@ -142,32 +135,6 @@ func run(t testing.TB, name string, args ...string) string {
 		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
 	}
 	return string(out)
-}
-
-// Eventually polls cond until it holds or Wait passes; then the test
-// fails with what() describing the last state seen.
-func Eventually(t testing.TB, what string, cond func() bool, last func() string) {
-	t.Helper()
-	EventuallyWithin(t, Wait, what, cond, last)
-}
-
-// EventuallyWithin is Eventually with its own deadline, for what takes
-// longer than Wait on a busy machine (building a drill's sandbox).
-func EventuallyWithin(t testing.TB, within time.Duration, what string, cond func() bool, last func() string) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	tick := time.NewTicker(poll)
-	defer tick.Stop()
-	for !cond() {
-		if time.Now().After(deadline) {
-			detail := ""
-			if last != nil {
-				detail = "\n" + last()
-			}
-			t.Fatalf("timed out after %s waiting for %s%s", within, what, detail)
-		}
-		<-tick.C
-	}
 }
 
 // Contains reports whether s holds every one of texts.

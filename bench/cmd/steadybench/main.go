@@ -1,5 +1,5 @@
 // Command steadybench is `make bench`: it builds the production-scale data
-// set once in a private sandbox, runs every comparison of issue 9 (steady
+// set once in a private sandbox, runs every comparison of the benchmark table (steady
 // against psql, manage.py, redis-cli, pg_dump and Celery's delay(), run by
 // run, alternately), runs the Go benchmarks of the hot paths, prints a
 // table of medians and ratios and writes BENCHMARKS.md.
@@ -28,8 +28,8 @@ import (
 
 func main() {
 	var o options
-	flag.Float64Var(&o.scale, "scale", 1, "data set scale: 1 is issue 9's (1M shifts, 5M audit rows, 1M cache keys, 10k queued); 0.05 is a smoke run")
-	flag.IntVar(&o.runs, "runs", 5, "measured runs of each side of a comparison (the median is reported; issue 9 asks for at least 5)")
+	flag.Float64Var(&o.scale, "scale", 1, "data set scale: 1 is production scale (1M shifts, 5M audit rows, 1M cache keys, 10k queued); 0.05 is a smoke run")
+	flag.IntVar(&o.runs, "runs", 5, "measured runs of each side of a comparison (the median is reported; at least 5 for a result that counts)")
 	flag.IntVar(&o.warmup, "warmup", 1, "unmeasured runs of each side before measuring")
 	flag.StringVar(&o.steady, "steady", "bin/steady", "the binary under test")
 	flag.StringVar(&o.out, "out", "", "the Markdown report (default BENCHMARKS.md at scale 1, else a temp file)")
@@ -59,7 +59,7 @@ func run(ctx context.Context, o options) error {
 		return fmt.Errorf("-scale %g: want a positive number", o.scale)
 	}
 	if o.runs < 5 {
-		fmt.Fprintf(os.Stderr, "steadybench: -runs %d: issue 9 asks for medians of at least 5 runs; this run does not count\n", o.runs)
+		fmt.Fprintf(os.Stderr, "steadybench: -runs %d: a result counts with medians of at least 5 runs; this run does not count\n", o.runs)
 	}
 	var only []string
 	if o.only != "" {
