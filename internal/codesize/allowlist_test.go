@@ -6,8 +6,6 @@ var allowed = map[string]bool{
 	"actions/backup.go executeDump":                      true,
 	"actions/backup.go planDump":                         true,
 	"actions/backup.go streamDump":                       true,
-	"actions/flush.go celeryLossOf":                      true,
-	"actions/flush.go flushCache.Plan":                   true,
 	"actions/recalculate.go recalcScopes":                true,
 	"actions/recalculate.go recalculateAction.Execute":   true,
 	"actions/recalculate.go recalculateAction.Plan":      true,
