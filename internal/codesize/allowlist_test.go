@@ -26,8 +26,6 @@ var allowed = map[string]bool{
 	"cmd/steady/serve.go openServed":                     true,
 	"config/load.go Load":                                true,
 	"discover/map.go mapper.shift":                       true,
-	"drill/drill.go Start":                               true,
-	"drill/score.go Score":                               true,
 	"probes/cachefull.go fullAudit":                      true,
 	"probes/cachefull.go readBatches":                    true,
 	"probes/declared.go declaredRules":                   true,
