@@ -43,8 +43,6 @@ var allowed = map[string]bool{
 	"runbook/parse.go parse.causes":                      true,
 	"sandbox/postgres.go StartPostgres":                  true,
 	"session/resume.go Resume":                           true,
-	"session/state.go State.apply":                       true,
-	"session/state.go State.finishProbe":                 true,
 	"session/verify.go verify":                           true,
 	"target/command.go Run":                              true,
 	"target/glob.go MatchGlob":                           true,
