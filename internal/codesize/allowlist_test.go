@@ -34,8 +34,4 @@ var allowed = map[string]bool{
 	"session/verify.go verify":                           true,
 	"target/command.go Run":                              true,
 	"target/glob.go MatchGlob":                           true,
-	"tui/action.go planView":                             true,
-	"tui/model.go Model.handleKey":                       true,
-	"tui/model.go Model.update":                          true,
-	"tui/styles.go DefaultStyles":                        true,
 }
