@@ -24,7 +24,6 @@ var allowed = map[string]bool{
 	"cmd/steady/reportcmd.go newReportCmd":               true,
 	"cmd/steady/run.go runIncident":                      true,
 	"cmd/steady/serve.go openServed":                     true,
-	"config/load.go Load":                                true,
 	"discover/map.go mapper.shift":                       true,
 	"profile/profile.go Profile.Validate":                true,
 	"runbook/frontmatter.go parseFrontMatter":            true,
