@@ -127,19 +127,7 @@ func Run(ctx context.Context, c Command, o RunOptions) (Exit, error) {
 	if o.Grace <= 0 {
 		o.Grace = 5 * time.Second
 	}
-	cmd := exec.Command("/bin/sh", "-c", c.Line)
-	cmd.Dir = c.Dir
-	cmd.Env = append(os.Environ(), c.Env...)
-	cmd.Stdin = c.Stdin
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	var stdout io.ReadCloser
-	var err error
-	if c.Stdout != nil {
-		cmd.Stdout = c.Stdout
-	} else if stdout, err = cmd.StdoutPipe(); err != nil {
-		return Exit{Code: -1}, err
-	}
-	stderr, err := cmd.StderrPipe()
+	cmd, stdout, stderr, err := prepare(c)
 	if err != nil {
 		return Exit{Code: -1}, err
 	}
@@ -150,37 +138,7 @@ func Run(ctx context.Context, c Command, o RunOptions) (Exit, error) {
 	if o.OnStart != nil {
 		o.OnStart(cmd.Process.Pid)
 	}
-
-	var mu sync.Mutex
-	emit := func(l Line) {
-		if o.OnLine == nil {
-			return
-		}
-		mu.Lock()
-		defer mu.Unlock()
-		o.OnLine(l)
-	}
-	var readers sync.WaitGroup
-	pump := func(r io.Reader, stream string) {
-		defer readers.Done()
-		sc := bufio.NewScanner(r)
-		sc.Buffer(make([]byte, 64*1024), 1024*1024)
-		for sc.Scan() {
-			emit(Line{Stream: stream, Text: sc.Text()})
-		}
-	}
-	if stdout != nil {
-		readers.Add(1)
-		go pump(stdout, "stdout")
-	}
-	readers.Add(1)
-	go pump(stderr, "stderr")
-
-	waitDone := make(chan error, 1)
-	go func() {
-		readers.Wait()
-		waitDone <- cmd.Wait()
-	}()
+	waitDone := pumpAndWait(cmd, o.OnLine, stdout, stderr)
 
 	var timeout <-chan time.Time
 	if o.Timeout > 0 {
@@ -209,6 +167,63 @@ func Run(ctx context.Context, c Command, o RunOptions) (Exit, error) {
 		return exit, werr
 	}
 	return exit, nil
+}
+
+// prepare builds the command in its own process group, with pipes for the
+// output Run reads line by line (stdout is nil when the command writes it
+// to c.Stdout).
+func prepare(c Command) (_ *exec.Cmd, stdout, stderr io.ReadCloser, err error) {
+	cmd := exec.Command("/bin/sh", "-c", c.Line)
+	cmd.Dir = c.Dir
+	cmd.Env = append(os.Environ(), c.Env...)
+	cmd.Stdin = c.Stdin
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if c.Stdout != nil {
+		cmd.Stdout = c.Stdout
+	} else if stdout, err = cmd.StdoutPipe(); err != nil {
+		return nil, nil, nil, err
+	}
+	if stderr, err = cmd.StderrPipe(); err != nil {
+		return nil, nil, nil, err
+	}
+	return cmd, stdout, stderr, nil
+}
+
+// pumpAndWait hands each line of the output to onLine, one at a time, and
+// waits for the command once both streams are read; the channel gets what
+// Wait returns.
+func pumpAndWait(cmd *exec.Cmd, onLine func(Line), stdout, stderr io.Reader) <-chan error {
+	var mu sync.Mutex
+	emit := func(l Line) {
+		if onLine == nil {
+			return
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		onLine(l)
+	}
+	var readers sync.WaitGroup
+	pump := func(r io.Reader, stream string) {
+		defer readers.Done()
+		sc := bufio.NewScanner(r)
+		sc.Buffer(make([]byte, 64*1024), 1024*1024)
+		for sc.Scan() {
+			emit(Line{Stream: stream, Text: sc.Text()})
+		}
+	}
+	if stdout != nil {
+		readers.Add(1)
+		go pump(stdout, "stdout")
+	}
+	readers.Add(1)
+	go pump(stderr, "stderr")
+
+	waitDone := make(chan error, 1)
+	go func() {
+		readers.Wait()
+		waitDone <- cmd.Wait()
+	}()
+	return waitDone
 }
 
 // stopGroup interrupts a process group, waits up to grace for it to end,

@@ -31,6 +31,4 @@ var allowed = map[string]bool{
 	"sandbox/postgres.go StartPostgres":                  true,
 	"session/resume.go Resume":                           true,
 	"session/verify.go verify":                           true,
-	"target/command.go Run":                              true,
-	"target/glob.go MatchGlob":                           true,
 }
