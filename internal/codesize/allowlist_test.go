@@ -25,7 +25,6 @@ var allowed = map[string]bool{
 	"cmd/steady/run.go runIncident":                      true,
 	"cmd/steady/serve.go openServed":                     true,
 	"discover/map.go mapper.shift":                       true,
-	"profile/profile.go Profile.Validate":                true,
 	"runbook/frontmatter.go parseFrontMatter":            true,
 	"runbook/parse.go parse.causes":                      true,
 	"sandbox/postgres.go StartPostgres":                  true,
