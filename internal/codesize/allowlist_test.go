@@ -25,8 +25,6 @@ var allowed = map[string]bool{
 	"cmd/steady/run.go runIncident":                      true,
 	"cmd/steady/serve.go openServed":                     true,
 	"discover/map.go mapper.shift":                       true,
-	"runbook/frontmatter.go parseFrontMatter":            true,
-	"runbook/parse.go parse.causes":                      true,
 	"sandbox/postgres.go StartPostgres":                  true,
 	"session/resume.go Resume":                           true,
 	"session/verify.go verify":                           true,
