@@ -26,6 +26,4 @@ var allowed = map[string]bool{
 	"cmd/steady/serve.go openServed":                     true,
 	"discover/map.go mapper.shift":                       true,
 	"sandbox/postgres.go StartPostgres":                  true,
-	"session/resume.go Resume":                           true,
-	"session/verify.go verify":                           true,
 }
