@@ -25,5 +25,4 @@ var allowed = map[string]bool{
 	"cmd/steady/run.go runIncident":                      true,
 	"cmd/steady/serve.go openServed":                     true,
 	"discover/map.go mapper.shift":                       true,
-	"sandbox/postgres.go StartPostgres":                  true,
 }
