@@ -24,5 +24,4 @@ var allowed = map[string]bool{
 	"cmd/steady/reportcmd.go newReportCmd":               true,
 	"cmd/steady/run.go runIncident":                      true,
 	"cmd/steady/serve.go openServed":                     true,
-	"discover/map.go mapper.shift":                       true,
 }
