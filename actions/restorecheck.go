@@ -302,19 +302,9 @@ func (r restoreCheckAction) Execute(ctx context.Context, env *Env, plan *Plan, o
 			return *o
 		}
 	}
-	restored, err := countRows(ctx, withDBName(cfg.DB, scratch), sqls[1])
+	counts, err := countRestored(ctx, env, out, scratch, sqls[1], splitComma(plan.Facts[factCount]))
 	if err != nil {
 		return fail(Failed, "the backup restored but its tables could not be counted", err)
-	}
-	live, liveErr := countRows(ctx, cfg.DB, sqls[1])
-	var counts []string
-	for _, tb := range splitComma(plan.Facts[factCount]) {
-		l := "?"
-		if liveErr == nil {
-			l = strconv.FormatInt(live[tb], 10)
-		}
-		say(env, out, "%s: %d rows restored (live now: %s)", tb, restored[tb], l)
-		counts = append(counts, fmt.Sprintf("%s=%d", tb, restored[tb]))
 	}
 	drop()
 	if !dropped {
@@ -329,6 +319,28 @@ func (r restoreCheckAction) Execute(ctx context.Context, env *Env, plan *Plan, o
 			"rows": strings.Join(counts, ","), "restored": "true",
 		},
 	}
+}
+
+// countRestored counts the rows of each table restored into the scratch
+// database, beside the live database's count, and returns them as
+// "table=rows".
+func countRestored(ctx context.Context, env *Env, out Output, scratch, countSQL string, tables []string) ([]string, error) {
+	db := env.Target.Config().DB
+	restored, err := countRows(ctx, withDBName(db, scratch), countSQL)
+	if err != nil {
+		return nil, err
+	}
+	live, liveErr := countRows(ctx, db, countSQL)
+	var counts []string
+	for _, tb := range tables {
+		l := "?"
+		if liveErr == nil {
+			l = strconv.FormatInt(live[tb], 10)
+		}
+		say(env, out, "%s: %d rows restored (live now: %s)", tb, restored[tb], l)
+		counts = append(counts, fmt.Sprintf("%s=%d", tb, restored[tb]))
+	}
+	return counts, nil
 }
 
 // sqlSteps returns the texts of the plan's SQL steps, in order.
