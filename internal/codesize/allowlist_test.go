@@ -6,7 +6,4 @@ var allowed = map[string]bool{
 	"actions/recalculate.go recalcScopes":              true,
 	"actions/recalculate.go recalculateAction.Execute": true,
 	"actions/recalculate.go recalculateAction.Plan":    true,
-	"bench/dataset.go Build":                           true,
-	"bench/dataset.go generate":                        true,
-	"bench/report.go Report.Markdown":                  true,
 }
