@@ -151,7 +151,43 @@ func (b backupAction) Plan(ctx context.Context, env *Env, params map[string]stri
 		plan.Summary = "auto: " + choice.why + ". " + plan.Summary
 		plan.Alternatives = choice.alternatives
 	}
+	if err := plan.setPayload(backupPayloadFrom(plan.Facts)); err != nil {
+		return nil, err
+	}
 	return plan, nil
+}
+
+// backupPayload is what Execute reads back of a backup plan, whichever its
+// mode.
+type backupPayload struct {
+	Mode     string `json:"mode"`
+	Database string `json:"database"`
+	// A dump's file, the directory it is in and its format; a scoped
+	// dump's tables and the migrations it covers.
+	Path       string   `json:"path,omitempty"`
+	Dir        string   `json:"dir,omitempty"`
+	Format     string   `json:"format,omitempty"`
+	Tables     []string `json:"tables,omitempty"`
+	Migrations []string `json:"migrations,omitempty"`
+	// A restore point's name and the base backup found for it.
+	PointName string `json:"restore_point,omitempty"`
+	BaseFound string `json:"base_backup,omitempty"`
+	// Stanza is pgBackRest's.
+	Stanza string `json:"stanza,omitempty"`
+}
+
+// backupPayloadFrom gathers what the mode's planner recorded in the facts
+// shown to the operator; it reads a plan journaled before payloads too.
+func backupPayloadFrom(f map[string]string) backupPayload {
+	return backupPayload{Mode: f[factMode], Database: f[factDatabase], Path: f[factPath], Dir: f[factDir], Format: f[factFormat],
+		Tables: splitComma(f[factTables]), Migrations: splitComma(f[factMigrations]),
+		PointName: f[factPointName], BaseFound: f[factBaseFound], Stanza: f[factStanza]}
+}
+
+// backupPayloadOf reads a backup plan's payload, or, for a plan journaled
+// before payloads, its facts.
+func backupPayloadOf(plan *Plan) (backupPayload, error) {
+	return payloadOr(plan, backupPayloadFrom)
 }
 
 // planDump plans a dump into a new file of the backup directory: the whole
@@ -410,20 +446,24 @@ func backupPreconditions(mode, dir, path string, need int64, scoped bool) []Prec
 
 // Execute implements Action.
 func (b backupAction) Execute(ctx context.Context, env *Env, plan *Plan, out Output) Outcome {
-	switch plan.Facts[factMode] {
-	case modeRestorePoint:
-		return executeRestorePoint(ctx, env, plan, out)
-	case modePgBackRest:
-		return executePgBackRest(ctx, env, plan, out)
+	pl, err := backupPayloadOf(plan)
+	if err != nil {
+		return Outcome{Status: Failed, ExitCode: -1, Summary: "cannot read the plan; nothing was backed up: plan the backup again", Error: err.Error()}
 	}
-	return executeDump(ctx, env, plan, out)
+	switch pl.Mode {
+	case modeRestorePoint:
+		return executeRestorePoint(ctx, env, plan, pl, out)
+	case modePgBackRest:
+		return executePgBackRest(ctx, env, plan, pl, out)
+	}
+	return executeDump(ctx, env, plan, pl, out)
 }
 
 // executeDump carries out a planned dump: into .partial, read back whole,
 // then named, hashed and recorded.
-func executeDump(ctx context.Context, env *Env, plan *Plan, out Output) Outcome {
-	d := &dumpRun{env: env, out: out, plan: plan, started: time.Now(),
-		path: plan.Facts[factPath], mode: plan.Facts[factMode], db: plan.Facts[factDatabase], dir: plan.Facts[factDir], format: plan.Facts[factFormat]}
+func executeDump(ctx context.Context, env *Env, plan *Plan, pl backupPayload, out Output) Outcome {
+	d := &dumpRun{env: env, out: out, plan: plan, started: time.Now(), pl: pl,
+		path: pl.Path, mode: pl.Mode, db: pl.Database, dir: pl.Dir, format: pl.Format}
 	d.scoped = d.mode == modeScoped
 	if d.path == "" || d.dir == "" {
 		return d.fail(Failed, "the plan names no backup file: plan the backup again", nil)
@@ -451,6 +491,7 @@ type dumpRun struct {
 	env     *Env
 	out     Output
 	plan    *Plan
+	pl      backupPayload
 	started time.Time
 	// What the plan names.
 	path, mode, db, dir, format string
@@ -486,7 +527,7 @@ func (d *dumpRun) recheck(ctx context.Context) *Outcome {
 	t := d.env.Target
 	var err error
 	if d.scoped {
-		d.need, err = relationsSize(ctx, t, splitComma(d.plan.Facts[factTables]))
+		d.need, err = relationsSize(ctx, t, d.pl.Tables)
 	} else {
 		d.need, err = databaseSize(ctx, t)
 	}
@@ -612,7 +653,7 @@ func (d *dumpRun) verifyArchive(ctx context.Context, list, read string) *Outcome
 		return o
 	}
 	if d.scoped {
-		if missing := toc.missingData(splitComma(d.plan.Facts[factTables])); len(missing) > 0 {
+		if missing := toc.missingData(d.pl.Tables); len(missing) > 0 {
 			return d.failed(Failed, "the backup did not verify: the archive holds no data of "+strings.Join(missing, ", ")+"; "+d.writing+" is kept for inspection but is NOT a verified backup", nil)
 		}
 	}
@@ -641,10 +682,10 @@ func (d *dumpRun) outcome() Outcome {
 		ArtefactFormat: d.format, "entries": strconv.Itoa(d.entries), ArtefactSourceBytes: strconv.FormatInt(d.need, 10),
 	}
 	if d.scoped {
-		facts := d.plan.Facts
-		art[ArtefactTables] = facts[factTables]
-		art[ArtefactMigrations] = facts[factMigrations]
-		what = fmt.Sprintf("scoped backup of %s (%s; covers %s)", d.db, facts[factTables], facts[factMigrations])
+		tables, migrations := strings.Join(d.pl.Tables, ","), strings.Join(d.pl.Migrations, ",")
+		art[ArtefactTables] = tables
+		art[ArtefactMigrations] = migrations
+		what = fmt.Sprintf("scoped backup of %s (%s; covers %s)", d.db, tables, migrations)
 	}
 	return Outcome{
 		Status:    Succeeded,

@@ -93,17 +93,14 @@ type acceptedLoss struct {
 // flushPayloadOf reads a flush plan's payload, or, for a plan journaled
 // before payloads, its facts.
 func flushPayloadOf(plan *Plan) (flushPayload, error) {
-	var pl flushPayload
-	if ok, err := plan.readPayload(&pl); ok || err != nil {
-		return pl, err
-	}
-	pl.Mode = plan.Facts[factFlushMode]
-	if p := plan.Facts[factPatterns]; p != "" {
-		pl.Patterns = strings.Split(p, "\n")
-	}
-	pl.Keys = factInt(plan, factKeys)
-	pl.Accepted = acceptedLoss{Queued: factInt(plan, factLoseQueued), Unacked: factInt(plan, factLoseUnack), Results: factInt(plan, factLoseResult)}
-	return pl, nil
+	return payloadOr(plan, func(f map[string]string) flushPayload {
+		pl := flushPayload{Mode: f[factFlushMode], Keys: factInt(f, factKeys),
+			Accepted: acceptedLoss{Queued: factInt(f, factLoseQueued), Unacked: factInt(f, factLoseUnack), Results: factInt(f, factLoseResult)}}
+		if p := f[factPatterns]; p != "" {
+			pl.Patterns = strings.Split(p, "\n")
+		}
+		return pl
+	})
 }
 
 // Plan implements Action: decide the mode, count the keys it deletes, then
@@ -593,8 +590,9 @@ func (l celeryLoss) warnings(queue string) []string {
 	return out
 }
 
-func factInt(p *Plan, key string) int64 {
-	n, _ := strconv.ParseInt(p.Facts[key], 10, 64)
+// factInt reads a fact that is a number; 0 when it is not.
+func factInt(facts map[string]string, key string) int64 {
+	n, _ := strconv.ParseInt(facts[key], 10, 64)
 	return n
 }
 

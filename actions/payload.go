@@ -26,3 +26,13 @@ func (p *Plan) readPayload(v any) (bool, error) {
 	}
 	return true, nil
 }
+
+// payloadOr reads the plan's payload as a T or, for a plan journaled before
+// payloads, makes the T from its facts with legacy.
+func payloadOr[T any](plan *Plan, legacy func(facts map[string]string) T) (T, error) {
+	var pl T
+	if ok, err := plan.readPayload(&pl); ok || err != nil {
+		return pl, err
+	}
+	return legacy(plan.Facts), nil
+}

@@ -36,15 +36,7 @@ func TestFlushPayloadRoundTrip(t *testing.T) {
 	if err := plan.setPayload(want); err != nil {
 		t.Fatal(err)
 	}
-	b, err := json.Marshal(plan)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var back Plan
-	if err := json.Unmarshal(b, &back); err != nil {
-		t.Fatal(err)
-	}
-	got, err := flushPayloadOf(&back)
+	got, err := flushPayloadOf(throughJournal(t, plan))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,4 +51,60 @@ func TestFlushPayloadUnreadable(t *testing.T) {
 	if _, err := flushPayloadOf(plan); err == nil {
 		t.Error("a payload of the wrong shape was read without an error")
 	}
+}
+
+// Repair and restore-rehearsal plans journaled before payloads read the
+// same from their facts as a new plan reads from its payload.
+func TestPayloadsOfOlderJournalsPlans(t *testing.T) {
+	repair := &Plan{Action: "repair-lost-updates", Facts: map[string]string{factDatabase: "app", "mode": repairSQL, "undo": "UPDATE x;"}}
+	if got, err := repairPayloadOf(repair); err != nil || got != (repairPayload{Mode: repairSQL, Undo: "UPDATE x;"}) {
+		t.Errorf("repair payload of an older plan = %+v, %v", got, err)
+	}
+	check := &Plan{Action: "restore-check", Facts: map[string]string{factDatabase: "app", factMode: modeScoped, factBackup: "/b/app.dump",
+		factScratch: "steady_check_x", factCount: "config_shift,config_auditlog", "toc_list": "/tmp/x.list"}}
+	want := restoreCheckPayload{Mode: modeScoped, Database: "app", Backup: "/b/app.dump", Scratch: "steady_check_x",
+		Count: []string{"config_shift", "config_auditlog"}, TOCList: "/tmp/x.list"}
+	if got, err := restoreCheckPayloadOf(check); err != nil || !reflect.DeepEqual(got, want) {
+		t.Errorf("restore-check payload of an older plan = %+v, %v; want %+v", got, err, want)
+	}
+	if err := check.setPayload(restoreCheckPayload{Mode: modePgBackRest, Path: "/tmp/r"}); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := restoreCheckPayloadOf(check); got.Mode != modePgBackRest || got.Path != "/tmp/r" || got.Scratch != "" {
+		t.Errorf("a payload is read before the facts: got %+v", got)
+	}
+}
+
+// A backup plan journaled before payloads reads its mode's parameters from
+// its facts, as a new plan's payload holds them.
+func TestBackupPayloadOfAnOlderJournalsPlan(t *testing.T) {
+	facts := map[string]string{factMode: modeScoped, factDatabase: "app", factPath: "/b/app-scoped.dump", factDir: "/b",
+		factFormat: formatCustom, factTables: "public.config_shift,public.config_auditlog", factMigrations: "config.0003_shift_constraints"}
+	want := backupPayload{Mode: modeScoped, Database: "app", Path: "/b/app-scoped.dump", Dir: "/b", Format: formatCustom,
+		Tables: []string{"public.config_shift", "public.config_auditlog"}, Migrations: []string{"config.0003_shift_constraints"}}
+	old := &Plan{Action: "backup", Facts: facts}
+	if got, err := backupPayloadOf(old); err != nil || !reflect.DeepEqual(got, want) {
+		t.Errorf("payload of an older plan = %+v, %v; want %+v", got, err, want)
+	}
+	plan := &Plan{Action: "backup", Facts: map[string]string{factMode: modePgDump}}
+	if err := plan.setPayload(want); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := backupPayloadOf(throughJournal(t, plan)); err != nil || !reflect.DeepEqual(got, want) {
+		t.Errorf("payload after the journal = %+v, %v; want %+v", got, err, want)
+	}
+}
+
+// throughJournal is the plan as a journal gives it back.
+func throughJournal(t *testing.T, plan *Plan) *Plan {
+	t.Helper()
+	b, err := json.Marshal(plan)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back Plan
+	if err := json.Unmarshal(b, &back); err != nil {
+		t.Fatal(err)
+	}
+	return &back
 }

@@ -129,6 +129,9 @@ func (r repairAction) Plan(ctx context.Context, env *Env, params map[string]stri
 		plan.Steps = append(plan.Steps, steps...)
 		plan.Facts["undo"] = undo
 	}
+	if err := plan.setPayload(repairPayload{Mode: mode, Undo: plan.Facts["undo"]}); err != nil {
+		return nil, err
+	}
 	plan.Steps = append(plan.Steps, Step{Kind: StepProbe, Text: "audit-concurrency", Note: "re-run afterwards: the values restored?"})
 	plan.Preconditions = []Precondition{repairBackup(env, db, pf.Shift.Table)}
 	backup := "none"
@@ -320,9 +323,13 @@ func (r repairAction) Execute(ctx context.Context, env *Env, plan *Plan, out Out
 	if len(plan.Repairs) == 0 {
 		return Outcome{Status: Failed, ExitCode: -1, Summary: "the plan restores nothing: plan again"}
 	}
+	pl, err := repairPayloadOf(plan)
+	if err != nil {
+		return Outcome{Status: Failed, ExitCode: -1, Summary: "cannot read the plan; nothing was restored: plan again", Error: err.Error()}
+	}
 	var o Outcome
-	if plan.Facts["mode"] == repairSQL {
-		o = r.bySQL(ctx, env, plan, out)
+	if pl.Mode == repairSQL {
+		o = r.bySQL(ctx, env, plan, pl.Undo, out)
 	} else {
 		o = r.byApp(ctx, env, plan, out)
 	}
@@ -334,7 +341,7 @@ func (r repairAction) Execute(ctx context.Context, env *Env, plan *Plan, out Out
 }
 
 // bySQL runs the plan's UPDATEs in one transaction.
-func (r repairAction) bySQL(ctx context.Context, env *Env, plan *Plan, out Output) Outcome {
+func (r repairAction) bySQL(ctx context.Context, env *Env, plan *Plan, undo string, out Output) Outcome {
 	t := env.Target
 	fail := func(summary string, err error) Outcome {
 		o := Outcome{Status: Failed, ExitCode: 1, Summary: summary}
@@ -385,7 +392,23 @@ func (r repairAction) bySQL(ctx context.Context, env *Env, plan *Plan, out Outpu
 		return fail("the commit failed; nothing was restored", err)
 	}
 	return Outcome{Status: Succeeded, Summary: fmt.Sprintf("restored %s by SQL in one transaction", plural(int64(len(stmts)), "value", "values")),
-		Artefacts: map[string]string{"restored": strconv.Itoa(len(stmts)), "before": beforeImage(plan.Repairs), "undo": plan.Facts["undo"]}}
+		Artefacts: map[string]string{"restored": strconv.Itoa(len(stmts)), "before": beforeImage(plan.Repairs), "undo": undo}}
+}
+
+// repairPayload is what Execute reads back of a repair plan.
+type repairPayload struct {
+	// Mode is app or sql.
+	Mode string `json:"mode"`
+	// Undo are the statements that put back what an SQL repair changed.
+	Undo string `json:"undo,omitempty"`
+}
+
+// repairPayloadOf reads a repair plan's payload, or, for a plan journaled
+// before payloads, its facts.
+func repairPayloadOf(plan *Plan) (repairPayload, error) {
+	return payloadOr(plan, func(f map[string]string) repairPayload {
+		return repairPayload{Mode: f["mode"], Undo: f["undo"]}
+	})
 }
 
 // beforeImage is what the rows held before the repair.
