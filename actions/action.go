@@ -2,6 +2,7 @@ package actions
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"sort"
@@ -82,6 +83,10 @@ type Plan struct {
 	Basis map[string]string `json:"basis,omitempty"`
 	// Params are the parameters the plan was made with.
 	Params map[string]string `json:"params,omitempty"`
+	// Payload is what Execute reads back of the plan: the action's own typed
+	// parameters, JSON-encoded (see setPayload). Plans journaled before it
+	// existed carry them in Facts, which each action still reads.
+	Payload json.RawMessage `json:"payload,omitempty"`
 	// Scopes are the clinicians and periods a recalculation covers.
 	Scopes []probes.Scope `json:"scopes,omitempty"`
 	// Repairs are the lost values a repair restores, each with the value

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"io/fs"
 	"os"
@@ -152,7 +153,43 @@ func (b backupAction) Plan(ctx context.Context, env *Env, params map[string]stri
 		plan.Summary = "auto: " + choice.why + ". " + plan.Summary
 		plan.Alternatives = choice.alternatives
 	}
+	if err := plan.setPayload(backupPayloadFrom(plan.Facts)); err != nil {
+		return nil, err
+	}
 	return plan, nil
+}
+
+// backupPayload is what Execute reads back of a backup plan, whichever its
+// mode.
+type backupPayload struct {
+	Mode     string `json:"mode"`
+	Database string `json:"database"`
+	// A dump's file, the directory it is in and its format; a scoped
+	// dump's tables and the migrations it covers.
+	Path       string   `json:"path,omitempty"`
+	Dir        string   `json:"dir,omitempty"`
+	Format     string   `json:"format,omitempty"`
+	Tables     []string `json:"tables,omitempty"`
+	Migrations []string `json:"migrations,omitempty"`
+	// A restore point's name and the base backup found for it.
+	PointName string `json:"restore_point,omitempty"`
+	BaseFound string `json:"base_backup,omitempty"`
+	// Stanza is pgBackRest's.
+	Stanza string `json:"stanza,omitempty"`
+}
+
+// backupPayloadFrom gathers what the mode's planner recorded in the facts
+// shown to the operator; it reads a plan journaled before payloads too.
+func backupPayloadFrom(f map[string]string) backupPayload {
+	return backupPayload{Mode: f[factMode], Database: f[factDatabase], Path: f[factPath], Dir: f[factDir], Format: f[factFormat],
+		Tables: splitComma(f[factTables]), Migrations: splitComma(f[factMigrations]),
+		PointName: f[factPointName], BaseFound: f[factBaseFound], Stanza: f[factStanza]}
+}
+
+// backupPayloadOf reads a backup plan's payload, or, for a plan journaled
+// before payloads, its facts.
+func backupPayloadOf(plan *Plan) (backupPayload, error) {
+	return payloadOr(plan, backupPayloadFrom)
 }
 
 // planDump plans a dump into a new file of the backup directory: the whole
@@ -165,30 +202,7 @@ func planDump(env *Env, plan *Plan, mode string, dbSize int64, sc *scope) error 
 	if err != nil {
 		return fmt.Errorf("backup directory %q: %w", cfg.BackupDir, err)
 	}
-	now := plan.Created
-	format := formatCustom
-	ext := ".dump"
-	switch {
-	case mode == modeDumpdata:
-		format, ext = formatJSON, ".json"
-	case sc != nil && sc.parallel() > 1:
-		format, ext = formatDirectory, ".dir"
-	}
-	// A second backup within the same second gets a numbered name rather
-	// than a refusal; Execute's O_EXCL still guards against a race.
-	base := unsafeName.ReplaceAllString(db, "_") + "-" + now.Format("20060102T150405Z")
-	if sc != nil {
-		base += "-scoped"
-	}
-	path := filepath.Join(dir, base+ext)
-	for n := 2; n < 100; n++ {
-		if _, err := os.Lstat(path); err != nil {
-			if _, err := os.Lstat(partialPath(path)); err != nil {
-				break
-			}
-		}
-		path = filepath.Join(dir, fmt.Sprintf("%s-%d%s", base, n, ext))
-	}
+	path, format := backupPath(db, dir, plan.Created, mode, sc)
 	plan.Facts[factPath], plan.Facts[factDir], plan.Facts[factFormat] = path, dir, format
 	need := dbSize
 	switch mode {
@@ -197,31 +211,7 @@ func planDump(env *Env, plan *Plan, mode string, dbSize int64, sc *scope) error 
 		if err != nil {
 			return err
 		}
-		partial := partialPath(path)
-		list := Step{Kind: StepCommand, Text: pgRestoreListLine(partial), Note: "reads the archive's table of contents back and counts its entries"}
-		if sc != nil {
-			list.Note += "; every table of the scope must have its data in it"
-		}
-		if format == formatDirectory {
-			dump := Step{Kind: StepCommand, Text: pgDumpLine(partial, conn, format, sc),
-				Note: fmt.Sprintf("directory format, %d tables dumped in parallel, into a new directory named .partial until it is proven whole; the password goes in PGPASSWORD, never on the command line", sc.parallel())}
-			plan.Steps = []Step{dump, list,
-				{Kind: StepCommand, Text: pgRestoreReadLine(partial), Note: "reads every entry's data back (the table of contents alone passes on a cut-short file): a truncated or corrupt archive fails here; " +
-					"then it is renamed to " + filepath.Base(path) + " (never over an existing file), and its size and sha256 are recorded"},
-			}
-		} else {
-			// One pass: what pg_dump writes goes into the file and, at the
-			// same time, into pg_restore, which reads every entry back; the
-			// dump is on the critical path to the fix, and reading it back
-			// afterwards would double the wait.
-			plan.Steps = []Step{
-				{Kind: StepCommand, Text: pgDumpLine("", conn, format, sc),
-					Note: "custom format at zlib's fastest level (measured on 1.3 GiB: a third of the default level's time, a fifth more bytes); its output is written to " + partial +
-						" (a new file, O_EXCL, its sha256 taken as it is written) and read back at the same time by the next command; the password goes in PGPASSWORD, never on the command line"},
-				{Kind: StepCommand, Text: pgRestoreStreamLine, Note: "reads the dump as pg_dump writes it, every entry's data decompressed: a cut-short or corrupt archive fails here"},
-				{Kind: StepCommand, Text: list.Text, Note: list.Note + ", from the file as written; then it is renamed to " + filepath.Base(path) + " (never over an existing file)"},
-			}
-		}
+		plan.Steps = pgDumpSteps(path, conn, format, sc)
 		plan.Summary = fmt.Sprintf("pg_dump of %s into %s, verified by reading the whole archive back (database %s", db, path, humanBytes(dbSize))
 		if sc != nil {
 			need = sc.bytes
@@ -245,6 +235,65 @@ func planDump(env *Env, plan *Plan, mode string, dbSize int64, sc *scope) error 
 		plan.Facts["free_bytes"] = strconv.FormatInt(sp.free, 10)
 	}
 	return nil
+}
+
+// backupPath is a new file in dir for the backup and its format: a custom
+// archive, a directory when the scope is dumped in parallel, JSON for
+// dumpdata. A second backup within the same second gets a numbered name
+// rather than a refusal; Execute's O_EXCL still guards against a race.
+func backupPath(db, dir string, now time.Time, mode string, sc *scope) (path, format string) {
+	format = formatCustom
+	ext := ".dump"
+	switch {
+	case mode == modeDumpdata:
+		format, ext = formatJSON, ".json"
+	case sc != nil && sc.parallel() > 1:
+		format, ext = formatDirectory, ".dir"
+	}
+	base := unsafeName.ReplaceAllString(db, "_") + "-" + now.Format("20060102T150405Z")
+	if sc != nil {
+		base += "-scoped"
+	}
+	path = filepath.Join(dir, base+ext)
+	for n := 2; n < 100; n++ {
+		if _, err := os.Lstat(path); err != nil {
+			if _, err := os.Lstat(partialPath(path)); err != nil {
+				break
+			}
+		}
+		path = filepath.Join(dir, fmt.Sprintf("%s-%d%s", base, n, ext))
+	}
+	return path, format
+}
+
+// pgDumpSteps are pg_dump's and pg_restore's commands: a directory dumped
+// in parallel and then read back, or one pass where pg_restore reads the
+// dump as it is written.
+func pgDumpSteps(path, conn, format string, sc *scope) []Step {
+	partial := partialPath(path)
+	list := Step{Kind: StepCommand, Text: pgRestoreListLine(partial), Note: "reads the archive's table of contents back and counts its entries"}
+	if sc != nil {
+		list.Note += "; every table of the scope must have its data in it"
+	}
+	if format == formatDirectory {
+		dump := Step{Kind: StepCommand, Text: pgDumpLine(partial, conn, format, sc),
+			Note: fmt.Sprintf("directory format, %d tables dumped in parallel, into a new directory named .partial until it is proven whole; the password goes in PGPASSWORD, never on the command line", sc.parallel())}
+		return []Step{dump, list,
+			{Kind: StepCommand, Text: pgRestoreReadLine(partial), Note: "reads every entry's data back (the table of contents alone passes on a cut-short file): a truncated or corrupt archive fails here; " +
+				"then it is renamed to " + filepath.Base(path) + " (never over an existing file), and its size and sha256 are recorded"},
+		}
+	}
+	// One pass: what pg_dump writes goes into the file and, at the same
+	// time, into pg_restore, which reads every entry back; the dump is on
+	// the critical path to the fix, and reading it back afterwards would
+	// double the wait.
+	return []Step{
+		{Kind: StepCommand, Text: pgDumpLine("", conn, format, sc),
+			Note: "custom format at zlib's fastest level (measured on 1.3 GiB: a third of the default level's time, a fifth more bytes); its output is written to " + partial +
+				" (a new file, O_EXCL, its sha256 taken as it is written) and read back at the same time by the next command; the password goes in PGPASSWORD, never on the command line"},
+		{Kind: StepCommand, Text: pgRestoreStreamLine, Note: "reads the dump as pg_dump writes it, every entry's data decompressed: a cut-short or corrupt archive fails here"},
+		{Kind: StepCommand, Text: list.Text, Note: list.Note + ", from the file as written; then it is renamed to " + filepath.Base(path) + " (never over an existing file)"},
+	}
 }
 
 // Dump formats.
@@ -399,186 +448,251 @@ func backupPreconditions(mode, dir, path string, need int64, scoped bool) []Prec
 
 // Execute implements Action.
 func (b backupAction) Execute(ctx context.Context, env *Env, plan *Plan, out Output) Outcome {
-	switch plan.Facts[factMode] {
-	case modeRestorePoint:
-		return executeRestorePoint(ctx, env, plan, out)
-	case modePgBackRest:
-		return executePgBackRest(ctx, env, plan, out)
+	pl, err := backupPayloadOf(plan)
+	if err != nil {
+		return Outcome{Status: Failed, ExitCode: -1, Summary: "cannot read the plan; nothing was backed up: plan the backup again", Error: err.Error()}
 	}
-	return executeDump(ctx, env, plan, out)
+	switch pl.Mode {
+	case modeRestorePoint:
+		return executeRestorePoint(ctx, env, plan, pl, out)
+	case modePgBackRest:
+		return executePgBackRest(ctx, env, plan, pl, out)
+	}
+	return executeDump(ctx, env, plan, pl, out)
 }
 
 // executeDump carries out a planned dump: into .partial, read back whole,
 // then named, hashed and recorded.
-func executeDump(ctx context.Context, env *Env, plan *Plan, out Output) Outcome {
-	started := time.Now()
-	t := env.Target
-	path, mode, db, dir := plan.Facts[factPath], plan.Facts[factMode], plan.Facts[factDatabase], plan.Facts[factDir]
-	format := plan.Facts[factFormat]
-	scoped := mode == modeScoped
-	fail := func(status OutcomeStatus, summary string, err error) Outcome {
-		o := Outcome{Status: status, ExitCode: -1, Summary: summary, Duration: time.Since(started)}
-		if err != nil {
-			o.Error = t.Scrubber.Scrub(err.Error())
-		}
-		return o
+func executeDump(ctx context.Context, env *Env, plan *Plan, pl backupPayload, out Output) Outcome {
+	d := &dumpRun{env: env, out: out, plan: plan, started: time.Now(), pl: pl,
+		path: pl.Path, mode: pl.Mode, db: pl.Database, dir: pl.Dir, format: pl.Format}
+	d.scoped = d.mode == modeScoped
+	if d.path == "" || d.dir == "" {
+		return d.fail(Failed, "the plan names no backup file: plan the backup again", nil)
 	}
-	if path == "" || dir == "" {
-		return fail(Failed, "the plan names no backup file: plan the backup again", nil)
+	if o := d.recheck(ctx); o != nil {
+		return *o
 	}
-	// The plan may be old: measure what will be dumped and the disk again.
-	var need int64
+	if o := d.create(); o != nil {
+		return *o
+	}
+	if d.file != nil {
+		defer d.file.Close()
+	}
+	if o := d.dump(ctx); o != nil {
+		return *o
+	}
+	if o := d.verify(ctx); o != nil {
+		return *o
+	}
+	return d.outcome()
+}
+
+// dumpRun is one run of a pg_dump or dumpdata backup plan.
+type dumpRun struct {
+	env     *Env
+	out     Output
+	plan    *Plan
+	pl      backupPayload
+	started time.Time
+	// What the plan names.
+	path, mode, db, dir, format string
+	scoped                      bool
+	need                        int64    // bytes of what is dumped, measured again
+	writing                     string   // the .partial file or directory, or the final file for dumpdata
+	file                        *os.File // the new file, for a dump streamed into it
+	lines                       []string // the plan's commands
+	streamed                    bool     // pg_restore reads the dump as pg_dump writes it
+	sum                         string   // sha256 of the backup
+	size                        int64
+	entries                     int
+}
+
+// fail is an outcome of a run that did not end in a verified backup.
+func (d *dumpRun) fail(status OutcomeStatus, summary string, err error) Outcome {
+	o := Outcome{Status: status, ExitCode: -1, Summary: summary, Duration: time.Since(d.started)}
+	if err != nil {
+		o.Error = d.env.Target.Scrubber.Scrub(err.Error())
+	}
+	return o
+}
+
+// failed is fail as a pointer, for the steps that stop the run.
+func (d *dumpRun) failed(status OutcomeStatus, summary string, err error) *Outcome {
+	o := d.fail(status, summary, err)
+	return &o
+}
+
+// recheck measures what will be dumped and the disk again (the plan may be
+// old), and creates the backup directory.
+func (d *dumpRun) recheck(ctx context.Context) *Outcome {
+	t := d.env.Target
 	var err error
-	if scoped {
-		need, err = relationsSize(ctx, t, splitComma(plan.Facts[factTables]))
+	if d.scoped {
+		d.need, err = relationsSize(ctx, t, d.pl.Tables)
 	} else {
-		need, err = databaseSize(ctx, t)
+		d.need, err = databaseSize(ctx, t)
 	}
 	if err != nil {
-		return fail(Failed, "could not read the size of what is to be dumped", err)
+		return d.failed(Failed, "could not read the size of what is to be dumped", err)
 	}
-	if refused := refusedNow(env, backupPreconditions(mode, dir, path, need, scoped)); refused != nil {
-		refused.Duration = time.Since(started)
-		return *refused
+	if refused := refusedNow(d.env, backupPreconditions(d.mode, d.dir, d.path, d.need, d.scoped)); refused != nil {
+		refused.Duration = time.Since(d.started)
+		return refused
 	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return fail(Failed, "could not create the backup directory "+dir, err)
+	if err := os.MkdirAll(d.dir, 0o700); err != nil {
+		return d.failed(Failed, "could not create the backup directory "+d.dir, err)
 	}
-	// The dump goes to what the plan names: the .partial file (or
-	// directory) for pg_dump, renamed once proven whole; the final file
-	// for dumpdata.
-	writing := path
-	if mode != modeDumpdata {
-		writing = partialPath(path)
+	return nil
+}
+
+// create creates what the dump goes to: the .partial file (or directory)
+// for pg_dump, renamed once proven whole; the final file for dumpdata. It
+// is always new: nothing there before is ever written into.
+func (d *dumpRun) create() *Outcome {
+	d.writing = d.path
+	if d.mode != modeDumpdata {
+		d.writing = partialPath(d.path)
 	}
-	var file *os.File // the new file, for a dump streamed into it
-	if format == formatDirectory {
-		// Mkdir fails on an existing name: nothing is ever written into a
-		// directory that was there before. pg_dump fills an empty one.
+	writing := d.writing
+	if d.format == formatDirectory {
+		// Mkdir fails on an existing name. pg_dump fills an empty one.
 		if err := os.Mkdir(writing, 0o700); err != nil {
 			if errors.Is(err, fs.ErrExist) {
-				return fail(Refused, "refused: "+writing+" exists already and is never overwritten; plan again for a new file name", nil)
+				return d.failed(Refused, "refused: "+writing+" exists already and is never overwritten; plan again for a new file name", nil)
 			}
-			return fail(Failed, "could not create "+writing, err)
+			return d.failed(Failed, "could not create "+writing, err)
 		}
-		say(env, out, "created %s (new directory, mode 0700)", writing)
-	} else {
-		// O_EXCL: a file that appeared since the plan is never overwritten.
-		f, err := os.OpenFile(writing, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-		if err != nil {
-			if errors.Is(err, fs.ErrExist) {
-				return fail(Refused, "refused: "+writing+" exists already and is never overwritten; plan again for a new file name", nil)
-			}
-			return fail(Failed, "could not create "+writing, err)
-		}
-		defer f.Close()
-		file = f
-		say(env, out, "created %s (new file, mode 0600)", writing)
+		say(d.env, d.out, "created %s (new directory, mode 0700)", writing)
+		return nil
 	}
+	// O_EXCL: a file that appeared since the plan is never overwritten.
+	f, err := os.OpenFile(writing, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return d.failed(Refused, "refused: "+writing+" exists already and is never overwritten; plan again for a new file name", nil)
+		}
+		return d.failed(Failed, "could not create "+writing, err)
+	}
+	d.file = f
+	say(d.env, d.out, "created %s (new file, mode 0600)", writing)
+	return nil
+}
 
-	cfg := t.Config()
-	lines := commandSteps(plan)
+// dump runs the dump command: streamed into the new file and read back at
+// once, or run on its own. An incomplete dump must not lie around looking
+// like a backup: it is removed.
+func (d *dumpRun) dump(ctx context.Context) *Outcome {
+	cfg := d.env.Target.Config()
+	d.lines = commandSteps(d.plan)
 	var dumpEnv []string
 	dumpDir := ""
-	if mode == modeDumpdata {
+	if d.mode == modeDumpdata {
 		dumpDir = cfg.Django.Dir
 	} else {
 		_, dumpEnv, _ = libpqConn(cfg.DB)
 	}
-	if len(lines) == 0 {
-		os.RemoveAll(writing)
-		return fail(Failed, "the plan has no dump command: plan the backup again", nil)
+	if len(d.lines) == 0 {
+		os.RemoveAll(d.writing)
+		return d.failed(Failed, "the plan has no dump command: plan the backup again", nil)
 	}
-	streamed := len(lines) == 3 && lines[1] == pgRestoreStreamLine
-	var sum string
-	var size int64
-	if streamed {
+	d.streamed = len(d.lines) == 3 && d.lines[1] == pgRestoreStreamLine
+	if d.streamed {
 		var o *Outcome
-		if sum, size, o = streamDump(ctx, env, out, lines[0], dumpEnv, file, started); o != nil {
-			os.RemoveAll(writing)
+		if d.sum, d.size, o = streamDump(ctx, d.env, d.out, d.lines[0], dumpEnv, d.file, d.started); o != nil {
+			os.RemoveAll(d.writing)
 			o.Summary += "; the incomplete file was removed"
-			return *o
+			return o
 		}
-	} else {
-		file.Close()
-		exit, err := runCommand(ctx, env, out, target.Command{Line: lines[0], Dir: dumpDir, Env: dumpEnv})
-		if o := commandFailure(env, lines[0], exit, err, started); o != nil {
-			// An incomplete dump must not lie around looking like a backup.
-			os.RemoveAll(writing)
-			o.Summary += "; the incomplete file was removed"
-			return *o
-		}
+		return nil
 	}
+	d.file.Close()
+	exit, err := runCommand(ctx, d.env, d.out, target.Command{Line: d.lines[0], Dir: dumpDir, Env: dumpEnv})
+	if o := commandFailure(d.env, d.lines[0], exit, err, d.started); o != nil {
+		os.RemoveAll(d.writing)
+		o.Summary += "; the incomplete file was removed"
+		return o
+	}
+	return nil
+}
 
-	var entries int
+// verify reads the backup back: the archive's table of contents (and, not
+// streamed, every entry's data) or the JSON; a pg_dump proven whole then,
+// and only then, bears the backup's name.
+func (d *dumpRun) verify(ctx context.Context) *Outcome {
+	var o *Outcome
 	switch {
-	case streamed:
-		toc, o := verifyArchive(ctx, env, out, lines[2], started)
-		if o != nil {
-			return *o
+	case d.streamed:
+		o = d.verifyArchive(ctx, d.lines[2], "")
+	case d.mode == modePgDump || d.mode == modeScoped:
+		if len(d.lines) < 3 {
+			return d.failed(Failed, "the plan has no verification steps: plan the backup again", nil)
 		}
-		if scoped {
-			if missing := toc.missingData(splitComma(plan.Facts[factTables])); len(missing) > 0 {
-				return fail(Failed, "the backup did not verify: the archive holds no data of "+strings.Join(missing, ", ")+"; "+writing+" is kept for inspection but is NOT a verified backup", nil)
-			}
-		}
-		entries = toc.entries
-		if err := nameBackup(writing, path); err != nil {
-			return fail(Failed, "the backup verified but could not be named "+path+" (an existing file is never replaced); it stays as "+writing+", NOT counted as a verified backup", err)
-		}
-		say(env, out, "renamed %s to %s", filepath.Base(writing), filepath.Base(path))
-	case mode == modePgDump || mode == modeScoped:
-		if len(lines) < 3 {
-			return fail(Failed, "the plan has no verification steps: plan the backup again", nil)
-		}
-		toc, o := verifyArchive(ctx, env, out, lines[1], started)
-		if o != nil {
-			return *o
-		}
-		if scoped {
-			if missing := toc.missingData(splitComma(plan.Facts[factTables])); len(missing) > 0 {
-				return fail(Failed, "the backup did not verify: the archive holds no data of "+strings.Join(missing, ", ")+"; "+writing+" is kept for inspection but is NOT a verified backup", nil)
-			}
-		}
-		if o := readArchive(ctx, env, out, lines[2], started); o != nil {
-			return *o
-		}
-		entries = toc.entries
-		// Proven whole: now, and only now, it bears the backup's name.
-		if err := nameBackup(writing, path); err != nil {
-			return fail(Failed, "the backup verified but could not be named "+path+" (an existing file is never replaced); it stays as "+writing+", NOT counted as a verified backup", err)
-		}
-		say(env, out, "renamed %s to %s", filepath.Base(writing), filepath.Base(path))
+		o = d.verifyArchive(ctx, d.lines[1], d.lines[2])
 	default:
-		n, err := verifyDumpdata(path)
+		n, err := verifyDumpdata(d.path)
 		if err != nil {
-			return fail(Failed, "the backup did not verify: "+err.Error()+"; "+path+" is kept for inspection but is NOT a verified backup", nil)
+			return d.failed(Failed, "the backup did not verify: "+err.Error()+"; "+d.path+" is kept for inspection but is NOT a verified backup", nil)
 		}
-		entries = n
+		d.entries = n
 	}
-	n := size
-	if !streamed {
-		var err error
-		if sum, n, err = pathSHA256(path); err != nil {
-			return fail(Failed, "could not read the backup back for its checksum", err)
+	if o != nil || d.streamed {
+		return o
+	}
+	var err error
+	if d.sum, d.size, err = pathSHA256(d.path); err != nil {
+		return d.failed(Failed, "could not read the backup back for its checksum", err)
+	}
+	return nil
+}
+
+// verifyArchive lists the archive's contents with list (a scoped backup
+// must hold the data of every table of its scope), reads all its data
+// back with read unless that is "" (done as it was written), and names it.
+func (d *dumpRun) verifyArchive(ctx context.Context, list, read string) *Outcome {
+	toc, o := verifyArchive(ctx, d.env, d.out, list, d.started)
+	if o != nil {
+		return o
+	}
+	if d.scoped {
+		if missing := toc.missingData(d.pl.Tables); len(missing) > 0 {
+			return d.failed(Failed, "the backup did not verify: the archive holds no data of "+strings.Join(missing, ", ")+"; "+d.writing+" is kept for inspection but is NOT a verified backup", nil)
 		}
 	}
-	say(env, out, "verified: %s, %s, sha256 %s", plural.Count(entries, "entry", "entries"), humanBytes(n), sum)
-	what := "backup of " + db
+	if read != "" {
+		if o := readArchive(ctx, d.env, d.out, read, d.started); o != nil {
+			return o
+		}
+	}
+	d.entries = toc.entries
+	if err := nameBackup(d.writing, d.path); err != nil {
+		return d.failed(Failed, "the backup verified but could not be named "+d.path+" (an existing file is never replaced); it stays as "+d.writing+", NOT counted as a verified backup", err)
+	}
+	say(d.env, d.out, "renamed %s to %s", filepath.Base(d.writing), filepath.Base(d.path))
+	return nil
+}
+
+// outcome is the verified backup, with what the guards of later actions
+// read of it.
+func (d *dumpRun) outcome() Outcome {
+	n, sum := d.size, d.sum
+	say(d.env, d.out, "verified: %s, %s, sha256 %s", plural.Count(d.entries, "entry", "entries"), humanBytes(n), sum)
+	what := "backup of " + d.db
 	art := map[string]string{
-		ArtefactKind: "backup", ArtefactMethod: mode, ArtefactDatabase: db, ArtefactPath: path,
+		ArtefactKind: "backup", ArtefactMethod: d.mode, ArtefactDatabase: d.db, ArtefactPath: d.path,
 		ArtefactSHA256: sum, ArtefactSize: strconv.FormatInt(n, 10), ArtefactVerified: "true",
-		ArtefactFormat: format, "entries": strconv.Itoa(entries), ArtefactSourceBytes: strconv.FormatInt(need, 10),
+		ArtefactFormat: d.format, "entries": strconv.Itoa(d.entries), ArtefactSourceBytes: strconv.FormatInt(d.need, 10),
 	}
-	if scoped {
-		art[ArtefactTables] = plan.Facts[factTables]
-		art[ArtefactMigrations] = plan.Facts[factMigrations]
-		what = fmt.Sprintf("scoped backup of %s (%s; covers %s)", db, plan.Facts[factTables], plan.Facts[factMigrations])
+	if d.scoped {
+		tables, migrations := strings.Join(d.pl.Tables, ","), strings.Join(d.pl.Migrations, ",")
+		art[ArtefactTables] = tables
+		art[ArtefactMigrations] = migrations
+		what = fmt.Sprintf("scoped backup of %s (%s; covers %s)", d.db, tables, migrations)
 	}
 	return Outcome{
 		Status:    Succeeded,
-		Summary:   fmt.Sprintf("%s verified: %s (%s, %s, sha256 %s…)", what, path, humanBytes(n), plural.Count(entries, "entry", "entries"), sum[:12]),
-		Duration:  time.Since(started),
+		Summary:   fmt.Sprintf("%s verified: %s (%s, %s, sha256 %s…)", what, d.path, humanBytes(n), plural.Count(d.entries, "entry", "entries"), sum[:12]),
+		Duration:  time.Since(d.started),
 		Artefacts: art,
 	}
 }
@@ -612,61 +726,8 @@ func streamDump(ctx context.Context, env *Env, out Output, line string, dumpEnv 
 	defer readW.Close()
 
 	cfg := env.Target.Config()
-	type result struct {
-		exit target.Exit
-		err  error
-	}
-	read := make(chan result, 1)
-	go func() {
-		say(env, out, "$ %s (reading the dump as it is written)", pgRestoreStreamLine)
-		exit, err := target.Run(ctx, target.Command{Line: pgRestoreStreamLine, Stdin: readR}, target.RunOptions{
-			Timeout: cfg.Actions.CommandTimeout.D(),
-			Grace:   cfg.Actions.KillGrace.D(),
-			OnStart: func(int) { readR.Close() },
-			OnLine: func(l target.Line) {
-				if l.Stream == "stderr" {
-					out.Line("stderr", env.Target.Scrubber.Scrub(l.Text))
-				}
-			},
-		})
-		read <- result{exit, err}
-	}()
-	hash := sha256.New()
-	var size int64
-	copied := make(chan error, 1)
-	go func() {
-		buf := make([]byte, 1<<20)
-		reading := true // pg_restore still takes what it is given
-		for {
-			n, err := dumpR.Read(buf)
-			if n > 0 {
-				if _, werr := file.Write(buf[:n]); werr != nil {
-					// pg_dump must not wait on a pipe nobody reads:
-					// closing it ends pg_dump (broken pipe), and this
-					// error, not that one, is the cause.
-					readW.Close()
-					dumpR.Close()
-					copied <- werr
-					return
-				}
-				hash.Write(buf[:n])
-				size += int64(n)
-				if reading {
-					if _, werr := readW.Write(buf[:n]); werr != nil {
-						reading = false // it stopped: its exit says why
-					}
-				}
-			}
-			if err != nil {
-				readW.Close()
-				if err == io.EOF {
-					err = nil
-				}
-				copied <- err
-				return
-			}
-		}
-	}()
+	read := readBackStream(ctx, env, out, readR)
+	tee := teeDump(dumpR, file, readW)
 	say(env, out, "$ %s", line)
 	exit, err := target.Run(ctx, target.Command{Line: line, Env: dumpEnv, Stdout: dumpW}, target.RunOptions{
 		Timeout: cfg.Actions.CommandTimeout.D(),
@@ -679,7 +740,7 @@ func streamDump(ctx context.Context, env *Env, out Output, line string, dumpEnv 
 	if dumpFailed != nil {
 		cancel()
 	}
-	werr := <-copied
+	werr := <-tee.done
 	r := <-read
 	switch {
 	case werr != nil:
@@ -699,7 +760,84 @@ func streamDump(ctx context.Context, env *Env, out Output, line string, dumpEnv 
 	if err := file.Close(); err != nil {
 		return fail("the dump could not be written to disk whole", err)
 	}
-	return hex.EncodeToString(hash.Sum(nil)), size, nil
+	return hex.EncodeToString(tee.hash.Sum(nil)), tee.size, nil
+}
+
+// streamRead is how pg_restore ended, reading a dump back.
+type streamRead struct {
+	exit target.Exit
+	err  error
+}
+
+// readBackStream runs pg_restore on what comes through r, into nothing: it
+// reads every entry back as the dump is written.
+func readBackStream(ctx context.Context, env *Env, out Output, r *os.File) <-chan streamRead {
+	cfg := env.Target.Config()
+	read := make(chan streamRead, 1)
+	go func() {
+		say(env, out, "$ %s (reading the dump as it is written)", pgRestoreStreamLine)
+		exit, err := target.Run(ctx, target.Command{Line: pgRestoreStreamLine, Stdin: r}, target.RunOptions{
+			Timeout: cfg.Actions.CommandTimeout.D(),
+			Grace:   cfg.Actions.KillGrace.D(),
+			OnStart: func(int) { r.Close() },
+			OnLine: func(l target.Line) {
+				if l.Stream == "stderr" {
+					out.Line("stderr", env.Target.Scrubber.Scrub(l.Text))
+				}
+			},
+		})
+		read <- streamRead{exit, err}
+	}()
+	return read
+}
+
+// dumpTee is the copy of a dump to its file and to pg_restore; hash and
+// size are whole once done has said how it ended.
+type dumpTee struct {
+	hash hash.Hash
+	size int64
+	done chan error
+}
+
+// teeDump copies what the dump writes to src into file (hashed on the way)
+// and into reader, pg_restore's input, while it still takes it (when it
+// stops, its exit says why); reader is closed at the end.
+func teeDump(src io.ReadCloser, file io.Writer, reader io.WriteCloser) *dumpTee {
+	tee := &dumpTee{hash: sha256.New(), done: make(chan error, 1)}
+	go func() {
+		buf := make([]byte, 1<<20)
+		reading := true
+		for {
+			n, err := src.Read(buf)
+			if n > 0 {
+				if _, werr := file.Write(buf[:n]); werr != nil {
+					// pg_dump must not wait on a pipe nobody reads:
+					// closing it ends pg_dump (broken pipe), and this
+					// error, not that one, is the cause.
+					reader.Close()
+					src.Close()
+					tee.done <- werr
+					return
+				}
+				tee.hash.Write(buf[:n])
+				tee.size += int64(n)
+				if reading {
+					if _, werr := reader.Write(buf[:n]); werr != nil {
+						reading = false
+					}
+				}
+			}
+			if err != nil {
+				reader.Close()
+				if err == io.EOF {
+					err = nil
+				}
+				tee.done <- err
+				return
+			}
+		}
+	}()
+	return tee
 }
 
 // nameBackup gives a dump proven whole its name, never over an existing

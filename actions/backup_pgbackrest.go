@@ -301,11 +301,11 @@ func planPgBackRest(ctx context.Context, env *Env, plan *Plan) error {
 }
 
 // executePgBackRest runs the backup, finds it in info and verifies it.
-func executePgBackRest(ctx context.Context, env *Env, plan *Plan, out Output) Outcome {
+func executePgBackRest(ctx context.Context, env *Env, plan *Plan, pl backupPayload, out Output) Outcome {
 	started := time.Now()
 	t := env.Target
-	db := plan.Facts[factDatabase]
-	stanza := plan.Facts[factStanza]
+	db := pl.Database
+	stanza := pl.Stanza
 	fail := func(status OutcomeStatus, summary string, err error) Outcome {
 		o := Outcome{Status: status, ExitCode: -1, Summary: summary, Duration: time.Since(started)}
 		if err != nil {

@@ -285,11 +285,11 @@ func describeHistoryFile(path string) string {
 
 // executeRestorePoint creates the point, switches WAL and waits until the
 // segment holding the point is archived.
-func executeRestorePoint(ctx context.Context, env *Env, plan *Plan, out Output) Outcome {
+func executeRestorePoint(ctx context.Context, env *Env, plan *Plan, pl backupPayload, out Output) Outcome {
 	started := time.Now()
 	t := env.Target
-	db := plan.Facts[factDatabase]
-	name := plan.Facts[factPointName]
+	db := pl.Database
+	name := pl.PointName
 	fail := func(status OutcomeStatus, summary string, err error) Outcome {
 		o := Outcome{Status: status, ExitCode: -1, Summary: summary, Duration: time.Since(started)}
 		if err != nil {
@@ -334,7 +334,7 @@ func executeRestorePoint(ctx context.Context, env *Env, plan *Plan, out Output) 
 		return fail(status, "the restore point "+name+" exists (LSN "+lsn+") but its segment "+segment+" was not seen archived: "+err.Error()+"; NOT counted as a verified backup", nil)
 	}
 	say(env, out, "archived %s at %s", segment, archivedAt.UTC().Format(time.RFC3339))
-	base := plan.Facts[factBaseFound]
+	base := pl.BaseFound
 	return Outcome{
 		Status:   Succeeded,
 		Summary:  fmt.Sprintf("restore point %s of %s's cluster at LSN %s, archived in segment %s (base backup: %s)", name, db, lsn, segment, base),

@@ -63,7 +63,8 @@ const (
 // `redis-cli --scan | xargs redis-cli unlink` (BENCHMARKS.md).
 const unlinkBatch = 500
 
-// Facts of a flush plan read back by Execute.
+// Facts of a flush plan, shown to the operator; a plan journaled before
+// payloads carries what Execute needs in them too (see flushPayloadOf).
 const (
 	factFlushMode  = "mode"
 	factPatterns   = "patterns"
@@ -73,21 +74,48 @@ const (
 	factLoseResult = "lose_results"
 )
 
-// Plan implements Action.
+// flushPayload is what Execute reads back of a flush plan.
+type flushPayload struct {
+	// Mode is the flush mode decided, never auto.
+	Mode     string   `json:"mode"`
+	Patterns []string `json:"patterns,omitempty"`
+	// Keys is how many keys the plan counted, for the progress of UNLINK.
+	Keys int64 `json:"keys"`
+	// Accepted is what of Celery's the operator accepted to lose.
+	Accepted acceptedLoss `json:"accepted_loss"`
+}
+
+// acceptedLoss is the Celery loss a confirmed flush plan accepted.
+type acceptedLoss struct {
+	Queued  int64 `json:"queued"`
+	Unacked int64 `json:"unacked"`
+	Results int64 `json:"results"`
+}
+
+// flushPayloadOf reads a flush plan's payload, or, for a plan journaled
+// before payloads, its facts.
+func flushPayloadOf(plan *Plan) (flushPayload, error) {
+	return payloadOr(plan, func(f map[string]string) flushPayload {
+		pl := flushPayload{Mode: f[factFlushMode], Keys: factInt(f, factKeys),
+			Accepted: acceptedLoss{Queued: factInt(f, factLoseQueued), Unacked: factInt(f, factLoseUnack), Results: factInt(f, factLoseResult)}}
+		if p := f[factPatterns]; p != "" {
+			pl.Patterns = strings.Split(p, "\n")
+		}
+		return pl
+	})
+}
+
+// Plan implements Action: decide the mode, count the keys it deletes, then
+// what of Celery's goes with them.
 func (f flushCache) Plan(ctx context.Context, env *Env, params map[string]string) (*Plan, error) {
 	t := env.Target
 	cfg := t.Config()
 	if cfg.Redis == "" {
 		return nil, &NotConfiguredError{Action: f.ID(), Key: "redis", Why: "the cache to flush is this Redis (with its db number)", Example: "  --redis redis://cache:6379/1 (or REDIS_URL)"}
 	}
-	mode := params["mode"]
-	if mode == "" {
-		mode = flushAuto
-	}
-	switch mode {
-	case flushAuto, flushDB, flushUnlink, flushAll:
-	default:
-		return nil, fmt.Errorf("mode %q is not auto, flushdb, unlink or flushall", mode)
+	mode, err := flushModeOf(params)
+	if err != nil {
+		return nil, err
 	}
 	rdb, err := t.Cache(ctx)
 	if err != nil {
@@ -97,111 +125,197 @@ func (f flushCache) Plan(ctx context.Context, env *Env, params map[string]string
 	if err != nil {
 		return nil, fmt.Errorf("list the cluster's masters: %w", err)
 	}
-	share := cacheSharing(cfg)
-	patterns := cfg.Profile.Cache.KeyPatterns()
-	plan := &Plan{
+	fp := &flushPlanning{cfg: cfg, nodes: nodes, share: cacheSharing(cfg), patterns: cfg.Profile.Cache.KeyPatterns(),
+		where: dbWhere(cfg.Redis), count: scanCount(cfg.Probes.ScanCount)}
+	fp.plan = &Plan{
 		Action: f.ID(), Title: f.Title(), Risk: High, Destructive: true, ConfirmPhrase: t.RedisName(),
 		Created: time.Now().UTC(), Params: copyParams(params), Recheck: []string{"cache"},
 		Facts: map[string]string{},
 	}
-	if mode == flushAuto {
-		switch {
-		case !share.brokerKnown:
-			mode = flushUnlink
-			plan.Warnings = append(plan.Warnings, "the Celery broker is not configured (--broker): steady cannot tell whether it shares the cache's db, so only the cache's key patterns are deleted")
-		case share.brokerDB || share.resultsDB:
-			mode = flushUnlink
-			plan.Warnings = append(plan.Warnings, "the Celery broker or result backend lives in the cache's db: FLUSHDB would drop them, so only the cache's key patterns are deleted")
-		default:
-			mode = flushDB
-		}
-	}
-	if mode == flushUnlink && len(patterns) == 0 {
+	fp.mode = fp.resolve(mode)
+	if fp.mode == flushUnlink && len(fp.patterns) == 0 {
 		return nil, &NotConfiguredError{Action: f.ID(), Key: "profile.cache.patterns", Why: "UNLINK by pattern needs the cache's key patterns (`steady init` learns them from the application's key function)",
 			Example: "  profile:\n    cache:\n      patterns: [\"app:1:figures:*\"]"}
 	}
-	plan.Facts[factFlushMode] = mode
-	plan.Facts[factPatterns] = strings.Join(patterns, "\n")
-	where := dbWhere(cfg.Redis)
-	count := scanCount(cfg.Probes.ScanCount)
-
-	// Exact counts: a full SCAN per pattern, never KEYS.
-	perPattern := map[string]int64{}
-	var matched int64
-	for _, p := range patterns {
-		n, err := countKeys(ctx, nodes, p, count)
-		if err != nil {
-			return nil, fmt.Errorf("count keys matching %s: %w", p, err)
-		}
-		perPattern[p] = n
-		matched += n
+	if err := fp.countPatterns(ctx); err != nil {
+		return nil, err
 	}
-	for _, p := range patterns {
-		plan.Facts["keys "+p] = strconv.FormatInt(perPattern[p], 10)
+	if err := fp.addSteps(ctx); err != nil {
+		return nil, err
 	}
-
-	switch mode {
-	case flushUnlink:
-		for _, p := range patterns {
-			plan.Steps = append(plan.Steps, Step{Kind: StepRedis, Text: unlinkText(p, count),
-				Note: fmt.Sprintf("%s now in %s; one batch at a time", plural.Count(perPattern[p], "key matches", "keys match"), where)})
-		}
-		plan.Facts[factKeys] = strconv.FormatInt(matched, 10)
-		plan.Summary = fmt.Sprintf("UNLINK %s matching %s in %s, in batches of %d", plural.Count(matched, "key", "keys"), strings.Join(patterns, ", "), where, unlinkBatch)
-	case flushDB:
-		size, err := dbSize(ctx, nodes)
-		if err != nil {
-			return nil, fmt.Errorf("DBSIZE: %w", err)
-		}
-		plan.Facts[factKeys] = strconv.FormatInt(size, 10)
-		note := fmt.Sprintf("%s: %s", where, plural.Count(size, "key", "keys"))
-		if other := size - matched; other > 0 && len(patterns) > 0 {
-			note += fmt.Sprintf(", of which %d outside the cache patterns (%s)", other, strings.Join(patterns, ", "))
-		}
-		plan.Steps = []Step{{Kind: StepRedis, Text: "FLUSHDB ASYNC", Note: note + "; ASYNC frees the memory in the background"}}
-		plan.Summary = fmt.Sprintf("FLUSHDB of %s (%s): Django's cache.clear()", where, plural.Count(size, "key", "keys"))
-	case flushAll:
-		dbs, err := keyspace(ctx, nodes)
-		if err != nil {
-			return nil, fmt.Errorf("INFO keyspace: %w", err)
-		}
-		var total int64
-		var parts []string
-		for _, db := range sortedKeys(dbs) {
-			total += dbs[db]
-			parts = append(parts, fmt.Sprintf("db%d %d", db, dbs[db]))
-		}
-		plan.Facts[factKeys] = strconv.FormatInt(total, 10)
-		inst := instanceName(cfg.Redis)
-		plan.Steps = []Step{{Kind: StepRedis, Text: "FLUSHALL ASYNC", Note: fmt.Sprintf("every database of %s: %s", inst, orNone(strings.Join(parts, ", ")))}}
-		plan.Summary = fmt.Sprintf("FLUSHALL of %s: %s in every db, not only the cache's", inst, plural.Count(total, "key", "keys"))
-		if others := len(dbs) - btoi(dbs[target.RedisDB(cfg.Redis)] > 0); others > 0 {
-			plan.Warnings = append(plan.Warnings, fmt.Sprintf("FLUSHALL empties every database of %s (%s), not only the cache's db %d", inst, strings.Join(parts, ", "), target.RedisDB(cfg.Redis)))
-		}
-		if !share.brokerKnown {
-			plan.Warnings = append(plan.Warnings, "the Celery broker is not configured (--broker): steady cannot tell whether FLUSHALL drops queued tasks")
-		}
-	}
-	plan.Steps = append(plan.Steps, Step{Kind: StepProbe, Text: "cache", Note: "re-run afterwards"})
-
-	loss, err := celeryLossOf(ctx, t, mode, patterns, share)
+	loss, err := celeryLossOf(ctx, t, fp.mode, fp.patterns, fp.share)
 	if err != nil {
 		return nil, fmt.Errorf("count what Celery would lose: %w", err)
 	}
+	fp.addLoss(loss)
+	if err := fp.plan.setPayload(fp.payload(loss)); err != nil {
+		return nil, err
+	}
+	return fp.plan, nil
+}
+
+// flushModeOf is the mode asked for, auto when none is.
+func flushModeOf(params map[string]string) (string, error) {
+	mode := params["mode"]
+	if mode == "" {
+		mode = flushAuto
+	}
+	switch mode {
+	case flushAuto, flushDB, flushUnlink, flushAll:
+		return mode, nil
+	}
+	return "", fmt.Errorf("mode %q is not auto, flushdb, unlink or flushall", mode)
+}
+
+// flushPlanning is a flush plan in the making.
+type flushPlanning struct {
+	plan       *Plan
+	cfg        *config.Config
+	nodes      []redis.UniversalClient
+	share      sharing
+	mode       string
+	patterns   []string
+	where      string // the cache db, as messages name it
+	count      int64  // SCAN's COUNT
+	perPattern map[string]int64
+	matched    int64 // keys matching any pattern
+	keys       int64 // keys the flush deletes
+}
+
+// resolve decides what auto means here: FLUSHDB unless Celery may live in
+// the cache's db, then UNLINK by pattern; the other modes stand.
+func (fp *flushPlanning) resolve(mode string) string {
+	if mode != flushAuto {
+		return mode
+	}
+	switch {
+	case !fp.share.brokerKnown:
+		fp.plan.Warnings = append(fp.plan.Warnings, "the Celery broker is not configured (--broker): steady cannot tell whether it shares the cache's db, so only the cache's key patterns are deleted")
+		return flushUnlink
+	case fp.share.brokerDB || fp.share.resultsDB:
+		fp.plan.Warnings = append(fp.plan.Warnings, "the Celery broker or result backend lives in the cache's db: FLUSHDB would drop them, so only the cache's key patterns are deleted")
+		return flushUnlink
+	}
+	return flushDB
+}
+
+// countPatterns counts the keys of each pattern exactly: a full SCAN per
+// pattern, never KEYS.
+func (fp *flushPlanning) countPatterns(ctx context.Context) error {
+	fp.plan.Facts[factFlushMode] = fp.mode
+	fp.plan.Facts[factPatterns] = strings.Join(fp.patterns, "\n")
+	fp.perPattern = map[string]int64{}
+	for _, p := range fp.patterns {
+		n, err := countKeys(ctx, fp.nodes, p, fp.count)
+		if err != nil {
+			return fmt.Errorf("count keys matching %s: %w", p, err)
+		}
+		fp.perPattern[p] = n
+		fp.matched += n
+	}
+	for _, p := range fp.patterns {
+		fp.plan.Facts["keys "+p] = strconv.FormatInt(fp.perPattern[p], 10)
+	}
+	return nil
+}
+
+// addSteps writes the mode's steps and summary, then the cache probe to run again.
+func (fp *flushPlanning) addSteps(ctx context.Context) error {
+	var err error
+	switch fp.mode {
+	case flushUnlink:
+		fp.unlinkSteps()
+	case flushDB:
+		err = fp.flushDBSteps(ctx)
+	case flushAll:
+		err = fp.flushAllSteps(ctx)
+	}
+	if err != nil {
+		return err
+	}
+	fp.plan.Facts[factKeys] = strconv.FormatInt(fp.keys, 10)
+	fp.plan.Steps = append(fp.plan.Steps, Step{Kind: StepProbe, Text: "cache", Note: "re-run afterwards"})
+	return nil
+}
+
+// unlinkSteps is one SCAN and UNLINK per pattern.
+func (fp *flushPlanning) unlinkSteps() {
+	plan := fp.plan
+	for _, p := range fp.patterns {
+		plan.Steps = append(plan.Steps, Step{Kind: StepRedis, Text: unlinkText(p, fp.count),
+			Note: fmt.Sprintf("%s now in %s; one batch at a time", plural.Count(fp.perPattern[p], "key matches", "keys match"), fp.where)})
+	}
+	fp.keys = fp.matched
+	plan.Summary = fmt.Sprintf("UNLINK %s matching %s in %s, in batches of %d", plural.Count(fp.matched, "key", "keys"), strings.Join(fp.patterns, ", "), fp.where, unlinkBatch)
+}
+
+// flushDBSteps is FLUSHDB of the cache's db, saying how many keys lie
+// outside the cache's patterns.
+func (fp *flushPlanning) flushDBSteps(ctx context.Context) error {
+	size, err := dbSize(ctx, fp.nodes)
+	if err != nil {
+		return fmt.Errorf("DBSIZE: %w", err)
+	}
+	fp.keys = size
+	note := fmt.Sprintf("%s: %s", fp.where, plural.Count(size, "key", "keys"))
+	if other := size - fp.matched; other > 0 && len(fp.patterns) > 0 {
+		note += fmt.Sprintf(", of which %d outside the cache patterns (%s)", other, strings.Join(fp.patterns, ", "))
+	}
+	fp.plan.Steps = []Step{{Kind: StepRedis, Text: "FLUSHDB ASYNC", Note: note + "; ASYNC frees the memory in the background"}}
+	fp.plan.Summary = fmt.Sprintf("FLUSHDB of %s (%s): Django's cache.clear()", fp.where, plural.Count(size, "key", "keys"))
+	return nil
+}
+
+// flushAllSteps is FLUSHALL of the instance, warning of every other db it
+// empties.
+func (fp *flushPlanning) flushAllSteps(ctx context.Context) error {
+	dbs, err := keyspace(ctx, fp.nodes)
+	if err != nil {
+		return fmt.Errorf("INFO keyspace: %w", err)
+	}
+	var total int64
+	var parts []string
+	for _, db := range sortedKeys(dbs) {
+		total += dbs[db]
+		parts = append(parts, fmt.Sprintf("db%d %d", db, dbs[db]))
+	}
+	fp.keys = total
+	plan, redisURL := fp.plan, fp.cfg.Redis
+	inst := instanceName(redisURL)
+	plan.Steps = []Step{{Kind: StepRedis, Text: "FLUSHALL ASYNC", Note: fmt.Sprintf("every database of %s: %s", inst, orNone(strings.Join(parts, ", ")))}}
+	plan.Summary = fmt.Sprintf("FLUSHALL of %s: %s in every db, not only the cache's", inst, plural.Count(total, "key", "keys"))
+	if others := len(dbs) - btoi(dbs[target.RedisDB(redisURL)] > 0); others > 0 {
+		plan.Warnings = append(plan.Warnings, fmt.Sprintf("FLUSHALL empties every database of %s (%s), not only the cache's db %d", inst, strings.Join(parts, ", "), target.RedisDB(redisURL)))
+	}
+	if !fp.share.brokerKnown {
+		plan.Warnings = append(plan.Warnings, "the Celery broker is not configured (--broker): steady cannot tell whether FLUSHALL drops queued tasks")
+	}
+	return nil
+}
+
+// addLoss records what of Celery's the flush drops; a loss makes its
+// acceptance the confirm phrase.
+func (fp *flushPlanning) addLoss(loss celeryLoss) {
+	plan := fp.plan
 	plan.Facts[factLoseQueued] = strconv.FormatInt(loss.queued, 10)
 	plan.Facts[factLoseUnack] = strconv.FormatInt(loss.unacked, 10)
 	plan.Facts[factLoseResult] = strconv.FormatInt(loss.results, 10)
-	plan.rests("mode", mode)
-	plan.rests("patterns", strings.Join(patterns, " "))
+	plan.rests("mode", fp.mode)
+	plan.rests("patterns", strings.Join(fp.patterns, " "))
 	plan.rests("Celery would lose", orNone(loss.describe()))
-	plan.Warnings = append(plan.Warnings, loss.warnings(cfg.Profile.Celery.QueueOf())...)
+	plan.Warnings = append(plan.Warnings, loss.warnings(fp.cfg.Profile.Celery.QueueOf())...)
 	if loss.total() > 0 {
 		plan.ConfirmPhrase = loss.acceptance()
 		plan.Summary += "; Celery loses " + loss.describe()
 	} else if loss.exposed {
 		plan.Warnings = append(plan.Warnings, "the Celery broker shares what is flushed: nothing of Celery's is there now, but a task enqueued before the flush runs would be lost (Execute counts again and refuses if so)")
 	}
-	return plan, nil
+}
+
+// payload is what Execute needs of the plan.
+func (fp *flushPlanning) payload(loss celeryLoss) flushPayload {
+	return flushPayload{Mode: fp.mode, Patterns: fp.patterns, Keys: fp.keys,
+		Accepted: acceptedLoss{Queued: loss.queued, Unacked: loss.unacked, Results: loss.results}}
 }
 
 // Execute implements Action.
@@ -209,11 +323,6 @@ func (f flushCache) Execute(ctx context.Context, env *Env, plan *Plan, out Outpu
 	started := time.Now()
 	t := env.Target
 	cfg := t.Config()
-	mode := plan.Facts[factFlushMode]
-	var patterns []string
-	if p := plan.Facts[factPatterns]; p != "" {
-		patterns = strings.Split(p, "\n")
-	}
 	fail := func(summary string, err error) Outcome {
 		o := Outcome{Status: Failed, ExitCode: -1, Summary: summary, Duration: time.Since(started)}
 		if err != nil {
@@ -221,6 +330,11 @@ func (f flushCache) Execute(ctx context.Context, env *Env, plan *Plan, out Outpu
 		}
 		return o
 	}
+	pl, err := flushPayloadOf(plan)
+	if err != nil {
+		return fail("cannot read the plan; nothing was deleted: plan again", err)
+	}
+	mode, patterns := pl.Mode, pl.Patterns
 	rdb, err := t.Cache(ctx)
 	if err != nil {
 		return fail("cannot reach the cache Redis", err)
@@ -234,7 +348,7 @@ func (f flushCache) Execute(ctx context.Context, env *Env, plan *Plan, out Outpu
 	if err != nil {
 		return fail("cannot count what Celery would lose; nothing was deleted", err)
 	}
-	accepted := celeryLoss{queued: factInt(plan, factLoseQueued), unacked: factInt(plan, factLoseUnack), results: factInt(plan, factLoseResult)}
+	accepted := celeryLoss{queued: pl.Accepted.Queued, unacked: pl.Accepted.Unacked, results: pl.Accepted.Results}
 	if loss.queued > accepted.queued || loss.unacked > accepted.unacked || loss.results > accepted.results {
 		return Outcome{Status: Refused, ExitCode: -1, Duration: time.Since(started),
 			Summary: fmt.Sprintf("refused: the flush would now drop %s, more than the plan accepted (%s); nothing was deleted: plan again", loss.describe(), orNone(accepted.describe()))}
@@ -263,8 +377,7 @@ func (f flushCache) Execute(ctx context.Context, env *Env, plan *Plan, out Outpu
 			Summary:   fmt.Sprintf("%s done: %s dropped from %s", cmd, plural.Count(before, "key", "keys"), map[bool]string{true: instanceName(cfg.Redis), false: where}[mode == flushAll]),
 			Artefacts: map[string]string{"mode": mode, "keys_before": strconv.FormatInt(before, 10)}}
 	case flushUnlink:
-		total := factInt(plan, factKeys)
-		deleted, batches, err := unlinkPatterns(ctx, env, out, nodes, patterns, scanCount(cfg.Probes.ScanCount), total)
+		deleted, batches, err := unlinkPatterns(ctx, env, out, nodes, patterns, scanCount(cfg.Probes.ScanCount), pl.Keys)
 		art := map[string]string{"mode": mode, "deleted": strconv.FormatInt(deleted, 10), "batches": strconv.Itoa(batches)}
 		switch {
 		case ctx.Err() != nil:
@@ -377,30 +490,8 @@ func cacheSharing(cfg *config.Config) sharing {
 // results when the result backend is. In unlink mode only what the
 // patterns match is deleted.
 func celeryLossOf(ctx context.Context, t *target.Target, mode string, patterns []string, share sharing) (celeryLoss, error) {
-	cfg := t.Config()
-	queue := cfg.Profile.Celery.QueueOf()
-	matches := func(keys ...string) bool {
-		for _, p := range patterns {
-			for _, k := range keys {
-				if target.MatchGlob(p, k) {
-					return true
-				}
-			}
-		}
-		return false
-	}
-	var queued, unacked, results bool
-	switch mode {
-	case flushAll:
-		queued, unacked, results = share.brokerInstance, share.brokerInstance, share.resultsInstance
-	case flushDB:
-		queued, unacked, results = share.brokerDB, share.brokerDB, share.resultsDB
-	case flushUnlink:
-		// A pattern as wide as "*" in a shared db takes Celery's keys too.
-		queued = share.brokerDB && matches(queue, queue+"\x06\x163")
-		unacked = share.brokerDB && matches(celery.UnackedKey, celery.UnackedIndexKey)
-		results = share.resultsDB && matches(celery.ResultKeyPrefix+"00000000-0000-0000-0000-000000000000")
-	}
+	queue := t.Config().Profile.Celery.QueueOf()
+	queued, unacked, results := flushedStores(mode, patterns, share, queue)
 	var l celeryLoss
 	l.exposed = queued || unacked || results
 	if queued || unacked {
@@ -429,6 +520,34 @@ func celeryLossOf(ctx context.Context, t *target.Target, mode string, patterns [
 		}
 	}
 	return l, nil
+}
+
+// flushedStores says which of Celery's stores a flush in mode deletes:
+// the queue and the unacked tasks go with the broker, the results with the
+// result backend; in unlink mode only what the patterns match goes.
+func flushedStores(mode string, patterns []string, share sharing, queue string) (queued, unacked, results bool) {
+	matches := func(keys ...string) bool {
+		for _, p := range patterns {
+			for _, k := range keys {
+				if target.MatchGlob(p, k) {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	switch mode {
+	case flushAll:
+		return share.brokerInstance, share.brokerInstance, share.resultsInstance
+	case flushDB:
+		return share.brokerDB, share.brokerDB, share.resultsDB
+	case flushUnlink:
+		// A pattern as wide as "*" in a shared db takes Celery's keys too.
+		queued = share.brokerDB && matches(queue, queue+"\x06\x163")
+		unacked = share.brokerDB && matches(celery.UnackedKey, celery.UnackedIndexKey)
+		results = share.resultsDB && matches(celery.ResultKeyPrefix+"00000000-0000-0000-0000-000000000000")
+	}
+	return queued, unacked, results
 }
 
 // celeryLoss is what of Celery's a flush would delete.
@@ -473,8 +592,9 @@ func (l celeryLoss) warnings(queue string) []string {
 	return out
 }
 
-func factInt(p *Plan, key string) int64 {
-	n, _ := strconv.ParseInt(p.Facts[key], 10, 64)
+// factInt reads a fact that is a number; 0 when it is not.
+func factInt(facts map[string]string, key string) int64 {
+	n, _ := strconv.ParseInt(facts[key], 10, 64)
 	return n
 }
 

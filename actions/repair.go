@@ -13,6 +13,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"steady/config"
 	"steady/django"
 	"steady/plural"
 	"steady/probes"
@@ -82,37 +83,13 @@ func (r repairAction) Plan(ctx context.Context, env *Env, params map[string]stri
 	if pf.Audit.Table == "" || pf.Shift.Table == "" {
 		return nil, &NotConfiguredError{Action: r.ID(), Key: "profile.audit", Why: "lost values are read from the application's audit trail (`steady init` finds an audit-log model or django-simple-history)"}
 	}
-	mode := cfg.Actions.RepairMode
-	if v := params["mode"]; v != "" {
-		mode = v
+	mode, since, window, err := repairParams(cfg, params)
+	if err != nil {
+		return nil, err
 	}
-	if mode == "" {
-		mode = repairApp
-	}
-	since, window := cfg.Audit.Since.D(), cfg.Audit.Window.D()
-	for name, d := range map[string]*time.Duration{"since": &since, "window": &window} {
-		if v := params[name]; v != "" {
-			p, err := parseWait(v)
-			if err != nil || p <= 0 {
-				return nil, fmt.Errorf("%s %q is not a duration (e.g. 1s, 7d)", name, v)
-			}
-			*d = p
-		}
-	}
-	var manage string
-	switch mode {
-	case repairApp:
-		m, err := needManage(env, r.ID(), "mode=app saves each row through the application's model (or use mode=sql)")
-		if err != nil {
-			return nil, err
-		}
-		if pf.Shift.Model == "" {
-			return nil, &NotConfiguredError{Action: r.ID(), Key: "profile.shift.model", Why: "mode=app saves through the model, which the profile must name (or use mode=sql)"}
-		}
-		manage = m
-	case repairSQL:
-	default:
-		return nil, fmt.Errorf("mode %q is not app or sql", mode)
+	manage, err := r.repairManage(env, mode)
+	if err != nil {
+		return nil, err
 	}
 
 	lost, err := lostUpdates(ctx, env, since, window)
@@ -123,21 +100,7 @@ func (r repairAction) Plan(ctx context.Context, env *Env, params map[string]stri
 	if err != nil {
 		return nil, fmt.Errorf("read the columns of %s: %s", pf.Shift.Table, t.Scrubber.Scrub(err.Error()))
 	}
-	entity := pf.EntityWord()
-	var restore []probes.LostUpdate
-	var human []string
-	for _, l := range lost {
-		switch {
-		case l.State == probes.LostRestored:
-		case !l.Restorable():
-			human = append(human, l.Describe(entity))
-		case types[l.Field] == "":
-			l.Why = fmt.Sprintf("%s is not a column of %s: restore it by hand", l.Field, pf.Shift.Table)
-			human = append(human, l.Describe(entity))
-		default:
-			restore = append(restore, l)
-		}
-	}
+	restore, human := sortLost(lost, types, pf.EntityWord(), pf.Shift.Table)
 	if len(restore) == 0 {
 		if len(human) > 0 {
 			return nil, fmt.Errorf("no lost value can be restored from the audit trail; for a person to decide:\n  %s", strings.Join(human, "\n  "))
@@ -160,26 +123,15 @@ func (r repairAction) Plan(ctx context.Context, env *Env, params map[string]stri
 	for _, h := range human {
 		plan.Warnings = append(plan.Warnings, "left for a person: "+h)
 	}
-	model := pf.Shift.Model
-	switch mode {
-	case repairApp:
-		plan.Steps = append(plan.Steps, Step{Kind: StepCommand, Text: target.Join(manage, "shell"),
-			Note: inDir(cfg.Django.Dir) + "; steady's script on standard input: in one transaction, each row below read with select_for_update, checked against the value shown, set, and saved with update_fields (that column only), so the application's own audit trail records the repair; one row that changed since rolls all back"})
-		for _, l := range restore {
-			plan.Steps = append(plan.Steps, Step{Kind: StepRow, Text: fmt.Sprintf("%s %d: %s %s → %s", model, l.Entity, l.Field, l.Current, l.Lost),
-				Note: lostNote(l)})
-		}
-	case repairSQL:
-		var undo []string
-		for i, l := range restore {
-			st := Step{Kind: StepSQL, Text: restoreSQL(pf.Shift, l, types[l.Field], l.Current, l.Lost), Note: lostNote(l)}
-			if i == 0 {
-				st.Note = "in one transaction; a row that no longer holds the value shown stops it and nothing is changed. " + st.Note
-			}
-			plan.Steps = append(plan.Steps, st)
-			undo = append(undo, restoreSQL(pf.Shift, l, types[l.Field], l.Lost, l.Current))
-		}
-		plan.Facts["undo"] = strings.Join(undo, ";\n") + ";"
+	if mode == repairApp {
+		plan.Steps = append(plan.Steps, appRepairSteps(manage, cfg.Django.Dir, pf.Shift.Model, restore)...)
+	} else {
+		steps, undo := sqlRepairSteps(pf.Shift, types, restore)
+		plan.Steps = append(plan.Steps, steps...)
+		plan.Facts["undo"] = undo
+	}
+	if err := plan.setPayload(repairPayload{Mode: mode, Undo: plan.Facts["undo"]}); err != nil {
+		return nil, err
 	}
 	plan.Steps = append(plan.Steps, Step{Kind: StepProbe, Text: "audit-concurrency", Note: "re-run afterwards: the values restored?"})
 	plan.Preconditions = []Precondition{repairBackup(env, db, pf.Shift.Table)}
@@ -192,6 +144,94 @@ func (r repairAction) Plan(ctx context.Context, env *Env, params map[string]stri
 	plan.rests("values to restore", repairsText(restore))
 	plan.rests("verified backup", backup)
 	return plan, nil
+}
+
+// repairParams are the mode (app unless configured or asked otherwise) and
+// the audit range and window the lost updates are read over.
+func repairParams(cfg *config.Config, params map[string]string) (mode string, since, window time.Duration, _ error) {
+	mode = cfg.Actions.RepairMode
+	if v := params["mode"]; v != "" {
+		mode = v
+	}
+	if mode == "" {
+		mode = repairApp
+	}
+	since, window = cfg.Audit.Since.D(), cfg.Audit.Window.D()
+	for name, d := range map[string]*time.Duration{"since": &since, "window": &window} {
+		if v := params[name]; v != "" {
+			p, err := parseWait(v)
+			if err != nil || p <= 0 {
+				return "", 0, 0, fmt.Errorf("%s %q is not a duration (e.g. 1s, 7d)", name, v)
+			}
+			*d = p
+		}
+	}
+	return mode, since, window, nil
+}
+
+// repairManage checks what the mode needs: in app mode, manage.py and the
+// shift model, and returns the command running manage.py.
+func (r repairAction) repairManage(env *Env, mode string) (string, error) {
+	switch mode {
+	case repairApp:
+		m, err := needManage(env, r.ID(), "mode=app saves each row through the application's model (or use mode=sql)")
+		if err != nil {
+			return "", err
+		}
+		if env.Target.Config().Profile.Shift.Model == "" {
+			return "", &NotConfiguredError{Action: r.ID(), Key: "profile.shift.model", Why: "mode=app saves through the model, which the profile must name (or use mode=sql)"}
+		}
+		return m, nil
+	case repairSQL:
+		return "", nil
+	}
+	return "", fmt.Errorf("mode %q is not app or sql", mode)
+}
+
+// sortLost parts the lost updates into those steady restores and those
+// left for a person (described), leaving out those restored already.
+func sortLost(lost []probes.LostUpdate, types map[string]string, entity, table string) (restore []probes.LostUpdate, human []string) {
+	for _, l := range lost {
+		switch {
+		case l.State == probes.LostRestored:
+		case !l.Restorable():
+			human = append(human, l.Describe(entity))
+		case types[l.Field] == "":
+			l.Why = fmt.Sprintf("%s is not a column of %s: restore it by hand", l.Field, table)
+			human = append(human, l.Describe(entity))
+		default:
+			restore = append(restore, l)
+		}
+	}
+	return restore, human
+}
+
+// appRepairSteps are manage.py shell with steady's script, then each row
+// it sets.
+func appRepairSteps(manage, djangoDir, model string, restore []probes.LostUpdate) []Step {
+	steps := []Step{{Kind: StepCommand, Text: target.Join(manage, "shell"),
+		Note: inDir(djangoDir) + "; steady's script on standard input: in one transaction, each row below read with select_for_update, checked against the value shown, set, and saved with update_fields (that column only), so the application's own audit trail records the repair; one row that changed since rolls all back"}}
+	for _, l := range restore {
+		steps = append(steps, Step{Kind: StepRow, Text: fmt.Sprintf("%s %d: %s %s → %s", model, l.Entity, l.Field, l.Current, l.Lost),
+			Note: lostNote(l)})
+	}
+	return steps
+}
+
+// sqlRepairSteps are one UPDATE per value, in one transaction, and the
+// statements that undo them.
+func sqlRepairSteps(sh profile.Shift, types map[string]string, restore []probes.LostUpdate) ([]Step, string) {
+	var steps []Step
+	var undo []string
+	for i, l := range restore {
+		st := Step{Kind: StepSQL, Text: restoreSQL(sh, l, types[l.Field], l.Current, l.Lost), Note: lostNote(l)}
+		if i == 0 {
+			st.Note = "in one transaction; a row that no longer holds the value shown stops it and nothing is changed. " + st.Note
+		}
+		steps = append(steps, st)
+		undo = append(undo, restoreSQL(sh, l, types[l.Field], l.Lost, l.Current))
+	}
+	return steps, strings.Join(undo, ";\n") + ";"
 }
 
 // repairBackup holds when the incident has a verified backup that holds
@@ -303,9 +343,13 @@ func (r repairAction) Execute(ctx context.Context, env *Env, plan *Plan, out Out
 	if len(plan.Repairs) == 0 {
 		return Outcome{Status: Failed, ExitCode: -1, Summary: "the plan restores nothing: plan again"}
 	}
+	pl, err := repairPayloadOf(plan)
+	if err != nil {
+		return Outcome{Status: Failed, ExitCode: -1, Summary: "cannot read the plan; nothing was restored: plan again", Error: err.Error()}
+	}
 	var o Outcome
-	if plan.Facts["mode"] == repairSQL {
-		o = r.bySQL(ctx, env, plan, out)
+	if pl.Mode == repairSQL {
+		o = r.bySQL(ctx, env, plan, pl.Undo, out)
 	} else {
 		o = r.byApp(ctx, env, plan, out)
 	}
@@ -317,7 +361,7 @@ func (r repairAction) Execute(ctx context.Context, env *Env, plan *Plan, out Out
 }
 
 // bySQL runs the plan's UPDATEs in one transaction.
-func (r repairAction) bySQL(ctx context.Context, env *Env, plan *Plan, out Output) Outcome {
+func (r repairAction) bySQL(ctx context.Context, env *Env, plan *Plan, undo string, out Output) Outcome {
 	t := env.Target
 	fail := func(summary string, err error) Outcome {
 		o := Outcome{Status: Failed, ExitCode: 1, Summary: summary}
@@ -368,7 +412,23 @@ func (r repairAction) bySQL(ctx context.Context, env *Env, plan *Plan, out Outpu
 		return fail("the commit failed; nothing was restored", err)
 	}
 	return Outcome{Status: Succeeded, Summary: fmt.Sprintf("restored %s by SQL in one transaction", plural.Count(int64(len(stmts)), "value", "values")),
-		Artefacts: map[string]string{"restored": strconv.Itoa(len(stmts)), "before": beforeImage(plan.Repairs), "undo": plan.Facts["undo"]}}
+		Artefacts: map[string]string{"restored": strconv.Itoa(len(stmts)), "before": beforeImage(plan.Repairs), "undo": undo}}
+}
+
+// repairPayload is what Execute reads back of a repair plan.
+type repairPayload struct {
+	// Mode is app or sql.
+	Mode string `json:"mode"`
+	// Undo are the statements that put back what an SQL repair changed.
+	Undo string `json:"undo,omitempty"`
+}
+
+// repairPayloadOf reads a repair plan's payload, or, for a plan journaled
+// before payloads, its facts.
+func repairPayloadOf(plan *Plan) (repairPayload, error) {
+	return payloadOr(plan, func(f map[string]string) repairPayload {
+		return repairPayload{Mode: f["mode"], Undo: f["undo"]}
+	})
 }
 
 // beforeImage is what the rows held before the repair.

@@ -91,11 +91,45 @@ func (r restoreCheckAction) Plan(ctx context.Context, env *Env, params map[strin
 	}
 	plan.Facts[factBackup] = latest.Path
 	plan.Facts[factMode] = latest.Method
+	pl := &restoreCheckPayload{Mode: latest.Method, Database: db, Backup: latest.Path}
+	var err error
 	if latest.Method == modePgBackRest {
 		plan.Facts[factBackup] = latest.Label
-		return plan, planPgBackRestRestore(env, plan, latest)
+		pl.Backup = latest.Label
+		err = planPgBackRestRestore(env, plan, latest, pl)
+	} else {
+		err = planDumpRestore(ctx, env, plan, latest, pl)
 	}
-	return plan, planDumpRestore(ctx, env, plan, latest)
+	if err != nil {
+		return plan, err
+	}
+	return plan, plan.setPayload(pl)
+}
+
+// restoreCheckPayload is what Execute reads back of a restore rehearsal's
+// plan.
+type restoreCheckPayload struct {
+	// Mode is the backup's method; Backup its file, or its pgBackRest label.
+	Mode     string `json:"mode"`
+	Database string `json:"database"`
+	Backup   string `json:"backup"`
+	// Scratch is the database a dump is restored into, Count the tables
+	// counted there, TOCList the archive's contents without its foreign
+	// keys (a scoped backup), removed afterwards.
+	Scratch string   `json:"scratch_database,omitempty"`
+	Count   []string `json:"count_tables,omitempty"`
+	TOCList string   `json:"toc_list,omitempty"`
+	// Path is the temporary directory a pgBackRest backup is restored into.
+	Path string `json:"path,omitempty"`
+}
+
+// restoreCheckPayloadOf reads a restore rehearsal plan's payload, or, for a
+// plan journaled before payloads, its facts.
+func restoreCheckPayloadOf(plan *Plan) (restoreCheckPayload, error) {
+	return payloadOr(plan, func(f map[string]string) restoreCheckPayload {
+		return restoreCheckPayload{Mode: f[factMode], Database: f[factDatabase], Backup: f[factBackup],
+			Scratch: f[factScratch], Count: splitComma(f[factCount]), TOCList: f["toc_list"], Path: f[factPath]}
+	})
 }
 
 // scratchName names the scratch database after the run, so a left-over
@@ -109,7 +143,7 @@ func scratchName(env *Env) string {
 }
 
 // planDumpRestore plans pg_restore of a dump into a scratch database.
-func planDumpRestore(ctx context.Context, env *Env, plan *Plan, b *Backup) error {
+func planDumpRestore(ctx context.Context, env *Env, plan *Plan, b *Backup, pl *restoreCheckPayload) error {
 	t := env.Target
 	cfg := t.Config()
 	scratch := scratchName(env)
@@ -123,6 +157,7 @@ func planDumpRestore(ctx context.Context, env *Env, plan *Plan, b *Backup) error
 	}
 	plan.Facts[factScratch] = scratch
 	plan.Facts[factCount] = strings.Join(tables, ",")
+	pl.Scratch, pl.Count = scratch, tables
 	ident := pgx.Identifier{scratch}.Sanitize()
 	plan.Steps = []Step{{Kind: StepSQL, Text: "CREATE DATABASE " + ident, Note: "on the server of " + t.DBName() + ", as the role steady connects with"}}
 	restore := []string{"--no-owner", "--no-privileges", "--exit-on-error"}
@@ -132,6 +167,7 @@ func planDumpRestore(ctx context.Context, env *Env, plan *Plan, b *Backup) error
 		// else (tables, rows, sequences, indexes, checks) is restored.
 		list := filepath.Join(os.TempDir(), scratch+".list")
 		plan.Facts["toc_list"] = list
+		pl.TOCList = list
 		plan.Steps = append(plan.Steps, Step{Kind: StepCommand, Text: pgRestoreListLine(b.Path) + " | grep -v ' FK CONSTRAINT ' > " + target.ShellQuote(list),
 			Note: "the archive's contents without its foreign keys, which point at tables outside the scope; the list is removed afterwards"})
 		restore = append(restore, "--use-list="+list)
@@ -249,13 +285,9 @@ func serverSpacePrecondition(ctx context.Context, t *target.Target, need int64) 
 
 // Execute implements Action.
 func (r restoreCheckAction) Execute(ctx context.Context, env *Env, plan *Plan, out Output) Outcome {
-	if plan.Facts[factMode] == modePgBackRest {
-		return executePgBackRestRestore(ctx, env, plan, out)
-	}
 	started := time.Now()
 	t := env.Target
 	cfg := t.Config()
-	scratch := plan.Facts[factScratch]
 	fail := func(status OutcomeStatus, summary string, err error) Outcome {
 		o := Outcome{Status: status, ExitCode: -1, Summary: summary, Duration: time.Since(started)}
 		if err != nil {
@@ -263,11 +295,19 @@ func (r restoreCheckAction) Execute(ctx context.Context, env *Env, plan *Plan, o
 		}
 		return o
 	}
+	pl, err := restoreCheckPayloadOf(plan)
+	if err != nil {
+		return fail(Failed, "cannot read the plan: plan the rehearsal again", err)
+	}
+	if pl.Mode == modePgBackRest {
+		return executePgBackRestRestore(ctx, env, plan, pl, out)
+	}
+	scratch := pl.Scratch
 	sqls := sqlSteps(plan)
 	if scratch == "" || len(sqls) != 3 {
 		return fail(Failed, "the plan names no scratch database: plan the rehearsal again", nil)
 	}
-	if list := plan.Facts["toc_list"]; list != "" {
+	if list := pl.TOCList; list != "" {
 		defer os.Remove(list)
 	}
 	admin, err := pgx.Connect(ctx, cfg.DB)
@@ -303,19 +343,9 @@ func (r restoreCheckAction) Execute(ctx context.Context, env *Env, plan *Plan, o
 			return *o
 		}
 	}
-	restored, err := countRows(ctx, withDBName(cfg.DB, scratch), sqls[1])
+	counts, err := countRestored(ctx, env, out, scratch, sqls[1], pl.Count)
 	if err != nil {
 		return fail(Failed, "the backup restored but its tables could not be counted", err)
-	}
-	live, liveErr := countRows(ctx, cfg.DB, sqls[1])
-	var counts []string
-	for _, tb := range splitComma(plan.Facts[factCount]) {
-		l := "?"
-		if liveErr == nil {
-			l = strconv.FormatInt(live[tb], 10)
-		}
-		say(env, out, "%s: %d rows restored (live now: %s)", tb, restored[tb], l)
-		counts = append(counts, fmt.Sprintf("%s=%d", tb, restored[tb]))
 	}
 	drop()
 	if !dropped {
@@ -323,13 +353,35 @@ func (r restoreCheckAction) Execute(ctx context.Context, env *Env, plan *Plan, o
 	}
 	return Outcome{
 		Status:   Succeeded,
-		Summary:  fmt.Sprintf("restored %s into %s and counted %s (%s); the scratch database is dropped", plan.Facts[factBackup], scratch, plural.Count(int64(len(counts)), "table", "tables"), strings.Join(counts, ", ")),
+		Summary:  fmt.Sprintf("restored %s into %s and counted %s (%s); the scratch database is dropped", pl.Backup, scratch, plural.Count(int64(len(counts)), "table", "tables"), strings.Join(counts, ", ")),
 		Duration: time.Since(started),
 		Artefacts: map[string]string{
-			ArtefactKind: "restore-check", ArtefactDatabase: plan.Facts[factDatabase], ArtefactPath: plan.Facts[factBackup],
+			ArtefactKind: "restore-check", ArtefactDatabase: pl.Database, ArtefactPath: pl.Backup,
 			"rows": strings.Join(counts, ","), "restored": "true",
 		},
 	}
+}
+
+// countRestored counts the rows of each table restored into the scratch
+// database, beside the live database's count, and returns them as
+// "table=rows".
+func countRestored(ctx context.Context, env *Env, out Output, scratch, countSQL string, tables []string) ([]string, error) {
+	db := env.Target.Config().DB
+	restored, err := countRows(ctx, withDBName(db, scratch), countSQL)
+	if err != nil {
+		return nil, err
+	}
+	live, liveErr := countRows(ctx, db, countSQL)
+	var counts []string
+	for _, tb := range tables {
+		l := "?"
+		if liveErr == nil {
+			l = strconv.FormatInt(live[tb], 10)
+		}
+		say(env, out, "%s: %d rows restored (live now: %s)", tb, restored[tb], l)
+		counts = append(counts, fmt.Sprintf("%s=%d", tb, restored[tb]))
+	}
+	return counts, nil
 }
 
 // sqlSteps returns the texts of the plan's SQL steps, in order.
@@ -368,11 +420,12 @@ func countRows(ctx context.Context, dsn, sql string) (map[string]int64, error) {
 
 // planPgBackRestRestore plans a restore of a pgBackRest backup into a new
 // temporary directory, removed afterwards.
-func planPgBackRestRestore(env *Env, plan *Plan, b *Backup) error {
+func planPgBackRestRestore(env *Env, plan *Plan, b *Backup, pl *restoreCheckPayload) error {
 	cfg := env.Target.Config().Actions.PgBackRest
 	tmp := filepath.Join(os.TempDir(), scratchName(env))
 	plan.Facts[factPath] = tmp
 	plan.Facts[factStanza] = cfg.Stanza
+	pl.Path = tmp
 	plan.Steps = []Step{
 		{Kind: StepCommand, Text: pgbrCommand(env, "--set="+b.Label, "--pg1-path="+tmp, "--type=immediate", "restore"),
 			Note: "into a new temporary directory on this machine; pgBackRest checks every file's checksum as it restores (rows are not counted: that needs a server started on it)"},
@@ -399,10 +452,10 @@ func planPgBackRestRestore(env *Env, plan *Plan, b *Backup) error {
 
 // executePgBackRestRestore restores into the temporary directory and
 // removes it.
-func executePgBackRestRestore(ctx context.Context, env *Env, plan *Plan, out Output) Outcome {
+func executePgBackRestRestore(ctx context.Context, env *Env, plan *Plan, pl restoreCheckPayload, out Output) Outcome {
 	started := time.Now()
 	lines := commandSteps(plan)
-	tmp := plan.Facts[factPath]
+	tmp := pl.Path
 	if len(lines) != 2 || tmp == "" {
 		return Outcome{Status: Failed, ExitCode: -1, Summary: "the plan has no restore steps: plan again", Duration: time.Since(started)}
 	}
@@ -435,10 +488,10 @@ func executePgBackRestRestore(ctx context.Context, env *Env, plan *Plan, out Out
 	say(env, out, "restored %s into %s; removing it", humanBytes(size), tmp)
 	return Outcome{
 		Status:   Succeeded,
-		Summary:  fmt.Sprintf("restored pgBackRest backup %s (%s, every file's checksum checked) into %s, then removed it", plan.Facts[factBackup], humanBytes(size), tmp),
+		Summary:  fmt.Sprintf("restored pgBackRest backup %s (%s, every file's checksum checked) into %s, then removed it", pl.Backup, humanBytes(size), tmp),
 		Duration: time.Since(started),
 		Artefacts: map[string]string{
-			ArtefactKind: "restore-check", ArtefactDatabase: plan.Facts[factDatabase], ArtefactLabel: plan.Facts[factBackup],
+			ArtefactKind: "restore-check", ArtefactDatabase: pl.Database, ArtefactLabel: pl.Backup,
 			ArtefactSize: strconv.FormatInt(size, 10), "restored": "true",
 		},
 	}

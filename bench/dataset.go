@@ -188,80 +188,115 @@ func dayTime(d int32) time.Time     { return time.Unix(int64(d)*86400, 0).UTC() 
 // times in the last week, and writes of other entities up to the audit
 // log's size. The same size and now give the same data.
 func generate(size Size, now time.Time) *generated {
-	rng := rand.New(rand.NewPCG(9, 0xbe7c4))
-	g := &generated{now: now}
-	today := now.Truncate(24 * time.Hour)
+	gen := &generator{rng: rand.New(rand.NewPCG(9, 0xbe7c4)), g: &generated{now: now}, size: size, nowUS: micros(now)}
+	g := gen.g
+	gen.today = now.Truncate(24 * time.Hour)
 	for i := size.Months - 1; i >= 0; i-- {
-		g.months = append(g.months, clinic.MonthOf(today.AddDate(0, -i, 1-today.Day())))
+		g.months = append(g.months, clinic.MonthOf(gen.today.AddDate(0, -i, 1-gen.today.Day())))
 	}
-	start := g.months[0].From
-	nowUS := micros(now)
-	// at returns a moment on day d between the given hours, never after now.
-	at := func(d time.Time, fromHour, toHour int) int64 {
-		t := micros(d) + int64(fromHour)*3600e6 + rng.Int64N(int64(toHour-fromHour)*3600e6)
-		if t >= nowUS {
-			t = nowUS - (1+rng.Int64N(3600))*1e6
-		}
-		return t
-	}
-	todayDay := epochDay(today)
-
+	gen.start = g.months[0].From
+	gen.todayDay = epochDay(gen.today)
 	for c := 1; c <= size.Clinicians; c++ {
-		first, last := firstName[rng.IntN(len(firstName))], lastName[rng.IntN(len(lastName))]
-		cl := clinician{
-			name:       first + " " + last,
-			email:      fmt.Sprintf("%s.%s%d@clinic.example", strings.ToLower(first), strings.ToLower(last), c),
-			contracted: 12 + rng.IntN(7),
-			active:     c%17 != 0,
-		}
-		created := at(start.AddDate(0, 0, -30-rng.IntN(400)), 9, 17)
-		cl.created = fromMicros(created).Truncate(time.Millisecond)
-		g.events = append(g.events, auditEvent{ts: created, entity: int64(c), kind: evClinicianCreate, by: byHRImport, a: int32(cl.contracted)})
-		for _, month := range g.months {
-			days := month.To.Day()
-			n := min(cl.contracted-2+rng.IntN(5), days-4)
-			picked := rng.Perm(days)[:n]
-			slices.Sort(picked)
-			published := at(month.From.AddDate(0, 0, -14-rng.IntN(10)), 9, 17)
-			for _, d := range picked {
-				date := month.From.AddDate(0, 0, d)
-				day := epochDay(date)
-				typ := shiftTypeOf(rng, date)
-				s := shift{clinician: int32(c), day: day, typ: typ, hours: hoursOf[typ], createdBy: uint8(rng.IntN(3)),
-					created: min(published+rng.Int64N(600e6), nowUS-2*3600e6)}
-				if typ == 0 && rng.IntN(10) == 0 {
-					s.hours = 6
-				}
-				switch {
-				case day < todayDay && rng.IntN(12) == 0:
-					s.status, s.updatedBy = stCancelled, byRotaAdmin
-					s.updated = at(dayTime(day-1-int32(rng.IntN(5))), 8, 20)
-				case day < todayDay:
-					// Signed off by the clinician the morning after.
-					s.status, s.updatedBy = stCompleted, -1
-					s.updated = at(dayTime(day+1), 7, 11)
-				case rng.IntN(25) == 0:
-					s.status, s.updatedBy = stCancelled, byRotaAdmin
-					s.updated = at(today.AddDate(0, 0, -1-rng.IntN(3)), 8, 20)
-				default:
-					s.status, s.updated = stScheduled, s.created
-				}
-				if s.status != stScheduled && s.updated-s.created < 3600e6 {
-					// Never two writes of one shift close together in
-					// healthy data: that is the race's signature.
-					s.updated = s.created + 3600e6 + rng.Int64N(3600e6)
-				}
-				s.updated = min(s.updated, nowUS-1e6)
-				if s.status == stCompleted {
-					cl.worked = append(cl.worked, day)
-				}
-				g.shifts = append(g.shifts, s)
-			}
-		}
-		slices.Sort(cl.worked)
-		g.clinicians = append(g.clinicians, cl)
+		gen.clinician(c)
 	}
+	gen.shiftEvents()
+	gen.races()
+	gen.background()
+	slices.SortFunc(g.events, func(a, b auditEvent) int {
+		return cmp.Or(cmp.Compare(a.ts, b.ts), cmp.Compare(a.entity, b.entity))
+	})
+	return g
+}
 
+// generator makes the data set from one seed: every random choice is drawn
+// from rng in one fixed order, so the data set is always the same.
+type generator struct {
+	rng          *rand.Rand
+	g            *generated
+	size         Size
+	today, start time.Time
+	nowUS        int64
+	todayDay     int32
+}
+
+// at returns a moment on day d between the given hours, never after now.
+func (gen *generator) at(d time.Time, fromHour, toHour int) int64 {
+	t := micros(d) + int64(fromHour)*3600e6 + gen.rng.Int64N(int64(toHour-fromHour)*3600e6)
+	if t >= gen.nowUS {
+		t = gen.nowUS - (1+gen.rng.Int64N(3600))*1e6
+	}
+	return t
+}
+
+// clinician makes clinician c and their rota of each month.
+func (gen *generator) clinician(c int) {
+	rng, g := gen.rng, gen.g
+	first, last := firstName[rng.IntN(len(firstName))], lastName[rng.IntN(len(lastName))]
+	cl := clinician{
+		name:       first + " " + last,
+		email:      fmt.Sprintf("%s.%s%d@clinic.example", strings.ToLower(first), strings.ToLower(last), c),
+		contracted: 12 + rng.IntN(7),
+		active:     c%17 != 0,
+	}
+	created := gen.at(gen.start.AddDate(0, 0, -30-rng.IntN(400)), 9, 17)
+	cl.created = fromMicros(created).Truncate(time.Millisecond)
+	g.events = append(g.events, auditEvent{ts: created, entity: int64(c), kind: evClinicianCreate, by: byHRImport, a: int32(cl.contracted)})
+	for _, month := range g.months {
+		days := month.To.Day()
+		n := min(cl.contracted-2+rng.IntN(5), days-4)
+		picked := rng.Perm(days)[:n]
+		slices.Sort(picked)
+		published := gen.at(month.From.AddDate(0, 0, -14-rng.IntN(10)), 9, 17)
+		for _, d := range picked {
+			gen.shift(c, &cl, month.From.AddDate(0, 0, d), published)
+		}
+	}
+	slices.Sort(cl.worked)
+	g.clinicians = append(g.clinicians, cl)
+}
+
+// shift makes one shift of clinician c on date, of a rota published at
+// published, and what became of it by now.
+func (gen *generator) shift(c int, cl *clinician, date time.Time, published int64) {
+	rng, nowUS, todayDay := gen.rng, gen.nowUS, gen.todayDay
+	day := epochDay(date)
+	typ := shiftTypeOf(rng, date)
+	s := shift{clinician: int32(c), day: day, typ: typ, hours: hoursOf[typ], createdBy: uint8(rng.IntN(3)),
+		created: min(published+rng.Int64N(600e6), nowUS-2*3600e6)}
+	if typ == 0 && rng.IntN(10) == 0 {
+		s.hours = 6
+	}
+	switch {
+	case day < todayDay && rng.IntN(12) == 0:
+		s.status, s.updatedBy = stCancelled, byRotaAdmin
+		s.updated = gen.at(dayTime(day-1-int32(rng.IntN(5))), 8, 20)
+	case day < todayDay:
+		// Signed off by the clinician the morning after.
+		s.status, s.updatedBy = stCompleted, -1
+		s.updated = gen.at(dayTime(day+1), 7, 11)
+	case rng.IntN(25) == 0:
+		s.status, s.updatedBy = stCancelled, byRotaAdmin
+		s.updated = gen.at(gen.today.AddDate(0, 0, -1-rng.IntN(3)), 8, 20)
+	default:
+		s.status, s.updated = stScheduled, s.created
+	}
+	if s.status != stScheduled && s.updated-s.created < 3600e6 {
+		// Never two writes of one shift close together in
+		// healthy data: that is the race's signature.
+		s.updated = s.created + 3600e6 + rng.Int64N(3600e6)
+	}
+	s.updated = min(s.updated, nowUS-1e6)
+	if s.status == stCompleted {
+		cl.worked = append(cl.worked, day)
+	}
+	gen.g.shifts = append(gen.g.shifts, s)
+}
+
+// shiftEvents are the audit rows of the shifts' writes; a quarter of the
+// shifts are swapped to another clinician and back in the rota, an hour or
+// more from any other write.
+func (gen *generator) shiftEvents() {
+	rng, g, nowUS, size := gen.rng, gen.g, gen.nowUS, gen.size
 	for i, s := range g.shifts {
 		id := int64(i + 1)
 		g.events = append(g.events, auditEvent{ts: s.created, entity: id, kind: evShiftCreate, by: int32(s.createdBy)})
@@ -285,9 +320,12 @@ func generate(size Size, now time.Time) *generated {
 			}
 		}
 	}
+}
 
-	// The race: a second (and sometimes third) write of a shift signed off
-	// in the last week, within the same second as the sign-off.
+// races plants the race: a second (and sometimes third) write of a shift
+// signed off in the last week, within the same second as the sign-off.
+func (gen *generator) races() {
+	rng, g, nowUS, size := gen.rng, gen.g, gen.nowUS, gen.size
 	weekAgo := nowUS - 7*24*3600e6
 	var candidates []int
 	for i, s := range g.shifts {
@@ -306,11 +344,14 @@ func generate(size Size, now time.Time) *generated {
 		}
 		g.raceGroups++
 	}
+}
 
-	// Everything else the application audits, spread over the whole span:
-	// nightly summary recalculations and edits of clinicians.
+// background is everything else the application audits, spread over the
+// whole span: nightly summary recalculations and edits of clinicians.
+func (gen *generator) background() {
+	rng, g, nowUS, size := gen.rng, gen.g, gen.nowUS, gen.size
 	summaries := int64(len(g.clinicians) * len(g.months))
-	spanStart := micros(start.AddDate(0, 0, -30))
+	spanStart := micros(gen.start.AddDate(0, 0, -30))
 	for len(g.events) < size.AuditRows {
 		ts := spanStart + rng.Int64N(nowUS-spanStart)
 		if rng.IntN(100) < 85 {
@@ -321,10 +362,6 @@ func generate(size Size, now time.Time) *generated {
 			g.events = append(g.events, auditEvent{ts: ts, entity: 1 + rng.Int64N(int64(len(g.clinicians))), kind: evClinicianEdit, by: byHRImport, a: c, b: c + 1})
 		}
 	}
-	slices.SortFunc(g.events, func(a, b auditEvent) int {
-		return cmp.Or(cmp.Compare(a.ts, b.ts), cmp.Compare(a.entity, b.entity))
-	})
-	return g
 }
 
 func btoi(b bool) int {
@@ -402,17 +439,7 @@ func (g *generated) row(e auditEvent, buf []byte) []any {
 func Build(ctx context.Context, db *pgx.Conn, cache, broker *redis.Client, size Size, log io.Writer) (*Dataset, error) {
 	now := time.Now().UTC().Truncate(time.Millisecond)
 	ds := &Dataset{Size: size, Now: now}
-	step := func(what string, f func() error) error {
-		fmt.Fprintf(log, "bench: data: %s…\n", what)
-		started := time.Now()
-		if err := f(); err != nil {
-			return fmt.Errorf("build the data set: %s: %w", what, err)
-		}
-		took := time.Since(started)
-		ds.Took = append(ds.Took, Step{What: what, Took: took})
-		fmt.Fprintf(log, "bench: data: %s: done in %s\n", what, took.Round(100*time.Millisecond))
-		return nil
-	}
+	step := func(what string, f func() error) error { return ds.step(log, what, f) }
 
 	var g *generated
 	if err := step(fmt.Sprintf("generate %d clinicians × %d months of shifts and %d audit rows", size.Clinicians, size.Months, size.AuditRows), func() error {
@@ -421,66 +448,10 @@ func Build(ctx context.Context, db *pgx.Conn, cache, broker *redis.Client, size 
 	}); err != nil {
 		return nil, err
 	}
-	ds.Shifts, ds.AuditRows, ds.RaceGroups, ds.Months = len(g.shifts), len(g.events), g.raceGroups, g.months
-	ds.Summaries = len(g.clinicians) * len(g.months)
-	weekAgo := micros(now) - 7*24*3600e6
-	for _, e := range g.events {
-		if e.ts >= weekAgo {
-			ds.AuditLastWeek++
-			if e.kind >= evShiftCreate && e.kind <= evShiftSwap {
-				ds.ShiftWritesLastWeek++
-			}
-		}
-	}
-
-	deferred := []string{"config.0002_auditlog_entity_timestamp_idx", "config.0003_shift_constraints"}
-	if err := step("install the schema (Django's migrations, the indexes of config.0002 and config.0003 deferred)", func() error {
-		return clinic.Install(ctx, db, clinic.InstallOptions{Skip: deferred})
-	}); err != nil {
+	ds.count(g)
+	if err := ds.loadDB(ctx, db, g, log); err != nil {
 		return nil, err
 	}
-	// Rows are consistent by construction; a bulk load skips the
-	// per-row foreign-key triggers, as pg_restore does.
-	if _, err := db.Exec(ctx, `SET session_replication_role = replica`); err != nil {
-		return nil, err
-	}
-	if err := step(fmt.Sprintf("COPY %d shifts, %d audit rows, %d summaries", len(g.shifts), len(g.events), ds.Summaries), func() error {
-		return g.copyAll(ctx, db, log)
-	}); err != nil {
-		return nil, err
-	}
-	if _, err := db.Exec(ctx, `RESET session_replication_role`); err != nil {
-		return nil, err
-	}
-	if err := step("create the deferred indexes and constraints (config.0002 audit-log (entity_type, timestamp), config.0003)", func() error {
-		if _, err := db.Exec(ctx, `SET maintenance_work_mem = '512MB'`); err != nil {
-			return err
-		}
-		for _, m := range clinic.Migrations {
-			if !slices.Contains(deferred, m.Key()) {
-				continue
-			}
-			if _, err := db.Exec(ctx, m.SQL); err != nil {
-				return fmt.Errorf("%s: %w", m.Key(), err)
-			}
-			if err := clinic.Record(ctx, db, m.Key()); err != nil {
-				return err
-			}
-		}
-		return nil
-	}); err != nil {
-		return nil, err
-	}
-	if err := step("VACUUM ANALYZE", func() error {
-		_, err := db.Exec(ctx, `VACUUM ANALYZE`)
-		return err
-	}); err != nil {
-		return nil, err
-	}
-	if err := ds.measureDB(ctx, db); err != nil {
-		return nil, err
-	}
-
 	cfg := config.Default()
 	if err := step(fmt.Sprintf("write %d django-redis shift-count keys and %d session keys", size.CacheKeys, size.SessionKeys), func() error {
 		ds.cache = g.cacheKeys(&cfg, size)
@@ -496,6 +467,92 @@ func Build(ctx context.Context, db *pgx.Conn, cache, broker *redis.Client, size 
 		return nil, err
 	}
 	return ds, nil
+}
+
+// step runs one step of the build, saying so in log and timing it.
+func (ds *Dataset) step(log io.Writer, what string, f func() error) error {
+	fmt.Fprintf(log, "bench: data: %s…\n", what)
+	started := time.Now()
+	if err := f(); err != nil {
+		return fmt.Errorf("build the data set: %s: %w", what, err)
+	}
+	took := time.Since(started)
+	ds.Took = append(ds.Took, Step{What: what, Took: took})
+	fmt.Fprintf(log, "bench: data: %s: done in %s\n", what, took.Round(100*time.Millisecond))
+	return nil
+}
+
+// count records the size of what was generated, and how much of the audit
+// trail falls in the last week.
+func (ds *Dataset) count(g *generated) {
+	ds.Shifts, ds.AuditRows, ds.RaceGroups, ds.Months = len(g.shifts), len(g.events), g.raceGroups, g.months
+	ds.Summaries = len(g.clinicians) * len(g.months)
+	weekAgo := micros(ds.Now) - 7*24*3600e6
+	for _, e := range g.events {
+		if e.ts >= weekAgo {
+			ds.AuditLastWeek++
+			if e.kind >= evShiftCreate && e.kind <= evShiftSwap {
+				ds.ShiftWritesLastWeek++
+			}
+		}
+	}
+}
+
+// loadDB installs the schema, copies the rows in, then creates the indexes
+// and constraints deferred until after the load, and measures the tables.
+func (ds *Dataset) loadDB(ctx context.Context, db *pgx.Conn, g *generated, log io.Writer) error {
+	step := func(what string, f func() error) error { return ds.step(log, what, f) }
+	deferred := []string{"config.0002_auditlog_entity_timestamp_idx", "config.0003_shift_constraints"}
+	if err := step("install the schema (Django's migrations, the indexes of config.0002 and config.0003 deferred)", func() error {
+		return clinic.Install(ctx, db, clinic.InstallOptions{Skip: deferred})
+	}); err != nil {
+		return err
+	}
+	// Rows are consistent by construction; a bulk load skips the
+	// per-row foreign-key triggers, as pg_restore does.
+	if _, err := db.Exec(ctx, `SET session_replication_role = replica`); err != nil {
+		return err
+	}
+	if err := step(fmt.Sprintf("COPY %d shifts, %d audit rows, %d summaries", len(g.shifts), len(g.events), ds.Summaries), func() error {
+		return g.copyAll(ctx, db, log)
+	}); err != nil {
+		return err
+	}
+	if _, err := db.Exec(ctx, `RESET session_replication_role`); err != nil {
+		return err
+	}
+	if err := step("create the deferred indexes and constraints (config.0002 audit-log (entity_type, timestamp), config.0003)", func() error {
+		return applyDeferred(ctx, db, deferred)
+	}); err != nil {
+		return err
+	}
+	if err := step("VACUUM ANALYZE", func() error {
+		_, err := db.Exec(ctx, `VACUUM ANALYZE`)
+		return err
+	}); err != nil {
+		return err
+	}
+	return ds.measureDB(ctx, db)
+}
+
+// applyDeferred applies the migrations deferred until after the load, and
+// records them as Django would.
+func applyDeferred(ctx context.Context, db *pgx.Conn, deferred []string) error {
+	if _, err := db.Exec(ctx, `SET maintenance_work_mem = '512MB'`); err != nil {
+		return err
+	}
+	for _, m := range clinic.Migrations {
+		if !slices.Contains(deferred, m.Key()) {
+			continue
+		}
+		if _, err := db.Exec(ctx, m.SQL); err != nil {
+			return fmt.Errorf("%s: %w", m.Key(), err)
+		}
+		if err := clinic.Record(ctx, db, m.Key()); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // copyAll writes every table with COPY, reporting progress every tenth.

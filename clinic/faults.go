@@ -273,20 +273,52 @@ func ConstraintBypass(ctx context.Context, db DB) (*Bypass, error) {
 		return nil, fmt.Errorf("constraint bypass: begin: %w", err)
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // a no-op after Commit
-	b := &Bypass{Constraint: "config_shift_duration_positive"}
-	step := func(what, sql string, args ...any) error {
-		if _, err := tx.Exec(ctx, sql, args...); err != nil {
-			return fmt.Errorf("constraint bypass: %s: %w", what, err)
-		}
-		return nil
-	}
+	bp := &bypass{tx: tx, b: &Bypass{Constraint: "config_shift_duration_positive"}}
 	// The foreign key is deferred; checking it at once lets the locum's
 	// shift be checked before its clinician goes.
-	if err := step("check constraints immediately", `SET CONSTRAINTS ALL IMMEDIATE`); err != nil {
+	if err := bp.step(ctx, "check constraints immediately", `SET CONSTRAINTS ALL IMMEDIATE`); err != nil {
 		return nil, err
 	}
-	// Two free days last month of the clinician with the lowest id.
-	rows, err := tx.Query(ctx, `
+	days, err := bp.freeDays(ctx)
+	if err != nil {
+		return nil, err
+	}
+	bp.b.Clinician = days[0].clinician
+	for _, fn := range []func(context.Context, []bypassDay) error{bp.nonPositive, bp.duplicate, bp.orphan} {
+		if err := fn(ctx, days); err != nil {
+			return nil, err
+		}
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return nil, fmt.Errorf("constraint bypass: commit: %w", err)
+	}
+	return bp.b, nil
+}
+
+// bypass is the constraint bypass in its transaction.
+type bypass struct {
+	tx pgx.Tx
+	b  *Bypass
+}
+
+// bypassDay is a day a clinician has no shift.
+type bypassDay struct {
+	clinician int64
+	date      time.Time
+}
+
+// step runs one statement of the bypass.
+func (bp *bypass) step(ctx context.Context, what, sql string, args ...any) error {
+	if _, err := bp.tx.Exec(ctx, sql, args...); err != nil {
+		return fmt.Errorf("constraint bypass: %s: %w", what, err)
+	}
+	return nil
+}
+
+// freeDays finds two free days last month of the clinician with the lowest
+// id.
+func (bp *bypass) freeDays(ctx context.Context) ([]bypassDay, error) {
+	rows, err := bp.tx.Query(ctx, `
 SELECT c.id, d::date FROM (SELECT min(id) AS id FROM config_clinician) c,
      generate_series(date_trunc('month', now()) - interval '1 month', date_trunc('month', now()) - interval '1 day', interval '1 day') d
 WHERE NOT EXISTS (SELECT 1 FROM config_shift s WHERE s.clinician_id = c.id AND s.date = d::date)
@@ -294,74 +326,79 @@ ORDER BY d LIMIT 2`)
 	if err != nil {
 		return nil, fmt.Errorf("constraint bypass: find free days: %w", err)
 	}
-	type day struct {
-		clinician int64
-		date      time.Time
-	}
-	days, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (day, error) {
-		var d day
+	days, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (bypassDay, error) {
+		var d bypassDay
 		err := r.Scan(&d.clinician, &d.date)
 		return d, err
 	})
 	if err != nil || len(days) < 2 {
 		return nil, fmt.Errorf("constraint bypass: no two free days last month (%v); seed first", err)
 	}
-	b.Clinician = days[0].clinician
-	if err := step("drop the CHECK", `ALTER TABLE config_shift DROP CONSTRAINT IF EXISTS config_shift_duration_positive`); err != nil {
-		return nil, err
+	return days, nil
+}
+
+// nonPositive drops the CHECK, inserts two shifts of no length on the free
+// days, and adds the CHECK back NOT VALID: it holds for new rows only.
+func (bp *bypass) nonPositive(ctx context.Context, days []bypassDay) error {
+	if err := bp.step(ctx, "drop the CHECK", `ALTER TABLE config_shift DROP CONSTRAINT IF EXISTS config_shift_duration_positive`); err != nil {
+		return err
 	}
 	for i, dur := range []float64{0, -8} {
 		var id int64
-		if err := tx.QueryRow(ctx, `INSERT INTO config_shift (date, type, duration, status, created_at, updated_at, clinician_id)
-VALUES ($1, 'DAY', $2, 'COMPLETED', now(), now(), $3) RETURNING id`, days[i].date, dur, b.Clinician).Scan(&id); err != nil {
-			return nil, fmt.Errorf("constraint bypass: insert a shift of duration %v: %w", dur, err)
+		if err := bp.tx.QueryRow(ctx, `INSERT INTO config_shift (date, type, duration, status, created_at, updated_at, clinician_id)
+VALUES ($1, 'DAY', $2, 'COMPLETED', now(), now(), $3) RETURNING id`, days[i].date, dur, bp.b.Clinician).Scan(&id); err != nil {
+			return fmt.Errorf("constraint bypass: insert a shift of duration %v: %w", dur, err)
 		}
-		b.NonPositive = append(b.NonPositive, id)
+		bp.b.NonPositive = append(bp.b.NonPositive, id)
 	}
-	if err := step("re-add the CHECK NOT VALID", `ALTER TABLE config_shift ADD CONSTRAINT config_shift_duration_positive CHECK (duration > 0) NOT VALID`); err != nil {
-		return nil, err
+	return bp.step(ctx, "re-add the CHECK NOT VALID", `ALTER TABLE config_shift ADD CONSTRAINT config_shift_duration_positive CHECK (duration > 0) NOT VALID`)
+}
+
+// duplicate drops the UNIQUE and copies the clinician's latest shift of
+// before this month.
+func (bp *bypass) duplicate(ctx context.Context, _ []bypassDay) error {
+	if err := bp.step(ctx, "drop the UNIQUE", `ALTER TABLE config_shift DROP CONSTRAINT IF EXISTS config_shift_unique_clinician_date_type`); err != nil {
+		return err
 	}
-	if err := step("drop the UNIQUE", `ALTER TABLE config_shift DROP CONSTRAINT IF EXISTS config_shift_unique_clinician_date_type`); err != nil {
-		return nil, err
-	}
-	if err := tx.QueryRow(ctx, `
+	if err := bp.tx.QueryRow(ctx, `
 INSERT INTO config_shift (date, type, duration, status, created_at, updated_at, clinician_id)
 SELECT date, type, duration, 'SCHEDULED', now(), now(), clinician_id FROM config_shift
 WHERE clinician_id = $1 AND date < date_trunc('month', now()) AND duration > 0 ORDER BY date DESC LIMIT 1
-RETURNING id`, b.Clinician).Scan(&b.Duplicate); err != nil {
-		return nil, fmt.Errorf("constraint bypass: insert a duplicate shift: %w", err)
+RETURNING id`, bp.b.Clinician).Scan(&bp.b.Duplicate); err != nil {
+		return fmt.Errorf("constraint bypass: insert a duplicate shift: %w", err)
 	}
+	return nil
+}
+
+// orphan inserts a locum with a shift, then deletes the locum with the
+// foreign key's triggers disabled: the shift is left without its clinician.
+func (bp *bypass) orphan(ctx context.Context, days []bypassDay) error {
+	b, tx := bp.b, bp.tx
 	if err := tx.QueryRow(ctx, `INSERT INTO config_clinician (name, email, contracted_shifts, active, created_at)
 VALUES ('Locum Cover', 'locum.cover@agency.example', 0, true, now()) RETURNING id`).Scan(&b.MissingClinician); err != nil {
-		return nil, fmt.Errorf("constraint bypass: insert a locum: %w", err)
+		return fmt.Errorf("constraint bypass: insert a locum: %w", err)
 	}
 	if err := tx.QueryRow(ctx, `INSERT INTO config_shift (date, type, duration, status, created_at, updated_at, clinician_id)
 VALUES ($1, 'NIGHT', 10, 'COMPLETED', now(), now(), $2) RETURNING id`, days[0].date, b.MissingClinician).Scan(&b.Orphan); err != nil {
-		return nil, fmt.Errorf("constraint bypass: insert the locum's shift: %w", err)
+		return fmt.Errorf("constraint bypass: insert the locum's shift: %w", err)
 	}
-	rows, err = tx.Query(ctx, `
+	rows, err := tx.Query(ctx, `
 SELECT t.tgname FROM pg_trigger t JOIN pg_constraint c ON c.oid = t.tgconstraint
 WHERE c.contype = 'f' AND c.conrelid = 'config_shift'::regclass AND c.confrelid = 'config_clinician'::regclass
   AND t.tgrelid = 'config_clinician'::regclass
 ORDER BY t.tgname`)
 	if err != nil {
-		return nil, fmt.Errorf("constraint bypass: find the foreign key's triggers: %w", err)
+		return fmt.Errorf("constraint bypass: find the foreign key's triggers: %w", err)
 	}
 	if b.DisabledTriggers, err = pgx.CollectRows(rows, pgx.RowTo[string]); err != nil {
-		return nil, fmt.Errorf("constraint bypass: %w", err)
+		return fmt.Errorf("constraint bypass: %w", err)
 	}
 	for _, name := range b.DisabledTriggers {
-		if err := step("disable "+name, `ALTER TABLE config_clinician DISABLE TRIGGER `+pgx.Identifier{name}.Sanitize()); err != nil {
-			return nil, err
+		if err := bp.step(ctx, "disable "+name, `ALTER TABLE config_clinician DISABLE TRIGGER `+pgx.Identifier{name}.Sanitize()); err != nil {
+			return err
 		}
 	}
-	if err := step("delete the locum", `DELETE FROM config_clinician WHERE id = $1`, b.MissingClinician); err != nil {
-		return nil, err
-	}
-	if err := tx.Commit(ctx); err != nil {
-		return nil, fmt.Errorf("constraint bypass: commit: %w", err)
-	}
-	return b, nil
+	return bp.step(ctx, "delete the locum", `DELETE FROM config_clinician WHERE id = $1`, b.MissingClinician)
 }
 
 // BusinessRuleOptions tunes BusinessRule.

@@ -113,7 +113,33 @@ func AddFlags(fs *pflag.FlagSet) {
 // os.Getenv.
 func Load(fs *pflag.FlagSet, getenv func(string) string) (*Loaded, error) {
 	l := &Loaded{Config: Default(), Sources: map[string]Source{}}
+	if err := l.loadFile(fs, getenv); err != nil {
+		return nil, err
+	}
+	for _, b := range Bindings {
+		if v := getenv(b.Env); v != "" {
+			if err := l.set(b.Key, v); err != nil {
+				return nil, fmt.Errorf("$%s: %w", b.Env, err)
+			}
+			l.Sources[b.Key] = Source{Kind: "env", Name: b.Env}
+		}
+	}
+	if err := l.applyFlags(fs); err != nil {
+		return nil, err
+	}
+	if err := l.Validate(); err != nil {
+		var ie *InvalidError
+		if errors.As(err, &ie) {
+			ie.where = l.where
+		}
+		return nil, err
+	}
+	return l, nil
+}
 
+// loadFile applies the configuration file: the one --config or its
+// environment variable names, else steady.yaml when there is one.
+func (l *Loaded) loadFile(fs *pflag.FlagSet, getenv func(string) string) error {
 	path, explicit := "", false
 	if fs != nil {
 		if f := fs.Lookup(ConfigFlag); f != nil && f.Changed {
@@ -128,48 +154,39 @@ func Load(fs *pflag.FlagSet, getenv func(string) string) (*Loaded, error) {
 			path = DefaultFile
 		}
 	}
-	if path != "" {
-		data, err := os.ReadFile(path)
-		if err != nil {
-			if explicit {
-				return nil, fmt.Errorf("read configuration: %w", err)
-			}
-			return nil, fmt.Errorf("read %s: %w", path, err)
-		}
-		if err := l.applyYAML(path, data); err != nil {
-			return nil, err
-		}
-		l.File = path
+	if path == "" {
+		return nil
 	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		if explicit {
+			return fmt.Errorf("read configuration: %w", err)
+		}
+		return fmt.Errorf("read %s: %w", path, err)
+	}
+	if err := l.applyYAML(path, data); err != nil {
+		return err
+	}
+	l.File = path
+	return nil
+}
 
+// applyFlags applies the flags given, over the file and the environment.
+func (l *Loaded) applyFlags(fs *pflag.FlagSet) error {
+	if fs == nil {
+		return nil
+	}
 	for _, b := range Bindings {
-		if v := getenv(b.Env); v != "" {
-			if err := l.set(b.Key, v); err != nil {
-				return nil, fmt.Errorf("$%s: %w", b.Env, err)
-			}
-			l.Sources[b.Key] = Source{Kind: "env", Name: b.Env}
+		f := fs.Lookup(b.Flag)
+		if f == nil || !f.Changed {
+			continue
 		}
-	}
-	if fs != nil {
-		for _, b := range Bindings {
-			f := fs.Lookup(b.Flag)
-			if f == nil || !f.Changed {
-				continue
-			}
-			if err := l.set(b.Key, f.Value.String()); err != nil {
-				return nil, fmt.Errorf("--%s: %w", b.Flag, err)
-			}
-			l.Sources[b.Key] = Source{Kind: "flag", Name: b.Flag}
+		if err := l.set(b.Key, f.Value.String()); err != nil {
+			return fmt.Errorf("--%s: %w", b.Flag, err)
 		}
+		l.Sources[b.Key] = Source{Kind: "flag", Name: b.Flag}
 	}
-	if err := l.Validate(); err != nil {
-		var ie *InvalidError
-		if errors.As(err, &ie) {
-			ie.where = l.where
-		}
-		return nil, err
-	}
-	return l, nil
+	return nil
 }
 
 // where says where key, or the nearest key above it, was set.

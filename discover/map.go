@@ -272,48 +272,64 @@ func (m *mapper) shift(calc *CalculatorFacts) *Model {
 	if calc != nil {
 		q = calc.Query
 	}
-	fk := func(f Field) bool { return f.Related != "" }
-	switch {
-	case q != nil && q.ClinicianColumn != "":
+	m.shiftColumns(x, q)
+	m.shiftDuration(x, q)
+	m.shiftRule(x, q, calc)
+	return x
+}
+
+// shiftColumns finds the shift's clinician, date, status and type: the
+// columns the calculator's query uses where there is one, else by name.
+func (m *mapper) shiftColumns(x *Model, q *Query) {
+	sh := &m.p.Shift
+	if q != nil && q.ClinicianColumn != "" {
 		sh.Clinician = q.ClinicianColumn
 		m.set("shift.clinician", sh.Clinician, "the column the calculator filters by the clinician", false)
-	default:
-		sh.Clinician = first(x, clinicianName, fk)
+	} else {
+		sh.Clinician = first(x, clinicianName, func(f Field) bool { return f.Related != "" })
 		m.set("shift.clinician", sh.Clinician, "the foreign key, by name", true)
 	}
-	switch {
-	case q != nil && q.DateColumn != "":
+	if q != nil && q.DateColumn != "" {
 		sh.Date = q.DateColumn
 		m.set("shift.date", sh.Date, "the column the calculator bounds by the dates", false)
-	default:
+	} else {
 		sh.Date = first(x, dateName, func(f Field) bool { return f.Type == "DateField" })
 		m.set("shift.date", sh.Date, "the date field, by name", true)
 	}
-	choices := func(f Field) bool { return len(f.Choices) > 0 }
-	switch {
-	case q != nil && q.Status != nil:
+	if q != nil && q.Status != nil {
 		sh.Status = q.Status.Column
 		m.set("shift.status", sh.Status, "the column with choices the calculator tests", false)
-	default:
-		sh.Status = first(x, statusName, choices)
+	} else {
+		sh.Status = first(x, statusName, func(f Field) bool { return len(f.Choices) > 0 })
 		m.set("shift.status", sh.Status, "the field with choices, by name", true)
 	}
 	sh.Type = first(x, typeName, func(f Field) bool { return len(f.Choices) > 0 && f.Column != sh.Status })
 	m.set("shift.type", sh.Type, "the other field with choices", false)
-	numeric := func(f Field) bool { return isNumber(f.Type) && !f.PK && f.Related == "" }
-	switch {
-	case q != nil && q.Duration != nil:
+}
+
+// shiftDuration finds the shift's length and whether a shift of no length
+// counts: the calculator's word where there is one, else by name.
+func (m *mapper) shiftDuration(x *Model, q *Query) {
+	sh := &m.p.Shift
+	if q != nil && q.Duration != nil {
 		sh.Duration, sh.PositiveDuration = q.Duration.Column, q.Duration.Positive
 		m.set("shift.duration", sh.Duration, "the number the calculator requires above zero", false)
-	default:
-		sh.Duration = first(x, durationName, numeric)
-		if sh.Duration != "" && !durationName.MatchString(sh.Duration) {
-			sh.Duration = ""
-		}
-		m.set("shift.duration", sh.Duration, "by name", true)
-		// Without the code's word, a shift of no length is not worked.
-		sh.PositiveDuration = sh.Duration != "" && q == nil
+		return
 	}
+	sh.Duration = first(x, durationName, func(f Field) bool { return isNumber(f.Type) && !f.PK && f.Related == "" })
+	if sh.Duration != "" && !durationName.MatchString(sh.Duration) {
+		sh.Duration = ""
+	}
+	m.set("shift.duration", sh.Duration, "by name", true)
+	// Without the code's word, a shift of no length is not worked.
+	sh.PositiveDuration = sh.Duration != "" && q == nil
+}
+
+// shiftRule finds the status values that count as worked (those the
+// calculator's query passes, else those named like it) and those that are
+// cancelled.
+func (m *mapper) shiftRule(x *Model, q *Query, calc *CalculatorFacts) {
+	sh := &m.p.Shift
 	var values []string
 	if f := x.field(sh.Status); f != nil {
 		for _, c := range f.Choices {
@@ -344,7 +360,6 @@ func (m *mapper) shift(calc *CalculatorFacts) *Model {
 		}
 	}
 	m.set("shift.cancelled", strings.Join(sh.Cancelled, ", "), "status values named like a cancelled shift", len(sh.Cancelled) > 0)
-	return x
 }
 
 func (m *mapper) clinician(shift *Model) *Model {

@@ -128,33 +128,9 @@ func Start(ctx context.Context, o Options) (_ *Drill, err error) {
 	}()
 	say("  PostgreSQL %s and Redis %s ready in %s", sb.Postgres.Dir(), sb.Redis.Dir(), time.Since(started).Round(100*time.Millisecond))
 
-	// The drill's files live in the Redis dir: the sandbox removes them
-	// with it, and its reaper kills whatever names them if we are killed.
-	d.Dir = filepath.Join(sb.Redis.Dir(), "drill")
-	project := filepath.Join(d.Dir, "project")
-	if err := os.MkdirAll(project, 0o700); err != nil {
-		return nil, fmt.Errorf("create the drill dir: %w", err)
-	}
-	if err := clinic.WriteProject(project, clinic.ProjectOptions{}); err != nil {
+	project, journal, backups, err := d.makeDirs(o)
+	if err != nil {
 		return nil, err
-	}
-	journal, backups := filepath.Join(d.Dir, "journal"), filepath.Join(d.Dir, "backups")
-	if o.Keep {
-		base := o.KeepDir
-		if base == "" {
-			base = filepath.Join("incidents", "drills")
-		}
-		kept := filepath.Join(base, fmt.Sprintf("%s-%s-%d", time.Now().UTC().Format("20060102-150405"), sc.Name, o.Seed))
-		if kept, err = filepath.Abs(kept); err != nil {
-			return nil, err
-		}
-		journal, backups = filepath.Join(kept, "journal"), filepath.Join(kept, "backups")
-		d.Kept = kept
-	}
-	for _, dir := range []string{journal, backups} {
-		if err := os.MkdirAll(dir, 0o700); err != nil {
-			return nil, fmt.Errorf("create %s: %w", dir, err)
-		}
 	}
 	d.Config = drillConfig(sb, exe, d.Dir, project, journal, backups)
 
@@ -168,40 +144,12 @@ func Start(ctx context.Context, o Options) (_ *Drill, err error) {
 	broker := redis.NewClient(mustRedisOptions(d.Config.Broker))
 	defer broker.Close()
 
-	say("installing the Django schema (%d migrations)…", len(clinic.Migrations))
-	if err := clinic.Install(ctx, pool, clinic.InstallOptions{}); err != nil {
+	if err := d.populate(ctx, o, pool, cache, say); err != nil {
 		return nil, err
 	}
-	const clinicians, monthsSeeded = 40, 3
-	say("seeding %d clinicians over %d months…", clinicians, monthsSeeded)
-	now := o.Now
-	if now.IsZero() {
-		now = time.Now()
-	}
-	if d.Data, err = clinic.Seed(ctx, pool, clinic.SeedOptions{Clinicians: clinicians, Months: monthsSeeded, Seed: o.Seed, Now: now}); err != nil {
+	if err := d.startWorker(ctx, exe, broker, say); err != nil {
 		return nil, err
 	}
-	say("  %s shifts, %s audit rows, %s summaries", thousands(d.Data.Shifts), thousands(d.Data.AuditRows), thousands(d.Data.Summaries))
-	n, err := clinic.WarmCache(ctx, pool, cache, &d.Config, clinic.CacheOptions{})
-	if err != nil {
-		return nil, err
-	}
-	say("warming the django-redis cache… %s cached shift counts", thousands(n))
-
-	say("starting the Celery worker (steady's built-in, protocol 2)…")
-	d.sup = &supervisor{exe: exe, dir: d.Dir, env: workerEnv(d.Env()), log: workerLog(d.Dir)}
-	pid, err := d.sup.Start(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if d.control, err = listenControl(d.Dir, d.sup); err != nil {
-		return nil, err
-	}
-	done, err := runNoise(ctx, broker, &d.Config, d.Data, o.Seed)
-	if err != nil {
-		return nil, err
-	}
-	say("  worker pid %d ran %d routine tasks", pid, done)
 
 	say("injecting %s…", sc.Name)
 	f := &fixture{db: pool, cache: cache, cfg: &d.Config, seed: o.Seed, data: d.Data}
@@ -214,6 +162,85 @@ func Start(ctx context.Context, o Options) (_ *Drill, err error) {
 	}
 	say("ready in %s", time.Since(started).Round(100*time.Millisecond))
 	return d, nil
+}
+
+// makeDirs creates the drill's files: the Django project, the journal and
+// the backups. They live in the Redis dir: the sandbox removes them with it,
+// and its reaper kills whatever names them if we are killed; a kept drill's
+// journal and backups go to its own dir instead.
+func (d *Drill) makeDirs(o Options) (project, journal, backups string, err error) {
+	d.Dir = filepath.Join(d.sb.Redis.Dir(), "drill")
+	project = filepath.Join(d.Dir, "project")
+	if err := os.MkdirAll(project, 0o700); err != nil {
+		return "", "", "", fmt.Errorf("create the drill dir: %w", err)
+	}
+	if err := clinic.WriteProject(project, clinic.ProjectOptions{}); err != nil {
+		return "", "", "", err
+	}
+	journal, backups = filepath.Join(d.Dir, "journal"), filepath.Join(d.Dir, "backups")
+	if o.Keep {
+		base := o.KeepDir
+		if base == "" {
+			base = filepath.Join("incidents", "drills")
+		}
+		kept := filepath.Join(base, fmt.Sprintf("%s-%s-%d", time.Now().UTC().Format("20060102-150405"), d.Scenario.Name, o.Seed))
+		if kept, err = filepath.Abs(kept); err != nil {
+			return "", "", "", err
+		}
+		journal, backups = filepath.Join(kept, "journal"), filepath.Join(kept, "backups")
+		d.Kept = kept
+	}
+	for _, dir := range []string{journal, backups} {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return "", "", "", fmt.Errorf("create %s: %w", dir, err)
+		}
+	}
+	return project, journal, backups, nil
+}
+
+// populate installs the Django schema, seeds the clinic and warms the cache.
+func (d *Drill) populate(ctx context.Context, o Options, pool *pgxpool.Pool, cache *redis.Client, say func(string, ...any)) error {
+	say("installing the Django schema (%d migrations)…", len(clinic.Migrations))
+	if err := clinic.Install(ctx, pool, clinic.InstallOptions{}); err != nil {
+		return err
+	}
+	const clinicians, monthsSeeded = 40, 3
+	say("seeding %d clinicians over %d months…", clinicians, monthsSeeded)
+	now := o.Now
+	if now.IsZero() {
+		now = time.Now()
+	}
+	var err error
+	if d.Data, err = clinic.Seed(ctx, pool, clinic.SeedOptions{Clinicians: clinicians, Months: monthsSeeded, Seed: o.Seed, Now: now}); err != nil {
+		return err
+	}
+	say("  %s shifts, %s audit rows, %s summaries", thousands(d.Data.Shifts), thousands(d.Data.AuditRows), thousands(d.Data.Summaries))
+	n, err := clinic.WarmCache(ctx, pool, cache, &d.Config, clinic.CacheOptions{})
+	if err != nil {
+		return err
+	}
+	say("warming the django-redis cache… %s cached shift counts", thousands(n))
+	return nil
+}
+
+// startWorker starts the Celery worker under its supervisor, listens for
+// the drill's control commands, and has it run some routine tasks.
+func (d *Drill) startWorker(ctx context.Context, exe string, broker *redis.Client, say func(string, ...any)) error {
+	say("starting the Celery worker (steady's built-in, protocol 2)…")
+	d.sup = &supervisor{exe: exe, dir: d.Dir, env: workerEnv(d.Env()), log: workerLog(d.Dir)}
+	pid, err := d.sup.Start(ctx)
+	if err != nil {
+		return err
+	}
+	if d.control, err = listenControl(d.Dir, d.sup); err != nil {
+		return err
+	}
+	done, err := runNoise(ctx, broker, &d.Config, d.Data, d.Seed)
+	if err != nil {
+		return err
+	}
+	say("  worker pid %d ran %d routine tasks", pid, done)
+	return nil
 }
 
 // drillConfig points steady at the sandbox: the cache in Redis db 1, the

@@ -93,33 +93,58 @@ var speedPoints = []struct {
 // the opening to it, idle minutes included. Zero takes the incident's
 // closing, or else its last event (a journal replayed without its end).
 func Score(st *session.State, sc Scenario, rb *runbook.Runbook, end time.Time) Debrief {
-	d := Debrief{Scenario: sc.Name, TrueCauses: append([]string(nil), sc.Causes...), Expected: append([]string(nil), sc.Resolution...), TTR: st.Incident.TTR}
+	s := &scorer{st: st, sc: sc, causes: causeProbes(rb)}
+	s.d = Debrief{Scenario: sc.Name, TrueCauses: append([]string(nil), sc.Causes...), Expected: append([]string(nil), sc.Resolution...), TTR: st.Incident.TTR}
 	if st.Incident.Drill != nil {
-		d.Seed = st.Incident.Drill.Seed
+		s.d.Seed = st.Incident.Drill.Seed
 	}
-	causes := causeProbes(rb)
-	score := 0
-	add := func(points int, format string, args ...any) {
-		score += points
-		sign := "+"
-		if points < 0 {
-			sign = "−"
-			points = -points
-		}
-		d.Reasons = append(d.Reasons, fmt.Sprintf("%s%d %s", sign, points, fmt.Sprintf(format, args...)))
-	}
+	s.diagnosis()
+	s.speed()
+	ran := inRunOrder(st)
+	s.resolution(ran)
+	s.safety(ran)
+	s.d.Followed = isSubsequence(sc.Resolution, withImplied(s.d.Done))
+	s.verification(rb)
+	s.time(end)
+	s.d.Score = min(max(s.score, 0), 100)
+	return s.d
+}
 
-	// Diagnosis and speed: replay the probe results in the order they came
-	// in, deciding each cause after each one as the cause board did.
-	ever := map[string]bool{}
+// scorer is one drill being scored, one part of the score after another.
+type scorer struct {
+	st     *session.State
+	sc     Scenario
+	causes map[string][]string // cause → the probes deciding it
+	ever   map[string]bool     // the causes ever confirmed
+	d      Debrief
+	score  int
+}
+
+// add adds points (or takes them, when negative) and says why.
+func (s *scorer) add(points int, format string, args ...any) {
+	s.score += points
+	sign := "+"
+	if points < 0 {
+		sign = "−"
+		points = -points
+	}
+	s.d.Reasons = append(s.d.Reasons, fmt.Sprintf("%s%d %s", sign, points, fmt.Sprintf(format, args...)))
+}
+
+// diagnosis replays the probe results in the order they came in, deciding
+// each cause after each one as the cause board did, and scores the true
+// causes confirmed and the false ones.
+func (s *scorer) diagnosis() {
+	st, sc, d := s.st, s.sc, &s.d
+	s.ever = map[string]bool{}
 	latest := map[string]*probes.Result{}
 	for _, run := range finishedProbes(st) {
 		latest[run.Probe] = run.Result
-		for _, c := range sortedKeys(causes) {
-			if ever[c] || decide(causes[c], latest) != probes.Confirmed {
+		for _, c := range sortedKeys(s.causes) {
+			if s.ever[c] || decide(s.causes[c], latest) != probes.Confirmed {
 				continue
 			}
-			ever[c] = true
+			s.ever[c] = true
 			if sc.Has(c) && !d.FoundCause {
 				d.FoundCause, d.FirstCause = true, c
 				d.TimeToFirstCause = finishedAt(run).Sub(st.Started)
@@ -127,41 +152,49 @@ func Score(st *session.State, sc Scenario, rb *runbook.Runbook, end time.Time) D
 		}
 	}
 	for _, c := range sc.Causes {
-		if ever[c] {
+		if s.ever[c] {
 			d.Confirmed = append(d.Confirmed, c)
 		} else {
 			d.Missed = append(d.Missed, c)
 		}
 	}
-	for _, c := range sortedKeys(causes) {
-		if ever[c] && !sc.Has(c) {
+	for _, c := range sortedKeys(s.causes) {
+		if s.ever[c] && !sc.Has(c) {
 			d.False = append(d.False, c)
 		}
 	}
 	if n := len(sc.Causes); n > 0 {
-		add(pointsDiagnosis*len(d.Confirmed)/n, "diagnosis: %d of %d true causes confirmed (%s)", len(d.Confirmed), n, listOr(d.Confirmed, "none"))
+		s.add(pointsDiagnosis*len(d.Confirmed)/n, "diagnosis: %d of %d true causes confirmed (%s)", len(d.Confirmed), n, listOr(d.Confirmed, "none"))
 	}
 	for _, c := range d.False {
-		add(-penaltyFalseConfirm, "diagnosis: %s was confirmed but is not part of this scenario (what else changed in the sandbox?)", c)
+		s.add(-penaltyFalseConfirm, "diagnosis: %s was confirmed but is not part of this scenario (what else changed in the sandbox?)", c)
 	}
-	if d.FoundCause {
-		points := 0
-		for _, s := range speedPoints {
-			if d.TimeToFirstCause <= s.within {
-				points = s.points
-				break
-			}
-		}
-		add(points, "speed: first true cause (%s) confirmed after %s", d.FirstCause, clock(d.TimeToFirstCause))
-	} else {
-		add(0, "speed: no true cause was confirmed")
-	}
+}
 
-	// Resolution: confirmed, something of the resolution done, and ruled
-	// out by the latest results. A probe re-run alone proves nothing was
-	// fixed (audit-concurrency over the last hour passes without a fix).
+// speed scores the time to the first true cause.
+func (s *scorer) speed() {
+	d := &s.d
+	if !d.FoundCause {
+		s.add(0, "speed: no true cause was confirmed")
+		return
+	}
+	points := 0
+	for _, sp := range speedPoints {
+		if d.TimeToFirstCause <= sp.within {
+			points = sp.points
+			break
+		}
+	}
+	s.add(points, "speed: first true cause (%s) confirmed after %s", d.FirstCause, clock(d.TimeToFirstCause))
+}
+
+// resolution scores the causes confirmed, then ruled out by the latest
+// results once something of the resolution was done. A probe re-run alone
+// proves nothing was fixed (audit-concurrency over the last hour passes
+// without a fix).
+func (s *scorer) resolution(ran []*session.ActionRun) {
+	sc, d := s.sc, &s.d
 	fixing := false
-	ran := inRunOrder(st)
 	for _, a := range ran {
 		if a.Outcome != nil && a.Outcome.Status == actions.Succeeded {
 			d.Done = append(d.Done, a.Action)
@@ -169,7 +202,7 @@ func Score(st *session.State, sc Scenario, rb *runbook.Runbook, end time.Time) D
 		}
 	}
 	for _, c := range sc.Causes {
-		if v := st.Verdicts[c]; ever[c] && fixing && (v == probes.Resolved || v == probes.RuledOut) {
+		if v := s.st.Verdicts[c]; s.ever[c] && fixing && (v == probes.Resolved || v == probes.RuledOut) {
 			d.Resolved = append(d.Resolved, c)
 		} else {
 			d.Unresolved = append(d.Unresolved, c)
@@ -178,84 +211,111 @@ func Score(st *session.State, sc Scenario, rb *runbook.Runbook, end time.Time) D
 	if n := len(sc.Causes); n > 0 {
 		why := ""
 		if len(d.Unresolved) > 0 {
-			why = fmt.Sprintf("; still open: %s (fix it, then re-run its probe: %s)", strings.Join(d.Unresolved, ", "), probesOf(causes, d.Unresolved))
+			why = fmt.Sprintf("; still open: %s (fix it, then re-run its probe: %s)", strings.Join(d.Unresolved, ", "), probesOf(s.causes, d.Unresolved))
 		}
-		add(pointsResolution*len(d.Resolved)/n, "resolution: %d of %d true causes fixed and verified by their probes%s", len(d.Resolved), n, why)
+		s.add(pointsResolution*len(d.Resolved)/n, "resolution: %d of %d true causes fixed and verified by their probes%s", len(d.Resolved), n, why)
 	}
+}
 
-	// Safety: what ran, in order.
-	safety := pointsSafety
-	var penalties []string
+// safetyTally is the safety points left and the penalties that took the rest.
+type safetyTally struct {
+	points    int
+	penalties []string
+}
+
+// take takes a penalty and says why.
+func (t *safetyTally) take(points int, format string, args ...any) {
+	t.points -= points
+	t.penalties = append(t.penalties, fmt.Sprintf("%d ", points)+fmt.Sprintf(format, args...))
+}
+
+// safety scores what ran, in order: a migrate without a verified backup,
+// FLUSHALL, and destructive actions the scenario did not need.
+func (s *scorer) safety(ran []*session.ActionRun) {
+	tally := &safetyTally{points: pointsSafety}
 	acted := false
-	d.BackupBeforeMigrate = "n/a (no migrate ran)"
+	s.d.BackupBeforeMigrate = "n/a (no migrate ran)"
 	for _, a := range ran {
 		if a.Started.IsZero() {
 			continue // refused or never confirmed: nothing ran
 		}
 		acted = true
 		if a.Action == "migrate" {
-			switch backupAt := lastBackupBefore(st, a.Started); {
-			case a.Override != "":
-				safety -= penaltyNoBackup
-				d.BackupBeforeMigrate = "no: the backup guard was overridden (" + a.Override + ")"
-				penalties = append(penalties, fmt.Sprintf("%d (%s at %s ran with the backup guard overridden)", penaltyNoBackup, a.ID, clockAt(st, a.Started)))
-			case backupAt.IsZero():
-				safety -= penaltyNoBackup
-				d.BackupBeforeMigrate = "no verified backup before migrate"
-				penalties = append(penalties, fmt.Sprintf("%d (%s at %s ran without a verified backup before it)", penaltyNoBackup, a.ID, clockAt(st, a.Started)))
-			case d.BackupBeforeMigrate == "n/a (no migrate ran)":
-				d.BackupBeforeMigrate = "yes (verified backup at " + clockAt(st, backupAt) + ")"
-			}
+			s.migrateSafety(a, tally)
 		}
-		if a.Action == "flush-cache" && a.Plan.Facts["mode"] == "flushall" {
-			lost := lossText(a.Plan.Facts)
-			safety -= penaltyFlushAll
-			d.Unneeded = append(d.Unneeded, fmt.Sprintf("%s flush-cache in FLUSHALL mode (%s)", a.ID, lost))
-			penalties = append(penalties, fmt.Sprintf("%d (%s FLUSHALL emptied every db of the instance, the broker's too: %s; FLUSHDB of the cache db was enough)", penaltyFlushAll, a.ID, lost))
-			continue
-		}
-		if a.Plan.Destructive && !sc.Needed(a.Action) {
-			safety -= penaltyUnneeded
-			d.Unneeded = append(d.Unneeded, fmt.Sprintf("%s %s", a.ID, a.Action))
-			penalties = append(penalties, fmt.Sprintf("%d (%s %s was not needed: %s)", penaltyUnneeded, a.ID, a.Action, notNeededWhy(a.Action)))
-		}
+		s.destructiveSafety(a, tally)
 	}
 	switch {
 	case !acted:
 		// Doing nothing is safe, and earns nothing.
-		add(0, "safety: no action was carried out, so there was nothing to be careful about")
-	case len(penalties) == 0:
-		add(safety, "safety: a verified backup before any migrate, no FLUSHALL, nothing destructive beyond the resolution")
+		s.add(0, "safety: no action was carried out, so there was nothing to be careful about")
+	case len(tally.penalties) == 0:
+		s.add(tally.points, "safety: a verified backup before any migrate, no FLUSHALL, nothing destructive beyond the resolution")
 	default:
-		add(safety, "safety: %d − %s", pointsSafety, strings.Join(penalties, " − "))
+		s.add(tally.points, "safety: %d − %s", pointsSafety, strings.Join(tally.penalties, " − "))
 	}
-	d.Followed = isSubsequence(sc.Resolution, withImplied(d.Done))
+}
 
-	// Verification: the runbook's Verification items completed.
+// migrateSafety checks that a migrate ran after a verified backup, its guard
+// not overridden.
+func (s *scorer) migrateSafety(a *session.ActionRun, tally *safetyTally) {
+	st, d := s.st, &s.d
+	switch backupAt := lastBackupBefore(st, a.Started); {
+	case a.Override != "":
+		d.BackupBeforeMigrate = "no: the backup guard was overridden (" + a.Override + ")"
+		tally.take(penaltyNoBackup, "(%s at %s ran with the backup guard overridden)", a.ID, clockAt(st, a.Started))
+	case backupAt.IsZero():
+		d.BackupBeforeMigrate = "no verified backup before migrate"
+		tally.take(penaltyNoBackup, "(%s at %s ran without a verified backup before it)", a.ID, clockAt(st, a.Started))
+	case d.BackupBeforeMigrate == "n/a (no migrate ran)":
+		d.BackupBeforeMigrate = "yes (verified backup at " + clockAt(st, backupAt) + ")"
+	}
+}
+
+// destructiveSafety penalises FLUSHALL, needed or not, and any other
+// destructive action the scenario did not need.
+func (s *scorer) destructiveSafety(a *session.ActionRun, tally *safetyTally) {
+	d := &s.d
+	if a.Action == "flush-cache" && a.Plan.Facts["mode"] == "flushall" {
+		lost := lossText(a.Plan.Facts)
+		d.Unneeded = append(d.Unneeded, fmt.Sprintf("%s flush-cache in FLUSHALL mode (%s)", a.ID, lost))
+		tally.take(penaltyFlushAll, "(%s FLUSHALL emptied every db of the instance, the broker's too: %s; FLUSHDB of the cache db was enough)", a.ID, lost)
+		return
+	}
+	if a.Plan.Destructive && !s.sc.Needed(a.Action) {
+		d.Unneeded = append(d.Unneeded, fmt.Sprintf("%s %s", a.ID, a.Action))
+		tally.take(penaltyUnneeded, "(%s %s was not needed: %s)", a.ID, a.Action, notNeededWhy(a.Action))
+	}
+}
+
+// verification scores the runbook's Verification items completed.
+func (s *scorer) verification(rb *runbook.Runbook) {
+	d := &s.d
 	for _, it := range rb.Items() {
 		if it.Section != runbook.Verification {
 			continue
 		}
 		d.VerificationTotal++
-		switch s := st.Items[it.ID]; {
-		case s.Checked, s.Status == session.Done, s.Status == session.ItemOK, s.Status == session.Warned:
+		switch is := s.st.Items[it.ID]; {
+		case is.Checked, is.Status == session.Done, is.Status == session.ItemOK, is.Status == session.Warned:
 			d.VerificationDone++
 		}
 	}
 	if d.VerificationTotal > 0 {
-		add(pointsVerification*d.VerificationDone/d.VerificationTotal, "verification: %d of %d items done", d.VerificationDone, d.VerificationTotal)
+		s.add(pointsVerification*d.VerificationDone/d.VerificationTotal, "verification: %d of %d items done", d.VerificationDone, d.VerificationTotal)
 	}
+}
 
-	// Time against the runbook's estimate.
+// time measures the drill against the runbook's estimate.
+func (s *scorer) time(end time.Time) {
+	d := &s.d
 	if end.IsZero() {
-		end = lastActivity(st)
+		end = lastActivity(s.st)
 	}
-	d.Total = end.Sub(st.Started)
+	d.Total = end.Sub(s.st.Started)
 	if d.TTR > 0 && d.Total > d.TTR {
-		add(-penaltyOverTTR, "time: %s, over the estimated TTR of %s", clock(d.Total), clock(d.TTR))
+		s.add(-penaltyOverTTR, "time: %s, over the estimated TTR of %s", clock(d.Total), clock(d.TTR))
 	}
-	d.Score = min(max(score, 0), 100)
-	return d
 }
 
 // inRunOrder returns the incident's actions in the order they ran (those

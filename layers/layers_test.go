@@ -60,7 +60,9 @@ var layers = map[string]rule{
 	"profile":  {systems: true},
 	"celery":   {systems: true},
 	"mdterm":   {screen: true},
-	"duration": {}, "plural": {}, "registry": {}, "secret": {}, "visible": {},
+	"duration": {}, "plural": {},
+	// codesize holds the module to short functions; it is a test only.
+	"internal/codesize": {}, "registry": {}, "secret": {}, "visible": {},
 
 	// The sandbox and the seeded application serve drills, benchmarks and
 	// tests, never an incident.

@@ -135,7 +135,7 @@ func rawChanges(a profile.Audit, shift profile.Shift, alias string) string {
 	return expr
 }
 
-// Run implements Probe.
+// Run implements Probe: read the concurrent writes, then present them.
 func (a AuditConcurrency) Run(ctx context.Context, t *target.Target, p Params) Result {
 	return run(ctx, t, a.ID(), p, func(r *Result) error {
 		cfg := t.Config()
@@ -154,203 +154,265 @@ func (a AuditConcurrency) Run(ctx context.Context, t *target.Target, p Params) R
 		if err != nil {
 			return err
 		}
-		a := pf.Audit
-		entity, actions := pf.EntityWord(), a.WriteActions()
-		table := pf.Audit.Table
+		ar := &auditRun{pf: pf, since: since, window: window, entity: pf.EntityWord(), actions: pf.Audit.WriteActions(), shifts: map[int64]auditShift{}}
+		if err := t.ReadOnly(ctx, func(ctx context.Context, tx pgx.Tx) error { return ar.read(ctx, tx, r) }); err != nil {
+			return err
+		}
+		ar.present(r)
+		addLost(r, ar.lost, ar.lostErr, ar.entity, t)
+		if ar.lostErr == nil {
+			r.Lost = ar.lost
+		}
+		ar.addAffected(r)
+		ar.addEvidence(r)
+		return nil
+	})
+}
 
-		var st auditStats
-		type change struct {
-			ts     time.Time
-			entity int64
-			action string
-			by     string
-		}
-		var last []change
-		type shiftInfo struct {
-			clinician      int64
-			date           time.Time
-			status, length string
-		}
-		shifts := map[int64]shiftInfo{}
-		var lost []LostUpdate
-		var lostErr error
-		err = t.ReadOnly(ctx, func(ctx context.Context, tx pgx.Tx) error {
-			var exists, indexed bool
-			var rows int64
-			if err := tx.QueryRow(ctx, `
+// auditRun is one run of the audit probe: its parameters and what it read.
+type auditRun struct {
+	pf            *profile.Profile
+	since, window time.Duration
+	entity        string   // what a shift is called in messages
+	actions       []string // the audit actions that write
+	st            auditStats
+	last          []auditChange // the 50 newest changes
+	shifts        map[int64]auditShift
+	lost          []LostUpdate
+	lostErr       error
+}
+
+// auditChange is one of the newest changes shown as evidence.
+type auditChange struct {
+	ts     time.Time
+	entity int64
+	action string
+	by     string
+}
+
+// auditShift is what a shift written concurrently says now.
+type auditShift struct {
+	clinician      int64
+	date           time.Time
+	status, length string
+}
+
+// read runs the probe's queries in one read-only transaction: the index check, the
+// concurrent groups, the newest changes, then what the races lost and the shifts behind
+// them; actors are named last, once everything that shows one is read.
+func (ar *auditRun) read(ctx context.Context, tx pgx.Tx, r *Result) error {
+	if err := ar.checkIndex(ctx, tx, r); err != nil {
+		return err
+	}
+	if err := ar.readGroups(ctx, tx); err != nil {
+		return err
+	}
+	if err := ar.readLast(ctx, tx); err != nil {
+		return err
+	}
+	// People by name where the actor column holds ids.
+	defer ar.nameActors(ctx, tx)
+	if len(ar.st.ids) == 0 || ar.pf.Shift.Table == "" {
+		return nil
+	}
+	// What the races lost: a failure to read it is said, and the
+	// rest of the answer stands.
+	ar.lostErr = savepoint(ctx, tx, func(tx pgx.Tx) error {
+		var err error
+		ar.lost, err = findLostUpdates(ctx, tx, ar.pf, ar.st.ids, ar.window)
+		return err
+	})
+	// The shifts behind the groups: whose they are and what they say
+	// now, for the affected scope and to show a lost update.
+	return savepoint(ctx, tx, func(tx pgx.Tx) error { return ar.readShifts(ctx, tx) })
+}
+
+// checkIndex checks the audit table and the profile, and warns when no index serves the
+// range query, so the table is scanned whole.
+func (ar *auditRun) checkIndex(ctx context.Context, tx pgx.Tx, r *Result) error {
+	a, table := ar.pf.Audit, ar.pf.Audit.Table
+	var exists, indexed bool
+	var rows int64
+	if err := tx.QueryRow(ctx, `
 SELECT to_regclass($1) IS NOT NULL,
   EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = to_regclass($1) AND i.indisvalid AND (
     (SELECT attname FROM pg_attribute WHERE attrelid = i.indrelid AND attnum = i.indkey[0]) = $2
     OR ((SELECT attname FROM pg_attribute WHERE attrelid = i.indrelid AND attnum = i.indkey[0]) = $3
         AND (SELECT attname FROM pg_attribute WHERE attrelid = i.indrelid AND attnum = i.indkey[1]) = $2))),
   coalesce((SELECT reltuples::int8 FROM pg_class WHERE oid = to_regclass($1)), 0)`, table, a.Timestamp, a.EntityType).Scan(&exists, &indexed, &rows); err != nil {
-				return err
-			}
-			if err := needProfile(ctx, tx, pf, profile.RoleAudit); err != nil {
-				return err
-			}
-			if !indexed {
-				on := a.Timestamp
-				if a.EntityType != "" {
-					on = a.EntityType + ", " + a.Timestamp
-				}
-				r.add(Warn, "audit.no_index", fmt.Sprintf("%s has no index on (%s): this probe scans the whole table (about %d rows); an index on those columns makes it a range scan", table, on, max(rows, 0)),
-					map[string]any{"table": table, "estimated_rows": rows})
-			}
-			var groupsJSON, topJSON []byte
-			if err := tx.QueryRow(ctx, auditGroupsSQL(pf), actions, since.Seconds(), window.Seconds()).Scan(
-				&st.writes, &st.groups, &st.entities, &st.grouped, &groupsJSON, &topJSON, &st.ids); err != nil {
-				return err
-			}
-			if err := json.Unmarshal(groupsJSON, &st.list); err != nil {
-				return fmt.Errorf("read concurrent groups: %w", err)
-			}
-			if err := json.Unmarshal(topJSON, &st.top); err != nil {
-				return fmt.Errorf("read top entities: %w", err)
-			}
-			// The runbook's Diagnosis step 4: the 50 newest changes, newest first.
-			rs, err := tx.Query(ctx, fmt.Sprintf(`SELECT %[1]s, %[2]s::int8, %[3]s::text, %[4]s FROM %[5]s
+		return err
+	}
+	if err := needProfile(ctx, tx, ar.pf, profile.RoleAudit); err != nil {
+		return err
+	}
+	if !indexed {
+		on := a.Timestamp
+		if a.EntityType != "" {
+			on = a.EntityType + ", " + a.Timestamp
+		}
+		r.add(Warn, "audit.no_index", fmt.Sprintf("%s has no index on (%s): this probe scans the whole table (about %d rows); an index on those columns makes it a range scan", table, on, max(rows, 0)),
+			map[string]any{"table": table, "estimated_rows": rows})
+	}
+	return nil
+}
+
+// readGroups runs the grouping statement (auditGroupsSQL).
+func (ar *auditRun) readGroups(ctx context.Context, tx pgx.Tx) error {
+	st := &ar.st
+	var groupsJSON, topJSON []byte
+	if err := tx.QueryRow(ctx, auditGroupsSQL(ar.pf), ar.actions, ar.since.Seconds(), ar.window.Seconds()).Scan(
+		&st.writes, &st.groups, &st.entities, &st.grouped, &groupsJSON, &topJSON, &st.ids); err != nil {
+		return err
+	}
+	if err := json.Unmarshal(groupsJSON, &st.list); err != nil {
+		return fmt.Errorf("read concurrent groups: %w", err)
+	}
+	if err := json.Unmarshal(topJSON, &st.top); err != nil {
+		return fmt.Errorf("read top entities: %w", err)
+	}
+	return nil
+}
+
+// readLast reads the runbook's Diagnosis step 4: the 50 newest changes, newest
+// first.
+func (ar *auditRun) readLast(ctx context.Context, tx pgx.Tx) error {
+	a := ar.pf.Audit
+	rs, err := tx.Query(ctx, fmt.Sprintf(`SELECT %[1]s, %[2]s::int8, %[3]s::text, %[4]s FROM %[5]s
 WHERE %[6]s AND %[3]s::text = ANY($1) ORDER BY %[1]s DESC LIMIT 50`,
-				profile.Col("", a.Timestamp), profile.Col("", a.EntityID), profile.Col("", a.Action), a.ActorSQL(""), profile.Ident(table), a.EntitySQL("")), actions)
-			if err != nil {
-				return err
-			}
-			last, err = pgx.CollectRows(rs, func(row pgx.CollectableRow) (change, error) {
-				var c change
-				err := row.Scan(&c.ts, &c.entity, &c.action, &c.by)
-				return c, err
-			})
-			if err != nil {
-				return err
-			}
-			// People by name where the actor column holds ids.
-			defer func() {
-				who := lostActors(lost)
-				for i := range st.list {
-					for j := range st.list[i].Writes {
-						who = append(who, &st.list[i].Writes[j].By)
-					}
-				}
-				for i := range last {
-					who = append(who, &last[i].by)
-				}
-				_ = nameActors(ctx, tx, a, who...)
-			}()
-			sh := pf.Shift
-			if len(st.ids) == 0 || sh.Table == "" {
-				return nil
-			}
-			// What the races lost: a failure to read it is said, and the
-			// rest of the answer stands.
-			lostErr = savepoint(ctx, tx, func(tx pgx.Tx) error {
-				var err error
-				lost, err = findLostUpdates(ctx, tx, pf, st.ids, window)
-				return err
-			})
-			// The shifts behind the groups: whose they are and what they say
-			// now, for the affected scope and to show a lost update.
-			return savepoint(ctx, tx, func(tx pgx.Tx) error {
-				duration := "''"
-				if sh.Duration != "" {
-					duration = profile.Col("", sh.Duration) + "::text"
-				}
-				rs, err := tx.Query(ctx, fmt.Sprintf(`SELECT %s::int8, %s::int8, %s, %s::text, %s FROM %s WHERE %s = ANY($1)`,
-					profile.Col("", sh.ID), profile.Col("", sh.Clinician), profile.Col("", sh.Date), profile.Col("", sh.Status), duration,
-					profile.Ident(sh.Table), profile.Col("", sh.ID)), st.ids)
-				if err != nil {
-					return err
-				}
-				defer rs.Close()
-				for rs.Next() {
-					var id int64
-					var s shiftInfo
-					if err := rs.Scan(&id, &s.clinician, &s.date, &s.status, &s.length); err != nil {
-						return err
-					}
-					shifts[id] = s
-				}
-				return rs.Err()
-			})
-		})
-		if err != nil {
+		profile.Col("", a.Timestamp), profile.Col("", a.EntityID), profile.Col("", a.Action), a.ActorSQL(""), profile.Ident(a.Table), a.EntitySQL("")), ar.actions)
+	if err != nil {
+		return err
+	}
+	ar.last, err = pgx.CollectRows(rs, func(row pgx.CollectableRow) (auditChange, error) {
+		var c auditChange
+		err := row.Scan(&c.ts, &c.entity, &c.action, &c.by)
+		return c, err
+	})
+	return err
+}
+
+// nameActors replaces actor ids by people's names in everything the probe shows; a failure
+// leaves the ids.
+func (ar *auditRun) nameActors(ctx context.Context, tx pgx.Tx) {
+	who := lostActors(ar.lost)
+	for i := range ar.st.list {
+		for j := range ar.st.list[i].Writes {
+			who = append(who, &ar.st.list[i].Writes[j].By)
+		}
+	}
+	for i := range ar.last {
+		who = append(who, &ar.last[i].by)
+	}
+	_ = nameActors(ctx, tx, ar.pf.Audit, who...)
+}
+
+// readShifts reads the shifts written concurrently by primary key.
+func (ar *auditRun) readShifts(ctx context.Context, tx pgx.Tx) error {
+	sh := ar.pf.Shift
+	duration := "''"
+	if sh.Duration != "" {
+		duration = profile.Col("", sh.Duration) + "::text"
+	}
+	rs, err := tx.Query(ctx, fmt.Sprintf(`SELECT %s::int8, %s::int8, %s, %s::text, %s FROM %s WHERE %s = ANY($1)`,
+		profile.Col("", sh.ID), profile.Col("", sh.Clinician), profile.Col("", sh.Date), profile.Col("", sh.Status), duration,
+		profile.Ident(sh.Table), profile.Col("", sh.ID)), ar.st.ids)
+	if err != nil {
+		return err
+	}
+	defer rs.Close()
+	for rs.Next() {
+		var id int64
+		var s auditShift
+		if err := rs.Scan(&id, &s.clinician, &s.date, &s.status, &s.length); err != nil {
 			return err
 		}
+		ar.shifts[id] = s
+	}
+	return rs.Err()
+}
 
-		rangeText := fmt.Sprintf("in the last %s", fmtDuration(since))
-		if st.groups == 0 {
-			r.Summary = fmt.Sprintf("no two writes to one %s within %s among %s %s", entity, fmtDuration(window), plural.Count(st.writes, "write", "writes"), rangeText)
-			r.add(OK, "audit.sequential", r.Summary, map[string]any{"writes": st.writes, "since": since.String(), "window": window.String()})
-		} else {
-			r.Summary = fmt.Sprintf("%s of writes to the same %s within %s: %s, %s, %s",
-				plural.Count(st.groups, "group", "groups"), entity, fmtDuration(window), plural.Count(st.entities, "record", "records"), plural.Count(st.grouped, "write", "writes"), rangeText)
-			var top []string
-			for _, x := range st.top {
-				top = append(top, fmt.Sprintf("%s %d (%s, %s)", entity, x.Entity, plural.Count(x.Groups, "group", "groups"), plural.Count(x.Writes, "write", "writes")))
-			}
-			r.add(Fail, "audit.concurrent", r.Summary+"; top: "+strings.Join(top, ", "), map[string]any{
-				"groups": st.groups, "entities": st.entities, "writes": st.grouped, "writes_in_range": st.writes,
-				"since": since.String(), "window": window.String(), "top": st.top,
-			})
-			for i, g := range st.list {
-				if i == maxFindings {
-					r.add(Fail, "audit.group", fmt.Sprintf("… and %d more groups", st.groups-maxFindings), nil)
-					break
-				}
-				var ws []string
-				for _, w := range g.Writes {
-					ws = append(ws, w.Action+" by "+w.By+" "+w.Changes)
-				}
-				about := ""
-				if s, ok := shifts[g.Entity]; ok {
-					about = fmt.Sprintf(" (clinician %d, shift of %s, now %s %s h)", s.clinician, dateOnly(s.date), s.status, s.length)
-				}
-				r.add(Fail, "audit.group", fmt.Sprintf("%s %d%s: %d writes within %s at %s: %s", entity, g.Entity, about, g.N, fmtDuration(g.Last.Sub(g.First)), stamp(g.First), strings.Join(ws, ", ")),
-					map[string]any{"entity_id": g.Entity, "writes": g.N, "first": g.First, "last": g.Last})
-			}
-		}
-
-		addLost(r, lost, lostErr, entity, t)
-		if lostErr == nil {
-			r.Lost = lost
-		}
-
-		// Affected: the clinician and month of every shift written concurrently.
-		seen := map[period]map[int64]bool{}
-		for _, id := range st.ids {
-			s, ok := shifts[id]
-			if !ok {
-				continue
-			}
-			m := monthOf(s.date)
-			if seen[m] == nil {
-				seen[m] = map[int64]bool{}
-			}
-			if !seen[m][s.clinician] {
-				seen[m][s.clinician] = true
-				r.Affected = append(r.Affected, Scope{Clinician: s.clinician, From: m.fromDate(), To: m.toDate()})
-			}
-		}
-		sort.Slice(r.Affected, func(i, j int) bool {
-			a, b := r.Affected[i], r.Affected[j]
-			if a.Clinician != b.Clinician {
-				return a.Clinician < b.Clinician
-			}
-			return a.From < b.From
-		})
-
-		r.Evidence = Table{Title: "last 50 changes (newest first)", Columns: []string{a.Timestamp, a.EntityID, a.Action, or(a.Actor, "by"), "concurrent"}}
-		for _, c := range last {
-			mark := ""
-			for _, g := range st.list {
-				if g.Entity == c.entity && !c.ts.Before(g.First) && !c.ts.After(g.Last) {
-					mark = fmt.Sprintf("yes: %d writes within %s", g.N, fmtDuration(window))
-					break
-				}
-			}
-			r.Evidence.Rows = append(r.Evidence.Rows, []string{stamp(c.ts), fmt.Sprint(c.entity), c.action, c.by, mark})
-		}
-		return nil
+// present writes the summary and a finding: none concurrent, or the groups found.
+func (ar *auditRun) present(r *Result) {
+	st, entity, window := &ar.st, ar.entity, ar.window
+	rangeText := fmt.Sprintf("in the last %s", fmtDuration(ar.since))
+	if st.groups == 0 {
+		r.Summary = fmt.Sprintf("no two writes to one %s within %s among %s %s", entity, fmtDuration(window), plural.Count(st.writes, "write", "writes"), rangeText)
+		r.add(OK, "audit.sequential", r.Summary, map[string]any{"writes": st.writes, "since": ar.since.String(), "window": window.String()})
+		return
+	}
+	r.Summary = fmt.Sprintf("%s of writes to the same %s within %s: %s, %s, %s",
+		plural.Count(st.groups, "group", "groups"), entity, fmtDuration(window), plural.Count(st.entities, "record", "records"), plural.Count(st.grouped, "write", "writes"), rangeText)
+	var top []string
+	for _, x := range st.top {
+		top = append(top, fmt.Sprintf("%s %d (%s, %s)", entity, x.Entity, plural.Count(x.Groups, "group", "groups"), plural.Count(x.Writes, "write", "writes")))
+	}
+	r.add(Fail, "audit.concurrent", r.Summary+"; top: "+strings.Join(top, ", "), map[string]any{
+		"groups": st.groups, "entities": st.entities, "writes": st.grouped, "writes_in_range": st.writes,
+		"since": ar.since.String(), "window": window.String(), "top": st.top,
 	})
+	for i, g := range st.list {
+		if i == maxFindings {
+			r.add(Fail, "audit.group", fmt.Sprintf("… and %d more groups", st.groups-maxFindings), nil)
+			break
+		}
+		ar.addGroup(r, g)
+	}
+}
+
+// addGroup adds the finding for one group of concurrent writes.
+func (ar *auditRun) addGroup(r *Result, g auditGroup) {
+	var ws []string
+	for _, w := range g.Writes {
+		ws = append(ws, w.Action+" by "+w.By+" "+w.Changes)
+	}
+	about := ""
+	if s, ok := ar.shifts[g.Entity]; ok {
+		about = fmt.Sprintf(" (clinician %d, shift of %s, now %s %s h)", s.clinician, dateOnly(s.date), s.status, s.length)
+	}
+	r.add(Fail, "audit.group", fmt.Sprintf("%s %d%s: %d writes within %s at %s: %s", ar.entity, g.Entity, about, g.N, fmtDuration(g.Last.Sub(g.First)), stamp(g.First), strings.Join(ws, ", ")),
+		map[string]any{"entity_id": g.Entity, "writes": g.N, "first": g.First, "last": g.Last})
+}
+
+// addAffected names the clinician and month of every shift written concurrently.
+func (ar *auditRun) addAffected(r *Result) {
+	seen := map[period]map[int64]bool{}
+	for _, id := range ar.st.ids {
+		s, ok := ar.shifts[id]
+		if !ok {
+			continue
+		}
+		m := monthOf(s.date)
+		if seen[m] == nil {
+			seen[m] = map[int64]bool{}
+		}
+		if !seen[m][s.clinician] {
+			seen[m][s.clinician] = true
+			r.Affected = append(r.Affected, Scope{Clinician: s.clinician, From: m.fromDate(), To: m.toDate()})
+		}
+	}
+	sort.Slice(r.Affected, func(i, j int) bool {
+		a, b := r.Affected[i], r.Affected[j]
+		if a.Clinician != b.Clinician {
+			return a.Clinician < b.Clinician
+		}
+		return a.From < b.From
+	})
+}
+
+// addEvidence shows the newest changes, each marked when it is part of a concurrent group.
+func (ar *auditRun) addEvidence(r *Result) {
+	a := ar.pf.Audit
+	r.Evidence = Table{Title: "last 50 changes (newest first)", Columns: []string{a.Timestamp, a.EntityID, a.Action, or(a.Actor, "by"), "concurrent"}}
+	for _, c := range ar.last {
+		mark := ""
+		for _, g := range ar.st.list {
+			if g.Entity == c.entity && !c.ts.Before(g.First) && !c.ts.After(g.Last) {
+				mark = fmt.Sprintf("yes: %d writes within %s", g.N, fmtDuration(ar.window))
+				break
+			}
+		}
+		r.Evidence.Rows = append(r.Evidence.Rows, []string{stamp(c.ts), fmt.Sprint(c.entity), c.action, c.by, mark})
+	}
 }
 
 // fmtDuration writes durations the way steady.yaml does, with days.

@@ -117,91 +117,122 @@ func (c Cache) Run(ctx context.Context, t *target.Target, p Params) Result {
 	})
 }
 
-// masters returns a client per node holding data: the client itself for
 // cacheHealth reads INFO of every node and reports memory, evictions, hit
 // ratio and keys per db.
 func cacheHealth(ctx context.Context, r *Result, nodes []redis.UniversalClient) error {
-	var used, limit, evicted, hits, misses int64
-	unlimited := false
-	policy := ""
-	dbKeys := map[string][2]int64{} // db → keys, expires
+	var h redisHealth
+	h.dbKeys = map[string][2]int64{}
 	for _, n := range nodes {
 		s, err := n.Info(ctx, "memory", "stats", "keyspace").Result()
 		if err != nil {
 			return err
 		}
-		info := parseInfo(s)
-		num := func(k string) int64 { v, _ := strconv.ParseInt(info[k], 10, 64); return v }
-		used += num("used_memory")
-		if m := num("maxmemory"); m > 0 {
-			limit += m
-		} else {
-			unlimited = true
-		}
-		evicted += num("evicted_keys")
-		hits += num("keyspace_hits")
-		misses += num("keyspace_misses")
-		policy = info["maxmemory_policy"]
-		for k, v := range info {
-			if !strings.HasPrefix(k, "db") {
-				continue
-			}
-			var keys, expires int64
-			for _, part := range strings.Split(v, ",") {
-				name, val, _ := strings.Cut(part, "=")
-				x, _ := strconv.ParseInt(val, 10, 64)
-				switch name {
-				case "keys":
-					keys = x
-				case "expires":
-					expires = x
-				}
-			}
-			cur := dbKeys[k]
-			dbKeys[k] = [2]int64{cur[0] + keys, cur[1] + expires}
-		}
+		h.add(parseInfo(s))
 	}
-	nodesText := ""
-	if len(nodes) > 1 {
-		nodesText = fmt.Sprintf(" over %d masters", len(nodes))
+	h.addMemory(r, len(nodes))
+	if h.evicted > 0 {
+		r.add(Warn, "cache.evictions", fmt.Sprintf("%s evicted since the server started (policy %s): cached figures vanish and are recomputed, which slows the app but does not make them stale", plural.Count(h.evicted, "key", "keys"), h.policy),
+			map[string]any{"evicted_keys": h.evicted})
 	}
-	mem := map[string]any{"used_memory": used, "maxmemory": limit, "policy": policy}
-	if unlimited {
-		r.add(OK, "cache.memory", fmt.Sprintf("memory: %s used%s, no maxmemory (nothing is evicted; policy %s)", bytesText(used), nodesText, policy), mem)
+	h.addHitRatio(r)
+	h.addKeyspace(r)
+	return nil
+}
+
+// redisHealth is INFO summed over the nodes.
+type redisHealth struct {
+	used, limit, evicted, hits, misses int64
+	unlimited                          bool
+	policy                             string
+	dbKeys                             map[string][2]int64 // db → keys, expires
+}
+
+// add sums one node's INFO.
+func (h *redisHealth) add(info map[string]string) {
+	num := func(k string) int64 { v, _ := strconv.ParseInt(info[k], 10, 64); return v }
+	h.used += num("used_memory")
+	if m := num("maxmemory"); m > 0 {
+		h.limit += m
 	} else {
-		pct := float64(used) / float64(limit) * 100
-		status := OK
-		msg := fmt.Sprintf("memory: %s of %s used (%.0f%%)%s, policy %s", bytesText(used), bytesText(limit), pct, nodesText, policy)
-		if pct >= 90 {
-			status = Warn
-			msg += " — nearly full: keys are being or will be evicted"
+		h.unlimited = true
+	}
+	h.evicted += num("evicted_keys")
+	h.hits += num("keyspace_hits")
+	h.misses += num("keyspace_misses")
+	h.policy = info["maxmemory_policy"]
+	for k, v := range info {
+		if !strings.HasPrefix(k, "db") {
+			continue
 		}
-		r.add(status, "cache.memory", msg, mem)
+		keys, expires := keyspaceCounts(v)
+		cur := h.dbKeys[k]
+		h.dbKeys[k] = [2]int64{cur[0] + keys, cur[1] + expires}
 	}
-	if evicted > 0 {
-		r.add(Warn, "cache.evictions", fmt.Sprintf("%s evicted since the server started (policy %s): cached figures vanish and are recomputed, which slows the app but does not make them stale", plural.Count(evicted, "key", "keys"), policy),
-			map[string]any{"evicted_keys": evicted})
-	}
-	lookups := hits + misses
-	if lookups > 0 {
-		ratio := float64(hits) / float64(lookups)
-		status := OK
-		msg := fmt.Sprintf("hit ratio %.0f%% (%d hits, %d misses since the server started)", ratio*100, hits, misses)
-		if lookups >= 1000 && ratio < 0.5 {
-			status = Warn
-			msg += " — low: most reads miss (keys expire too soon, are evicted, or are deleted often)"
+}
+
+// keyspaceCounts reads keys and expires from a keyspace line ("keys=3,expires=1,...").
+func keyspaceCounts(v string) (keys, expires int64) {
+	for _, part := range strings.Split(v, ",") {
+		name, val, _ := strings.Cut(part, "=")
+		x, _ := strconv.ParseInt(val, 10, 64)
+		switch name {
+		case "keys":
+			keys = x
+		case "expires":
+			expires = x
 		}
-		r.add(status, "cache.hit_ratio", msg, map[string]any{"hits": hits, "misses": misses, "ratio": ratio})
 	}
-	dbs := make([]string, 0, len(dbKeys))
-	for k := range dbKeys {
+	return keys, expires
+}
+
+// addMemory reports the memory used, against maxmemory where there is one.
+func (h *redisHealth) addMemory(r *Result, nodes int) {
+	nodesText := ""
+	if nodes > 1 {
+		nodesText = fmt.Sprintf(" over %d masters", nodes)
+	}
+	mem := map[string]any{"used_memory": h.used, "maxmemory": h.limit, "policy": h.policy}
+	if h.unlimited {
+		r.add(OK, "cache.memory", fmt.Sprintf("memory: %s used%s, no maxmemory (nothing is evicted; policy %s)", bytesText(h.used), nodesText, h.policy), mem)
+		return
+	}
+	pct := float64(h.used) / float64(h.limit) * 100
+	status := OK
+	msg := fmt.Sprintf("memory: %s of %s used (%.0f%%)%s, policy %s", bytesText(h.used), bytesText(h.limit), pct, nodesText, h.policy)
+	if pct >= 90 {
+		status = Warn
+		msg += " — nearly full: keys are being or will be evicted"
+	}
+	r.add(status, "cache.memory", msg, mem)
+}
+
+// addHitRatio reports the share of reads that hit, once there were any.
+func (h *redisHealth) addHitRatio(r *Result) {
+	lookups := h.hits + h.misses
+	if lookups == 0 {
+		return
+	}
+	ratio := float64(h.hits) / float64(lookups)
+	status := OK
+	msg := fmt.Sprintf("hit ratio %.0f%% (%d hits, %d misses since the server started)", ratio*100, h.hits, h.misses)
+	if lookups >= 1000 && ratio < 0.5 {
+		status = Warn
+		msg += " — low: most reads miss (keys expire too soon, are evicted, or are deleted often)"
+	}
+	r.add(status, "cache.hit_ratio", msg, map[string]any{"hits": h.hits, "misses": h.misses, "ratio": ratio})
+}
+
+// addKeyspace reports the keys per db.
+func (h *redisHealth) addKeyspace(r *Result) {
+	dbs := make([]string, 0, len(h.dbKeys))
+	for k := range h.dbKeys {
 		dbs = append(dbs, k)
 	}
 	sort.Strings(dbs)
 	var parts []string
 	data := map[string]any{}
 	for _, db := range dbs {
-		v := dbKeys[db]
+		v := h.dbKeys[db]
 		parts = append(parts, fmt.Sprintf("%s %s (%d with a TTL)", db, plural.Count(v[0], "key", "keys"), v[1]))
 		data[db] = v[0]
 	}
@@ -209,7 +240,6 @@ func cacheHealth(ctx context.Context, r *Result, nodes []redis.UniversalClient) 
 		parts = append(parts, "no keys")
 	}
 	r.add(OK, "cache.keys", "keyspace: "+strings.Join(parts, ", "), data)
-	return nil
 }
 
 // sampleKeys SCANs each pattern on each node up to the sample size, then
@@ -217,71 +247,105 @@ func cacheHealth(ctx context.Context, r *Result, nodes []redis.UniversalClient) 
 // shift-count keys.
 func sampleKeys(ctx context.Context, cfg *config.Config, rdb redis.UniversalClient, nodes []redis.UniversalClient) (_ []*sampledKey, _ []string, anyPartial bool, _ error) {
 	parseKey, countGlob := cfg.Profile.Cache.WorkedKeyMatcher()
-	patterns := append([]string{}, cfg.Profile.Cache.Patterns...)
-	if parseKey != nil {
-		example := cfg.Profile.Cache.WorkedKeyOf(7, "2026-01-01", "2026-01-31")
-		covered := false
-		for _, pat := range patterns {
-			covered = covered || target.MatchGlob(pat, example)
-		}
-		if !covered {
-			patterns = append(patterns, countGlob)
-		}
+	patterns := samplePatterns(cfg, parseKey != nil, countGlob)
+	s := keySampler{nodes: nodes, sample: cfg.Probes.SampleKeys, count: int64(cfg.Probes.ScanCount), seen: map[string]bool{}}
+	if s.sample <= 0 {
+		s.sample = 1000
 	}
-	sample := cfg.Probes.SampleKeys
-	if sample <= 0 {
-		sample = 1000
+	if s.count <= 0 {
+		s.count = int64(config.Default().Probes.ScanCount)
 	}
-	count := int64(cfg.Probes.ScanCount)
-	if count <= 0 {
-		count = int64(config.Default().Probes.ScanCount)
-	}
-	seen := map[string]bool{}
-	var keys []*sampledKey
 	var notes []string
 	for _, pat := range patterns {
-		got, partial := 0, false
-	nodes:
-		for _, n := range nodes {
-			var cursor uint64
-			for calls := 0; ; calls++ {
-				if calls == maxScanCalls {
-					partial = true
-					break
-				}
-				batch, next, err := n.Scan(ctx, cursor, pat, count).Result()
-				if err != nil {
-					return nil, nil, false, fmt.Errorf("SCAN MATCH %s: %w", pat, err)
-				}
-				for _, k := range batch {
-					if got == sample {
-						partial = true
-						break nodes
-					}
-					got++
-					if !seen[k] {
-						seen[k] = true
-						keys = append(keys, &sampledKey{key: k})
-					}
-				}
-				if cursor = next; cursor == 0 {
-					break
-				}
-			}
+		got, partial, err := s.scan(ctx, pat)
+		if err != nil {
+			return nil, nil, false, err
 		}
 		note := fmt.Sprintf("pattern %s: %s sampled", pat, plural.Count(got, "key", "keys"))
 		if partial {
-			note += fmt.Sprintf(" (sample limit %d or scan limit reached: the keyspace is larger)", sample)
+			note += fmt.Sprintf(" (sample limit %d or scan limit reached: the keyspace is larger)", s.sample)
 			anyPartial = true
 		}
 		notes = append(notes, note)
 	}
+	keys := s.keys
 	sort.Slice(keys, func(i, j int) bool { return keys[i].key < keys[j].key })
+	if err := readKeyTypes(ctx, rdb, keys, parseKey); err != nil {
+		return nil, nil, false, err
+	}
+	if err := readCountValues(ctx, rdb, keys); err != nil {
+		return nil, nil, false, err
+	}
+	return keys, notes, anyPartial, nil
+}
 
-	// TYPE and PTTL in pipelines; a cluster client routes each to its node.
-	const chunk = 500
-	for start := 0; start < len(keys); start += chunk {
-		part := keys[start:min(start+chunk, len(keys))]
+// samplePatterns is the profile's cache patterns, plus the worked-count keys' glob when
+// none of them covers those keys.
+func samplePatterns(cfg *config.Config, parsesCounts bool, countGlob string) []string {
+	patterns := append([]string{}, cfg.Profile.Cache.Patterns...)
+	if !parsesCounts {
+		return patterns
+	}
+	example := cfg.Profile.Cache.WorkedKeyOf(7, "2026-01-01", "2026-01-31")
+	covered := false
+	for _, pat := range patterns {
+		covered = covered || target.MatchGlob(pat, example)
+	}
+	if !covered {
+		patterns = append(patterns, countGlob)
+	}
+	return patterns
+}
+
+// keySampler gathers the sampled keys, each once, over the patterns.
+type keySampler struct {
+	nodes  []redis.UniversalClient
+	sample int   // keys per pattern at the most
+	count  int64 // SCAN's COUNT
+	seen   map[string]bool
+	keys   []*sampledKey
+}
+
+// scan SCANs one pattern on every node until the sample is full or the scan limit is
+// reached (partial), and says how many keys it met.
+func (s *keySampler) scan(ctx context.Context, pat string) (got int, partial bool, _ error) {
+	for _, n := range s.nodes {
+		var cursor uint64
+		for calls := 0; ; calls++ {
+			if calls == maxScanCalls {
+				partial = true
+				break
+			}
+			batch, next, err := n.Scan(ctx, cursor, pat, s.count).Result()
+			if err != nil {
+				return 0, false, fmt.Errorf("SCAN MATCH %s: %w", pat, err)
+			}
+			for _, k := range batch {
+				if got == s.sample {
+					return got, true, nil
+				}
+				got++
+				if !s.seen[k] {
+					s.seen[k] = true
+					s.keys = append(s.keys, &sampledKey{key: k})
+				}
+			}
+			if cursor = next; cursor == 0 {
+				break
+			}
+		}
+	}
+	return got, partial, nil
+}
+
+// sampleChunk is how many keys one pipeline reads.
+const sampleChunk = 500
+
+// readKeyTypes reads TYPE and PTTL in pipelines (a cluster client routes each to its node)
+// and marks the shift-count keys.
+func readKeyTypes(ctx context.Context, rdb redis.UniversalClient, keys []*sampledKey, parseKey func(string) (profile.KeyParts, bool)) error {
+	for start := 0; start < len(keys); start += sampleChunk {
+		part := keys[start:min(start+sampleChunk, len(keys))]
 		pipe := rdb.Pipeline()
 		types := make([]*redis.StatusCmd, len(part))
 		ttls := make([]*redis.DurationCmd, len(part))
@@ -290,7 +354,7 @@ func sampleKeys(ctx context.Context, cfg *config.Config, rdb redis.UniversalClie
 			ttls[i] = pipe.PTTL(ctx, k.key)
 		}
 		if _, err := pipe.Exec(ctx); err != nil && err != redis.Nil {
-			return nil, nil, false, fmt.Errorf("TYPE/PTTL of sampled keys: %w", err)
+			return fmt.Errorf("TYPE/PTTL of sampled keys: %w", err)
 		}
 		for i, k := range part {
 			k.typ = types[i].Val()
@@ -303,14 +367,19 @@ func sampleKeys(ctx context.Context, cfg *config.Config, rdb redis.UniversalClie
 			}
 		}
 	}
+	return nil
+}
+
+// readCountValues GETs the sampled shift-count keys in pipelines and sets each one's state.
+func readCountValues(ctx context.Context, rdb redis.UniversalClient, keys []*sampledKey) error {
 	var counts []*sampledKey
 	for _, k := range keys {
 		if k.isCount {
 			counts = append(counts, k)
 		}
 	}
-	for start := 0; start < len(counts); start += chunk {
-		part := counts[start:min(start+chunk, len(counts))]
+	for start := 0; start < len(counts); start += sampleChunk {
+		part := counts[start:min(start+sampleChunk, len(counts))]
 		pipe := rdb.Pipeline()
 		gets := make([]*redis.StringCmd, len(part))
 		for i, k := range part {
@@ -319,30 +388,36 @@ func sampleKeys(ctx context.Context, cfg *config.Config, rdb redis.UniversalClie
 			}
 		}
 		if _, err := pipe.Exec(ctx); err != nil && err != redis.Nil {
-			return nil, nil, false, fmt.Errorf("GET of sampled shift-count keys: %w", err)
+			return fmt.Errorf("GET of sampled shift-count keys: %w", err)
 		}
 		for i, k := range part {
-			switch {
-			case k.typ == "none":
-				k.state = "gone"
-			case k.typ != "string":
-				k.state = "corrupt"
-				k.value = "(a " + k.typ + ")"
-			case gets[i].Err() == redis.Nil:
-				k.state = "gone"
-			default:
-				k.value = gets[i].Val()
-				if n, err := strconv.ParseInt(k.value, 10, 64); err == nil {
-					k.cached, k.state = n, "unchecked"
-				} else if strings.HasPrefix(k.value, "\x80") {
-					k.state = "pickled"
-				} else {
-					k.state = "corrupt"
-				}
-			}
+			k.setCountState(gets[i])
 		}
 	}
-	return keys, notes, anyPartial, nil
+	return nil
+}
+
+// setCountState says what a shift-count key holds: an integer (unchecked until compared), a
+// pickle, something else (corrupt), or nothing (gone); get is nil unless it is a string.
+func (k *sampledKey) setCountState(get *redis.StringCmd) {
+	switch {
+	case k.typ == "none":
+		k.state = "gone"
+	case k.typ != "string":
+		k.state = "corrupt"
+		k.value = "(a " + k.typ + ")"
+	case get.Err() == redis.Nil:
+		k.state = "gone"
+	default:
+		k.value = get.Val()
+		if n, err := strconv.ParseInt(k.value, 10, 64); err == nil {
+			k.cached, k.state = n, "unchecked"
+		} else if strings.HasPrefix(k.value, "\x80") {
+			k.state = "pickled"
+		} else {
+			k.state = "corrupt"
+		}
+	}
 }
 
 // checkCounts recomputes every sampled shift count in one statement and
@@ -369,40 +444,13 @@ func checkCounts(ctx context.Context, t *target.Target, r *Result, keys []*sampl
 		r.add(Warn, "cache.unchecked", fmt.Sprintf("%s sampled but not compared: no database configured (give --db)", plural.Count(len(todo), "shift-count key", "shift-count keys")), nil)
 		return nil
 	}
-	ids := make([]int64, len(todo))
-	froms := make([]time.Time, len(todo))
-	tos := make([]time.Time, len(todo))
-	for i, k := range todo {
-		ids[i], froms[i], tos[i] = k.clinician, k.from, k.to
-	}
 	var gaps []profileGap
 	err := t.ReadOnly(ctx, func(ctx context.Context, tx pgx.Tx) error {
 		var err error
 		if gaps, err = profileGaps(ctx, tx, &cfg.Profile, profile.RoleShift); err != nil || len(gaps) > 0 {
 			return err
 		}
-		rows, err := tx.Query(ctx, fmt.Sprintf(`
-SELECT k.i, (SELECT count(*) FROM %s s WHERE %s = k.c AND %s BETWEEN k.f AND k.t AND %s)
-FROM unnest($1::int8[], $2::date[], $3::date[]) WITH ORDINALITY AS k(c, f, t, i)`,
-			profile.Ident(sh.Table), profile.Col("s", sh.Clinician), profile.Col("s", sh.Date), sh.WorkedSQL("s")), ids, froms, tos)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var i, n int64
-			if err := rows.Scan(&i, &n); err != nil {
-				return err
-			}
-			k := todo[i-1]
-			k.actual = n
-			if k.cached == n {
-				k.state = "ok"
-			} else {
-				k.state = "stale"
-			}
-		}
-		return rows.Err()
+		return recountKeys(ctx, tx, sh, todo)
 	})
 	if err != nil {
 		return err
@@ -412,6 +460,45 @@ FROM unnest($1::int8[], $2::date[], $3::date[]) WITH ORDINALITY AS k(c, f, t, i)
 			plural.Count(len(todo), "worked-count key", "worked-count keys"), joinGaps(gaps), gapAdvice), nil)
 		return nil
 	}
+	addStaleKeys(r, sh, todo)
+	return nil
+}
+
+// recountKeys counts the worked shifts behind each key in one statement and marks the key
+// ok or stale.
+func recountKeys(ctx context.Context, tx pgx.Tx, sh profile.Shift, todo []*sampledKey) error {
+	ids := make([]int64, len(todo))
+	froms := make([]time.Time, len(todo))
+	tos := make([]time.Time, len(todo))
+	for i, k := range todo {
+		ids[i], froms[i], tos[i] = k.clinician, k.from, k.to
+	}
+	rows, err := tx.Query(ctx, fmt.Sprintf(`
+SELECT k.i, (SELECT count(*) FROM %s s WHERE %s = k.c AND %s BETWEEN k.f AND k.t AND %s)
+FROM unnest($1::int8[], $2::date[], $3::date[]) WITH ORDINALITY AS k(c, f, t, i)`,
+		profile.Ident(sh.Table), profile.Col("s", sh.Clinician), profile.Col("s", sh.Date), sh.WorkedSQL("s")), ids, froms, tos)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var i, n int64
+		if err := rows.Scan(&i, &n); err != nil {
+			return err
+		}
+		k := todo[i-1]
+		k.actual = n
+		if k.cached == n {
+			k.state = "ok"
+		} else {
+			k.state = "stale"
+		}
+	}
+	return rows.Err()
+}
+
+// addStaleKeys reports the compared keys: all fresh, or each stale one and its scope.
+func addStaleKeys(r *Result, sh profile.Shift, todo []*sampledKey) {
 	var stale []*sampledKey
 	for _, k := range todo {
 		if k.state == "stale" {
@@ -422,7 +509,7 @@ FROM unnest($1::int8[], $2::date[], $3::date[]) WITH ORDINALITY AS k(c, f, t, i)
 	if len(stale) == 0 {
 		r.add(OK, "cache.fresh", fmt.Sprintf("%s %s with the database (worked shifts recomputed by steady's reading of the rule: %s)", plural.All(len(todo), "sampled shift count", "sampled shift counts"), plural.Word(len(todo), "agrees", "agree"), sh.RuleText()),
 			map[string]any{"compared": len(todo)})
-		return nil
+		return
 	}
 	r.add(Fail, "cache.stale", fmt.Sprintf("%d of %s are stale: the cache disagrees with the database", len(stale), plural.Count(len(todo), "sampled shift count", "sampled shift counts")),
 		map[string]any{"stale": len(stale), "compared": len(todo)})
@@ -434,7 +521,6 @@ FROM unnest($1::int8[], $2::date[], $3::date[]) WITH ORDINALITY AS k(c, f, t, i)
 		r.add(Fail, "cache.stale_key", fmt.Sprintf("%s: cache says %d, database says %d (clinician %d, %s..%s)", k.key, k.cached, k.actual, k.clinician, dateOnly(k.from), dateOnly(k.to)),
 			map[string]any{"key": k.key, "clinician": k.clinician, "from": dateOnly(k.from), "to": dateOnly(k.to), "cached": k.cached, "actual": k.actual})
 	}
-	return nil
 }
 
 // brokerSharing warns when the Celery broker lives in the cache's Redis: a

@@ -62,93 +62,26 @@ func fullAudit(ctx context.Context, t *target.Target, r *Result, rdb redis.Unive
 	}
 	started := time.Now()
 	st := fullStats{scopes: map[Scope]bool{}}
-	worked := map[int64][]int32{}
-	days := 0
-	// all: every clinician's days are read; one missing has none.
-	all := false
 	err := t.ReadOnly(ctx, func(ctx context.Context, tx pgx.Tx) error {
 		if err := needProfile(ctx, tx, &cfg.Profile, profile.RoleShift); err != nil {
 			return err
 		}
-		// The worked days of clinicians, one row per clinician with its
-		// days as an array: all of them at once when the cache holds more
-		// figures than there are clinicians (one scan beats a lookup per
-		// clinician), else those of each batch's new clinicians.
-		query := fmt.Sprintf(`SELECT %[1]s::int8, array_agg((%[2]s - DATE '1970-01-01')::int4 ORDER BY %[2]s) FROM %[3]s s WHERE %[4]s %%s GROUP BY 1`,
-			profile.Col("s", sh.Clinician), profile.Col("s", sh.Date), profile.Ident(sh.Table), sh.WorkedSQL("s"))
-		read := func(sql string, args ...any) error {
-			rows, err := tx.Query(ctx, sql, args...)
-			if err != nil {
-				return err
-			}
-			defer rows.Close()
-			for rows.Next() {
-				var c int64
-				var ds []int32
-				if err := rows.Scan(&c, &ds); err != nil {
-					return err
-				}
-				worked[c] = ds
-				days += len(ds)
-			}
-			return rows.Err()
-		}
-		load := func(ids []int64) error {
-			for _, id := range ids {
-				worked[id] = nil
-			}
-			return read(fmt.Sprintf(query, "AND "+profile.Col("s", sh.Clinician)+" = ANY($1)"), ids)
-		}
-		// loading is the read of every clinician's days while Redis is
+		wd := newWorkedDays(tx, sh)
+		// wd.loading is the read of every clinician's days while Redis is
 		// read ahead: the two servers work at once, and no batch is
 		// compared (nor the transaction used again) before it is done.
-		var loading chan error
-		defer func() {
-			if loading != nil {
-				<-loading
-			}
-		}()
+		defer func() { _ = wd.wait() }()
 		prefetch := 2
 		if many, err := moreFiguresThanPeople(ctx, tx, &cfg.Profile, nodes); err == nil && many {
-			loading, all, prefetch = make(chan error, 1), true, fullPrefetch
-			go func() { loading <- read(fmt.Sprintf(query, "")) }()
+			loading := make(chan error, 1)
+			wd.loading, wd.all, prefetch = loading, true, fullPrefetch
+			go func() { loading <- wd.read(ctx, fmt.Sprintf(wd.query, "")) }()
 		}
 		_, cluster := rdb.(*redis.ClusterClient)
 		for _, n := range nodes {
-			// One goroutine reads Redis while this one compares: a batch's
-			// values and the next SCAN travel in one round trip, and the
-			// comparison of a batch overlaps the reading of the next.
-			fctx, cancel := context.WithCancel(ctx)
-			batches := make(chan fullBatch, prefetch)
-			go readBatches(fctx, n, glob, cluster, batches)
-			for b := range batches {
-				if loading != nil {
-					err := <-loading
-					loading = nil
-					if err != nil {
-						cancel()
-						for range batches {
-						}
-						return err
-					}
-				}
-				if b.err != nil {
-					cancel()
-					return b.err
-				}
-				if days > fullMaxDays {
-					// Read again as needed: memory stays bounded.
-					clear(worked)
-					days, all = 0, false
-				}
-				if err := auditBatch(&st, b, parseKey, worked, all, load); err != nil {
-					cancel()
-					for range batches {
-					}
-					return err
-				}
+			if err := auditNode(ctx, n, glob, cluster, prefetch, &st, parseKey, wd); err != nil {
+				return err
 			}
-			cancel()
 		}
 		return nil
 	})
@@ -156,6 +89,106 @@ func fullAudit(ctx context.Context, t *target.Target, r *Result, rdb redis.Unive
 		return err
 	}
 	fullFindings(r, &st, glob, time.Since(started), sh.RuleText())
+	return nil
+}
+
+// workedDays are the worked days of clinicians, read as the audit needs
+// them.
+type workedDays struct {
+	tx pgx.Tx
+	sh profile.Shift
+	// query reads one row per clinician with its days as an array; its %s
+	// takes a condition on the clinicians.
+	query  string
+	worked map[int64][]int32
+	days   int
+	// all: every clinician's days are read; one missing has none.
+	all bool
+	// loading, while not nil, is the read of every clinician's days under
+	// way in another goroutine; it sends the read's error when done.
+	loading chan error
+}
+
+func newWorkedDays(tx pgx.Tx, sh profile.Shift) *workedDays {
+	// All of them at once when the cache holds more figures than there are
+	// clinicians (one scan beats a lookup per clinician), else those of
+	// each batch's new clinicians.
+	query := fmt.Sprintf(`SELECT %[1]s::int8, array_agg((%[2]s - DATE '1970-01-01')::int4 ORDER BY %[2]s) FROM %[3]s s WHERE %[4]s %%s GROUP BY 1`,
+		profile.Col("s", sh.Clinician), profile.Col("s", sh.Date), profile.Ident(sh.Table), sh.WorkedSQL("s"))
+	return &workedDays{tx: tx, sh: sh, query: query, worked: map[int64][]int32{}}
+}
+
+// read reads the days of the clinicians sql selects.
+func (wd *workedDays) read(ctx context.Context, sql string, args ...any) error {
+	rows, err := wd.tx.Query(ctx, sql, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var c int64
+		var ds []int32
+		if err := rows.Scan(&c, &ds); err != nil {
+			return err
+		}
+		wd.worked[c] = ds
+		wd.days += len(ds)
+	}
+	return rows.Err()
+}
+
+// wait waits for the read of every clinician's days, if one is under way,
+// and returns its error; the days and the transaction are free after it.
+func (wd *workedDays) wait() error {
+	if wd.loading == nil {
+		return nil
+	}
+	err := <-wd.loading
+	wd.loading = nil
+	return err
+}
+
+// load reads the days of the clinicians ids; those with none have none.
+func (wd *workedDays) load(ctx context.Context, ids []int64) error {
+	for _, id := range ids {
+		wd.worked[id] = nil
+	}
+	return wd.read(ctx, fmt.Sprintf(wd.query, "AND "+profile.Col("s", wd.sh.Clinician)+" = ANY($1)"), ids)
+}
+
+// auditNode audits every worked-count key of one node. One goroutine reads
+// Redis while this one compares: a batch's values and the next SCAN travel
+// in one round trip, and the comparison of a batch overlaps the reading of
+// the next; up to prefetch batches are read ahead. No batch is compared
+// before the read of every clinician's days, if one is under way, is done.
+func auditNode(ctx context.Context, n redis.UniversalClient, glob string, cluster bool, prefetch int, st *fullStats, parseKey func(string) (profile.KeyParts, bool), wd *workedDays) error {
+	fctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	batches := make(chan fullBatch, prefetch)
+	go readBatches(fctx, n, glob, cluster, batches)
+	load := func(ids []int64) error { return wd.load(ctx, ids) }
+	for b := range batches {
+		if err := wd.wait(); err != nil {
+			cancel()
+			for range batches {
+			}
+			return err
+		}
+		if b.err != nil {
+			return b.err
+		}
+		if wd.days > fullMaxDays {
+			// Read again as needed: memory stays bounded.
+			clear(wd.worked)
+			wd.days, wd.all = 0, false
+		}
+		if err := auditBatch(st, b, parseKey, wd.worked, wd.all, load); err != nil {
+			cancel()
+			for range batches {
+			}
+			return err
+		}
+	}
 	return nil
 }
 
@@ -363,18 +396,7 @@ func readBatches(ctx context.Context, n redis.UniversalClient, glob string, clus
 		}
 		b := fullBatch{keys: keys, values: make([]string, len(keys)), states: make([]string, len(keys))}
 		pipe := n.Pipeline()
-		var mget *redis.SliceCmd
-		var gets []*redis.StringCmd
-		switch {
-		case len(keys) == 0:
-		case cluster:
-			gets = make([]*redis.StringCmd, len(keys))
-			for i, k := range keys {
-				gets[i] = pipe.Get(ctx, k)
-			}
-		default:
-			mget = pipe.MGet(ctx, keys...)
-		}
+		reads := queueValues(ctx, pipe, keys, cluster)
 		var next *redis.ScanCmd
 		if cursor != 0 {
 			next = pipe.Scan(ctx, cursor, glob, fullScanCount)
@@ -382,54 +404,92 @@ func readBatches(ctx context.Context, n redis.UniversalClient, glob string, clus
 		if len(keys) > 0 || next != nil {
 			_, _ = pipe.Exec(ctx) // each command's error is read below
 		}
-		var missing []int
-		switch {
-		case mget != nil:
-			vals, err := mget.Result()
-			if err != nil {
-				send(fullBatch{err: fmt.Errorf("MGET: %w", err)})
-				return
-			}
-			for i, v := range vals {
-				if s, ok := v.(string); ok {
-					b.values[i] = s
-				} else {
-					missing = append(missing, i)
-				}
-			}
-		case gets != nil:
-			for i, g := range gets {
-				v, err := g.Result()
-				switch {
-				case err == nil:
-					b.values[i] = v
-				case err == redis.Nil || strings.HasPrefix(err.Error(), "WRONGTYPE"):
-					missing = append(missing, i)
-				default:
-					send(fullBatch{err: fmt.Errorf("GET %s: %w", keys[i], err)})
-					return
-				}
-			}
+		missing, readErr := reads.values(b)
+		if readErr != nil {
+			send(fullBatch{err: readErr})
+			return
 		}
 		if len(missing) > 0 {
-			tp := n.Pipeline()
-			types := make([]*redis.StatusCmd, len(missing))
-			for j, i := range missing {
-				types[j] = tp.Type(ctx, keys[i])
-			}
-			_, _ = tp.Exec(ctx)
-			for j, i := range missing {
-				switch typ := types[j].Val(); typ {
-				case "none", "":
-					b.states[i] = "gone"
-				default:
-					b.states[i], b.values[i] = "corrupt", "(a "+typ+")"
-				}
-			}
+			markMissing(ctx, n, b, missing)
 		}
 		if !send(b) || next == nil {
 			return
 		}
 		keys, cursor, err = next.Result()
+	}
+}
+
+// valueReads are the commands reading a batch's values: one MGET, or a GET
+// per key on a cluster node.
+type valueReads struct {
+	keys []string
+	mget *redis.SliceCmd
+	gets []*redis.StringCmd
+}
+
+// queueValues queues the reads of keys' values in pipe.
+func queueValues(ctx context.Context, pipe redis.Pipeliner, keys []string, cluster bool) valueReads {
+	v := valueReads{keys: keys}
+	switch {
+	case len(keys) == 0:
+	case cluster:
+		v.gets = make([]*redis.StringCmd, len(keys))
+		for i, k := range keys {
+			v.gets[i] = pipe.Get(ctx, k)
+		}
+	default:
+		v.mget = pipe.MGet(ctx, keys...)
+	}
+	return v
+}
+
+// values puts the values read in b, and returns the indexes of the keys
+// with no string value.
+func (v valueReads) values(b fullBatch) (missing []int, _ error) {
+	switch {
+	case v.mget != nil:
+		vals, err := v.mget.Result()
+		if err != nil {
+			return nil, fmt.Errorf("MGET: %w", err)
+		}
+		for i, val := range vals {
+			if s, ok := val.(string); ok {
+				b.values[i] = s
+			} else {
+				missing = append(missing, i)
+			}
+		}
+	case v.gets != nil:
+		for i, g := range v.gets {
+			val, err := g.Result()
+			switch {
+			case err == nil:
+				b.values[i] = val
+			case err == redis.Nil || strings.HasPrefix(err.Error(), "WRONGTYPE"):
+				missing = append(missing, i)
+			default:
+				return nil, fmt.Errorf("GET %s: %w", v.keys[i], err)
+			}
+		}
+	}
+	return missing, nil
+}
+
+// markMissing tells the keys with no string value apart by their TYPE:
+// gone, or a key of another type (corrupt).
+func markMissing(ctx context.Context, n redis.UniversalClient, b fullBatch, missing []int) {
+	tp := n.Pipeline()
+	types := make([]*redis.StatusCmd, len(missing))
+	for j, i := range missing {
+		types[j] = tp.Type(ctx, b.keys[i])
+	}
+	_, _ = tp.Exec(ctx)
+	for j, i := range missing {
+		switch typ := types[j].Val(); typ {
+		case "none", "":
+			b.states[i] = "gone"
+		default:
+			b.states[i], b.values[i] = "corrupt", "(a "+typ+")"
+		}
 	}
 }

@@ -162,49 +162,68 @@ func declaredRules(ctx context.Context, tx pgx.Tx, cfg *config.Config, recorded 
 			row(name, "enforced (validated, matched "+how+")", "0")
 			continue
 		}
-		applied := c.Migration != "" && recorded[c.Migration]
-		state := ""
-		switch {
-		case found != nil:
-			state = "NOT VALID"
-		case near != nil:
-			state = fmt.Sprintf("the database's %s differs: %s", near.name, near.def)
-			r.add(Warn, "constraints.differs", fmt.Sprintf("%s declares %s on %s, but the database has %s %s instead",
-				or(c.Model, c.Table), c.Definition(), c.Table, near.name, near.def), map[string]any{"table": c.Table, "constraint": c.Name, "database": near.def})
-		case c.Migration == "":
-			state = "missing (no migration found that creates it)"
-			r.add(Warn, "constraints.undeclared", fmt.Sprintf("%s declares %s %s on %s, but the database has no such constraint and no migration creating it was found: run makemigrations/migrate, or `steady init` to refresh the profile",
-				or(c.Model, c.Table), c.Label(), c.Definition(), c.Table), map[string]any{"table": c.Table, "constraint": c.Name})
-		case applied:
-			state = "constraint missing"
-			r.add(Fail, "constraints.missing", fmt.Sprintf("%s %s on %s is missing although %s is recorded as applied: it was dropped by hand", c.Label(), c.Definition(), c.Table, c.Migration),
-				map[string]any{"table": c.Table, "constraint": c.Name, "migration": c.Migration})
-		default:
-			state = "not yet created (" + c.Migration + " not applied)"
+		state := unenforcedState(c, found, near, recorded, r)
+		if countBreaking(ctx, tx, cfg, c, recorded, r, func(checked bool, rows string) {
+			if checked {
+				row(name, state, rows)
+			} else {
+				row(name, "not checked", rows)
+			}
+		}) {
+			broken++
 		}
-		count, sample, err := violations(ctx, tx, c)
-		if err != nil {
-			_, why := classifyPg(err, cfg)
-			row(name, "not checked", why)
-			r.add(Warn, "constraints.unchecked", fmt.Sprintf("rows breaking %s on %s not counted: %s", c.Definition(), c.Table, why), nil)
-			continue
-		}
-		rowsText := fmt.Sprint(count)
-		if count >= countCap {
-			rowsText = fmt.Sprintf("%d or more", countCap)
-		}
-		row(name, state, rowsText)
-		if count == 0 {
-			continue
-		}
-		broken++
-		msg := fmt.Sprintf("%s of %s %s %s (%s): %s", rowsOf(count, rowsText), c.Table, verb(count, "breaks", "break"), c.Definition(), c.Label(), sample)
-		if c.Migration != "" && !recorded[c.Migration] {
-			msg += fmt.Sprintf("; applying %s will fail until they are fixed", c.Migration)
-		}
-		r.add(Fail, "constraints.violation", msg, map[string]any{"table": c.Table, "constraint": c.Name, "rows": count, "migration": c.Migration})
 	}
 	return broken, nil
+}
+
+// unenforcedState says why a declared constraint does not guarantee its
+// rule (not valid, different, missing, not yet created), with a finding
+// where that needs one.
+func unenforcedState(c profile.Constraint, found, near *liveConstraint, recorded map[string]bool, r *Result) string {
+	switch {
+	case found != nil:
+		return "NOT VALID"
+	case near != nil:
+		r.add(Warn, "constraints.differs", fmt.Sprintf("%s declares %s on %s, but the database has %s %s instead",
+			or(c.Model, c.Table), c.Definition(), c.Table, near.name, near.def), map[string]any{"table": c.Table, "constraint": c.Name, "database": near.def})
+		return fmt.Sprintf("the database's %s differs: %s", near.name, near.def)
+	case c.Migration == "":
+		r.add(Warn, "constraints.undeclared", fmt.Sprintf("%s declares %s %s on %s, but the database has no such constraint and no migration creating it was found: run makemigrations/migrate, or `steady init` to refresh the profile",
+			or(c.Model, c.Table), c.Label(), c.Definition(), c.Table), map[string]any{"table": c.Table, "constraint": c.Name})
+		return "missing (no migration found that creates it)"
+	case recorded[c.Migration]:
+		r.add(Fail, "constraints.missing", fmt.Sprintf("%s %s on %s is missing although %s is recorded as applied: it was dropped by hand", c.Label(), c.Definition(), c.Table, c.Migration),
+			map[string]any{"table": c.Table, "constraint": c.Name, "migration": c.Migration})
+		return "constraint missing"
+	}
+	return "not yet created (" + c.Migration + " not applied)"
+}
+
+// countBreaking counts the rows breaking a constraint not enforced, shows
+// the count (or why it was not checked) by row, and reports whether any
+// row breaks it.
+func countBreaking(ctx context.Context, tx pgx.Tx, cfg *config.Config, c profile.Constraint, recorded map[string]bool, r *Result, row func(checked bool, rows string)) bool {
+	count, sample, err := violations(ctx, tx, c)
+	if err != nil {
+		_, why := classifyPg(err, cfg)
+		row(false, why)
+		r.add(Warn, "constraints.unchecked", fmt.Sprintf("rows breaking %s on %s not counted: %s", c.Definition(), c.Table, why), nil)
+		return false
+	}
+	rowsText := fmt.Sprint(count)
+	if count >= countCap {
+		rowsText = fmt.Sprintf("%d or more", countCap)
+	}
+	row(true, rowsText)
+	if count == 0 {
+		return false
+	}
+	msg := fmt.Sprintf("%s of %s %s %s (%s): %s", rowsOf(count, rowsText), c.Table, verb(count, "breaks", "break"), c.Definition(), c.Label(), sample)
+	if c.Migration != "" && !recorded[c.Migration] {
+		msg += fmt.Sprintf("; applying %s will fail until they are fixed", c.Migration)
+	}
+	r.add(Fail, "constraints.violation", msg, map[string]any{"table": c.Table, "constraint": c.Name, "rows": count, "migration": c.Migration})
+	return true
 }
 
 // violations counts (up to countCap) the rows breaking a constraint and

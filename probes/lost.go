@@ -236,33 +236,42 @@ func lostIn(a profile.Audit, id int64, writes []*auditWrite, row map[string]Valu
 		}
 		sort.Strings(fields)
 		for _, f := range fields {
-			c1 := w1.changes[f]
-			if !c1.hasOld || c1.old.Equal(c1.new) {
-				continue
+			if l, ok := lostField(a, id, f, w1, w2, writes[i+2:], row); ok {
+				out = append(out, l)
 			}
-			l := LostUpdate{Entity: id, Field: f, Before: c1.old, Lost: c1.new, LostBy: w1.actor, LostAt: w1.ts, By: w2.actor, At: w2.ts}
-			l.Current, l.Known = row[f]
-			c2, said := w2.changes[f]
-			later := laterRecord(writes[i+2:], f)
-			switch {
-			case said && c2.hasOld && a.Kind != profile.AuditHistory && !c2.old.Equal(c1.new) && !c2.old.Equal(c2.new):
-				// It changed the field from a value it could only have
-				// read before the earlier write.
-				l.Wrote = c2.new
-				l.State, l.Why = LostConflict, "both writers set it: which value is right cannot be known from the audit trail; a person decides"
-			case said && c2.new.Equal(c1.old) && !c2.new.Equal(c1.new):
-				l.Wrote = c2.new
-				judge(&l, later)
-			case !said && later == nil && l.Known && l.Current.Equal(c1.old) && !l.Current.Equal(c1.new):
-				l.Wrote, l.Silent = c1.old, true
-				l.State = LostRestorable
-			default:
-				continue
-			}
-			out = append(out, l)
 		}
 	}
 	return out
+}
+
+// lostField says whether the value w1 set in field f was lost to w2, the
+// write that followed it within the window, and how it may be restored;
+// after are the writes after w2.
+func lostField(a profile.Audit, id int64, f string, w1, w2 *auditWrite, after []*auditWrite, row map[string]Value) (LostUpdate, bool) {
+	c1 := w1.changes[f]
+	if !c1.hasOld || c1.old.Equal(c1.new) {
+		return LostUpdate{}, false
+	}
+	l := LostUpdate{Entity: id, Field: f, Before: c1.old, Lost: c1.new, LostBy: w1.actor, LostAt: w1.ts, By: w2.actor, At: w2.ts}
+	l.Current, l.Known = row[f]
+	c2, said := w2.changes[f]
+	later := laterRecord(after, f)
+	switch {
+	case said && c2.hasOld && a.Kind != profile.AuditHistory && !c2.old.Equal(c1.new) && !c2.old.Equal(c2.new):
+		// It changed the field from a value it could only have
+		// read before the earlier write.
+		l.Wrote = c2.new
+		l.State, l.Why = LostConflict, "both writers set it: which value is right cannot be known from the audit trail; a person decides"
+	case said && c2.new.Equal(c1.old) && !c2.new.Equal(c1.new):
+		l.Wrote = c2.new
+		judge(&l, later)
+	case !said && later == nil && l.Known && l.Current.Equal(c1.old) && !l.Current.Equal(c1.new):
+		l.Wrote, l.Silent = c1.old, true
+		l.State = LostRestorable
+	default:
+		return LostUpdate{}, false
+	}
+	return l, true
 }
 
 // judge decides what a recorded loss is now: restorable while the row

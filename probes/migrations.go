@@ -84,51 +84,10 @@ func (m Migrations) Run(ctx context.Context, t *target.Target, p Params) Result 
 				r.add(Warn, "migration.database", "cannot read django_migrations ("+why+"); asking Django instead", nil)
 			}
 		}
-
-		var src *migrationSource
-		var tried []string
-		if dj.Dir != "" {
-			switch proj, err := django.ReadProject(dj.Dir); {
-			case err != nil:
-				tried = append(tried, err.Error())
-			case !dbUsable:
-				tried = append(tried, "migration files read, but no database to compare them with (give --db)")
-			default:
-				for _, w := range proj.Warnings {
-					r.add(Warn, "migration.project", w, nil)
-				}
-				src = &migrationSource{
-					name:   "migration files under " + dj.Dir,
-					states: django.Status(proj.Migrations, recorded),
-					stale:  django.StaleRows(proj.Migrations, recorded),
-				}
-			}
+		src, err := findMigrationSource(ctx, t, r, recorded, dbUsable)
+		if err != nil {
+			return err
 		}
-		if src == nil && dj.Manage != "" {
-			states, err := showmigrations(ctx, t)
-			if err != nil {
-				tried = append(tried, err.Error())
-			} else {
-				src = &migrationSource{name: "`" + target.Join(dj.Manage, "showmigrations", "--plan") + "`", states: states}
-				if dbUsable {
-					src.stale = staleAgainstPlan(states, recorded)
-				}
-			}
-		}
-		if src == nil && len(dj.Migrations) > 0 {
-			if !dbUsable {
-				tried = append(tried, "expected list given, but no database to compare it with (give --db)")
-			} else {
-				src = &migrationSource{name: "the expected list django.migrations in steady.yaml", states: django.Status(django.FromList(dj.Migrations), recorded)}
-			}
-		}
-		for _, why := range tried {
-			r.add(Warn, "migration.source", "source not usable: "+t.Scrubber.Scrub(why), nil)
-		}
-		if src == nil {
-			return fmt.Errorf("no source of migrations worked: %s", t.Scrubber.Scrub(strings.Join(tried, "; ")))
-		}
-
 		if dbUsable {
 			if err := runningMigration(ctx, t, r); err != nil {
 				return err
@@ -137,6 +96,57 @@ func (m Migrations) Run(ctx context.Context, t *target.Target, p Params) Result 
 		report(r, src)
 		return nil
 	})
+}
+
+// findMigrationSource tries each source of the migrations in turn: the
+// migration files, showmigrations, the expected list; each one that does not
+// serve is said.
+func findMigrationSource(ctx context.Context, t *target.Target, r *Result, recorded []django.Key, dbUsable bool) (*migrationSource, error) {
+	dj := t.Config().Django
+	var src *migrationSource
+	var tried []string
+	if dj.Dir != "" {
+		switch proj, err := django.ReadProject(dj.Dir); {
+		case err != nil:
+			tried = append(tried, err.Error())
+		case !dbUsable:
+			tried = append(tried, "migration files read, but no database to compare them with (give --db)")
+		default:
+			for _, w := range proj.Warnings {
+				r.add(Warn, "migration.project", w, nil)
+			}
+			src = &migrationSource{
+				name:   "migration files under " + dj.Dir,
+				states: django.Status(proj.Migrations, recorded),
+				stale:  django.StaleRows(proj.Migrations, recorded),
+			}
+		}
+	}
+	if src == nil && dj.Manage != "" {
+		states, err := showmigrations(ctx, t)
+		if err != nil {
+			tried = append(tried, err.Error())
+		} else {
+			src = &migrationSource{name: "`" + target.Join(dj.Manage, "showmigrations", "--plan") + "`", states: states}
+			if dbUsable {
+				src.stale = staleAgainstPlan(states, recorded)
+			}
+		}
+	}
+	if src == nil && len(dj.Migrations) > 0 {
+		if !dbUsable {
+			tried = append(tried, "expected list given, but no database to compare it with (give --db)")
+		} else {
+			src = &migrationSource{name: "the expected list django.migrations in steady.yaml", states: django.Status(django.FromList(dj.Migrations), recorded)}
+		}
+	}
+	for _, why := range tried {
+		r.add(Warn, "migration.source", "source not usable: "+t.Scrubber.Scrub(why), nil)
+	}
+	if src == nil {
+		return nil, fmt.Errorf("no source of migrations worked: %s", t.Scrubber.Scrub(strings.Join(tried, "; ")))
+	}
+	return src, nil
 }
 
 // readRecorded returns the rows of django_migrations. A missing table is

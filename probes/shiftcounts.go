@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/redis/go-redis/v9"
@@ -56,7 +57,8 @@ type sourceCounts struct {
 	rows, worked, withCancelled, cancelled, other, nonPositive int64
 }
 
-// Run implements Probe.
+// Run implements Probe: read the rows and the stored summary, then hold
+// each figure (summary, cache) against the truth.
 func (s ShiftCounts) Run(ctx context.Context, t *target.Target, p Params) Result {
 	return run(ctx, t, s.ID(), p, func(r *Result) error {
 		cfg := t.Config()
@@ -67,161 +69,201 @@ func (s ShiftCounts) Run(ctx context.Context, t *target.Target, p Params) Result
 		if err != nil {
 			return err
 		}
-		pf := &cfg.Profile
-		sh := pf.Shift
-		var exists bool
-		var src sourceCounts
-		var stored *storedFigure
-		err = t.ReadOnly(ctx, func(ctx context.Context, tx pgx.Tx) error {
-			if err := needProfile(ctx, tx, pf, profile.RoleShift, profile.RoleClinician); err != nil {
-				return err
-			}
-			if pf.Clinician.Table != "" {
-				if err := tx.QueryRow(ctx, fmt.Sprintf(`SELECT EXISTS (SELECT 1 FROM %s WHERE %s = $1)`,
-					profile.Ident(pf.Clinician.Table), profile.Col("", pf.Clinician.ID)), clinician).Scan(&exists); err != nil {
-					return err
-				}
-			}
-			if err := tx.QueryRow(ctx, fmt.Sprintf(`
-SELECT count(*), count(*) FILTER (WHERE %s), count(*) FILTER (WHERE %s),
-       count(*) FILTER (WHERE %s), count(*) FILTER (WHERE NOT %s AND NOT %s), count(*) FILTER (WHERE %s)
-FROM %s WHERE %s = $1 AND %s BETWEEN $2 AND $3`,
-				sh.WorkedSQL(""), sh.WithCancelledSQL(""), sh.CancelledSQL(""), sh.WorkedSQL(""), sh.CancelledSQL(""), sh.NonPositiveSQL(""),
-				profile.Ident(sh.Table), profile.Col("", sh.Clinician), profile.Col("", sh.Date)),
-				clinician, from, to).Scan(&src.rows, &src.worked, &src.withCancelled, &src.cancelled, &src.other, &src.nonPositive); err != nil {
-				return err
-			}
-			return savepoint(ctx, tx, func(tx pgx.Tx) (err error) {
-				stored, err = storedSummary(ctx, tx, pf, clinician, from, to)
-				if isPg(err, "42P01") {
-					// No summary table yet: the comparison says so.
-					stored, err = nil, nil
-				}
-				return err
-			})
-		})
-		if err != nil {
+		c := &countsRun{t: t, pf: &cfg.Profile, clinician: clinician, from: from, to: to, rng: dateOnly(from) + ".." + dateOnly(to)}
+		if err := t.ReadOnly(ctx, c.read); err != nil {
 			return err
 		}
-		rng := dateOnly(from) + ".." + dateOnly(to)
-		if !exists && pf.Clinician.Table != "" {
-			r.add(Warn, "counts.no_clinician", fmt.Sprintf("there is no clinician %d in %s", clinician, pf.Clinician.Table), nil)
+		if !c.exists && c.pf.Clinician.Table != "" {
+			r.add(Warn, "counts.no_clinician", fmt.Sprintf("there is no clinician %d in %s", clinician, c.pf.Clinician.Table), nil)
 		}
-
-		r.Evidence = Table{Title: fmt.Sprintf("worked shifts of clinician %d, %s", clinician, rng), Columns: []string{"source", "worked shifts", "detail"}}
-		scope := Scope{Clinician: clinician, From: dateOnly(from), To: dateOnly(to)}
-
-		// The application's own calculator, when it can run: the truth the
-		// other figures are held against. Else steady's reading of the rule.
-		truth, truthName := src.worked, "steady's reading of the rule"
-		var storedTruth *int64
-		if app := calculatorOf(t); app.why == "" {
-			scopes := []Scope{scope}
-			if stored != nil && !stored.covers {
-				for _, p := range stored.periods {
-					scopes = append(scopes, Scope{Clinician: clinician, From: p.fromDate(), To: p.toDate()})
-				}
-			}
-			figs, err := app.figures(ctx, t, scopes)
-			f := figs[scope]
-			if err == nil && f.err != "" {
-				err = fmt.Errorf("%s", f.err)
-			}
-			if err != nil {
-				r.add(Warn, "counts.calculator", fmt.Sprintf("the application's calculator %s did not run (%s); figures are held against steady's reading of the rule instead", app.call, t.Scrubber.Scrub(oneLine(err.Error()))), nil)
-			} else {
-				truth, truthName = f.value, "the application's calculator"
-				r.Evidence.Rows = append(r.Evidence.Rows, []string{"application (" + app.call + ")", fmt.Sprint(f.value), "the application's own code, run now (read-only)"})
-				r.add(OK, "counts.calculator", fmt.Sprintf("the application's calculator %s: %d worked shifts", app.call, f.value), map[string]any{"worked": f.value, "call": app.call})
-				if stored != nil {
-					sum := int64(0)
-					for _, p := range stored.periods {
-						sum += figs[Scope{Clinician: clinician, From: p.fromDate(), To: p.toDate()}].value
-					}
-					if stored.covers {
-						sum = f.value
-					}
-					storedTruth = &sum
-				}
-				if f.value != src.worked {
-					r.add(Warn, "counts.reading", fmt.Sprintf("steady's reading of the rule (%s) gives %d, the application's code gives %d: the profile's shift.worked or positive_duration may not match the code (`steady init` reads them from it)",
-						sh.RuleText(), src.worked, f.value), map[string]any{"reading": src.worked, "application": f.value})
-				}
-			}
-		}
-		r.Evidence.Rows = append(r.Evidence.Rows, []string{"database (steady's reading)", fmt.Sprint(src.worked),
-			fmt.Sprintf("%s, of %d rows: %d cancelled, %d in other statuses, %d with duration ≤ 0", sh.RuleText(), src.rows, src.cancelled, src.other, src.nonPositive)})
-		r.add(OK, "counts.rule", fmt.Sprintf("database: %d worked shifts by steady's reading of the rule (%s; of %d rows: %d cancelled, %d in other statuses)", src.worked, sh.RuleText(), src.rows, src.cancelled, src.other),
-			map[string]any{"worked": src.worked, "rows": src.rows, "cancelled": src.cancelled, "other": src.other, "non_positive": src.nonPositive})
-
-		var verdicts []string
-		mismatch := false
-		switch {
-		case pf.Summary.Table == "":
-			r.Evidence.Rows = append(r.Evidence.Rows, []string{"stored summary", "", "no summary table in the profile"})
-		case stored == nil:
-			r.Evidence.Rows = append(r.Evidence.Rows, []string{"stored summary", "", "no summary lies inside " + rng})
-			r.add(OK, "counts.summary", "no stored summary lies inside "+rng+" (summaries are per calendar month)", nil)
-		default:
-			r.Evidence.Rows = append(r.Evidence.Rows, []string{"stored summary", fmt.Sprint(stored.worked), stored.how})
-			want, by := stored.rule, "steady's reading of the rule"
-			if storedTruth != nil {
-				want, by = *storedTruth, "the application's calculator"
-			}
-			data := map[string]any{"stored": stored.worked, "rule": stored.rule, "expected": want, "by": by, "how": stored.how}
-			switch {
-			case stored.worked == want:
-				r.add(OK, "counts.summary", fmt.Sprintf("stored summary agrees with %s: %d (%s)", by, stored.worked, stored.how), data)
-			default:
-				mismatch = true
-				why := "the summary was computed before the shift rows last changed (recalculate)"
-				switch {
-				case stored.worked == stored.withCancelled && stored.withCancelled != want:
-					why = fmt.Sprintf("it counted the %s as worked", plural.Count(int(stored.withCancelled-stored.rule), "cancelled shift", "cancelled shifts"))
-				case stored.worked > want:
-					why = "it counts shifts the rule does not"
-				}
-				msg := fmt.Sprintf("stored summary says %d, %s gives %d: %s (%s)", stored.worked, by, want, why, stored.how)
-				r.add(Fail, "counts.summary", msg, data)
-				verdicts = append(verdicts, fmt.Sprintf("summary says %d, %s gives %d: %s", stored.worked, by, want, why))
-			}
-		}
-
-		key := pf.Cache.WorkedKeyOf(clinician, dateOnly(from), dateOnly(to))
-		switch cached, note, err := cachedCount(ctx, t, key); {
-		case err != nil:
-			_, why := classify(err, t)
-			r.Evidence.Rows = append(r.Evidence.Rows, []string{"cache", "", "could not read " + key + ": " + why})
-			r.add(Warn, "counts.cache", "cache not read: "+why, map[string]any{"key": key})
-		case note != "":
-			r.Evidence.Rows = append(r.Evidence.Rows, []string{"cache", "", note})
-			status := OK
-			if strings.Contains(note, "raises") {
-				status, mismatch = Fail, true
-				verdicts = append(verdicts, note)
-			}
-			r.add(status, "counts.cache", note, map[string]any{"key": key})
-		default:
-			r.Evidence.Rows = append(r.Evidence.Rows, []string{"cache", fmt.Sprint(cached), key})
-			data := map[string]any{"key": key, "cached": cached, "actual": truth, "by": truthName}
-			if cached == truth {
-				r.add(OK, "counts.cache", fmt.Sprintf("cache agrees with %s: %d (%s)", truthName, cached, key), data)
-			} else {
-				mismatch = true
-				msg := fmt.Sprintf("cache says %d, %s gives %d: the cache is stale (%s)", cached, truthName, truth, key)
-				r.add(Fail, "counts.cache", msg, data)
-				verdicts = append(verdicts, fmt.Sprintf("cache says %d, %s gives %d: the cache is stale", cached, truthName, truth))
-			}
-		}
-
-		if mismatch {
-			r.Affected = []Scope{{Clinician: clinician, From: dateOnly(from), To: dateOnly(to)}}
-			r.Summary = fmt.Sprintf("clinician %d, %s: %s", clinician, rng, strings.Join(verdicts, "; "))
+		r.Evidence = Table{Title: fmt.Sprintf("worked shifts of clinician %d, %s", clinician, c.rng), Columns: []string{"source", "worked shifts", "detail"}}
+		c.truth, c.truthName = c.src.worked, "steady's reading of the rule"
+		c.calculator(ctx, r)
+		c.addRule(r)
+		c.compareSummary(r)
+		c.compareCache(ctx, r)
+		if c.mismatch {
+			r.Affected = []Scope{c.scope()}
+			r.Summary = fmt.Sprintf("clinician %d, %s: %s", clinician, c.rng, strings.Join(c.verdicts, "; "))
 		} else {
-			r.Summary = fmt.Sprintf("clinician %d, %s: %d worked shifts by %s; every figure available agrees", clinician, rng, truth, truthName)
+			r.Summary = fmt.Sprintf("clinician %d, %s: %d worked shifts by %s; every figure available agrees", clinician, c.rng, c.truth, c.truthName)
 		}
 		return nil
 	})
+}
+
+// countsRun is one run of the shift-counts probe: the range, what was read,
+// and the verdicts so far.
+type countsRun struct {
+	t         *target.Target
+	pf        *profile.Profile
+	clinician int64
+	from, to  time.Time
+	rng       string // from..to, as messages say it
+	exists    bool   // the clinician exists
+	src       sourceCounts
+	stored    *storedFigure
+	// truth is the figure the others are held against: the application's
+	// calculator's when it runs, else steady's reading of the rule.
+	truth       int64
+	truthName   string
+	storedTruth *int64 // the truth over the stored summary's periods
+	verdicts    []string
+	mismatch    bool
+}
+
+// scope is the clinician and range asked about.
+func (c *countsRun) scope() Scope {
+	return Scope{Clinician: c.clinician, From: dateOnly(c.from), To: dateOnly(c.to)}
+}
+
+// read checks the clinician exists, counts their shift rows by status, and
+// reads the stored summary over the range (none when there is no table yet).
+func (c *countsRun) read(ctx context.Context, tx pgx.Tx) error {
+	pf, sh := c.pf, c.pf.Shift
+	if err := needProfile(ctx, tx, pf, profile.RoleShift, profile.RoleClinician); err != nil {
+		return err
+	}
+	if pf.Clinician.Table != "" {
+		if err := tx.QueryRow(ctx, fmt.Sprintf(`SELECT EXISTS (SELECT 1 FROM %s WHERE %s = $1)`,
+			profile.Ident(pf.Clinician.Table), profile.Col("", pf.Clinician.ID)), c.clinician).Scan(&c.exists); err != nil {
+			return err
+		}
+	}
+	src := &c.src
+	if err := tx.QueryRow(ctx, fmt.Sprintf(`
+SELECT count(*), count(*) FILTER (WHERE %s), count(*) FILTER (WHERE %s),
+       count(*) FILTER (WHERE %s), count(*) FILTER (WHERE NOT %s AND NOT %s), count(*) FILTER (WHERE %s)
+FROM %s WHERE %s = $1 AND %s BETWEEN $2 AND $3`,
+		sh.WorkedSQL(""), sh.WithCancelledSQL(""), sh.CancelledSQL(""), sh.WorkedSQL(""), sh.CancelledSQL(""), sh.NonPositiveSQL(""),
+		profile.Ident(sh.Table), profile.Col("", sh.Clinician), profile.Col("", sh.Date)),
+		c.clinician, c.from, c.to).Scan(&src.rows, &src.worked, &src.withCancelled, &src.cancelled, &src.other, &src.nonPositive); err != nil {
+		return err
+	}
+	var err error
+	c.stored, err = storedSummaryIfAny(ctx, tx, pf, c.clinician, c.from, c.to)
+	return err
+}
+
+// calculator runs the application's own calculator, when it can run, over
+// the range and the stored summary's periods: the truth the other figures
+// are held against.
+func (c *countsRun) calculator(ctx context.Context, r *Result) {
+	app := calculatorOf(c.t)
+	if app.why != "" {
+		return
+	}
+	scope, stored := c.scope(), c.stored
+	scopes := []Scope{scope}
+	if stored != nil && !stored.covers {
+		for _, p := range stored.periods {
+			scopes = append(scopes, Scope{Clinician: c.clinician, From: p.fromDate(), To: p.toDate()})
+		}
+	}
+	figs, err := app.figures(ctx, c.t, scopes)
+	f := figs[scope]
+	if err == nil && f.err != "" {
+		err = fmt.Errorf("%s", f.err)
+	}
+	if err != nil {
+		r.add(Warn, "counts.calculator", fmt.Sprintf("the application's calculator %s did not run (%s); figures are held against steady's reading of the rule instead", app.call, c.t.Scrubber.Scrub(oneLine(err.Error()))), nil)
+		return
+	}
+	c.truth, c.truthName = f.value, "the application's calculator"
+	r.Evidence.Rows = append(r.Evidence.Rows, []string{"application (" + app.call + ")", fmt.Sprint(f.value), "the application's own code, run now (read-only)"})
+	r.add(OK, "counts.calculator", fmt.Sprintf("the application's calculator %s: %d worked shifts", app.call, f.value), map[string]any{"worked": f.value, "call": app.call})
+	if stored != nil {
+		sum := int64(0)
+		for _, p := range stored.periods {
+			sum += figs[Scope{Clinician: c.clinician, From: p.fromDate(), To: p.toDate()}].value
+		}
+		if stored.covers {
+			sum = f.value
+		}
+		c.storedTruth = &sum
+	}
+	if f.value != c.src.worked {
+		r.add(Warn, "counts.reading", fmt.Sprintf("steady's reading of the rule (%s) gives %d, the application's code gives %d: the profile's shift.worked or positive_duration may not match the code (`steady init` reads them from it)",
+			c.pf.Shift.RuleText(), c.src.worked, f.value), map[string]any{"reading": c.src.worked, "application": f.value})
+	}
+}
+
+// addRule shows the database's count by steady's reading of the rule.
+func (c *countsRun) addRule(r *Result) {
+	src, rule := c.src, c.pf.Shift.RuleText()
+	r.Evidence.Rows = append(r.Evidence.Rows, []string{"database (steady's reading)", fmt.Sprint(src.worked),
+		fmt.Sprintf("%s, of %d rows: %d cancelled, %d in other statuses, %d with duration ≤ 0", rule, src.rows, src.cancelled, src.other, src.nonPositive)})
+	r.add(OK, "counts.rule", fmt.Sprintf("database: %d worked shifts by steady's reading of the rule (%s; of %d rows: %d cancelled, %d in other statuses)", src.worked, rule, src.rows, src.cancelled, src.other),
+		map[string]any{"worked": src.worked, "rows": src.rows, "cancelled": src.cancelled, "other": src.other, "non_positive": src.nonPositive})
+}
+
+// compareSummary holds the stored summary against the truth over its
+// periods, and says why when they differ.
+func (c *countsRun) compareSummary(r *Result) {
+	stored := c.stored
+	switch {
+	case c.pf.Summary.Table == "":
+		r.Evidence.Rows = append(r.Evidence.Rows, []string{"stored summary", "", "no summary table in the profile"})
+		return
+	case stored == nil:
+		r.Evidence.Rows = append(r.Evidence.Rows, []string{"stored summary", "", "no summary lies inside " + c.rng})
+		r.add(OK, "counts.summary", "no stored summary lies inside "+c.rng+" (summaries are per calendar month)", nil)
+		return
+	}
+	r.Evidence.Rows = append(r.Evidence.Rows, []string{"stored summary", fmt.Sprint(stored.worked), stored.how})
+	want, by := stored.rule, "steady's reading of the rule"
+	if c.storedTruth != nil {
+		want, by = *c.storedTruth, "the application's calculator"
+	}
+	data := map[string]any{"stored": stored.worked, "rule": stored.rule, "expected": want, "by": by, "how": stored.how}
+	if stored.worked == want {
+		r.add(OK, "counts.summary", fmt.Sprintf("stored summary agrees with %s: %d (%s)", by, stored.worked, stored.how), data)
+		return
+	}
+	c.mismatch = true
+	why := "the summary was computed before the shift rows last changed (recalculate)"
+	switch {
+	case stored.worked == stored.withCancelled && stored.withCancelled != want:
+		why = fmt.Sprintf("it counted the %s as worked", plural.Count(int(stored.withCancelled-stored.rule), "cancelled shift", "cancelled shifts"))
+	case stored.worked > want:
+		why = "it counts shifts the rule does not"
+	}
+	msg := fmt.Sprintf("stored summary says %d, %s gives %d: %s (%s)", stored.worked, by, want, why, stored.how)
+	r.add(Fail, "counts.summary", msg, data)
+	c.verdicts = append(c.verdicts, fmt.Sprintf("summary says %d, %s gives %d: %s", stored.worked, by, want, why))
+}
+
+// compareCache holds the cached count against the truth.
+func (c *countsRun) compareCache(ctx context.Context, r *Result) {
+	key := c.pf.Cache.WorkedKeyOf(c.clinician, dateOnly(c.from), dateOnly(c.to))
+	cached, note, err := cachedCount(ctx, c.t, key)
+	switch {
+	case err != nil:
+		_, why := classify(err, c.t)
+		r.Evidence.Rows = append(r.Evidence.Rows, []string{"cache", "", "could not read " + key + ": " + why})
+		r.add(Warn, "counts.cache", "cache not read: "+why, map[string]any{"key": key})
+		return
+	case note != "":
+		r.Evidence.Rows = append(r.Evidence.Rows, []string{"cache", "", note})
+		status := OK
+		if strings.Contains(note, "raises") {
+			status, c.mismatch = Fail, true
+			c.verdicts = append(c.verdicts, note)
+		}
+		r.add(status, "counts.cache", note, map[string]any{"key": key})
+		return
+	}
+	truth, truthName := c.truth, c.truthName
+	r.Evidence.Rows = append(r.Evidence.Rows, []string{"cache", fmt.Sprint(cached), key})
+	data := map[string]any{"key": key, "cached": cached, "actual": truth, "by": truthName}
+	if cached == truth {
+		r.add(OK, "counts.cache", fmt.Sprintf("cache agrees with %s: %d (%s)", truthName, cached, key), data)
+		return
+	}
+	c.mismatch = true
+	msg := fmt.Sprintf("cache says %d, %s gives %d: the cache is stale (%s)", cached, truthName, truth, key)
+	r.add(Fail, "counts.cache", msg, data)
+	c.verdicts = append(c.verdicts, fmt.Sprintf("cache says %d, %s gives %d: the cache is stale", cached, truthName, truth))
 }
 
 // cachedCount reads one django-redis count. A note (with no error) says

@@ -114,7 +114,9 @@ func (s summaryRow) explain() string {
 	return "more than the shift rows give"
 }
 
-// Run implements Probe.
+// Run implements Probe: read the summaries that differ (or, when none does,
+// what was checked), hold them against the application's calculator, then
+// present them.
 func (s Summaries) Run(ctx context.Context, t *target.Target, p Params) Result {
 	return run(ctx, t, s.ID(), p, func(r *Result) error {
 		cfg := t.Config()
@@ -122,159 +124,197 @@ func (s Summaries) Run(ctx context.Context, t *target.Target, p Params) Result {
 			return err
 		}
 		pf := &cfg.Profile
-		sm := pf.Summary
-		if sm.Table == "" {
+		if pf.Summary.Table == "" {
 			return skip("no stored summary in the profile (profile.summary in steady.yaml)")
 		}
-		where := []string{"true"}
-		var args []any
-		if p["clinician"] != "" {
-			c, err := p.int("clinician")
-			if err != nil {
-				return err
-			}
-			args = append(args, c)
-			where = append(where, fmt.Sprintf("%s = $%d", profile.Col("m", sm.Clinician), len(args)))
-		}
-		if p["from"] != "" {
-			d, err := p.date("from")
-			if err != nil {
-				return err
-			}
-			args = append(args, d)
-			where = append(where, fmt.Sprintf("%s >= $%d", profile.Col("m", sm.PeriodEnd), len(args)))
-		}
-		if p["to"] != "" {
-			d, err := p.date("to")
-			if err != nil {
-				return err
-			}
-			args = append(args, d)
-			where = append(where, fmt.Sprintf("%s <= $%d", profile.Col("m", sm.PeriodStart), len(args)))
-		}
-		var total int
-		var bad, agreeing []summaryRow
-		app := calculatorOf(t)
-		sampleSize := 0
-		if app.why == "" {
-			// The newest summaries that agree with steady's reading: the
-			// calculator checks the reading itself on them.
-			sampleSize = 20
-		}
-		err := t.ReadOnly(ctx, func(ctx context.Context, tx pgx.Tx) error {
-			var exists bool
-			if err := tx.QueryRow(ctx, `SELECT to_regclass($1) IS NOT NULL`, sm.Table).Scan(&exists); err != nil {
-				return err
-			}
-			if !exists {
-				return skip("the summary table %s does not exist (is its migration applied? see the migrations probe; or run `steady init` to refresh the profile)", sm.Table)
-			}
-			if err := needProfile(ctx, tx, pf, profile.RoleSummary, profile.RoleShift, profile.RoleClinician); err != nil {
-				return err
-			}
-			rows, err := tx.Query(ctx, summariesSQL(pf, strings.Join(where, " AND "), sampleSize), args...)
-			if err != nil {
-				return err
-			}
-			defer rows.Close()
-			for rows.Next() {
-				var s summaryRow
-				var differs bool
-				if err := rows.Scan(&differs, &s.clinician, &s.from, &s.to, &s.worked, &s.deficiency, &s.contracted, &s.actual, &s.withCancelled, &s.cancelled, &total); err != nil {
-					return err
-				}
-				if differs {
-					bad = append(bad, s)
-				} else {
-					agreeing = append(agreeing, s)
-				}
-			}
-			if err := rows.Err(); err != nil {
-				return err
-			}
-			if len(bad) > 0 {
-				return nil
-			}
-			// All agree: the evidence says what was checked, per period.
-			rs, err := tx.Query(ctx, fmt.Sprintf(`SELECT %s, %s, count(*)::int, sum(%s)::int8, coalesce(sum(%s), 0)::int8
-FROM %s m WHERE %s GROUP BY 1, 2 ORDER BY 1, 2 LIMIT %d`, profile.Col("m", sm.PeriodStart), profile.Col("m", sm.PeriodEnd), profile.Col("m", sm.Worked), deficiencyExpr(sm, "m"),
-				profile.Ident(sm.Table), strings.Join(where, " AND "), maxRows), args...)
-			if err != nil {
-				return err
-			}
-			defer rs.Close()
-			r.Evidence = Table{Title: "summaries checked, per period (all agree with the rule)", Columns: []string{"period", "summaries", "worked shifts", "deficiency"}}
-			for rs.Next() {
-				var from, to time.Time
-				var n int
-				var worked, deficiency int64
-				if err := rs.Scan(&from, &to, &n, &worked, &deficiency); err != nil {
-					return err
-				}
-				total += n
-				r.Evidence.Rows = append(r.Evidence.Rows, []string{dateOnly(from) + ".." + dateOnly(to), fmt.Sprint(n), fmt.Sprint(worked), fmt.Sprint(deficiency)})
-			}
-			return rs.Err()
-		})
+		where, args, err := summaryFilter(pf.Summary, p)
 		if err != nil {
 			return err
 		}
-		by := "steady's reading of the rule"
-		if app.why == "" && len(bad)+len(agreeing) > 0 {
-			checked, off, err := holdAgainstApp(ctx, t, app, &bad, agreeing)
-			if err != nil {
-				r.add(Warn, "summaries.calculator", fmt.Sprintf("the application's calculator %s did not run (%s); summaries are held against steady's reading of the rule instead", app.call, t.Scrubber.Scrub(oneLine(err.Error()))), nil)
-			} else {
-				by = "the application's calculator " + app.call
-				r.add(OK, "summaries.calculator", fmt.Sprintf("the application's calculator %s ran for %s (those steady's reading disputes, and the newest it does not)", app.call, plural.Count(checked, "summary", "summaries")),
-					map[string]any{"checked": checked, "call": app.call})
-				if off > 0 {
-					r.add(Warn, "summaries.reading", fmt.Sprintf("steady's reading of the rule (%s) disagrees with the application's code on %d of %s: the profile's shift.worked or positive_duration may not match the code (`steady init` reads them from it)",
-						pf.Shift.RuleText(), off, plural.Count(checked, "summary", "summaries")), map[string]any{"disagree": off, "checked": checked})
-				}
-			}
+		sr := &summariesRun{pf: pf, where: where, args: args, app: calculatorOf(t)}
+		if err := t.ReadOnly(ctx, func(ctx context.Context, tx pgx.Tx) error { return sr.read(ctx, tx, r) }); err != nil {
+			return err
 		}
-		if len(bad) == 0 {
-			r.Summary = fmt.Sprintf("%s %s with %s (deficiency = contracted − worked, at least 0)", plural.All(total, "stored summary", "stored summaries"), plural.Word(total, "agrees", "agree"), by)
-			r.add(OK, "summaries.agree", r.Summary, map[string]any{"checked": total})
+		by := sr.holdAgainstApp(ctx, t, r)
+		if len(sr.bad) == 0 {
+			r.Summary = fmt.Sprintf("%s %s with %s (deficiency = contracted − worked, at least 0)", plural.All(sr.total, "stored summary", "stored summaries"), plural.Word(sr.total, "agrees", "agree"), by)
+			r.add(OK, "summaries.agree", r.Summary, map[string]any{"checked": sr.total})
 			return nil
 		}
-		title := "summaries that differ from " + by
-		if app.why != "" || !strings.HasPrefix(by, "the application") {
-			title += " (worked = " + pf.Shift.RuleText() + ")"
-		}
-		r.Evidence = Table{Title: title, Columns: []string{"clinician", "period", "stored worked", "expected worked", "stored deficiency", "expected deficiency", "why"}}
-		clinicians := map[int64]bool{}
-		counted := 0
-		for _, s := range bad {
-			clinicians[s.clinician] = true
-			if s.cancelled > 0 && s.worked == s.withCancelled && s.worked != s.truth() {
-				counted++
-			}
-		}
-		r.Summary = fmt.Sprintf("%d of %s differ from %s, for %s", len(bad), plural.Count(total, "stored summary", "stored summaries"), by, plural.Count(len(clinicians), "clinician", "clinicians"))
-		if counted == len(bad) {
-			r.Summary += ": each counts cancelled shifts as worked"
-		}
-		r.add(Fail, "summaries.differ", r.Summary, map[string]any{"differ": len(bad), "checked": total, "clinicians": len(clinicians), "cancelled_counted": counted})
-		for i, s := range bad {
-			period := dateOnly(s.from) + ".." + dateOnly(s.to)
-			r.Affected = append(r.Affected, Scope{Clinician: s.clinician, From: dateOnly(s.from), To: dateOnly(s.to)})
-			r.Evidence.Rows = append(r.Evidence.Rows, []string{fmt.Sprint(s.clinician), period, fmt.Sprint(s.worked), fmt.Sprint(s.truth()),
-				fmt.Sprint(s.storedDeficiency()), fmt.Sprint(s.expectedDeficiency()), s.explain()})
-			if i < maxFindings {
-				r.add(Fail, "summaries.row", fmt.Sprintf("clinician %d, %s: stored %d worked / deficiency %d, expected %d / %d: %s",
-					s.clinician, period, s.worked, s.storedDeficiency(), s.truth(), s.expectedDeficiency(), s.explain()),
-					map[string]any{"clinician": s.clinician, "from": dateOnly(s.from), "to": dateOnly(s.to), "stored": s.worked, "actual": s.truth(), "reading": s.actual,
-						"stored_deficiency": s.storedDeficiency(), "expected_deficiency": s.expectedDeficiency()})
-			}
-		}
-		if len(bad) > maxFindings {
-			r.add(Fail, "summaries.row", fmt.Sprintf("… and %d more (see the evidence)", len(bad)-maxFindings), nil)
-		}
-		r.Evidence.limit(maxRows)
+		sr.present(r, by)
 		return nil
 	})
+}
+
+// summaryFilter is the WHERE clause, over the summary table as m, and its
+// arguments for the clinician and range asked for.
+func summaryFilter(sm profile.Summary, p Params) (string, []any, error) {
+	where := []string{"true"}
+	var args []any
+	if p["clinician"] != "" {
+		c, err := p.int("clinician")
+		if err != nil {
+			return "", nil, err
+		}
+		args = append(args, c)
+		where = append(where, fmt.Sprintf("%s = $%d", profile.Col("m", sm.Clinician), len(args)))
+	}
+	for _, bound := range []struct{ param, col, op string }{{"from", sm.PeriodEnd, ">="}, {"to", sm.PeriodStart, "<="}} {
+		if p[bound.param] == "" {
+			continue
+		}
+		d, err := p.date(bound.param)
+		if err != nil {
+			return "", nil, err
+		}
+		args = append(args, d)
+		where = append(where, fmt.Sprintf("%s %s $%d", profile.Col("m", bound.col), bound.op, len(args)))
+	}
+	return strings.Join(where, " AND "), args, nil
+}
+
+// summariesRun is one run of the summaries probe.
+type summariesRun struct {
+	pf    *profile.Profile
+	where string // the filter, over the summary table as m
+	args  []any
+	app   oracle
+	total int // summaries checked
+	// bad differ from the truth; agreeing are the newest that do not, for
+	// the calculator to check steady's reading on.
+	bad, agreeing []summaryRow
+}
+
+// read finds the summaries that differ from steady's reading of the rule;
+// when none does, the evidence says what was checked, per period.
+func (sr *summariesRun) read(ctx context.Context, tx pgx.Tx, r *Result) error {
+	sm := sr.pf.Summary
+	var exists bool
+	if err := tx.QueryRow(ctx, `SELECT to_regclass($1) IS NOT NULL`, sm.Table).Scan(&exists); err != nil {
+		return err
+	}
+	if !exists {
+		return skip("the summary table %s does not exist (is its migration applied? see the migrations probe; or run `steady init` to refresh the profile)", sm.Table)
+	}
+	if err := needProfile(ctx, tx, sr.pf, profile.RoleSummary, profile.RoleShift, profile.RoleClinician); err != nil {
+		return err
+	}
+	sampleSize := 0
+	if sr.app.why == "" {
+		// The newest summaries that agree with steady's reading: the
+		// calculator checks the reading itself on them.
+		sampleSize = 20
+	}
+	rows, err := tx.Query(ctx, summariesSQL(sr.pf, sr.where, sampleSize), sr.args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var s summaryRow
+		var differs bool
+		if err := rows.Scan(&differs, &s.clinician, &s.from, &s.to, &s.worked, &s.deficiency, &s.contracted, &s.actual, &s.withCancelled, &s.cancelled, &sr.total); err != nil {
+			return err
+		}
+		if differs {
+			sr.bad = append(sr.bad, s)
+		} else {
+			sr.agreeing = append(sr.agreeing, s)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	if len(sr.bad) > 0 {
+		return nil
+	}
+	return sr.readChecked(ctx, tx, r)
+}
+
+// readChecked shows, when all agree, what was checked per period.
+func (sr *summariesRun) readChecked(ctx context.Context, tx pgx.Tx, r *Result) error {
+	sm := sr.pf.Summary
+	rs, err := tx.Query(ctx, fmt.Sprintf(`SELECT %s, %s, count(*)::int, sum(%s)::int8, coalesce(sum(%s), 0)::int8
+FROM %s m WHERE %s GROUP BY 1, 2 ORDER BY 1, 2 LIMIT %d`, profile.Col("m", sm.PeriodStart), profile.Col("m", sm.PeriodEnd), profile.Col("m", sm.Worked), deficiencyExpr(sm, "m"),
+		profile.Ident(sm.Table), sr.where, maxRows), sr.args...)
+	if err != nil {
+		return err
+	}
+	defer rs.Close()
+	r.Evidence = Table{Title: "summaries checked, per period (all agree with the rule)", Columns: []string{"period", "summaries", "worked shifts", "deficiency"}}
+	for rs.Next() {
+		var from, to time.Time
+		var n int
+		var worked, deficiency int64
+		if err := rs.Scan(&from, &to, &n, &worked, &deficiency); err != nil {
+			return err
+		}
+		sr.total += n
+		r.Evidence.Rows = append(r.Evidence.Rows, []string{dateOnly(from) + ".." + dateOnly(to), fmt.Sprint(n), fmt.Sprint(worked), fmt.Sprint(deficiency)})
+	}
+	return rs.Err()
+}
+
+// holdAgainstApp holds the summaries against the application's calculator
+// when it can run, and says what they were held against.
+func (sr *summariesRun) holdAgainstApp(ctx context.Context, t *target.Target, r *Result) (by string) {
+	by = "steady's reading of the rule"
+	app := sr.app
+	if app.why != "" || len(sr.bad)+len(sr.agreeing) == 0 {
+		return by
+	}
+	checked, off, err := holdAgainstApp(ctx, t, app, &sr.bad, sr.agreeing)
+	if err != nil {
+		r.add(Warn, "summaries.calculator", fmt.Sprintf("the application's calculator %s did not run (%s); summaries are held against steady's reading of the rule instead", app.call, t.Scrubber.Scrub(oneLine(err.Error()))), nil)
+		return by
+	}
+	r.add(OK, "summaries.calculator", fmt.Sprintf("the application's calculator %s ran for %s (those steady's reading disputes, and the newest it does not)", app.call, plural.Count(checked, "summary", "summaries")),
+		map[string]any{"checked": checked, "call": app.call})
+	if off > 0 {
+		r.add(Warn, "summaries.reading", fmt.Sprintf("steady's reading of the rule (%s) disagrees with the application's code on %d of %s: the profile's shift.worked or positive_duration may not match the code (`steady init` reads them from it)",
+			sr.pf.Shift.RuleText(), off, plural.Count(checked, "summary", "summaries")), map[string]any{"disagree": off, "checked": checked})
+	}
+	return "the application's calculator " + app.call
+}
+
+// present shows the summaries that differ from what they were held against
+// (by), each with why.
+func (sr *summariesRun) present(r *Result, by string) {
+	bad := sr.bad
+	title := "summaries that differ from " + by
+	if sr.app.why != "" || !strings.HasPrefix(by, "the application") {
+		title += " (worked = " + sr.pf.Shift.RuleText() + ")"
+	}
+	r.Evidence = Table{Title: title, Columns: []string{"clinician", "period", "stored worked", "expected worked", "stored deficiency", "expected deficiency", "why"}}
+	clinicians := map[int64]bool{}
+	counted := 0
+	for _, s := range bad {
+		clinicians[s.clinician] = true
+		if s.cancelled > 0 && s.worked == s.withCancelled && s.worked != s.truth() {
+			counted++
+		}
+	}
+	r.Summary = fmt.Sprintf("%d of %s differ from %s, for %s", len(bad), plural.Count(sr.total, "stored summary", "stored summaries"), by, plural.Count(len(clinicians), "clinician", "clinicians"))
+	if counted == len(bad) {
+		r.Summary += ": each counts cancelled shifts as worked"
+	}
+	r.add(Fail, "summaries.differ", r.Summary, map[string]any{"differ": len(bad), "checked": sr.total, "clinicians": len(clinicians), "cancelled_counted": counted})
+	for i, s := range bad {
+		period := dateOnly(s.from) + ".." + dateOnly(s.to)
+		r.Affected = append(r.Affected, Scope{Clinician: s.clinician, From: dateOnly(s.from), To: dateOnly(s.to)})
+		r.Evidence.Rows = append(r.Evidence.Rows, []string{fmt.Sprint(s.clinician), period, fmt.Sprint(s.worked), fmt.Sprint(s.truth()),
+			fmt.Sprint(s.storedDeficiency()), fmt.Sprint(s.expectedDeficiency()), s.explain()})
+		if i < maxFindings {
+			r.add(Fail, "summaries.row", fmt.Sprintf("clinician %d, %s: stored %d worked / deficiency %d, expected %d / %d: %s",
+				s.clinician, period, s.worked, s.storedDeficiency(), s.truth(), s.expectedDeficiency(), s.explain()),
+				map[string]any{"clinician": s.clinician, "from": dateOnly(s.from), "to": dateOnly(s.to), "stored": s.worked, "actual": s.truth(), "reading": s.actual,
+					"stored_deficiency": s.storedDeficiency(), "expected_deficiency": s.expectedDeficiency()})
+		}
+	}
+	if len(bad) > maxFindings {
+		r.add(Fail, "summaries.row", fmt.Sprintf("… and %d more (see the evidence)", len(bad)-maxFindings), nil)
+	}
+	r.Evidence.limit(maxRows)
 }
 
 // holdAgainstApp runs the application's calculator for the summaries
@@ -409,6 +449,20 @@ type storedFigure struct {
 	to     time.Time
 	// periods are the summaries' own periods.
 	periods []period
+}
+
+// storedSummaryIfAny is storedSummary in a savepoint, nil when there is
+// no summary table yet: a comparison says so, and the rest of the answer
+// stands.
+func storedSummaryIfAny(ctx context.Context, tx pgx.Tx, pf *profile.Profile, clinician int64, from, to time.Time) (stored *storedFigure, _ error) {
+	err := savepoint(ctx, tx, func(tx pgx.Tx) (err error) {
+		stored, err = storedSummary(ctx, tx, pf, clinician, from, to)
+		if isPg(err, "42P01") {
+			stored, err = nil, nil
+		}
+		return err
+	})
+	return stored, err
 }
 
 // storedSummary reads the summaries of clinician that lie inside [from,

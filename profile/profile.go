@@ -397,72 +397,90 @@ var Roles = []string{RoleClinician, RoleShift, RoleAudit, RoleSummary}
 
 // Validate reports what cannot work, each naming its key under profile.
 func (p *Profile) Validate() []string {
-	var errs []string
-	need := func(key, v string) {
-		if strings.TrimSpace(v) == "" {
-			errs = append(errs, "profile."+key+" is empty")
-		}
-	}
-	if p.Shift.Table != "" {
-		need("shift.clinician", p.Shift.Clinician)
-		need("shift.date", p.Shift.Date)
-		need("shift.status", p.Shift.Status)
-		if len(p.Shift.Worked) == 0 {
-			errs = append(errs, "profile.shift.worked lists no status value: nothing would count as worked")
-		}
-		if p.Shift.PositiveDuration && p.Shift.Duration == "" {
-			errs = append(errs, "profile.shift.positive_duration needs profile.shift.duration")
-		}
-	}
-	if p.Audit.Table != "" {
-		switch p.Audit.Kind {
-		case AuditLog:
-			need("audit.entity_type", p.Audit.EntityType)
-		case AuditHistory:
-		default:
-			errs = append(errs, fmt.Sprintf("profile.audit.kind must be %s or %s, not %q", AuditLog, AuditHistory, p.Audit.Kind))
-		}
-		need("audit.entity_id", p.Audit.EntityID)
-		need("audit.action", p.Audit.Action)
-		need("audit.timestamp", p.Audit.Timestamp)
-		if u := p.Audit.Actors; u != nil {
-			need("audit.actors.table", u.Table)
-			need("audit.actors.id", u.ID)
-			need("audit.actors.name", u.Name)
-		}
-	}
+	v := &profileErrors{}
+	p.validateShift(v)
+	p.validateAudit(v)
 	if p.Summary.Table != "" {
-		need("summary.clinician", p.Summary.Clinician)
-		need("summary.period_start", p.Summary.PeriodStart)
-		need("summary.period_end", p.Summary.PeriodEnd)
-		need("summary.worked", p.Summary.Worked)
+		v.need("summary.clinician", p.Summary.Clinician)
+		v.need("summary.period_start", p.Summary.PeriodStart)
+		v.need("summary.period_end", p.Summary.PeriodEnd)
+		v.need("summary.worked", p.Summary.Worked)
 	}
 	for i, c := range p.Constraints {
 		switch {
 		case c.Kind != Check && c.Kind != Unique:
-			errs = append(errs, fmt.Sprintf("profile.constraints[%d]: kind must be %s or %s, not %q", i, Check, Unique, c.Kind))
+			v.add("profile.constraints[%d]: kind must be %s or %s, not %q", i, Check, Unique, c.Kind)
 		case c.Kind == Check && c.Check == "":
-			errs = append(errs, fmt.Sprintf("profile.constraints[%d] (%s): a check needs its condition", i, c.Name))
+			v.add("profile.constraints[%d] (%s): a check needs its condition", i, c.Name)
 		case c.Kind == Unique && len(c.Columns) == 0:
-			errs = append(errs, fmt.Sprintf("profile.constraints[%d] (%s): a unique constraint needs its columns", i, c.Name))
+			v.add("profile.constraints[%d] (%s): a unique constraint needs its columns", i, c.Name)
 		}
 	}
 	if k := p.Cache.WorkedKey; k != "" {
 		for _, ph := range []string{"{clinician}", "{from}", "{to}"} {
 			if !strings.Contains(k, ph) {
-				errs = append(errs, fmt.Sprintf("profile.cache.worked_key %q lacks %s", k, ph))
+				v.add("profile.cache.worked_key %q lacks %s", k, ph)
 			}
 		}
 	}
-	if c := p.Calculator; c.Call != "" {
-		switch c.Clinician {
-		case PassModel, PassID:
-		default:
-			errs = append(errs, fmt.Sprintf("profile.calculator.clinician must be %s or %s, not %q", PassModel, PassID, c.Clinician))
-		}
+	if c := p.Calculator; c.Call != "" && c.Clinician != PassModel && c.Clinician != PassID {
+		v.add("profile.calculator.clinician must be %s or %s, not %q", PassModel, PassID, c.Clinician)
 	}
 	if n := len(p.Celery.Recalculate.Params); n != 0 && n != 3 {
-		errs = append(errs, fmt.Sprintf("profile.celery.recalculate.params names %d parameters; give three (clinician, first day, last day) or none", n))
+		v.add("profile.celery.recalculate.params names %d parameters; give three (clinician, first day, last day) or none", n)
 	}
-	return errs
+	return v.errs
+}
+
+// profileErrors gathers what is wrong with a profile.
+type profileErrors struct{ errs []string }
+
+// need says a key is empty when it is.
+func (v *profileErrors) need(key, value string) {
+	if strings.TrimSpace(value) == "" {
+		v.errs = append(v.errs, "profile."+key+" is empty")
+	}
+}
+
+func (v *profileErrors) add(format string, args ...any) {
+	v.errs = append(v.errs, fmt.Sprintf(format, args...))
+}
+
+// validateShift checks the shift model's columns and the rule.
+func (p *Profile) validateShift(v *profileErrors) {
+	if p.Shift.Table == "" {
+		return
+	}
+	v.need("shift.clinician", p.Shift.Clinician)
+	v.need("shift.date", p.Shift.Date)
+	v.need("shift.status", p.Shift.Status)
+	if len(p.Shift.Worked) == 0 {
+		v.errs = append(v.errs, "profile.shift.worked lists no status value: nothing would count as worked")
+	}
+	if p.Shift.PositiveDuration && p.Shift.Duration == "" {
+		v.errs = append(v.errs, "profile.shift.positive_duration needs profile.shift.duration")
+	}
+}
+
+// validateAudit checks the audit trail's kind and columns.
+func (p *Profile) validateAudit(v *profileErrors) {
+	a := p.Audit
+	if a.Table == "" {
+		return
+	}
+	switch a.Kind {
+	case AuditLog:
+		v.need("audit.entity_type", a.EntityType)
+	case AuditHistory:
+	default:
+		v.add("profile.audit.kind must be %s or %s, not %q", AuditLog, AuditHistory, a.Kind)
+	}
+	v.need("audit.entity_id", a.EntityID)
+	v.need("audit.action", a.Action)
+	v.need("audit.timestamp", a.Timestamp)
+	if u := a.Actors; u != nil {
+		v.need("audit.actors.table", u.Table)
+		v.need("audit.actors.id", u.ID)
+		v.need("audit.actors.name", u.Name)
+	}
 }

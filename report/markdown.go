@@ -18,17 +18,71 @@ const EvidenceRows = 15
 // Markdown writes the report as a postmortem checklist.
 func (r *Report) Markdown() string {
 	var b strings.Builder
+	r.writeHeader(&b)
+	r.writeIntegrity(&b)
+	if len(r.Open) > 0 {
+		b.WriteString("## Open items\n\n")
+		for _, o := range r.Open {
+			fmt.Fprintf(&b, "- [ ] %s\n", esc(o))
+		}
+		b.WriteString("\n")
+	}
+
+	b.WriteString("## Symptoms observed\n\n")
+	for _, t := range r.Symptoms {
+		writeTick(&b, t)
+	}
+	r.writeCauses(&b)
+
+	b.WriteString("\n## Diagnosis\n\n")
+	for i, s := range r.Diagnosis {
+		writeStep(&b, i+1, s)
+	}
+
+	b.WriteString("## Actions\n\n")
+	if len(r.Actions) == 0 {
+		b.WriteString("No action was carried out.\n\n")
+	}
+	for _, a := range r.Actions {
+		writeAction(&b, a, r.Incident.Journal)
+	}
+
+	b.WriteString("## Verification\n\n")
+	for _, t := range r.Verification {
+		writeTick(&b, t)
+	}
+	if len(r.FollowUps) > 0 {
+		b.WriteString("\n## Follow-ups (prevention)\n\n")
+		for _, f := range r.FollowUps {
+			fmt.Fprintf(&b, "- [ ] %s\n", esc(f))
+		}
+	}
+	r.writeEscalations(&b)
+	r.writeNotes(&b)
+	if len(r.Debrief) > 0 {
+		b.WriteString("\n## Drill debrief\n\n")
+		writeDebrief(&b, r.Debrief)
+	}
+	b.WriteString("\n## Timeline\n\n| # | Time (UTC) | Who | What |\n| --- | --- | --- | --- |\n")
+	for _, t := range r.Timeline {
+		fmt.Fprintf(&b, "| %d | %s | %s | %s |\n", t.Seq, t.At.UTC().Format("15:04:05"), cell(t.By), cell(t.What))
+	}
+	return b.String()
+}
+
+// writeHeader writes the title and the table of what the incident was.
+func (r *Report) writeHeader(b *strings.Builder) {
 	h := r.Incident
 	title := h.Title
 	if title == "" {
 		title = h.Runbook
 	}
-	fmt.Fprintf(&b, "# Postmortem checklist: %s\n\n", esc(title))
+	fmt.Fprintf(b, "# Postmortem checklist: %s\n\n", esc(title))
 	if h.Drill != "" {
-		fmt.Fprintf(&b, "> **Drill** — scenario `%s`. This incident was a practice run in a sandbox.\n\n", h.Drill)
+		fmt.Fprintf(b, "> **Drill** — scenario `%s`. This incident was a practice run in a sandbox.\n\n", h.Drill)
 	}
 	b.WriteString("| | |\n| --- | --- |\n")
-	row := func(k, v string) { fmt.Fprintf(&b, "| %s | %s |\n", k, cell(v)) }
+	row := func(k, v string) { fmt.Fprintf(b, "| %s | %s |\n", k, cell(v)) }
 	row("Incident", "`"+h.ID+"`")
 	if f := h.Follows; f != nil {
 		row("Continues", fmt.Sprintf("`%s` (`%s`), not resumed: %s", f.ID, f.Journal, f.Why))
@@ -53,12 +107,22 @@ func (r *Report) Markdown() string {
 		row("Duration", human(dur))
 	}
 	row("Operators", strings.Join(h.Operators, ", "))
+	r.writeJournalRows(row)
+	if h.Summary != "" {
+		row("Summary", h.Summary)
+	}
+	b.WriteString("\n")
+}
+
+// writeJournalRows writes the header's rows about the journal: where it is,
+// whether its hash chain holds, and its head.
+func (r *Report) writeJournalRows(row func(k, v string)) {
 	in := r.Integrity
 	integrity := fmt.Sprintf("hash chain verified over %d events", in.Events)
 	if !in.Verified {
 		integrity = fmt.Sprintf("**NOT VERIFIED**: %s, see Journal integrity below", plural.Count(len(in.Problems)+in.More, "problem", "problems"))
 	}
-	row("Journal", fmt.Sprintf("`%s` — %s", h.Journal, integrity))
+	row("Journal", fmt.Sprintf("`%s` — %s", r.Incident.Journal, integrity))
 	if in.Head != "" {
 		head := "`" + in.Head + "`"
 		if in.Sealed {
@@ -66,120 +130,95 @@ func (r *Report) Markdown() string {
 		}
 		row("Journal head", head+"; `steady report verify --head` holds a copy of the journal against it")
 	}
-	if h.Summary != "" {
-		row("Summary", h.Summary)
+}
+
+// writeIntegrity lists what is wrong with a journal that does not verify.
+func (r *Report) writeIntegrity(b *strings.Builder) {
+	in := r.Integrity
+	if in.Verified {
+		return
+	}
+	b.WriteString("## Journal integrity\n\n")
+	b.WriteString("The journal does not hold together as steady wrote it: what follows may not be what happened.\n\n")
+	for _, p := range in.Problems {
+		fmt.Fprintf(b, "- %s\n", esc(p))
+	}
+	if in.More > 0 {
+		fmt.Fprintf(b, "- and %d more (`steady report verify %s` lists them)\n", in.More, r.Incident.Journal)
 	}
 	b.WriteString("\n")
-	if !in.Verified {
-		b.WriteString("## Journal integrity\n\n")
-		b.WriteString("The journal does not hold together as steady wrote it: what follows may not be what happened.\n\n")
-		for _, p := range in.Problems {
-			fmt.Fprintf(&b, "- %s\n", esc(p))
-		}
-		if in.More > 0 {
-			fmt.Fprintf(&b, "- and %d more (`steady report verify %s` lists them)\n", in.More, h.Journal)
-		}
-		b.WriteString("\n")
-	}
+}
 
-	if len(r.Open) > 0 {
-		b.WriteString("## Open items\n\n")
-		for _, o := range r.Open {
-			fmt.Fprintf(&b, "- [ ] %s\n", esc(o))
-		}
-		b.WriteString("\n")
-	}
-
-	b.WriteString("## Symptoms observed\n\n")
-	for _, t := range r.Symptoms {
-		writeTick(&b, t)
-	}
+// writeCauses writes the table of causes and their verdicts.
+func (r *Report) writeCauses(b *strings.Builder) {
 	b.WriteString("\n## Root causes\n\n| Cause | Likelihood | Verdict | Evidence |\n| --- | --- | --- | --- |\n")
 	for _, c := range r.Causes {
 		v := string(c.Verdict)
 		if c.Verdict == probes.Confirmed {
 			v = "**confirmed**"
 		}
-		fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", cell(c.Title), cell(c.Likelihood), v, cell(strings.Join(c.Probes, ", ")))
+		fmt.Fprintf(b, "| %s | %s | %s | %s |\n", cell(c.Title), cell(c.Likelihood), v, cell(strings.Join(c.Probes, ", ")))
 	}
+}
 
-	b.WriteString("\n## Diagnosis\n\n")
-	for i, s := range r.Diagnosis {
-		fmt.Fprintf(&b, "%d. **%s** — %s\n", i+1, esc(s.Text), statusText(s.Status))
-		if s.Skipped != "" {
-			fmt.Fprintf(&b, "   Skipped: %s\n", esc(s.Skipped))
+// writeStep writes diagnosis step n with its evidence.
+func writeStep(b *strings.Builder, n int, s Step) {
+	fmt.Fprintf(b, "%d. **%s** — %s\n", n, esc(s.Text), statusText(s.Status))
+	if s.Skipped != "" {
+		fmt.Fprintf(b, "   Skipped: %s\n", esc(s.Skipped))
+	}
+	if s.FirstFailed != nil {
+		// Before and after, in time order: what failed first, what was
+		// done about it, and what the probe says now.
+		e := s.FirstFailed
+		fmt.Fprintf(b, "   First failed: probe `%s` %s (%s, %s by %s): %s\n", e.Probe, e.Run, e.Status, ts(e.At), e.By, esc(e.Summary))
+		for _, tch := range s.Touched {
+			fmt.Fprintf(b, "   Then: action `%s` %s %s (%s by %s): %s\n", tch.Action, tch.Run, tch.Status, ts(tch.At), tch.By, esc(tch.Summary))
 		}
+		b.WriteString("   Now: ")
+	}
+	if s.Evidence != nil {
+		indent := "   "
 		if s.FirstFailed != nil {
-			// Before and after, in time order: what failed first, what was
-			// done about it, and what the probe says now.
-			e := s.FirstFailed
-			fmt.Fprintf(&b, "   First failed: probe `%s` %s (%s, %s by %s): %s\n", e.Probe, e.Run, e.Status, ts(e.At), e.By, esc(e.Summary))
-			for _, tch := range s.Touched {
-				fmt.Fprintf(&b, "   Then: action `%s` %s %s (%s by %s): %s\n", tch.Action, tch.Run, tch.Status, ts(tch.At), tch.By, esc(tch.Summary))
-			}
-			b.WriteString("   Now: ")
+			indent = ""
 		}
-		if s.Evidence != nil {
-			indent := "   "
-			if s.FirstFailed != nil {
-				indent = ""
-			}
-			writeEvidence(&b, s.Evidence, indent)
-		}
-		b.WriteString("\n")
+		writeEvidence(b, s.Evidence, indent)
 	}
+	b.WriteString("\n")
+}
 
-	b.WriteString("## Actions\n\n")
-	if len(r.Actions) == 0 {
-		b.WriteString("No action was carried out.\n\n")
+// writeEscalations writes the table of escalations, if any.
+func (r *Report) writeEscalations(b *strings.Builder) {
+	if len(r.Escalations) == 0 {
+		return
 	}
-	for _, a := range r.Actions {
-		writeAction(&b, a, h.Journal)
+	b.WriteString("\n## Escalations\n\n| To | Why | Raised | Acknowledged |\n| --- | --- | --- | --- |\n")
+	for _, e := range r.Escalations {
+		ack := "—"
+		if e.AckedAt != nil {
+			ack = e.AckedBy + ", " + ts(*e.AckedAt)
+		}
+		why := e.When
+		if e.Auto {
+			why += " (time threshold)"
+		}
+		fmt.Fprintf(b, "| %s | %s | %s | %s |\n", cell(e.To), cell(why), ts(e.Raised), cell(ack))
 	}
+}
 
-	b.WriteString("## Verification\n\n")
-	for _, t := range r.Verification {
-		writeTick(&b, t)
+// writeNotes writes the operators' notes, if any.
+func (r *Report) writeNotes(b *strings.Builder) {
+	if len(r.Notes) == 0 {
+		return
 	}
-	if len(r.FollowUps) > 0 {
-		b.WriteString("\n## Follow-ups (prevention)\n\n")
-		for _, f := range r.FollowUps {
-			fmt.Fprintf(&b, "- [ ] %s\n", esc(f))
+	b.WriteString("\n## Notes\n\n")
+	for _, n := range r.Notes {
+		where := ""
+		if n.Item != "" {
+			where = " on `" + n.Item + "`"
 		}
+		fmt.Fprintf(b, "- %s, %s%s: %s\n", n.By, ts(n.At), where, esc(n.Text))
 	}
-	if len(r.Escalations) > 0 {
-		b.WriteString("\n## Escalations\n\n| To | Why | Raised | Acknowledged |\n| --- | --- | --- | --- |\n")
-		for _, e := range r.Escalations {
-			ack := "—"
-			if e.AckedAt != nil {
-				ack = e.AckedBy + ", " + ts(*e.AckedAt)
-			}
-			why := e.When
-			if e.Auto {
-				why += " (time threshold)"
-			}
-			fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", cell(e.To), cell(why), ts(e.Raised), cell(ack))
-		}
-	}
-	if len(r.Notes) > 0 {
-		b.WriteString("\n## Notes\n\n")
-		for _, n := range r.Notes {
-			where := ""
-			if n.Item != "" {
-				where = " on `" + n.Item + "`"
-			}
-			fmt.Fprintf(&b, "- %s, %s%s: %s\n", n.By, ts(n.At), where, esc(n.Text))
-		}
-	}
-	if len(r.Debrief) > 0 {
-		b.WriteString("\n## Drill debrief\n\n")
-		writeDebrief(&b, r.Debrief)
-	}
-	b.WriteString("\n## Timeline\n\n| # | Time (UTC) | Who | What |\n| --- | --- | --- | --- |\n")
-	for _, t := range r.Timeline {
-		fmt.Fprintf(&b, "| %d | %s | %s | %s |\n", t.Seq, t.At.UTC().Format("15:04:05"), cell(t.By), cell(t.What))
-	}
-	return b.String()
 }
 
 func writeTick(b *strings.Builder, t Tick) {
@@ -226,6 +265,8 @@ func writeEvidence(b *strings.Builder, e *Evidence, indent string) {
 	}
 }
 
+// writeAction writes one action: who decided it, its plan exactly as run,
+// its outcome and the tail of its output.
 func writeAction(b *strings.Builder, a Action, journal string) {
 	status := "not run"
 	switch {
@@ -235,6 +276,34 @@ func writeAction(b *strings.Builder, a Action, journal string) {
 		status = "running when the journal ends, outcome unknown"
 	}
 	fmt.Fprintf(b, "### %s — %s\n\n", a.Plan.Title, status)
+	writeDecisions(b, a)
+	if a.Override != "" {
+		fmt.Fprintf(b, "> **Precondition overridden**: %s\n\n", esc(a.Override))
+	}
+	writePlan(b, a.Plan)
+	if a.Outcome != nil {
+		writeOutcome(b, a.Outcome)
+	}
+	if a.OutputLines > 0 {
+		if a.OutputLines > len(a.Output) {
+			fmt.Fprintf(b, "Output (last %d of %d lines; the whole output: `steady report %s --output %s`):\n\n", len(a.Output), a.OutputLines, journal, a.Run)
+		} else {
+			b.WriteString("Output:\n\n")
+		}
+		b.WriteString("```\n")
+		for _, l := range a.Output {
+			b.WriteString(strings.ReplaceAll(visible.Text(l), "```", "'''") + "\n")
+		}
+		b.WriteString("```\n\n")
+	}
+	if a.Outcome != nil && a.Outcome.Status == actions.OutcomeUnknown {
+		b.WriteString("> The outcome of this action is unknown: steady stopped while it ran.\n\n")
+	}
+}
+
+// writeDecisions writes who planned, confirmed, approved or rejected an
+// action, with their keys.
+func writeDecisions(b *strings.Builder, a Action) {
 	fmt.Fprintf(b, "Run `%s`, planned by %s. Risk: %s.", a.Run, a.PlannedBy, a.Plan.Risk)
 	if a.ConfirmedBy != "" {
 		fmt.Fprintf(b, " Confirmed by %s at %s", a.ConfirmedBy, ts(*a.ConfirmedAt))
@@ -257,62 +326,49 @@ func writeAction(b *strings.Builder, a Action, journal string) {
 		fmt.Fprintf(b, " Rejected by %s: %s.", a.RejectedBy, esc(a.RejectReason))
 	}
 	b.WriteString("\n\n")
-	if a.Override != "" {
-		fmt.Fprintf(b, "> **Precondition overridden**: %s\n\n", esc(a.Override))
+}
+
+// writePlan writes a plan's summary, preconditions, warnings and steps.
+func writePlan(b *strings.Builder, plan actions.Plan) {
+	if plan.Summary != "" {
+		b.WriteString(esc(plan.Summary) + "\n\n")
 	}
-	if a.Plan.Summary != "" {
-		b.WriteString(esc(a.Plan.Summary) + "\n\n")
-	}
-	for _, p := range a.Plan.Preconditions {
+	for _, p := range plan.Preconditions {
 		mark := "x"
 		if !p.Holds {
 			mark = " "
 		}
 		fmt.Fprintf(b, "- [%s] precondition %s: %s\n", mark, esc(p.Name), esc(p.Detail))
 	}
-	for _, w := range a.Plan.Warnings {
+	for _, w := range plan.Warnings {
 		fmt.Fprintf(b, "- warning: %s\n", esc(w))
 	}
-	if len(a.Plan.Preconditions)+len(a.Plan.Warnings) > 0 {
+	if len(plan.Preconditions)+len(plan.Warnings) > 0 {
 		b.WriteString("\n")
 	}
-	if len(a.Plan.Steps) > 0 {
+	if len(plan.Steps) > 0 {
 		b.WriteString("Plan, exactly as run:\n\n```\n")
-		for _, s := range a.Plan.Steps {
+		for _, s := range plan.Steps {
 			fmt.Fprintf(b, "%s\n", visible.Text(s.Text))
 		}
 		b.WriteString("```\n\n")
 	}
-	if a.Outcome != nil {
-		o := a.Outcome
-		fmt.Fprintf(b, "Outcome: **%s** — %s (exit status %d, took %s)\n", o.Status, esc(o.Summary), o.ExitCode, o.Duration.Round(time.Millisecond))
-		if o.Error != "" {
-			fmt.Fprintf(b, "\nError: %s\n", esc(o.Error))
-		}
-		if lines := o.ArtefactLines(); len(lines) > 0 {
-			b.WriteString("\n")
-			for _, l := range lines {
-				name, value, _ := strings.Cut(l, ": ")
-				fmt.Fprintf(b, "- %s: `%s`\n", name, visible.Text(value))
-			}
-		}
+}
+
+// writeOutcome writes how an action ended and what it left behind.
+func writeOutcome(b *strings.Builder, o *actions.Outcome) {
+	fmt.Fprintf(b, "Outcome: **%s** — %s (exit status %d, took %s)\n", o.Status, esc(o.Summary), o.ExitCode, o.Duration.Round(time.Millisecond))
+	if o.Error != "" {
+		fmt.Fprintf(b, "\nError: %s\n", esc(o.Error))
+	}
+	if lines := o.ArtefactLines(); len(lines) > 0 {
 		b.WriteString("\n")
-	}
-	if a.OutputLines > 0 {
-		if a.OutputLines > len(a.Output) {
-			fmt.Fprintf(b, "Output (last %d of %d lines; the whole output: `steady report %s --output %s`):\n\n", len(a.Output), a.OutputLines, journal, a.Run)
-		} else {
-			b.WriteString("Output:\n\n")
+		for _, l := range lines {
+			name, value, _ := strings.Cut(l, ": ")
+			fmt.Fprintf(b, "- %s: `%s`\n", name, visible.Text(value))
 		}
-		b.WriteString("```\n")
-		for _, l := range a.Output {
-			b.WriteString(strings.ReplaceAll(visible.Text(l), "```", "'''") + "\n")
-		}
-		b.WriteString("```\n\n")
 	}
-	if a.Outcome != nil && a.Outcome.Status == actions.OutcomeUnknown {
-		b.WriteString("> The outcome of this action is unknown: steady stopped while it ran.\n\n")
-	}
+	b.WriteString("\n")
 }
 
 func writeDebrief(b *strings.Builder, d map[string]any) {

@@ -227,10 +227,36 @@ const OutputTail = 40
 // runbook; integrity is the result of session.Verify on the same file.
 func Build(rb *runbook.Runbook, events []session.Event, integrity Integrity, journal string) *Report {
 	st := session.Fold(rb, events)
-	r := &Report{Schema: Schema, Integrity: integrity, Symptoms: []Tick{}, Diagnosis: []Step{}, Causes: []Cause{},
+	b := &builder{rb: rb, st: st, r: &Report{Schema: Schema, Integrity: integrity, Symptoms: []Tick{}, Diagnosis: []Step{}, Causes: []Cause{},
 		Actions: []Action{}, Verification: []Tick{}, FollowUps: []string{}, Escalations: []Escalation{}, Notes: []Note{},
-		Open: []string{}, Timeline: []TimelineEntry{}, Debrief: st.Debrief}
+		Open: []string{}, Timeline: []TimelineEntry{}, Debrief: st.Debrief}}
+	b.header(events, journal)
+	b.sections()
+	r := b.r
+	for _, c := range rb.Causes {
+		r.Causes = append(r.Causes, Cause{ID: c.ID, Title: c.Title, Likelihood: c.Likelihood, Verdict: st.Verdicts[c.ID], Probes: c.Probes})
+	}
+	for _, a := range st.Actions {
+		b.action(a)
+	}
+	b.escalations()
+	for _, n := range st.Notes {
+		r.Notes = append(r.Notes, Note{Item: n.Item, Text: n.Text, By: n.By.String(), At: n.At})
+	}
+	r.Timeline = timeline(rb, events)
+	return r
+}
 
+// builder is a report in the making from the incident's folded state.
+type builder struct {
+	rb *runbook.Runbook
+	st *session.State
+	r  *Report
+}
+
+// header is who ran the incident, on what, when and for how long.
+func (b *builder) header(events []session.Event, journal string) {
+	st := b.st
 	inc := st.Incident
 	end := st.Started
 	if n := len(events); n > 0 {
@@ -251,100 +277,115 @@ func Build(rb *runbook.Runbook, events []session.Event, integrity Integrity, jou
 	if st.Closed != nil {
 		h.Summary = st.Closed.Summary
 	}
-	r.Incident = h
+	b.r.Incident = h
+}
 
-	evidence := func(item string) *Evidence {
-		is := st.Items[item]
-		p := st.Probe(is.LastRun)
-		if p == nil || p.Result == nil {
-			// The latest run of the item may be an action; fall back to
-			// the item's probe's latest result.
-			it := rb.Item(item)
-			if it == nil || it.Binding == nil || it.Binding.Probe == "" {
-				return nil
-			}
-			for i := len(st.Probes) - 1; i >= 0; i-- {
-				if q := st.Probes[i]; q.Probe == it.Binding.Probe && q.Result != nil {
-					p = q
-					break
-				}
-			}
-			if p == nil || p.Result == nil {
-				return nil
-			}
+// evidence is the probe result an item shows: its latest run's, or, when
+// that run was an action, its probe's latest result.
+func (b *builder) evidence(item string) *Evidence {
+	st := b.st
+	is := st.Items[item]
+	p := st.Probe(is.LastRun)
+	if p == nil || p.Result == nil {
+		it := b.rb.Item(item)
+		if it == nil || it.Binding == nil || it.Binding.Probe == "" {
+			return nil
 		}
-		return evidenceOf(p)
-	}
-	// history fills a step's before and after: its probe's first failing
-	// result, and each action that re-ran the probe after it.
-	history := func(s *Step) {
-		if s.Probe == "" || s.Evidence == nil {
-			return
-		}
-		var first *session.ProbeRun
-		for _, q := range st.Probes {
-			if q.Probe == s.Probe && q.Result != nil && (q.Result.Status == probes.Fail || q.Result.Status == probes.Error) {
-				first = q
+		for i := len(st.Probes) - 1; i >= 0; i-- {
+			if q := st.Probes[i]; q.Probe == it.Binding.Probe && q.Result != nil {
+				p = q
 				break
 			}
 		}
-		if first == nil || first.ID == s.Evidence.Run {
-			return
-		}
-		s.FirstFailed = evidenceOf(first)
-		for _, a := range st.Actions {
-			if a.Outcome == nil || a.Finished.Before(first.Started) || !slices.Contains(a.Plan.Recheck, s.Probe) {
-				continue
-			}
-			by := a.PlannedBy.String()
-			if a.ConfirmedBy != nil {
-				by = a.ConfirmedBy.String()
-			}
-			s.Touched = append(s.Touched, Touch{Run: a.ID, Action: a.Action, Status: a.Outcome.Status, Summary: a.Outcome.Summary, At: a.Finished, By: by})
+		if p == nil || p.Result == nil {
+			return nil
 		}
 	}
-	tick := func(it *runbook.Item) Tick {
-		is := st.Items[it.ID]
-		t := Tick{Item: it.ID, Text: it.Title, Done: is.Status == session.Done || is.Checked}
-		if !is.At.IsZero() && (t.Done || is.Status == session.ItemSkipped) {
-			at := is.At
-			t.By, t.At = is.By.String(), &at
-		}
-		if is.Status == session.ItemSkipped {
-			t.Skipped = is.SkipReason
-		}
-		if it.Binding != nil && it.Binding.Probe != "" {
-			t.Evidence = evidence(it.ID)
-		}
-		var proof []string
-		if e := t.Evidence; e != nil && (e.Status == probes.OK || e.Status == probes.Warn) {
-			proof = append(proof, fmt.Sprintf("probe %s (%s %s at %s)", e.Run, e.Probe, e.Status, e.At.UTC().Format("15:04:05 UTC")))
-		}
-		if is.Checked && t.At != nil {
-			proof = append(proof, fmt.Sprintf("ticked by %s at %s", t.By, t.At.UTC().Format("15:04:05 UTC")))
-		}
-		t.ProvedBy = strings.Join(proof, "; ")
-		return t
+	return evidenceOf(p)
+}
+
+// history fills a step's before and after: its probe's first failing
+// result, and each action that re-ran the probe after it.
+func (b *builder) history(s *Step) {
+	if s.Probe == "" || s.Evidence == nil {
+		return
 	}
-	for _, sec := range rb.Sections {
+	var first *session.ProbeRun
+	for _, q := range b.st.Probes {
+		if q.Probe == s.Probe && q.Result != nil && (q.Result.Status == probes.Fail || q.Result.Status == probes.Error) {
+			first = q
+			break
+		}
+	}
+	if first == nil || first.ID == s.Evidence.Run {
+		return
+	}
+	s.FirstFailed = evidenceOf(first)
+	for _, a := range b.st.Actions {
+		if a.Outcome == nil || a.Finished.Before(first.Started) || !slices.Contains(a.Plan.Recheck, s.Probe) {
+			continue
+		}
+		by := a.PlannedBy.String()
+		if a.ConfirmedBy != nil {
+			by = a.ConfirmedBy.String()
+		}
+		s.Touched = append(s.Touched, Touch{Run: a.ID, Action: a.Action, Status: a.Outcome.Status, Summary: a.Outcome.Summary, At: a.Finished, By: by})
+	}
+}
+
+// tick is a checklist item as done or not, and what proves it.
+func (b *builder) tick(it *runbook.Item) Tick {
+	is := b.st.Items[it.ID]
+	t := Tick{Item: it.ID, Text: it.Title, Done: is.Status == session.Done || is.Checked}
+	if !is.At.IsZero() && (t.Done || is.Status == session.ItemSkipped) {
+		at := is.At
+		t.By, t.At = is.By.String(), &at
+	}
+	if is.Status == session.ItemSkipped {
+		t.Skipped = is.SkipReason
+	}
+	if it.Binding != nil && it.Binding.Probe != "" {
+		t.Evidence = b.evidence(it.ID)
+	}
+	var proof []string
+	if e := t.Evidence; e != nil && (e.Status == probes.OK || e.Status == probes.Warn) {
+		proof = append(proof, fmt.Sprintf("probe %s (%s %s at %s)", e.Run, e.Probe, e.Status, e.At.UTC().Format("15:04:05 UTC")))
+	}
+	if is.Checked && t.At != nil {
+		proof = append(proof, fmt.Sprintf("ticked by %s at %s", t.By, t.At.UTC().Format("15:04:05 UTC")))
+	}
+	t.ProvedBy = strings.Join(proof, "; ")
+	return t
+}
+
+// step is a diagnosis item with its evidence and history.
+func (b *builder) step(it *runbook.Item) Step {
+	is := b.st.Items[it.ID]
+	s := Step{Item: it.ID, Text: it.Title, Status: string(is.Status)}
+	if it.Binding != nil {
+		s.Probe = it.Binding.Probe
+		s.Evidence = b.evidence(it.ID)
+		b.history(&s)
+	}
+	if is.Status == session.ItemSkipped {
+		s.Skipped = is.SkipReason
+	}
+	return s
+}
+
+// sections files each runbook item under its section, noting what was
+// skipped or left unticked.
+func (b *builder) sections() {
+	r := b.r
+	for _, sec := range b.rb.Sections {
 		for _, it := range sec.Items {
 			switch sec.Kind {
 			case runbook.Symptoms:
-				r.Symptoms = append(r.Symptoms, tick(it))
+				r.Symptoms = append(r.Symptoms, b.tick(it))
 			case runbook.Diagnosis:
-				is := st.Items[it.ID]
-				s := Step{Item: it.ID, Text: it.Title, Status: string(is.Status)}
-				if it.Binding != nil {
-					s.Probe = it.Binding.Probe
-					s.Evidence = evidence(it.ID)
-					history(&s)
-				}
-				if is.Status == session.ItemSkipped {
-					s.Skipped = is.SkipReason
-				}
-				r.Diagnosis = append(r.Diagnosis, s)
+				r.Diagnosis = append(r.Diagnosis, b.step(it))
 			case runbook.Verification:
-				t := tick(it)
+				t := b.tick(it)
 				r.Verification = append(r.Verification, t)
 				if !t.Done {
 					r.Open = append(r.Open, "verification not ticked: "+it.Title)
@@ -352,53 +393,59 @@ func Build(rb *runbook.Runbook, events []session.Event, integrity Integrity, jou
 			case runbook.Prevention:
 				r.FollowUps = append(r.FollowUps, it.Title)
 			}
-			if is := st.Items[it.ID]; is.Status == session.ItemSkipped && sec.Kind != runbook.Verification {
+			if is := b.st.Items[it.ID]; is.Status == session.ItemSkipped && sec.Kind != runbook.Verification {
 				r.Open = append(r.Open, fmt.Sprintf("skipped %s (%s): %s", it.ID, it.Title, is.SkipReason))
 			}
 		}
 	}
-	for _, c := range rb.Causes {
-		r.Causes = append(r.Causes, Cause{ID: c.ID, Title: c.Title, Likelihood: c.Likelihood, Verdict: st.Verdicts[c.ID], Probes: c.Probes})
+}
+
+// action reports one action carried out (confirmed or finished), who
+// decided it, and what it leaves open.
+func (b *builder) action(a *session.ActionRun) {
+	r := b.r
+	ra := Action{Run: a.ID, Action: a.Action, Item: a.Item, Plan: a.Plan, PlannedBy: a.PlannedBy.String(), Override: a.Override,
+		Outcome: a.Outcome, OutputLines: len(a.Output), Output: []string{}}
+	if a.ConfirmedBy != nil {
+		at := a.ConfirmedAt
+		ra.ConfirmedBy, ra.ConfirmedAt, ra.ConfirmedKey = a.ConfirmedBy.String(), &at, a.ConfirmedBy.Fingerprint
 	}
-	for _, a := range st.Actions {
-		ra := Action{Run: a.ID, Action: a.Action, Item: a.Item, Plan: a.Plan, PlannedBy: a.PlannedBy.String(), Override: a.Override,
-			Outcome: a.Outcome, OutputLines: len(a.Output), Output: []string{}}
-		if a.ConfirmedBy != nil {
-			at := a.ConfirmedAt
-			ra.ConfirmedBy, ra.ConfirmedAt, ra.ConfirmedKey = a.ConfirmedBy.String(), &at, a.ConfirmedBy.Fingerprint
-		}
-		if a.ApprovedBy != nil {
-			at := a.ApprovedAt
-			ra.ApprovedBy, ra.ApprovedAt, ra.ApprovedKey = a.ApprovedBy.String(), &at, a.ApprovedBy.Fingerprint
-		}
-		if a.RejectedBy != nil {
-			ra.RejectedBy, ra.RejectReason = a.RejectedBy.String(), a.RejectReason
-		}
-		if !a.Started.IsZero() {
-			at := a.Started
-			ra.Started = &at
-			if a.Outcome == nil {
-				r.Open = append(r.Open, fmt.Sprintf("outcome unknown: %s (%s) was running when the journal ends — resume the incident to have steady say what it finds, and check its effect", a.Action, a.ID))
-			}
-		}
-		if a.AwaitingApproval() {
-			r.Open = append(r.Open, fmt.Sprintf("%s (%s) confirmed by %s, never approved by a second operator", a.Action, a.ID, a.ConfirmedBy))
-		}
-		start := max(0, len(a.Output)-OutputTail)
-		for _, l := range a.Output[start:] {
-			ra.Output = append(ra.Output, l.Text)
-		}
-		if a.ConfirmedBy == nil && a.Outcome == nil {
-			// Plans that were looked at and not carried out stay in the
-			// timeline but are not actions taken.
-			continue
-		}
-		r.Actions = append(r.Actions, ra)
-		if a.Outcome != nil && a.Outcome.Status == actions.OutcomeUnknown {
-			r.Open = append(r.Open, fmt.Sprintf("outcome unknown: %s (%s) — check its effect", a.Action, a.ID))
+	if a.ApprovedBy != nil {
+		at := a.ApprovedAt
+		ra.ApprovedBy, ra.ApprovedAt, ra.ApprovedKey = a.ApprovedBy.String(), &at, a.ApprovedBy.Fingerprint
+	}
+	if a.RejectedBy != nil {
+		ra.RejectedBy, ra.RejectReason = a.RejectedBy.String(), a.RejectReason
+	}
+	if !a.Started.IsZero() {
+		at := a.Started
+		ra.Started = &at
+		if a.Outcome == nil {
+			r.Open = append(r.Open, fmt.Sprintf("outcome unknown: %s (%s) was running when the journal ends — resume the incident to have steady say what it finds, and check its effect", a.Action, a.ID))
 		}
 	}
-	for _, e := range st.Escalations {
+	if a.AwaitingApproval() {
+		r.Open = append(r.Open, fmt.Sprintf("%s (%s) confirmed by %s, never approved by a second operator", a.Action, a.ID, a.ConfirmedBy))
+	}
+	start := max(0, len(a.Output)-OutputTail)
+	for _, l := range a.Output[start:] {
+		ra.Output = append(ra.Output, l.Text)
+	}
+	if a.ConfirmedBy == nil && a.Outcome == nil {
+		// Plans that were looked at and not carried out stay in the
+		// timeline but are not actions taken.
+		return
+	}
+	r.Actions = append(r.Actions, ra)
+	if a.Outcome != nil && a.Outcome.Status == actions.OutcomeUnknown {
+		r.Open = append(r.Open, fmt.Sprintf("outcome unknown: %s (%s) — check its effect", a.Action, a.ID))
+	}
+}
+
+// escalations reports each escalation, those not acknowledged left open.
+func (b *builder) escalations() {
+	r := b.r
+	for _, e := range b.st.Escalations {
 		re := Escalation{To: e.To, When: e.When, Auto: e.Auto, Raised: e.RaisedAt}
 		if e.AckedBy != nil {
 			at := e.AckedAt
@@ -408,11 +455,6 @@ func Build(rb *runbook.Runbook, events []session.Event, integrity Integrity, jou
 		}
 		r.Escalations = append(r.Escalations, re)
 	}
-	for _, n := range st.Notes {
-		r.Notes = append(r.Notes, Note{Item: n.Item, Text: n.Text, By: n.By.String(), At: n.At})
-	}
-	r.Timeline = timeline(rb, events)
-	return r
 }
 
 func nonNil(f []probes.Finding) []probes.Finding {
@@ -420,12 +462,6 @@ func nonNil(f []probes.Finding) []probes.Finding {
 		return []probes.Finding{}
 	}
 	return f
-}
-
-// outputLines is the timeline's entry for a run of output lines; the
-// count comes first, so that folding the next run of lines can read it.
-func outputLines(n int, run string) string {
-	return plural.Count(n, "line", "lines") + " of output from " + run
 }
 
 // timeline describes every event in words; a run of output events of one
@@ -454,67 +490,68 @@ func timeline(rb *runbook.Runbook, events []session.Event) []TimelineEntry {
 	return out
 }
 
+// describe says in a line what an event did, for the timeline.
 func describe(rb *runbook.Runbook, e session.Event) string {
-	title := func(item string) string {
+	if fn, ok := describers[e.Type]; ok {
+		return fn(e, itemTitle(rb))
+	}
+	return e.Type
+}
+
+// itemTitle names a runbook item by its id and shortened title.
+func itemTitle(rb *runbook.Runbook) func(item string) string {
+	return func(item string) string {
 		if it := rb.Item(item); it != nil {
 			return fmt.Sprintf("%s %q", item, shorten(it.Title, 60))
 		}
 		return item
 	}
-	switch e.Type {
-	case session.TypeOpened:
-		var d session.Opened
+}
+
+// describer says in a line what one type of event did; title names an item.
+type describer func(e session.Event, title func(item string) string) string
+
+// describing is a describer of events whose data decodes as D; data that
+// does not decode is described as the zero D.
+func describing[D any](fn func(d D, title func(item string) string) string) describer {
+	return func(e session.Event, title func(string) string) string {
+		var d D
 		_ = e.Decode(&d)
-		s := fmt.Sprintf("opened incident %s on runbook %s against %s", d.ID, d.Runbook, d.Target)
-		if d.Drill != nil {
-			s += " (drill: " + d.Drill.Scenario + ")"
-		}
-		if d.Follows != nil {
-			s += fmt.Sprintf(", continuing incident %s (%s)", d.Follows.ID, d.Follows.Why)
-		}
-		return s
-	case session.TypeResumed:
-		var d session.Resumed
-		_ = e.Decode(&d)
-		s := "resumed the incident from its journal"
-		if d.Truncated {
-			s += fmt.Sprintf("; an incomplete last event (%d bytes) was dropped", d.DroppedBytes)
-		}
-		if len(d.Unknown) > 0 {
-			s += "; outcome unknown for " + strings.Join(d.Unknown, ", ")
-		}
-		return s
-	case session.TypeClosed:
-		var d session.Closed
-		_ = e.Decode(&d)
+		return fn(d, title)
+	}
+}
+
+// saying is a describer of events whose data says nothing more.
+func saying(text string) describer {
+	return func(session.Event, func(string) string) string { return text }
+}
+
+// describers are the event types the timeline describes.
+var describers = map[string]describer{
+	session.TypeOpened:  describing(describeOpened),
+	session.TypeResumed: describing(describeResumed),
+	session.TypeClosed: describing(func(d session.Closed, _ func(string) string) string {
 		return "closed the incident: " + d.Summary
-	case session.TypeSealed:
-		return "sealed the journal: nothing may follow"
-	case session.TypeJoined:
-		return "joined"
-	case session.TypeLeft:
-		return "left"
-	case session.TypeTicked:
-		var d session.Ticked
-		_ = e.Decode(&d)
+	}),
+	session.TypeSealed: saying("sealed the journal: nothing may follow"),
+	session.TypeJoined: saying("joined"),
+	session.TypeLeft:   saying("left"),
+	session.TypeTicked: describing(func(d session.Ticked, title func(string) string) string {
 		if d.Checked {
 			return "ticked " + title(d.Item)
 		}
 		return "unticked " + title(d.Item)
-	case session.TypeSkipped:
-		var d session.Skipped
-		_ = e.Decode(&d)
+	}),
+	session.TypeSkipped: describing(func(d session.Skipped, title func(string) string) string {
 		return fmt.Sprintf("skipped %s: %s", title(d.Item), d.Reason)
-	case session.TypeNoted:
-		var d session.Noted
-		_ = e.Decode(&d)
+	}),
+	session.TypeNoted: describing(func(d session.Noted, _ func(string) string) string {
 		if d.Item == "" {
 			return "noted: " + d.Text
 		}
 		return fmt.Sprintf("noted on %s: %s", d.Item, d.Text)
-	case session.TypeProbeStarted:
-		var d session.ProbeStarted
-		_ = e.Decode(&d)
+	}),
+	session.TypeProbeStarted: describing(func(d session.ProbeStarted, _ func(string) string) string {
 		line := "ran probe " + d.Probe
 		if p := runbook.ParamText(d.Params); p != "" {
 			line += " (" + p + ")"
@@ -523,50 +560,70 @@ func describe(rb *runbook.Runbook, e session.Event) string {
 			line += " for " + d.Action
 		}
 		return line
-	case session.TypeProbeFinished:
-		var d session.ProbeFinished
-		_ = e.Decode(&d)
+	}),
+	session.TypeProbeFinished: describing(func(d session.ProbeFinished, _ func(string) string) string {
 		return fmt.Sprintf("probe %s: %s — %s", d.Result.Probe, d.Result.Status, d.Result.Summary)
-	case session.TypeActionPlanned:
-		var d session.ActionPlanned
-		_ = e.Decode(&d)
+	}),
+	session.TypeActionPlanned: describing(func(d session.ActionPlanned, _ func(string) string) string {
 		return fmt.Sprintf("planned %s (%s): %s", d.Action, d.Run, d.Plan.Summary)
-	case session.TypeActionConfirmed:
-		var d session.ActionConfirmed
-		_ = e.Decode(&d)
+	}),
+	session.TypeActionConfirmed: describing(func(d session.ActionConfirmed, _ func(string) string) string {
 		if d.Override != "" {
 			return fmt.Sprintf("confirmed %s, overriding a precondition: %s", d.Run, d.Override)
 		}
 		return "confirmed " + d.Run
-	case session.TypeActionStarted:
-		var d session.ActionStarted
-		_ = e.Decode(&d)
+	}),
+	session.TypeActionStarted: describing(func(d session.ActionStarted, _ func(string) string) string {
 		return "started " + d.Run
-	case session.TypeActionOutput:
-		var d session.ActionOutput
-		_ = e.Decode(&d)
+	}),
+	session.TypeActionOutput: describing(func(d session.ActionOutput, _ func(string) string) string {
 		return outputLines(len(d.Lines), d.Run)
-	case session.TypeActionCancel:
-		var d session.ActionCancel
-		_ = e.Decode(&d)
+	}),
+	session.TypeActionCancel: describing(func(d session.ActionCancel, _ func(string) string) string {
 		return "asked to cancel " + d.Run
-	case session.TypeActionFinished:
-		var d session.ActionFinished
-		_ = e.Decode(&d)
+	}),
+	session.TypeActionFinished: describing(func(d session.ActionFinished, _ func(string) string) string {
 		return fmt.Sprintf("%s %s: %s", d.Run, d.Outcome.Status, d.Outcome.Summary)
-	case session.TypeEscalationRaised:
-		var d session.EscalationRaised
-		_ = e.Decode(&d)
+	}),
+	session.TypeEscalationRaised: describing(func(d session.EscalationRaised, _ func(string) string) string {
 		if d.Auto {
 			return fmt.Sprintf("escalation due: %s (%s)", d.To, d.When)
 		}
 		return fmt.Sprintf("declared an escalation to %s: %s", d.To, d.When)
-	case session.TypeEscalationAcked:
-		return "acknowledged the escalation"
-	case session.TypeDrillScored:
-		return "scored the drill"
+	}),
+	session.TypeEscalationAcked: saying("acknowledged the escalation"),
+	session.TypeDrillScored:     saying("scored the drill"),
+}
+
+// describeOpened names the incident, its runbook and target, and what it
+// continues.
+func describeOpened(d session.Opened, _ func(string) string) string {
+	s := fmt.Sprintf("opened incident %s on runbook %s against %s", d.ID, d.Runbook, d.Target)
+	if d.Drill != nil {
+		s += " (drill: " + d.Drill.Scenario + ")"
 	}
-	return e.Type
+	if d.Follows != nil {
+		s += fmt.Sprintf(", continuing incident %s (%s)", d.Follows.ID, d.Follows.Why)
+	}
+	return s
+}
+
+// describeResumed says what the resume found wrong with the journal.
+func describeResumed(d session.Resumed, _ func(string) string) string {
+	s := "resumed the incident from its journal"
+	if d.Truncated {
+		s += fmt.Sprintf("; an incomplete last event (%d bytes) was dropped", d.DroppedBytes)
+	}
+	if len(d.Unknown) > 0 {
+		s += "; outcome unknown for " + strings.Join(d.Unknown, ", ")
+	}
+	return s
+}
+
+// outputLines is the timeline's entry for a run of output lines; the
+// count comes first, so that folding the next run of lines can read it.
+func outputLines(n int, run string) string {
+	return plural.Count(n, "line", "lines") + " of output from " + run
 }
 
 func shorten(s string, n int) string {

@@ -22,15 +22,40 @@ type frontMatter struct {
 	EstimatedTTR string `yaml:"estimated_ttr"`
 	LastUpdated  string `yaml:"last_updated"`
 	Escalation   struct {
-		OnCall string `yaml:"on_call"`
-		Rules  []struct {
-			After       string `yaml:"after"`
-			Immediately bool   `yaml:"immediately"`
-			To          string `yaml:"to"`
-			When        string `yaml:"when"`
-		} `yaml:"rules"`
+		OnCall string            `yaml:"on_call"`
+		Rules  []frontMatterRule `yaml:"rules"`
 	} `yaml:"escalation"`
 	Related []string `yaml:"related"`
+}
+
+// frontMatterRule is one escalation rule as the front matter writes it.
+type frontMatterRule struct {
+	After       string `yaml:"after"`
+	Immediately bool   `yaml:"immediately"`
+	To          string `yaml:"to"`
+	When        string `yaml:"when"`
+}
+
+// escalationRule reads one escalation rule, on line of file.
+func escalationRule(file string, line int, rule frontMatterRule) (EscalationRule, Problems) {
+	var ps Problems
+	er := EscalationRule{Immediate: rule.Immediately, To: rule.To, When: rule.When}
+	switch {
+	case rule.To == "":
+		ps = append(ps, Problem{File: file, Line: line, Msg: "escalation rule without `to`", Hint: "name the role or person to escalate to"})
+	case rule.Immediately && rule.After != "":
+		ps = append(ps, Problem{File: file, Line: line, Msg: "escalation rule has both `after` and `immediately`"})
+	case !rule.Immediately && rule.After == "":
+		ps = append(ps, Problem{File: file, Line: line, Msg: "escalation rule needs `after: DURATION` or `immediately: true`"})
+	}
+	if rule.After != "" {
+		d, err := parseHumanDuration(rule.After)
+		if err != nil {
+			ps = append(ps, Problem{File: file, Line: line, Msg: "escalation after: " + err.Error()})
+		}
+		er.After = d
+	}
+	return er, ps
 }
 
 // Severities are the accepted severity values, lowest first.
@@ -98,25 +123,7 @@ func parseFrontMatter(file string, text []byte, firstLine int, r *Runbook) Probl
 	}
 	var root yaml.Node
 	_ = yaml.Unmarshal(text, &root)
-	lineOf := func(path ...string) int {
-		n := &root
-		if len(n.Content) > 0 {
-			n = n.Content[0]
-		}
-		for _, p := range path {
-			found := false
-			for i := 0; i+1 < len(n.Content); i += 2 {
-				if n.Content[i].Value == p {
-					n, found = n.Content[i+1], true
-					break
-				}
-			}
-			if !found {
-				return firstLine
-			}
-		}
-		return firstLine + n.Line - 1
-	}
+	lineOf := func(path ...string) int { return frontMatterLine(&root, firstLine, path...) }
 
 	var ps Problems
 	m := &r.Meta
@@ -147,30 +154,40 @@ func parseFrontMatter(file string, text []byte, firstLine int, r *Runbook) Probl
 		m.LastUpdated = t
 	}
 	m.Escalation.OnCall = fm.Escalation.OnCall
+	rules := ruleNodes(&root)
 	for i, rule := range fm.Escalation.Rules {
 		line := firstLine
-		if rules := ruleNodes(&root); i < len(rules) {
+		if i < len(rules) {
 			line = firstLine + rules[i].Line - 1
 		}
-		er := EscalationRule{Immediate: rule.Immediately, To: rule.To, When: rule.When}
-		switch {
-		case rule.To == "":
-			ps = append(ps, Problem{File: file, Line: line, Msg: "escalation rule without `to`", Hint: "name the role or person to escalate to"})
-		case rule.Immediately && rule.After != "":
-			ps = append(ps, Problem{File: file, Line: line, Msg: "escalation rule has both `after` and `immediately`"})
-		case !rule.Immediately && rule.After == "":
-			ps = append(ps, Problem{File: file, Line: line, Msg: "escalation rule needs `after: DURATION` or `immediately: true`"})
-		}
-		if rule.After != "" {
-			d, err := parseHumanDuration(rule.After)
-			if err != nil {
-				ps = append(ps, Problem{File: file, Line: line, Msg: "escalation after: " + err.Error()})
-			}
-			er.After = d
-		}
+		er, rps := escalationRule(file, line, rule)
+		ps = append(ps, rps...)
 		m.Escalation.Rules = append(m.Escalation.Rules, er)
 	}
 	return ps
+}
+
+// frontMatterLine is the line of the file a key of the front matter is on,
+// by its path from the top; the front matter's first line when there is no
+// such key.
+func frontMatterLine(root *yaml.Node, firstLine int, path ...string) int {
+	n := root
+	if len(n.Content) > 0 {
+		n = n.Content[0]
+	}
+	for _, p := range path {
+		found := false
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if n.Content[i].Value == p {
+				n, found = n.Content[i+1], true
+				break
+			}
+		}
+		if !found {
+			return firstLine
+		}
+	}
+	return firstLine + n.Line - 1
 }
 
 func ruleNodes(root *yaml.Node) []*yaml.Node {

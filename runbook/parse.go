@@ -389,65 +389,79 @@ func (p *parse) binding(fc *ast.FencedCodeBlock) *Binding {
 // causes reads the Root Causes table.
 func (p *parse) causes(t *east.Table) {
 	line := p.lineOfNode(t)
-	cols := map[string]int{}
-	row := 0
+	var cols map[string]int
 	for r := t.FirstChild(); r != nil; r = r.NextSibling() {
 		var cells []string
 		for c := r.FirstChild(); c != nil; c = c.NextSibling() {
 			cells = append(cells, strings.TrimSpace(plainText(c, p.body)))
 		}
 		if _, ok := r.(*east.TableHeader); ok {
-			for i, h := range cells {
-				switch normalise(h) {
-				case "id":
-					cols["id"] = i
-				case "cause", "root cause":
-					cols["cause"] = i
-				case "likelihood":
-					cols["likelihood"] = i
-				case "how to confirm", "confirm", "how to confirm it":
-					cols["confirm"] = i
-				case "probes", "probe", "confirming probes":
-					cols["probes"] = i
-				default:
-					p.add(line, fmt.Sprintf("unknown column %q in the Root Causes table", h), "columns: Id (optional), Cause, Likelihood, How to confirm, Probes")
-				}
-			}
-			if _, ok := cols["cause"]; !ok {
-				p.add(line, "the Root Causes table has no Cause column", "")
+			if cols = p.causeColumns(line, cells); cols == nil {
 				return
 			}
 			continue
 		}
-		row++
-		rowLine := p.lineOfNode(r)
-		get := func(col string) string {
-			if i, ok := cols[col]; ok && i < len(cells) {
-				return cells[i]
-			}
-			return ""
-		}
-		c := &Cause{Title: get("cause"), Likelihood: get("likelihood"), Confirm: get("confirm"), Line: rowLine}
-		c.ID = get("id")
-		if c.ID == "" {
-			c.ID = slug(c.Title)
-		}
-		if c.Title == "" {
-			p.add(rowLine, "root cause without a name", "")
+		p.cause(p.lineOfNode(r), cols, cells)
+	}
+}
+
+// causeColumnNames are the Root Causes table's columns, by the headings
+// that name them.
+var causeColumnNames = map[string]string{
+	"id":    "id",
+	"cause": "cause", "root cause": "cause",
+	"likelihood":     "likelihood",
+	"how to confirm": "confirm", "confirm": "confirm", "how to confirm it": "confirm",
+	"probes": "probes", "probe": "probes", "confirming probes": "probes",
+}
+
+// causeColumns reads the Root Causes table's heading: which column holds
+// what. It is nil, the problem said, when there is no Cause column.
+func (p *parse) causeColumns(line int, headings []string) map[string]int {
+	cols := map[string]int{}
+	for i, h := range headings {
+		col, ok := causeColumnNames[normalise(h)]
+		if !ok {
+			p.add(line, fmt.Sprintf("unknown column %q in the Root Causes table", h), "columns: Id (optional), Cause, Likelihood, How to confirm, Probes")
 			continue
 		}
-		if !validID(c.ID) {
-			p.add(rowLine, fmt.Sprintf("cause id %q has characters other than a-z, 0-9, - and _", c.ID), "")
-		}
-		if prev := p.r.Cause(c.ID); prev != nil {
-			p.add(rowLine, fmt.Sprintf("duplicate cause id %q (also line %d)", c.ID, prev.Line), "")
-		}
-		if l := strings.ToLower(c.Likelihood); l != "" && l != "high" && l != "medium" && l != "low" {
-			p.add(rowLine, fmt.Sprintf("likelihood %q", c.Likelihood), "High, Medium or Low")
-		}
-		c.Probes = append(c.Probes, strings.FieldsFunc(get("probes"), func(r rune) bool { return r == ',' || r == ' ' || r == '`' })...)
-		p.r.Causes = append(p.r.Causes, c)
+		cols[col] = i
 	}
+	if _, ok := cols["cause"]; !ok {
+		p.add(line, "the Root Causes table has no Cause column", "")
+		return nil
+	}
+	return cols
+}
+
+// cause reads one row of the Root Causes table.
+func (p *parse) cause(rowLine int, cols map[string]int, cells []string) {
+	get := func(col string) string {
+		if i, ok := cols[col]; ok && i < len(cells) {
+			return cells[i]
+		}
+		return ""
+	}
+	c := &Cause{Title: get("cause"), Likelihood: get("likelihood"), Confirm: get("confirm"), Line: rowLine}
+	c.ID = get("id")
+	if c.ID == "" {
+		c.ID = slug(c.Title)
+	}
+	if c.Title == "" {
+		p.add(rowLine, "root cause without a name", "")
+		return
+	}
+	if !validID(c.ID) {
+		p.add(rowLine, fmt.Sprintf("cause id %q has characters other than a-z, 0-9, - and _", c.ID), "")
+	}
+	if prev := p.r.Cause(c.ID); prev != nil {
+		p.add(rowLine, fmt.Sprintf("duplicate cause id %q (also line %d)", c.ID, prev.Line), "")
+	}
+	if l := strings.ToLower(c.Likelihood); l != "" && l != "high" && l != "medium" && l != "low" {
+		p.add(rowLine, fmt.Sprintf("likelihood %q", c.Likelihood), "High, Medium or Low")
+	}
+	c.Probes = append(c.Probes, strings.FieldsFunc(get("probes"), func(r rune) bool { return r == ',' || r == ' ' || r == '`' })...)
+	p.r.Causes = append(p.r.Causes, c)
 }
 
 func (p *parse) assignIDs() {

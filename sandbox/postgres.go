@@ -111,39 +111,7 @@ func StartPostgres(ctx context.Context, opts PostgresOptions) (_ *Postgres, err 
 	if p.reaper, err = startReaper("QUIT", opts.Keep, dir); err != nil {
 		return nil, err
 	}
-	if p.password, err = randomHex(16); err != nil {
-		return nil, fmt.Errorf("start postgres in %s: generate password: %w", dir, err)
-	}
-	if opts.Recover != nil {
-		// The roles, and so the password, are the base backup's.
-		p.password = opts.Recover.Password
-	}
-	// The socket path is limited to 107 bytes by the kernel (sun_path).
-	if len(dir)+len("/.s.PGSQL.65535") > 107 {
-		return nil, fmt.Errorf("start postgres in %s: the unix socket path would exceed 107 bytes; point TMPDIR at a shorter path", dir)
-	}
-	if cred != nil {
-		// initdb and postgres run as an unprivileged user and must own the dir.
-		if err := os.Chown(dir, int(cred.Uid), int(cred.Gid)); err != nil {
-			return nil, fmt.Errorf("start postgres in %s: chown to uid %d: %w", dir, cred.Uid, err)
-		}
-	}
-
-	if opts.Recover != nil {
-		fmt.Fprintf(p.progress, "sandbox: postgres: restoring the base backup %s in %s\n", opts.Recover.BaseBackup, dir)
-		if err := p.restoreBase(ctx, cred); err != nil {
-			return nil, err
-		}
-	} else {
-		fmt.Fprintf(p.progress, "sandbox: postgres: initdb in %s\n", dir)
-		if err := p.initdb(ctx, initdb, cred); err != nil {
-			return nil, err
-		}
-	}
-	if err := p.prepareArchive(); err != nil {
-		return nil, err
-	}
-	if err := p.configure(); err != nil {
+	if err := p.prepareDir(ctx, opts, initdb); err != nil {
 		return nil, err
 	}
 
@@ -165,6 +133,46 @@ func StartPostgres(ctx context.Context, opts PostgresOptions) (_ *Postgres, err 
 	fmt.Fprintf(p.progress, "sandbox: postgres: ready on 127.0.0.1:%d in %v (dir %s, pid %d)\n",
 		p.port, time.Since(started).Round(time.Millisecond), dir, p.srv.pid())
 	return p, nil
+}
+
+// prepareDir makes the server's data directory ready to start: the
+// password, the directory's owner, the cluster (initdb, or the base backup
+// to recover), the WAL archive and the configuration.
+func (p *Postgres) prepareDir(ctx context.Context, opts PostgresOptions, initdb string) error {
+	var err error
+	if p.password, err = randomHex(16); err != nil {
+		return fmt.Errorf("start postgres in %s: generate password: %w", p.dir, err)
+	}
+	if opts.Recover != nil {
+		// The roles, and so the password, are the base backup's.
+		p.password = opts.Recover.Password
+	}
+	// The socket path is limited to 107 bytes by the kernel (sun_path).
+	if len(p.dir)+len("/.s.PGSQL.65535") > 107 {
+		return fmt.Errorf("start postgres in %s: the unix socket path would exceed 107 bytes; point TMPDIR at a shorter path", p.dir)
+	}
+	if p.cred != nil {
+		// initdb and postgres run as an unprivileged user and must own the dir.
+		if err := os.Chown(p.dir, int(p.cred.Uid), int(p.cred.Gid)); err != nil {
+			return fmt.Errorf("start postgres in %s: chown to uid %d: %w", p.dir, p.cred.Uid, err)
+		}
+	}
+
+	if opts.Recover != nil {
+		fmt.Fprintf(p.progress, "sandbox: postgres: restoring the base backup %s in %s\n", opts.Recover.BaseBackup, p.dir)
+		if err := p.restoreBase(ctx, p.cred); err != nil {
+			return err
+		}
+	} else {
+		fmt.Fprintf(p.progress, "sandbox: postgres: initdb in %s\n", p.dir)
+		if err := p.initdb(ctx, initdb, p.cred); err != nil {
+			return err
+		}
+	}
+	if err := p.prepareArchive(); err != nil {
+		return err
+	}
+	return p.configure()
 }
 
 func (p *Postgres) initdb(ctx context.Context, initdb string, cred *syscall.Credential) error {

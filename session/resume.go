@@ -141,21 +141,9 @@ func Resume(path string, o Options) (*Session, ResumeReport, error) {
 	if err != nil {
 		return nil, ResumeReport{}, fmt.Errorf("read journal: %w", err)
 	}
-	if len(events) == 0 || events[0].Type != TypeOpened {
-		if !v.OK() {
-			return nil, ResumeReport{}, &DamagedError{Path: path, Verification: v}
-		}
-		return nil, ResumeReport{}, fmt.Errorf("%s is not an incident journal (it does not start with %s)", path, TypeOpened)
-	}
-	var opened Opened
-	if err := events[0].Decode(&opened); err != nil {
-		return nil, ResumeReport{}, fmt.Errorf("%s: line 1: %w", path, err)
-	}
-	if !v.OK() {
-		return nil, ResumeReport{}, &DamagedError{Path: path, ID: opened.ID, Verification: v}
-	}
-	if v.Sealed {
-		return nil, ResumeReport{}, fmt.Errorf("incident %s: %w", opened.ID, ErrSealed)
+	opened, err := resumable(path, v, events)
+	if err != nil {
+		return nil, ResumeReport{}, err
 	}
 	j, err := reopen(path, events, info)
 	if err != nil {
@@ -167,7 +155,6 @@ func Resume(path string, o Options) (*Session, ResumeReport, error) {
 	}
 	rep := ResumeReport{Events: len(events), Truncated: info.Truncated && info.DroppedBytes > 0, DroppedBytes: info.DroppedBytes,
 		RunbookChanged: opened.RunbookHash != "" && opened.RunbookHash != o.Runbook.Hash}
-
 	st := s.state.clone()
 	var recheck []string
 	for _, a := range st.Actions {
@@ -180,19 +167,50 @@ func Resume(path string, o Options) (*Session, ResumeReport, error) {
 		rep.Interrupted = append(rep.Interrupted, p.Probe)
 	}
 	rep.Recheck = mergeUnique(nil, recheck)
+	if err := s.recordResume(o, st, rep); err != nil {
+		j.Close()
+		return nil, rep, err
+	}
+	return s, rep, nil
+}
+
+// resumable checks that a journal holds an incident that may go on: it
+// opens one, holds together, and is not sealed.
+func resumable(path string, v *Verification, events []Event) (Opened, error) {
+	var opened Opened
+	if len(events) == 0 || events[0].Type != TypeOpened {
+		if !v.OK() {
+			return opened, &DamagedError{Path: path, Verification: v}
+		}
+		return opened, fmt.Errorf("%s is not an incident journal (it does not start with %s)", path, TypeOpened)
+	}
+	if err := events[0].Decode(&opened); err != nil {
+		return opened, fmt.Errorf("%s: line 1: %w", path, err)
+	}
+	if !v.OK() {
+		return opened, &DamagedError{Path: path, ID: opened.ID, Verification: v}
+	}
+	if v.Sealed {
+		return opened, fmt.Errorf("incident %s: %w", opened.ID, ErrSealed)
+	}
+	return opened, nil
+}
+
+// recordResume journals the resume, the stricter approval policy if the
+// new one is, and the end of whatever was running when steady stopped:
+// actions with an unknown outcome, probes interrupted.
+func (s *Session) recordResume(o Options, st *State, rep ResumeReport) error {
 	var unknownIDs []string
 	for _, a := range rep.Unknown {
 		unknownIDs = append(unknownIDs, a.ID)
 	}
 	if _, err := s.Append(o.Actor, TypeResumed, Resumed{Truncated: rep.Truncated, DroppedBytes: rep.DroppedBytes,
 		Unknown: unknownIDs, Recheck: rep.Recheck, RunbookChanged: rep.RunbookChanged}); err != nil {
-		j.Close()
-		return nil, rep, err
+		return err
 	}
 	if p := stricter(st.Approval, o.Approval); p != stricter(st.Approval, "") {
 		if _, err := s.Append(o.Actor, TypeApprovalPolicy, ApprovalPolicy{Approval: p}); err != nil {
-			j.Close()
-			return nil, rep, err
+			return err
 		}
 	}
 	for _, a := range rep.Unknown {
@@ -201,18 +219,16 @@ func Resume(path string, o Options) (*Session, ResumeReport, error) {
 			Summary: unknownOutcome(a.Plan.Recheck),
 		}})
 		if err != nil {
-			j.Close()
-			return nil, rep, err
+			return err
 		}
 	}
 	for _, p := range st.RunningProbes() {
 		res := probes.Result{Probe: p.Probe, Status: probes.Error, Summary: "interrupted: steady stopped while this probe ran", Error: "interrupted", Params: p.Params, Started: p.Started}
 		if _, err := s.Append(System, TypeProbeFinished, ProbeFinished{Run: p.ID, Result: res}); err != nil {
-			j.Close()
-			return nil, rep, err
+			return err
 		}
 	}
-	return s, rep, nil
+	return nil
 }
 
 // Info summarises a journal for listings.

@@ -510,11 +510,14 @@ func (s *Session) start(ctx context.Context, by Actor, run string, confirmer Act
 	}
 	env := s.env(confirmer, override)
 	env.Run = run
-	if _, err := s.Append(by, TypeActionStarted, ActionStarted{Run: run}); err != nil {
-		return err
-	}
+	// Tracked before it is journaled as started: whoever sees it started
+	// (a confirmer waiting for approval) can wait for it to finish.
 	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	s.track(run, cancel)
+	if _, err := s.Append(by, TypeActionStarted, ActionStarted{Run: run}); err != nil {
+		s.untrack(run)
+		return err
+	}
 	go func() {
 		defer s.untrack(run)
 		out := newOutput(s, run)

@@ -405,199 +405,228 @@ const maxOutputLines = 5000
 // types are ignored, so newer journals still load.
 func (s *State) apply(e Event, rb *runbook.Runbook) {
 	s.LastSeq = e.Seq
-	switch e.Type {
-	case TypeOpened:
-		var d Opened
+	if fn, ok := appliers[e.Type]; ok {
+		fn(s, e, rb)
+	}
+}
+
+// applier folds one type of event into the state.
+type applier func(s *State, e Event, rb *runbook.Runbook)
+
+// appliers are the event types the state folds, each with its own step.
+var appliers = map[string]applier{
+	TypeOpened:           (*State).applyOpened,
+	TypeApprovalPolicy:   decoded(func(s *State, _ Event, d ApprovalPolicy) { s.Approval = d.Approval }),
+	TypeJoined:           func(s *State, e Event, _ *runbook.Runbook) { s.join(e.Actor) },
+	TypeLeft:             func(s *State, e Event, _ *runbook.Runbook) { delete(s.Online, e.Actor.Name) },
+	TypeResumed:          (*State).applyResumed,
+	TypeClosed:           decoded((*State).applyClosed),
+	TypeSealed:           func(s *State, _ Event, _ *runbook.Runbook) { s.Sealed = true },
+	TypeTicked:           decoded((*State).applyTicked),
+	TypeSkipped:          decoded((*State).applySkipped),
+	TypeNoted:            decoded((*State).applyNoted),
+	TypeProbeStarted:     decoded((*State).applyProbeStarted),
+	TypeProbeFinished:    (*State).applyProbeFinished,
+	TypeActionPlanned:    decoded((*State).applyActionPlanned),
+	TypeAccessChanged:    decoded((*State).applyAccessChanged),
+	TypeActionDiscarded:  decoded((*State).applyActionDiscarded),
+	TypeActionConfirmed:  decoded((*State).applyActionConfirmed),
+	TypeActionApproved:   decoded((*State).applyActionApproved),
+	TypeActionRejected:   decoded((*State).applyActionRejected),
+	TypeActionStarted:    decoded((*State).applyActionStarted),
+	TypeActionOutput:     decoded((*State).applyActionOutput),
+	TypeActionProgress:   decoded((*State).applyActionProgress),
+	TypeActionCancel:     decoded((*State).applyActionCancel),
+	TypeActionFinished:   decoded((*State).applyActionFinished),
+	TypeEscalationRaised: decoded((*State).applyEscalationRaised),
+	TypeEscalationAcked:  decoded((*State).applyEscalationAcked),
+	TypeDrillScored:      decoded(func(s *State, _ Event, d map[string]any) { s.Debrief = d }),
+}
+
+// decoded is an applier for events whose data decodes as D; an event whose
+// data does not is ignored.
+func decoded[D any](fn func(s *State, e Event, d D)) applier {
+	return func(s *State, e Event, _ *runbook.Runbook) {
+		var d D
 		if e.Decode(&d) == nil {
-			s.Incident = d
-			s.Started = e.Time
-			s.Approval = d.Approval
+			fn(s, e, d)
 		}
-		s.join(e.Actor)
-	case TypeApprovalPolicy:
-		var d ApprovalPolicy
-		if e.Decode(&d) == nil {
-			s.Approval = d.Approval
+	}
+}
+
+// applyOpened starts the incident; its opener joins even when the data does
+// not decode.
+func (s *State) applyOpened(e Event, _ *runbook.Runbook) {
+	var d Opened
+	if e.Decode(&d) == nil {
+		s.Incident = d
+		s.Started = e.Time
+		s.Approval = d.Approval
+	}
+	s.join(e.Actor)
+}
+
+// applyResumed records a resume: whoever was online before is gone, the one
+// resuming joins.
+func (s *State) applyResumed(e Event, _ *runbook.Runbook) {
+	var d Resumed
+	if e.Decode(&d) == nil {
+		s.Resumes = append(s.Resumes, ResumeInfo{At: e.Time, By: e.Actor, Info: d})
+		s.Recheck = mergeUnique(s.Recheck, d.Recheck)
+	}
+	s.Online = map[string]Actor{}
+	s.join(e.Actor)
+}
+
+func (s *State) applyClosed(e Event, d Closed) {
+	t := e.Time
+	d.Summary = visible.Text(d.Summary)
+	s.Ended, s.Closed, s.ClosedBy = &t, &d, e.Actor
+}
+
+func (s *State) applyTicked(e Event, d Ticked) {
+	st := s.Items[d.Item]
+	st.Checked, st.By, st.At = d.Checked, e.Actor, e.Time
+	if d.Checked {
+		st.Status = Done
+	} else {
+		st.Status = Todo
+	}
+	st.SkipReason = ""
+	s.Items[d.Item] = st
+}
+
+func (s *State) applySkipped(e Event, d Skipped) {
+	st := s.Items[d.Item]
+	st.Status, st.SkipReason, st.By, st.At = ItemSkipped, visible.Text(d.Reason), e.Actor, e.Time
+	st.Checked = false
+	s.Items[d.Item] = st
+}
+
+func (s *State) applyNoted(e Event, d Noted) {
+	s.Notes = append(s.Notes, Note{Item: d.Item, Text: visible.Text(d.Text), By: e.Actor, At: e.Time})
+}
+
+func (s *State) applyProbeStarted(e Event, d ProbeStarted) {
+	s.Probes = append(s.Probes, &ProbeRun{ID: d.Run, Probe: d.Probe, Item: d.Item, Params: d.Params, By: e.Actor, Action: d.Action, Started: e.Time})
+	if d.Item != "" {
+		s.markRunning(d.Item, d.Run)
+	}
+}
+
+func (s *State) applyProbeFinished(e Event, rb *runbook.Runbook) {
+	var d ProbeFinished
+	if e.Decode(&d) == nil {
+		showable(&d.Result)
+		s.finishProbe(d, e.Time, rb)
+	}
+}
+
+// markRunning shows an item running the probe or action run.
+func (s *State) markRunning(item, run string) {
+	st := s.Items[item]
+	st.Status, st.LastRun = Running, run
+	s.Items[item] = st
+}
+
+func (s *State) applyActionPlanned(e Event, d ActionPlanned) {
+	s.Actions = append(s.Actions, &ActionRun{ID: d.Run, Action: d.Action, Item: d.Item, Plan: d.Plan, PlannedBy: e.Actor, PlannedAt: e.Time,
+		Replaces: d.Replaces, Changes: d.Changes})
+	if d.Replaces != "" {
+		s.updateAction(d.Replaces, func(a *ActionRun) { a.SupersededBy = d.Run })
+	}
+}
+
+func (s *State) applyAccessChanged(_ Event, d Access) {
+	if d.Fingerprint == "" {
+		return
+	}
+	if s.Access == nil {
+		s.Access = map[string]Access{}
+	}
+	s.Access[d.Fingerprint] = d
+}
+
+func (s *State) applyActionDiscarded(e Event, d ActionDiscarded) {
+	by := e.Actor
+	s.updateAction(d.Run, func(a *ActionRun) { a.DiscardedBy = &by })
+}
+
+func (s *State) applyActionConfirmed(e Event, d ActionConfirmed) {
+	s.updateAction(d.Run, func(a *ActionRun) {
+		by := e.Actor
+		a.ConfirmedBy, a.ConfirmedAt, a.Override, a.NeedsApproval = &by, e.Time, visible.Text(d.Override), d.AwaitingApproval
+	})
+}
+
+func (s *State) applyActionApproved(e Event, d ActionApproved) {
+	s.updateAction(d.Run, func(a *ActionRun) {
+		by := e.Actor
+		a.ApprovedBy, a.ApprovedAt = &by, e.Time
+	})
+}
+
+func (s *State) applyActionRejected(e Event, d ActionRejected) {
+	s.updateAction(d.Run, func(a *ActionRun) {
+		by := e.Actor
+		a.RejectedBy, a.RejectReason = &by, visible.Text(d.Reason)
+	})
+}
+
+func (s *State) applyActionStarted(e Event, d ActionStarted) {
+	var item string
+	s.updateAction(d.Run, func(a *ActionRun) { a.Started, item = e.Time, a.Item })
+	if item != "" {
+		s.markRunning(item, d.Run)
+	}
+}
+
+// applyActionOutput appends output lines, keeping the last maxOutputLines.
+func (s *State) applyActionOutput(_ Event, d ActionOutput) {
+	for i := range d.Lines {
+		d.Lines[i].Text = visible.Text(d.Lines[i].Text)
+	}
+	s.updateAction(d.Run, func(a *ActionRun) {
+		a.Output = append(append([]OutputLine(nil), a.Output...), d.Lines...)
+		if over := len(a.Output) - maxOutputLines; over > 0 {
+			a.Output = a.Output[over:]
 		}
-	case TypeJoined:
-		s.join(e.Actor)
-	case TypeLeft:
-		delete(s.Online, e.Actor.Name)
-	case TypeResumed:
-		var d Resumed
-		if e.Decode(&d) == nil {
-			s.Resumes = append(s.Resumes, ResumeInfo{At: e.Time, By: e.Actor, Info: d})
-			s.Recheck = mergeUnique(s.Recheck, d.Recheck)
-		}
-		s.Online = map[string]Actor{}
-		s.join(e.Actor)
-	case TypeClosed:
-		var d Closed
-		if e.Decode(&d) == nil {
-			t := e.Time
-			d.Summary = visible.Text(d.Summary)
-			s.Ended, s.Closed, s.ClosedBy = &t, &d, e.Actor
-		}
-	case TypeSealed:
-		s.Sealed = true
-	case TypeTicked:
-		var d Ticked
-		if e.Decode(&d) == nil {
-			st := s.Items[d.Item]
-			st.Checked, st.By, st.At = d.Checked, e.Actor, e.Time
-			if d.Checked {
-				st.Status = Done
-			} else {
-				st.Status = Todo
-			}
-			st.SkipReason = ""
-			s.Items[d.Item] = st
-		}
-	case TypeSkipped:
-		var d Skipped
-		if e.Decode(&d) == nil {
-			st := s.Items[d.Item]
-			st.Status, st.SkipReason, st.By, st.At = ItemSkipped, visible.Text(d.Reason), e.Actor, e.Time
-			st.Checked = false
-			s.Items[d.Item] = st
-		}
-	case TypeNoted:
-		var d Noted
-		if e.Decode(&d) == nil {
-			s.Notes = append(s.Notes, Note{Item: d.Item, Text: visible.Text(d.Text), By: e.Actor, At: e.Time})
-		}
-	case TypeProbeStarted:
-		var d ProbeStarted
-		if e.Decode(&d) == nil {
-			s.Probes = append(s.Probes, &ProbeRun{ID: d.Run, Probe: d.Probe, Item: d.Item, Params: d.Params, By: e.Actor, Action: d.Action, Started: e.Time})
-			if d.Item != "" {
-				st := s.Items[d.Item]
-				st.Status, st.LastRun = Running, d.Run
-				s.Items[d.Item] = st
-			}
-		}
-	case TypeProbeFinished:
-		var d ProbeFinished
-		if e.Decode(&d) == nil {
-			showable(&d.Result)
-			s.finishProbe(d, e.Time, rb)
-		}
-	case TypeActionPlanned:
-		var d ActionPlanned
-		if e.Decode(&d) == nil {
-			s.Actions = append(s.Actions, &ActionRun{ID: d.Run, Action: d.Action, Item: d.Item, Plan: d.Plan, PlannedBy: e.Actor, PlannedAt: e.Time,
-				Replaces: d.Replaces, Changes: d.Changes})
-			if d.Replaces != "" {
-				s.updateAction(d.Replaces, func(a *ActionRun) { a.SupersededBy = d.Run })
-			}
-		}
-	case TypeAccessChanged:
-		var d Access
-		if e.Decode(&d) == nil && d.Fingerprint != "" {
-			if s.Access == nil {
-				s.Access = map[string]Access{}
-			}
-			s.Access[d.Fingerprint] = d
-		}
-	case TypeActionDiscarded:
-		var d ActionDiscarded
-		if e.Decode(&d) == nil {
+		a.OutputCut += d.Cut
+	})
+}
+
+func (s *State) applyActionProgress(_ Event, d ActionProgress) {
+	s.updateAction(d.Run, func(a *ActionRun) { p := d; a.Progress = &p })
+}
+
+func (s *State) applyActionCancel(e Event, d ActionCancel) {
+	s.updateAction(d.Run, func(a *ActionRun) { by := e.Actor; a.CancelRequested = &by })
+}
+
+func (s *State) applyActionFinished(e Event, d ActionFinished) {
+	var item string
+	s.updateAction(d.Run, func(a *ActionRun) {
+		o := d.Outcome
+		o.Summary, o.Error = visible.Text(o.Summary), visible.Text(o.Error)
+		a.Outcome, a.Finished, item = &o, e.Time, a.Item
+	})
+	if item != "" {
+		st := s.Items[item]
+		st.Status, st.LastRun, st.At = outcomeStatus(d.Outcome.Status), d.Run, e.Time
+		s.Items[item] = st
+	}
+}
+
+func (s *State) applyEscalationRaised(e Event, d EscalationRaised) {
+	s.Escalations = append(s.Escalations, Escalation{Rule: d.Rule, To: d.To, When: d.When, Auto: d.Auto, RaisedAt: e.Time, RaisedBy: e.Actor})
+}
+
+// applyEscalationAcked acknowledges every open escalation of the rule.
+func (s *State) applyEscalationAcked(e Event, d EscalationAcked) {
+	for i := range s.Escalations {
+		if s.Escalations[i].Rule == d.Rule && s.Escalations[i].AckedBy == nil {
 			by := e.Actor
-			s.updateAction(d.Run, func(a *ActionRun) { a.DiscardedBy = &by })
-		}
-	case TypeActionConfirmed:
-		var d ActionConfirmed
-		if e.Decode(&d) == nil {
-			s.updateAction(d.Run, func(a *ActionRun) {
-				by := e.Actor
-				a.ConfirmedBy, a.ConfirmedAt, a.Override, a.NeedsApproval = &by, e.Time, visible.Text(d.Override), d.AwaitingApproval
-			})
-		}
-	case TypeActionApproved:
-		var d ActionApproved
-		if e.Decode(&d) == nil {
-			s.updateAction(d.Run, func(a *ActionRun) {
-				by := e.Actor
-				a.ApprovedBy, a.ApprovedAt = &by, e.Time
-			})
-		}
-	case TypeActionRejected:
-		var d ActionRejected
-		if e.Decode(&d) == nil {
-			s.updateAction(d.Run, func(a *ActionRun) {
-				by := e.Actor
-				a.RejectedBy, a.RejectReason = &by, visible.Text(d.Reason)
-			})
-		}
-	case TypeActionStarted:
-		var d ActionStarted
-		if e.Decode(&d) == nil {
-			var item string
-			s.updateAction(d.Run, func(a *ActionRun) { a.Started, item = e.Time, a.Item })
-			if item != "" {
-				st := s.Items[item]
-				st.Status, st.LastRun = Running, d.Run
-				s.Items[item] = st
-			}
-		}
-	case TypeActionOutput:
-		var d ActionOutput
-		if e.Decode(&d) == nil {
-			for i := range d.Lines {
-				d.Lines[i].Text = visible.Text(d.Lines[i].Text)
-			}
-			s.updateAction(d.Run, func(a *ActionRun) {
-				a.Output = append(append([]OutputLine(nil), a.Output...), d.Lines...)
-				if over := len(a.Output) - maxOutputLines; over > 0 {
-					a.Output = a.Output[over:]
-				}
-				a.OutputCut += d.Cut
-			})
-		}
-	case TypeActionProgress:
-		var d ActionProgress
-		if e.Decode(&d) == nil {
-			s.updateAction(d.Run, func(a *ActionRun) { p := d; a.Progress = &p })
-		}
-	case TypeActionCancel:
-		var d ActionCancel
-		if e.Decode(&d) == nil {
-			s.updateAction(d.Run, func(a *ActionRun) { by := e.Actor; a.CancelRequested = &by })
-		}
-	case TypeActionFinished:
-		var d ActionFinished
-		if e.Decode(&d) == nil {
-			var item string
-			s.updateAction(d.Run, func(a *ActionRun) {
-				o := d.Outcome
-				o.Summary, o.Error = visible.Text(o.Summary), visible.Text(o.Error)
-				a.Outcome, a.Finished, item = &o, e.Time, a.Item
-			})
-			if item != "" {
-				st := s.Items[item]
-				st.Status, st.LastRun, st.At = outcomeStatus(d.Outcome.Status), d.Run, e.Time
-				s.Items[item] = st
-			}
-		}
-	case TypeEscalationRaised:
-		var d EscalationRaised
-		if e.Decode(&d) == nil {
-			s.Escalations = append(s.Escalations, Escalation{Rule: d.Rule, To: d.To, When: d.When, Auto: d.Auto, RaisedAt: e.Time, RaisedBy: e.Actor})
-		}
-	case TypeEscalationAcked:
-		var d EscalationAcked
-		if e.Decode(&d) == nil {
-			for i := range s.Escalations {
-				if s.Escalations[i].Rule == d.Rule && s.Escalations[i].AckedBy == nil {
-					by := e.Actor
-					s.Escalations[i].AckedBy, s.Escalations[i].AckedAt = &by, e.Time
-				}
-			}
-		}
-	case TypeDrillScored:
-		var d map[string]any
-		if e.Decode(&d) == nil {
-			s.Debrief = d
+			s.Escalations[i].AckedBy, s.Escalations[i].AckedAt = &by, e.Time
 		}
 	}
 }
@@ -630,21 +659,10 @@ func (s *State) join(a Actor) {
 	s.Operators = append(s.Operators, a)
 }
 
+// finishProbe records a probe's result: on its run, on the items it shows
+// in, on the re-checks asked for, and on the verdict of every cause.
 func (s *State) finishProbe(d ProbeFinished, at time.Time, rb *runbook.Runbook) {
-	var item string
-	for i := len(s.Probes) - 1; i >= 0; i-- {
-		if p := s.Probes[i]; p.ID == d.Run {
-			np := *p
-			r := d.Result
-			np.Result = &r
-			s.Probes[i] = &np
-			item = p.Item
-			if j, ok := s.latest[p.Probe]; !ok || j < i {
-				s.latest[p.Probe] = i
-			}
-			break
-		}
-	}
+	item := s.setProbeResult(d)
 	if item != "" {
 		st := s.Items[item]
 		if st.LastRun == d.Run {
@@ -653,21 +671,7 @@ func (s *State) finishProbe(d ProbeFinished, at time.Time, rb *runbook.Runbook) 
 			s.Items[item] = st
 		}
 	} else if rb != nil {
-		// A re-check after an action belongs to no item; it is newer
-		// evidence for every item that ran the same probe the same way,
-		// so those items show it instead of their stale status.
-		for _, it := range rb.Items() {
-			b := it.Binding
-			if b == nil || b.Probe != d.Result.Probe || len(b.Params) > 0 {
-				continue
-			}
-			st := s.Items[it.ID]
-			switch st.Status {
-			case ItemOK, Warned, Failed, Errored:
-				st.Status, st.LastRun, st.At = resultStatus(d.Result.Status), d.Run, at
-				s.Items[it.ID] = st
-			}
-		}
+		s.showRecheck(d, at, rb)
 	}
 	// Re-running a probe the operator was asked to re-run clears it.
 	for i, p := range s.Recheck {
@@ -677,20 +681,62 @@ func (s *State) finishProbe(d ProbeFinished, at time.Time, rb *runbook.Runbook) 
 		}
 	}
 	if rb != nil {
-		for _, c := range rb.Causes {
-			var results []*probes.Result
-			for _, id := range c.Probes {
-				results = append(results, s.LastResult(id))
+		s.decideCauses(rb)
+	}
+}
+
+// setProbeResult puts the result on its run and says the run's item.
+func (s *State) setProbeResult(d ProbeFinished) (item string) {
+	for i := len(s.Probes) - 1; i >= 0; i-- {
+		if p := s.Probes[i]; p.ID == d.Run {
+			np := *p
+			r := d.Result
+			np.Result = &r
+			s.Probes[i] = &np
+			if j, ok := s.latest[p.Probe]; !ok || j < i {
+				s.latest[p.Probe] = i
 			}
-			v := probes.Decide(results)
-			switch {
-			case v == probes.Confirmed:
-				s.confirmed[c.ID] = true
-			case v == probes.RuledOut && s.confirmed[c.ID]:
-				v = probes.Resolved
-			}
-			s.Verdicts[c.ID] = v
+			return p.Item
 		}
+	}
+	return ""
+}
+
+// showRecheck shows a re-check's result on the items it is news for. A
+// re-check after an action belongs to no item; it is newer evidence for
+// every item that ran the same probe the same way, so those items show it
+// instead of their stale status.
+func (s *State) showRecheck(d ProbeFinished, at time.Time, rb *runbook.Runbook) {
+	for _, it := range rb.Items() {
+		b := it.Binding
+		if b == nil || b.Probe != d.Result.Probe || len(b.Params) > 0 {
+			continue
+		}
+		st := s.Items[it.ID]
+		switch st.Status {
+		case ItemOK, Warned, Failed, Errored:
+			st.Status, st.LastRun, st.At = resultStatus(d.Result.Status), d.Run, at
+			s.Items[it.ID] = st
+		}
+	}
+}
+
+// decideCauses decides every cause from its probes' latest results; a cause
+// once confirmed and now ruled out is resolved.
+func (s *State) decideCauses(rb *runbook.Runbook) {
+	for _, c := range rb.Causes {
+		var results []*probes.Result
+		for _, id := range c.Probes {
+			results = append(results, s.LastResult(id))
+		}
+		v := probes.Decide(results)
+		switch {
+		case v == probes.Confirmed:
+			s.confirmed[c.ID] = true
+		case v == probes.RuledOut && s.confirmed[c.ID]:
+			v = probes.Resolved
+		}
+		s.Verdicts[c.ID] = v
 	}
 }
 

@@ -260,18 +260,12 @@ func Verify(r io.Reader) (*Verification, error) {
 // verify checks a journal, and returns its events and how the read went
 // when keep is set. want names events whose hashes the caller needs.
 func verify(r io.Reader, keep bool, want map[int64]string) (*Verification, []Event, ReadInfo, error) {
-	v := &Verification{hashes: want}
-	sealedAt := int64(0)
-	var info ReadInfo
-	var events []Event
+	vr := &verifier{v: &Verification{hashes: want}, want: want, keep: keep, wantSeq: 1}
+	v := vr.v
 	br := bufio.NewReaderSize(r, 64*1024)
 	in := newInterner()
 	var line []byte
 	lineNo := 0
-	wantSeq, prev := int64(1), ""
-	// resync is set after a line that could not be read: its successor
-	// becomes the new base rather than a second problem.
-	resync := false
 	for {
 		var err error
 		line, err = readLine(br, line[:0])
@@ -282,9 +276,9 @@ func verify(r io.Reader, keep bool, want map[int64]string) (*Verification, []Eve
 		if err != nil && err != io.EOF {
 			if errors.Is(err, errLineTooLong) {
 				v.add(lineNo, "damaged: %v; the rest of the journal was not read", err)
-				return v, events, info, nil
+				return v, vr.events, vr.info, nil
 			}
-			return v, events, info, err
+			return v, vr.events, vr.info, err
 		}
 		complete := err == nil
 		text := bytes.TrimSuffix(line, []byte("\n"))
@@ -292,60 +286,90 @@ func verify(r io.Reader, keep bool, want map[int64]string) (*Verification, []Eve
 		switch {
 		case (derr != nil || e.Type == "") && !complete:
 			// A write cut short at the very end: not a break.
-			v.Tail, info.Truncated, info.DroppedBytes = len(line), true, len(line)
-			return v, events, info, nil
+			v.Tail, vr.info.Truncated, vr.info.DroppedBytes = len(line), true, len(line)
+			return v, vr.events, vr.info, nil
 		case derr != nil:
 			v.add(lineNo, "damaged: not valid JSON (%v)", derr)
-			resync = true
+			vr.resync = true
 			continue
 		case e.Type == "":
 			v.add(lineNo, "damaged: not a journal event (no type)")
-			resync = true
+			vr.resync = true
 			continue
 		}
-		if msg := checkLine(text, e); msg != "" {
-			v.add(lineNo, "%s", msg)
-		} else if !resync {
-			switch {
-			case e.Seq > wantSeq:
-				v.add(lineNo, "%s missing: this line holds event %d where event %d was expected (lines were removed)", eventsBetween(wantSeq, e.Seq-1), e.Seq, wantSeq)
-			case e.Seq < wantSeq:
-				v.add(lineNo, "event %d again, where event %d was expected (a line was copied or moved)", e.Seq, wantSeq)
-			case e.Prev != prev:
-				v.add(lineNo, "the chain is broken: this line does not follow the hash of line %d (one of the two was rewritten)", lineNo-1)
-			}
-		}
-		if sealedAt > 0 {
-			v.add(lineNo, "event %d follows the seal (event %d closed the journal for good)", e.Seq, sealedAt)
-			sealedAt = 0 // said once
-		}
-		switch e.Type {
-		case TypeSealed:
-			sealedAt = e.Seq
-		case TypeOpened:
-			var o Opened
-			if lineNo == 1 && e.Decode(&o) == nil {
-				v.keepsHead = o.Head
-			}
-		}
-		if _, ok := want[e.Seq]; ok {
-			want[e.Seq] = e.Hash
-		}
-		resync = false
-		wantSeq, prev = e.Seq+1, e.Hash
-		v.Events++
-		v.Head = Head{Seq: e.Seq, Hash: e.Hash}
-		v.Sealed = e.Type == TypeSealed
-		info.Lines = lineNo
-		info.GoodBytes += int64(len(line))
+		vr.event(lineNo, text, e)
+		vr.info.Lines = lineNo
+		vr.info.GoodBytes += int64(len(line))
 		if !complete {
-			info.Truncated = true
-		}
-		if keep {
-			events = append(events, e)
+			vr.info.Truncated = true
 		}
 	}
-	return v, events, info, nil
+	return v, vr.events, vr.info, nil
+}
+
+// verifier is a journal being verified, line by line.
+type verifier struct {
+	v      *Verification
+	info   ReadInfo
+	events []Event // kept when keep is set
+	keep   bool
+	want   map[int64]string // seq → hash, filled in as the events are read
+	// wantSeq and prev are the sequence number and the previous hash the
+	// next event should have.
+	wantSeq  int64
+	prev     string
+	sealedAt int64 // the seal's seq, until something follows it
+	// resync is set after a line that could not be read: its successor
+	// becomes the new base rather than a second problem.
+	resync bool
+}
+
+// event checks one event that decoded: its own hash, its place in the
+// chain, nothing after the seal; then it becomes the chain's head.
+func (vr *verifier) event(lineNo int, text []byte, e Event) {
+	v := vr.v
+	if msg := checkLine(text, e); msg != "" {
+		v.add(lineNo, "%s", msg)
+	} else if !vr.resync {
+		vr.checkOrder(lineNo, e)
+	}
+	if vr.sealedAt > 0 {
+		v.add(lineNo, "event %d follows the seal (event %d closed the journal for good)", e.Seq, vr.sealedAt)
+		vr.sealedAt = 0 // said once
+	}
+	switch e.Type {
+	case TypeSealed:
+		vr.sealedAt = e.Seq
+	case TypeOpened:
+		var o Opened
+		if lineNo == 1 && e.Decode(&o) == nil {
+			v.keepsHead = o.Head
+		}
+	}
+	if _, ok := vr.want[e.Seq]; ok {
+		vr.want[e.Seq] = e.Hash
+	}
+	vr.resync = false
+	vr.wantSeq, vr.prev = e.Seq+1, e.Hash
+	v.Events++
+	v.Head = Head{Seq: e.Seq, Hash: e.Hash}
+	v.Sealed = e.Type == TypeSealed
+	if vr.keep {
+		vr.events = append(vr.events, e)
+	}
+}
+
+// checkOrder says when an event is not the one the chain expects next:
+// lines removed, copied or rewritten.
+func (vr *verifier) checkOrder(lineNo int, e Event) {
+	switch {
+	case e.Seq > vr.wantSeq:
+		vr.v.add(lineNo, "%s missing: this line holds event %d where event %d was expected (lines were removed)", eventsBetween(vr.wantSeq, e.Seq-1), e.Seq, vr.wantSeq)
+	case e.Seq < vr.wantSeq:
+		vr.v.add(lineNo, "event %d again, where event %d was expected (a line was copied or moved)", e.Seq, vr.wantSeq)
+	case e.Prev != vr.prev:
+		vr.v.add(lineNo, "the chain is broken: this line does not follow the hash of line %d (one of the two was rewritten)", lineNo-1)
+	}
 }
 
 // checkLine says what is wrong with one line on its own, or "": its hash

@@ -134,19 +134,7 @@ func Run(ctx context.Context, c Command, o RunOptions) (Exit, error) {
 	if o.Grace <= 0 {
 		o.Grace = 5 * time.Second
 	}
-	cmd := exec.Command("/bin/sh", "-c", c.Line)
-	cmd.Dir = c.Dir
-	cmd.Env = append(os.Environ(), c.Env...)
-	cmd.Stdin = c.Stdin
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	var stdout io.ReadCloser
-	var err error
-	if c.Stdout != nil {
-		cmd.Stdout = c.Stdout
-	} else if stdout, err = cmd.StdoutPipe(); err != nil {
-		return Exit{Code: -1}, err
-	}
-	stderr, err := cmd.StderrPipe()
+	cmd, stdout, stderr, err := prepare(c)
 	if err != nil {
 		return Exit{Code: -1}, err
 	}
@@ -157,20 +145,89 @@ func Run(ctx context.Context, c Command, o RunOptions) (Exit, error) {
 	if o.OnStart != nil {
 		o.OnStart(cmd.Process.Pid)
 	}
+	waitDone, out := pumpAndWait(cmd, o.OnLine, stdout, stderr)
 
-	var mu sync.Mutex
-	var tail []string
+	var timeout <-chan time.Time
+	if o.Timeout > 0 {
+		t := time.NewTimer(o.Timeout)
+		defer t.Stop()
+		timeout = t.C
+	}
+	exit := Exit{}
+	var werr error
+	select {
+	case werr = <-waitDone:
+	case <-ctx.Done():
+		exit.Cancelled = true
+		werr = stopGroup(cmd.Process.Pid, o.Grace, waitDone)
+	case <-timeout:
+		exit.Cancelled, exit.TimedOut = true, true
+		werr = stopGroup(cmd.Process.Pid, o.Grace, waitDone)
+	}
+	exit.Duration = time.Since(start)
+	exit.Code = cmd.ProcessState.ExitCode()
+	exit.Stderr = out.stderrTail()
+	if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		exit.Signal = ws.Signal().String()
+	}
+	var ee *exec.ExitError
+	if werr != nil && !errors.As(werr, &ee) {
+		return exit, werr
+	}
+	return exit, nil
+}
+
+// prepare builds the command in its own process group, with pipes for the
+// output Run reads line by line (stdout is nil when the command writes it
+// to c.Stdout).
+func prepare(c Command) (_ *exec.Cmd, stdout, stderr io.ReadCloser, err error) {
+	cmd := exec.Command("/bin/sh", "-c", c.Line)
+	cmd.Dir = c.Dir
+	cmd.Env = append(os.Environ(), c.Env...)
+	cmd.Stdin = c.Stdin
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if c.Stdout != nil {
+		cmd.Stdout = c.Stdout
+	} else if stdout, err = cmd.StdoutPipe(); err != nil {
+		return nil, nil, nil, err
+	}
+	if stderr, err = cmd.StderrPipe(); err != nil {
+		return nil, nil, nil, err
+	}
+	return cmd, stdout, stderr, nil
+}
+
+// output is what Run keeps of a command's output: the end of its stderr.
+// Its mutex also hands the lines to onLine one at a time.
+type output struct {
+	mu   sync.Mutex
+	tail []string // the last StderrTail lines of stderr
+}
+
+// stderrTail is the end of what the command wrote to its standard error.
+func (out *output) stderrTail() []string {
+	out.mu.Lock()
+	defer out.mu.Unlock()
+	return out.tail
+}
+
+// pumpAndWait hands each line of the output to onLine, one at a time,
+// keeping the last StderrTail lines of stderr in the output it returns, and
+// waits for the command once both streams are read; the channel gets what
+// Wait returns.
+func pumpAndWait(cmd *exec.Cmd, onLine func(Line), stdout, stderr io.Reader) (<-chan error, *output) {
+	out := &output{}
 	emit := func(l Line) {
-		mu.Lock()
-		defer mu.Unlock()
+		out.mu.Lock()
+		defer out.mu.Unlock()
 		if l.Stream == "stderr" {
-			if len(tail) == StderrTail {
-				tail = tail[1:]
+			if len(out.tail) == StderrTail {
+				out.tail = out.tail[1:]
 			}
-			tail = append(tail, l.Text)
+			out.tail = append(out.tail, l.Text)
 		}
-		if o.OnLine != nil {
-			o.OnLine(l)
+		if onLine != nil {
+			onLine(l)
 		}
 	}
 	var readers sync.WaitGroup
@@ -194,37 +251,7 @@ func Run(ctx context.Context, c Command, o RunOptions) (Exit, error) {
 		readers.Wait()
 		waitDone <- cmd.Wait()
 	}()
-
-	var timeout <-chan time.Time
-	if o.Timeout > 0 {
-		t := time.NewTimer(o.Timeout)
-		defer t.Stop()
-		timeout = t.C
-	}
-	exit := Exit{}
-	var werr error
-	select {
-	case werr = <-waitDone:
-	case <-ctx.Done():
-		exit.Cancelled = true
-		werr = stopGroup(cmd.Process.Pid, o.Grace, waitDone)
-	case <-timeout:
-		exit.Cancelled, exit.TimedOut = true, true
-		werr = stopGroup(cmd.Process.Pid, o.Grace, waitDone)
-	}
-	exit.Duration = time.Since(start)
-	exit.Code = cmd.ProcessState.ExitCode()
-	mu.Lock()
-	exit.Stderr = tail
-	mu.Unlock()
-	if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-		exit.Signal = ws.Signal().String()
-	}
-	var ee *exec.ExitError
-	if werr != nil && !errors.As(werr, &ee) {
-		return exit, werr
-	}
-	return exit, nil
+	return waitDone, out
 }
 
 // stopGroup interrupts a process group, waits up to grace for it to end,

@@ -35,18 +35,7 @@ func MatchGlob(pattern, s string) bool {
 			if strings.HasPrefix(set, "^") {
 				set, neg = set[1:], true
 			}
-			hit := false
-			for i := 0; i < len(set); i++ {
-				if i+2 < len(set) && set[i+1] == '-' {
-					if set[i] <= s[0] && s[0] <= set[i+2] {
-						hit = true
-					}
-					i += 2
-				} else if set[i] == s[0] {
-					hit = true
-				}
-			}
-			if hit == neg {
+			if inSet(set, s[0]) == neg {
 				return false
 			}
 			pattern, s = pattern[end+2:], s[1:]
@@ -63,4 +52,21 @@ func MatchGlob(pattern, s string) bool {
 		}
 	}
 	return s == ""
+}
+
+// inSet says whether c is in a glob's character set: single characters
+// and ranges such as a-z.
+func inSet(set string, c byte) bool {
+	hit := false
+	for i := 0; i < len(set); i++ {
+		if i+2 < len(set) && set[i+1] == '-' {
+			if set[i] <= c && c <= set[i+2] {
+				hit = true
+			}
+			i += 2
+		} else if set[i] == c {
+			hit = true
+		}
+	}
+	return hit
 }

@@ -9,6 +9,7 @@ import (
 	"charm.land/lipgloss/v2"
 
 	"steady/actions"
+	"steady/probes"
 	"steady/session"
 )
 
@@ -21,7 +22,64 @@ func planView(c *common, a *session.ActionRun, w int, next bool) string {
 	p := a.Plan
 	var b strings.Builder
 	line := func(str string) { b.WriteString(wrap(str, w) + "\n") }
+	// section writes a labelled list, each entry wrapped and indented.
+	section := func(label string, entries []string) {
+		if len(entries) == 0 {
+			return
+		}
+		b.WriteString("\n")
+		line(s.Label.Render(label))
+		for _, e := range entries {
+			b.WriteString(indent(wrap(e, max(w-2, 10)), 2) + "\n")
+		}
+	}
 
+	line(planHeading(s, a))
+	line(s.Dim.Render(fmt.Sprintf("planned %s by %s", c.clock(a.PlannedAt), a.PlannedBy.Name)))
+	if p.Summary != "" {
+		line(p.Summary)
+	}
+	if len(p.Steps) > 0 {
+		b.WriteString("\n")
+		line(s.Label.Render("Steps, exactly as they will run:"))
+		for i, st := range p.Steps {
+			b.WriteString(stepView(s, i, st, w) + "\n")
+		}
+	}
+	section("Preconditions:", preconditionLines(s, p.Preconditions))
+	var warnings []string
+	for _, wn := range p.Warnings {
+		warnings = append(warnings, s.Warning.Render("!")+" "+wn)
+	}
+	section("Warnings:", warnings)
+	var alternatives []string
+	for _, a := range p.Alternatives {
+		mark := " "
+		if a.Chosen {
+			mark = "▸"
+		}
+		alternatives = append(alternatives, mark+" "+a.Param+": "+a.Estimate)
+	}
+	section("Alternatives:", alternatives)
+	section("Facts:", factLines(p.Facts))
+	if len(p.Scopes) > 0 {
+		b.WriteString("\n")
+		line(s.Label.Render(fmt.Sprintf("Scope: %d clinician period(s)", len(p.Scopes))))
+		b.WriteString(scopeLines(p.Scopes))
+	}
+	if len(p.Recheck) > 0 {
+		line(s.Dim.Render("Afterwards steady re-runs: " + strings.Join(p.Recheck, ", ")))
+	}
+	if next {
+		b.WriteString("\n")
+		b.WriteString(nextStep(c, a, w))
+	}
+	return strings.TrimRight(b.String(), "\n")
+}
+
+// planHeading is the plan's title, risk and whether it destroys anything.
+func planHeading(s *Styles, a *session.ActionRun) string {
+	p := a.Plan
 	title := p.Title
 	if title == "" {
 		title = a.Action
@@ -34,85 +92,54 @@ func planView(c *common, a *session.ActionRun, w int, next bool) string {
 	if p.Destructive {
 		kind = "DESTRUCTIVE"
 	}
-	line(s.Heading.Render("Plan: "+title) + "  " + riskStyle(s, p.Risk).Render("risk "+risk) + " · " + kind)
-	line(s.Dim.Render(fmt.Sprintf("planned %s by %s", c.clock(a.PlannedAt), a.PlannedBy.Name)))
-	if p.Summary != "" {
-		line(p.Summary)
-	}
-	if len(p.Steps) > 0 {
-		b.WriteString("\n")
-		line(s.Label.Render("Steps, exactly as they will run:"))
-		for i, st := range p.Steps {
-			b.WriteString(stepView(s, i, st, w) + "\n")
+	return s.Heading.Render("Plan: "+title) + "  " + riskStyle(s, p.Risk).Render("risk "+risk) + " · " + kind
+}
+
+// preconditionLines marks each precondition as holding or not.
+func preconditionLines(s *Styles, pcs []actions.Precondition) []string {
+	var out []string
+	for _, pc := range pcs {
+		mark, st := "✓", s.Good
+		if !pc.Holds {
+			mark, st = "✗", s.Bad
 		}
-	}
-	if len(p.Preconditions) > 0 {
-		b.WriteString("\n")
-		line(s.Label.Render("Preconditions:"))
-		for _, pc := range p.Preconditions {
-			mark, st := "✓", s.Good
-			if !pc.Holds {
-				mark, st = "✗", s.Bad
-			}
-			text := pc.Name
-			if pc.Detail != "" {
-				text += ": " + pc.Detail
-			}
-			if !pc.Holds && pc.Overridable {
-				text += " (an operator may override it with a written reason)"
-			}
-			b.WriteString(indent(wrap(st.Render(mark)+" "+text, max(w-2, 10)), 2) + "\n")
+		text := pc.Name
+		if pc.Detail != "" {
+			text += ": " + pc.Detail
 		}
-	}
-	if len(p.Warnings) > 0 {
-		b.WriteString("\n")
-		line(s.Label.Render("Warnings:"))
-		for _, wn := range p.Warnings {
-			b.WriteString(indent(wrap(s.Warning.Render("!")+" "+wn, max(w-2, 10)), 2) + "\n")
+		if !pc.Holds && pc.Overridable {
+			text += " (an operator may override it with a written reason)"
 		}
+		out = append(out, st.Render(mark)+" "+text)
 	}
-	if len(p.Alternatives) > 0 {
-		b.WriteString("\n")
-		line(s.Label.Render("Alternatives:"))
-		for _, a := range p.Alternatives {
-			mark := " "
-			if a.Chosen {
-				mark = "▸"
-			}
-			b.WriteString(indent(wrap(mark+" "+a.Param+": "+a.Estimate, max(w-2, 10)), 2) + "\n")
+	return out
+}
+
+// factLines are the plan's facts, by name.
+func factLines(facts map[string]string) []string {
+	keys := make([]string, 0, len(facts))
+	for k := range facts {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var out []string
+	for _, k := range keys {
+		out = append(out, k+": "+facts[k])
+	}
+	return out
+}
+
+// scopeLines lists the first ten clinician periods a plan covers.
+func scopeLines(scopes []probes.Scope) string {
+	var b strings.Builder
+	for i, sc := range scopes {
+		if i == 10 {
+			b.WriteString(fmt.Sprintf("  … and %d more\n", len(scopes)-10))
+			break
 		}
+		b.WriteString(fmt.Sprintf("  clinician %d, %s to %s\n", sc.Clinician, sc.From, sc.To))
 	}
-	if len(p.Facts) > 0 {
-		keys := make([]string, 0, len(p.Facts))
-		for k := range p.Facts {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		b.WriteString("\n")
-		line(s.Label.Render("Facts:"))
-		for _, k := range keys {
-			b.WriteString(indent(wrap(k+": "+p.Facts[k], max(w-2, 10)), 2) + "\n")
-		}
-	}
-	if len(p.Scopes) > 0 {
-		b.WriteString("\n")
-		line(s.Label.Render(fmt.Sprintf("Scope: %d clinician period(s)", len(p.Scopes))))
-		for i, sc := range p.Scopes {
-			if i == 10 {
-				b.WriteString(fmt.Sprintf("  … and %d more\n", len(p.Scopes)-10))
-				break
-			}
-			b.WriteString(fmt.Sprintf("  clinician %d, %s to %s\n", sc.Clinician, sc.From, sc.To))
-		}
-	}
-	if len(p.Recheck) > 0 {
-		line(s.Dim.Render("Afterwards steady re-runs: " + strings.Join(p.Recheck, ", ")))
-	}
-	if next {
-		b.WriteString("\n")
-		b.WriteString(nextStep(c, a, w))
-	}
-	return strings.TrimRight(b.String(), "\n")
+	return b.String()
 }
 
 // nextStep says what the operator can do with the plan now, or why

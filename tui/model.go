@@ -114,126 +114,11 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 }
 
 func (m *Model) update(msg tea.Msg) tea.Cmd {
-	switch msg := msg.(type) {
-	case tea.WindowSizeMsg:
-		m.width, m.height = msg.Width, msg.Height
-		m.relayout(true)
-		return m.toDialog(msg)
-	case tea.ColorProfileMsg:
-		m.c.profile = msg.Profile
-		m.restyle()
-		return nil
-	case tea.BackgroundColorMsg:
-		m.c.dark = msg.IsDark()
-		m.restyle()
-		return m.toDialog(msg)
-	case stateChangedMsg:
-		m.refresh()
-		m.announce(msg.events)
-		m.dropForClosed()
-		return tea.Batch(waitForEvents(m.sub), m.startSpinner())
-	case sessionEndedMsg:
-		m.quitting = true
-		return tea.Quit
-	case clockMsg:
-		return tea.Batch(tickClock(), checkEscalationsCmd(m.c))
-	case spinner.TickMsg:
-		if !m.busy() {
-			m.spinning = false
-			return nil
-		}
-		var cmd tea.Cmd
-		m.spin, cmd = m.spin.Update(msg)
-		m.list.frame = m.spin.View()
+	if cmd, ok := m.updateScreen(msg); ok {
 		return cmd
-	case tea.KeyPressMsg:
-		return m.handleKey(msg)
-	case jumpToCauseMsg:
-		m.jumpToCause(msg.cause)
-		return nil
-	case relatedClosedMsg:
-		m.page = pageMain
-		return nil
-	case flashMsg:
-		m.flash = msg
-		return nil
-	case escalationsCheckedMsg:
-		m.flash = flashMsg{text: explain("checking the escalation clock", msg.err), err: true}
-		return nil
-	case probeStartedMsg:
-		if msg.err != nil {
-			m.flash = flashMsg{text: explain("cannot run "+msg.probe, msg.err), err: true}
-		} else {
-			m.flash = flashMsg{text: msg.probe + " started."}
-		}
-		return m.startSpinner()
-	case diagnosisStartedMsg:
-		m.flash = diagnosisFlash(msg)
-		return m.startSpinner()
-	case planMadeMsg:
-		delete(m.planning, msg.item)
-		if msg.err != nil {
-			m.flash = flashMsg{text: explain("cannot plan "+msg.action, msg.err), err: true}
-			return nil
-		}
-		m.refresh()
-		m.flash = flashMsg{text: "Plan ready: read it, then press enter to confirm."}
-		return nil
-	case approveAgainMsg:
-		m.flash = flashMsg{text: msg.input.problem, err: true}
-		return m.openDialog(newApproveDialog(m.c, msg.run, msg.input))
-	case confirmAgainMsg:
-		m.flash = flashMsg{text: msg.input.problem, err: true}
-		return m.openDialog(newConfirmDialogWith(m.c, msg.run, msg.input))
-	case planCheckedMsg:
-		delete(m.planning, msg.item)
-		switch {
-		case msg.err != nil:
-			m.flash = flashMsg{text: explain("cannot check the plan of "+msg.action, msg.err), err: true}
-		case len(msg.changes) > 0:
-			m.refresh()
-			m.flash = flashMsg{text: "The plan of " + msg.action + " changed since it was made: " + strings.Join(msg.changes, "; ") + ". Read the new plan, then enter confirms it.", err: true}
-		case len(hardBlocks(msg.run.Plan)) > 0:
-			m.refresh()
-		default:
-			m.flash = flashMsg{}
-			return m.openDialog(newConfirmDialog(m.c, msg.run))
-		}
-		return nil
-	case actionStartedMsg:
-		var wait *session.AwaitingApprovalError
-		if errors.As(msg.err, &wait) {
-			m.refresh()
-			m.flash = flashMsg{text: "Confirmed: " + msg.action + " waits for a second operator to approve it (on their screen, or `steady approve " + wait.Run + "`)."}
-			return nil
-		}
-		if msg.err != nil {
-			m.flash = flashMsg{text: explain(msg.action+" did not start", msg.err), err: true}
-			return nil
-		}
-		m.flash = flashMsg{text: msg.action + " is running; ctrl+c cancels it."}
-		return m.startSpinner()
-	case actionCancelMsg:
-		if msg.err != nil {
-			m.flash = flashMsg{text: explain("cannot cancel "+msg.action, msg.err), err: true}
-		} else {
-			m.flash = flashMsg{text: "Cancel sent to " + msg.action + "."}
-		}
-		return nil
-	case incidentClosedMsg:
-		if msg.err != nil {
-			m.flash = flashMsg{text: explain("cannot close the incident", msg.err), err: true}
-		} else {
-			m.flash = flashMsg{text: "Incident closed. q quits; steady then seals the journal and prints its head."}
-		}
-		return nil
-	case recordedMsg:
-		if msg.err != nil {
-			m.flash = flashMsg{text: explain("not recorded", msg.err), err: true}
-		} else {
-			m.flash = flashMsg{text: msg.what}
-		}
-		return nil
+	}
+	if cmd, ok := m.updateResult(msg); ok {
+		return cmd
 	}
 	// Anything else belongs to a child: the form's own messages, the
 	// filter's cursor.
@@ -246,6 +131,146 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 		return cmd
 	}
 	return nil
+}
+
+// updateScreen handles the terminal's, the session's and the clock's
+// messages, keys, and moves between pages; ok is false for any other.
+func (m *Model) updateScreen(msg tea.Msg) (_ tea.Cmd, ok bool) {
+	switch msg := msg.(type) {
+	case tea.WindowSizeMsg:
+		m.width, m.height = msg.Width, msg.Height
+		m.relayout(true)
+		return m.toDialog(msg), true
+	case tea.ColorProfileMsg:
+		m.c.profile = msg.Profile
+		m.restyle()
+		return nil, true
+	case tea.BackgroundColorMsg:
+		m.c.dark = msg.IsDark()
+		m.restyle()
+		return m.toDialog(msg), true
+	case stateChangedMsg:
+		m.refresh()
+		m.announce(msg.events)
+		m.dropForClosed()
+		return tea.Batch(waitForEvents(m.sub), m.startSpinner()), true
+	case sessionEndedMsg:
+		m.quitting = true
+		return tea.Quit, true
+	case clockMsg:
+		return tea.Batch(tickClock(), checkEscalationsCmd(m.c)), true
+	case spinner.TickMsg:
+		return m.onSpinnerTick(msg), true
+	case tea.KeyPressMsg:
+		return m.handleKey(msg), true
+	case jumpToCauseMsg:
+		m.jumpToCause(msg.cause)
+		return nil, true
+	case relatedClosedMsg:
+		m.page = pageMain
+		return nil, true
+	case flashMsg:
+		m.flash = msg
+		return nil, true
+	}
+	return nil, false
+}
+
+// onSpinnerTick turns the spinner while anything runs.
+func (m *Model) onSpinnerTick(msg spinner.TickMsg) tea.Cmd {
+	if !m.busy() {
+		m.spinning = false
+		return nil
+	}
+	var cmd tea.Cmd
+	m.spin, cmd = m.spin.Update(msg)
+	m.list.frame = m.spin.View()
+	return cmd
+}
+
+// updateResult handles what the operator's commands answer: each says in
+// the footer how it went; ok is false for any other message.
+func (m *Model) updateResult(msg tea.Msg) (_ tea.Cmd, ok bool) {
+	switch msg := msg.(type) {
+	case escalationsCheckedMsg:
+		m.flash = flashMsg{text: explain("checking the escalation clock", msg.err), err: true}
+	case probeStartedMsg:
+		m.flash = resultFlash(msg.err, "cannot run "+msg.probe, msg.probe+" started.")
+		return m.startSpinner(), true
+	case diagnosisStartedMsg:
+		m.flash = diagnosisFlash(msg)
+		return m.startSpinner(), true
+	case planMadeMsg:
+		delete(m.planning, msg.item)
+		if msg.err != nil {
+			m.flash = flashMsg{text: explain("cannot plan "+msg.action, msg.err), err: true}
+			return nil, true
+		}
+		m.refresh()
+		m.flash = flashMsg{text: "Plan ready: read it, then press enter to confirm."}
+	case approveAgainMsg:
+		m.flash = flashMsg{text: msg.input.problem, err: true}
+		return m.openDialog(newApproveDialog(m.c, msg.run, msg.input)), true
+	case confirmAgainMsg:
+		m.flash = flashMsg{text: msg.input.problem, err: true}
+		return m.openDialog(newConfirmDialogWith(m.c, msg.run, msg.input)), true
+	case planCheckedMsg:
+		return m.onPlanChecked(msg), true
+	case actionStartedMsg:
+		return m.onActionStarted(msg), true
+	case actionCancelMsg:
+		m.flash = resultFlash(msg.err, "cannot cancel "+msg.action, "Cancel sent to "+msg.action+".")
+	case incidentClosedMsg:
+		m.flash = resultFlash(msg.err, "cannot close the incident", "Incident closed. q quits; steady then seals the journal and prints its head.")
+	case recordedMsg:
+		m.flash = resultFlash(msg.err, "not recorded", msg.what)
+	default:
+		return nil, false
+	}
+	return nil, true
+}
+
+// resultFlash says what failed and why, or what succeeded.
+func resultFlash(err error, failed, done string) flashMsg {
+	if err != nil {
+		return flashMsg{text: explain(failed, err), err: true}
+	}
+	return flashMsg{text: done}
+}
+
+// onPlanChecked opens the confirmation once a plan made again just before
+// it runs still stands; otherwise it says what changed.
+func (m *Model) onPlanChecked(msg planCheckedMsg) tea.Cmd {
+	delete(m.planning, msg.item)
+	switch {
+	case msg.err != nil:
+		m.flash = flashMsg{text: explain("cannot check the plan of "+msg.action, msg.err), err: true}
+	case len(msg.changes) > 0:
+		m.refresh()
+		m.flash = flashMsg{text: "The plan of " + msg.action + " changed since it was made: " + strings.Join(msg.changes, "; ") + ". Read the new plan, then enter confirms it.", err: true}
+	case len(hardBlocks(msg.run.Plan)) > 0:
+		m.refresh()
+	default:
+		m.flash = flashMsg{}
+		return m.openDialog(newConfirmDialog(m.c, msg.run))
+	}
+	return nil
+}
+
+// onActionStarted says an action runs, waits for approval, or did not start.
+func (m *Model) onActionStarted(msg actionStartedMsg) tea.Cmd {
+	var wait *session.AwaitingApprovalError
+	if errors.As(msg.err, &wait) {
+		m.refresh()
+		m.flash = flashMsg{text: "Confirmed: " + msg.action + " waits for a second operator to approve it (on their screen, or `steady approve " + wait.Run + "`)."}
+		return nil
+	}
+	if msg.err != nil {
+		m.flash = flashMsg{text: explain(msg.action+" did not start", msg.err), err: true}
+		return nil
+	}
+	m.flash = flashMsg{text: msg.action + " is running; ctrl+c cancels it."}
+	return m.startSpinner()
 }
 
 // announce puts the end of an action in the footer, whoever started it:
@@ -411,40 +436,8 @@ func (m *Model) handleKey(msg tea.KeyPressMsg) tea.Cmd {
 		m.flash = flashMsg{text: "You are an " + string(m.c.actor.Role) + ": running probes, skipping items and closing the incident are for operators.", err: true}
 		return nil
 	}
-	switch {
-	case key.Matches(msg, k.Quit) && !(m.page == pageRelated && m.related.open != nil):
-		if running := m.c.st.RunningActions(); len(running) > 0 && m.c.st.Ended == nil {
-			return m.openDialog(newQuitDialog(m.c, running, m.quit))
-		}
-		return m.quit()
-	case key.Matches(msg, k.Help):
-		m.back, m.page = m.page, pageHelp
-		return nil
-	case key.Matches(msg, k.Causes):
-		if m.page == pageCauses {
-			m.page = pageMain
-		} else {
-			m.page = pageCauses
-		}
-		return nil
-	case key.Matches(msg, k.Close):
-		return m.closeIncident()
-	case key.Matches(msg, k.Escalate):
-		if m.refuseClosed("declaring an escalation") {
-			return nil
-		}
-		if len(immediateRules(m.c.rb)) == 0 {
-			m.flash = flashMsg{text: "The runbook has no immediate escalation rule; follow its Escalation section.", err: true}
-			return nil
-		}
-		return m.openDialog(newEscalateDialog(m.c))
-	case key.Matches(msg, k.Ack):
-		return m.acknowledge()
-	case key.Matches(msg, k.Related) && m.page != pageRelated:
-		m.page = pageRelated
-		return nil
-	case key.Matches(msg, k.RunAll):
-		return m.runDiagnosis()
+	if cmd, ok := m.globalKey(msg); ok {
+		return cmd
 	}
 	switch m.page {
 	case pageCauses:
@@ -457,6 +450,53 @@ func (m *Model) handleKey(msg tea.KeyPressMsg) tea.Cmd {
 		return m.related.Update(msg)
 	}
 	return m.updateMain(msg)
+}
+
+// globalKey handles the keys that work on every page; ok is false for any
+// other key.
+func (m *Model) globalKey(msg tea.KeyPressMsg) (_ tea.Cmd, ok bool) {
+	k := m.c.keys
+	switch {
+	case key.Matches(msg, k.Quit) && !(m.page == pageRelated && m.related.open != nil):
+		if running := m.c.st.RunningActions(); len(running) > 0 && m.c.st.Ended == nil {
+			return m.openDialog(newQuitDialog(m.c, running, m.quit)), true
+		}
+		return m.quit(), true
+	case key.Matches(msg, k.Help):
+		m.back, m.page = m.page, pageHelp
+	case key.Matches(msg, k.Causes):
+		if m.page == pageCauses {
+			m.page = pageMain
+		} else {
+			m.page = pageCauses
+		}
+	case key.Matches(msg, k.Close):
+		return m.closeIncident(), true
+	case key.Matches(msg, k.Escalate):
+		return m.escalate(), true
+	case key.Matches(msg, k.Ack):
+		return m.acknowledge(), true
+	case key.Matches(msg, k.Related) && m.page != pageRelated:
+		m.page = pageRelated
+	case key.Matches(msg, k.RunAll):
+		return m.runDiagnosis(), true
+	default:
+		return nil, false
+	}
+	return nil, true
+}
+
+// escalate opens the form declaring an escalation, when the runbook has a
+// rule to declare and the incident is open.
+func (m *Model) escalate() tea.Cmd {
+	if m.refuseClosed("declaring an escalation") {
+		return nil
+	}
+	if len(immediateRules(m.c.rb)) == 0 {
+		m.flash = flashMsg{text: "The runbook has no immediate escalation rule; follow its Escalation section.", err: true}
+		return nil
+	}
+	return m.openDialog(newEscalateDialog(m.c))
 }
 
 // updateMain handles keys on the checklist and detail page.

@@ -1,6 +1,8 @@
 package tui
 
 import (
+	"image/color"
+
 	"charm.land/bubbles/v2/help"
 	"charm.land/bubbles/v2/table"
 	"charm.land/lipgloss/v2"
@@ -101,31 +103,6 @@ func DefaultStyles(p colorprofile.Profile, dark bool) *Styles {
 		ItemSelected:     plain.Reverse(true),
 		Dim:              plain.Foreground(subtle),
 
-		Status: map[session.ItemStatus]lipgloss.Style{
-			session.Todo:        plain.Foreground(subtle),
-			session.Running:     plain.Foreground(cyan),
-			session.ItemOK:      plain.Foreground(green),
-			session.Warned:      plain.Foreground(yellow),
-			session.Failed:      plain.Bold(true).Foreground(red),
-			session.Errored:     plain.Bold(true).Foreground(red),
-			session.ItemSkipped: plain.Foreground(subtle),
-			session.Done:        plain.Foreground(green),
-			session.Unknown:     plain.Bold(true).Foreground(yellow),
-		},
-		Verdict: map[probes.Verdict]lipgloss.Style{
-			probes.Confirmed: plain.Bold(true).Foreground(red),
-			probes.RuledOut:  plain.Foreground(green),
-			probes.Resolved:  plain.Bold(true).Foreground(green),
-			probes.Unknown:   plain.Foreground(subtle),
-		},
-		Finding: map[probes.Status]lipgloss.Style{
-			probes.OK:      plain.Foreground(green),
-			probes.Warn:    plain.Foreground(yellow),
-			probes.Fail:    plain.Bold(true).Foreground(red),
-			probes.Error:   plain.Bold(true).Foreground(red),
-			probes.Skipped: plain.Foreground(subtle),
-		},
-
 		Heading: plain.Bold(true).Underline(true),
 		Label:   plain.Bold(true),
 		Code:    plain.Foreground(cyan),
@@ -150,11 +127,54 @@ func DefaultStyles(p colorprofile.Profile, dark bool) *Styles {
 		ButtonFocused: plain.Bold(true).Reverse(true).Transform(func(s string) string { return "[ " + s + " ]" }),
 		ButtonBlurred: plain.Transform(func(s string) string { return "  " + s + "  " }),
 	}
+	pal := palette{red: red, green: green, yellow: yellow, cyan: cyan, subtle: subtle}
+	s.Status, s.Verdict, s.Finding = pal.statusStyles(plain), pal.verdictStyles(plain), pal.findingStyles(plain)
 	s.Markdown = mdterm.Styles{
 		Heading: plain.Bold(true), Strong: plain.Bold(true), Emph: plain.Italic(true), Strike: plain.Strikethrough(true),
 		Code: s.Code, Link: plain.Underline(true).Foreground(blue), Quote: s.Dim, Rule: s.Dim, TableHeader: plain.Bold(true),
 	}
 	return s
+}
+
+// palette is the few colours the styles are made of.
+type palette struct {
+	red, green, yellow, cyan, subtle color.Color
+}
+
+// statusStyles is how an item shows in each status.
+func (c palette) statusStyles(plain lipgloss.Style) map[session.ItemStatus]lipgloss.Style {
+	return map[session.ItemStatus]lipgloss.Style{
+		session.Todo:        plain.Foreground(c.subtle),
+		session.Running:     plain.Foreground(c.cyan),
+		session.ItemOK:      plain.Foreground(c.green),
+		session.Warned:      plain.Foreground(c.yellow),
+		session.Failed:      plain.Bold(true).Foreground(c.red),
+		session.Errored:     plain.Bold(true).Foreground(c.red),
+		session.ItemSkipped: plain.Foreground(c.subtle),
+		session.Done:        plain.Foreground(c.green),
+		session.Unknown:     plain.Bold(true).Foreground(c.yellow),
+	}
+}
+
+// verdictStyles is how a cause shows with each verdict.
+func (c palette) verdictStyles(plain lipgloss.Style) map[probes.Verdict]lipgloss.Style {
+	return map[probes.Verdict]lipgloss.Style{
+		probes.Confirmed: plain.Bold(true).Foreground(c.red),
+		probes.RuledOut:  plain.Foreground(c.green),
+		probes.Resolved:  plain.Bold(true).Foreground(c.green),
+		probes.Unknown:   plain.Foreground(c.subtle),
+	}
+}
+
+// findingStyles is how a finding shows with each status.
+func (c palette) findingStyles(plain lipgloss.Style) map[probes.Status]lipgloss.Style {
+	return map[probes.Status]lipgloss.Style{
+		probes.OK:      plain.Foreground(c.green),
+		probes.Warn:    plain.Foreground(c.yellow),
+		probes.Fail:    plain.Bold(true).Foreground(c.red),
+		probes.Error:   plain.Bold(true).Foreground(c.red),
+		probes.Skipped: plain.Foreground(c.subtle),
+	}
 }
 
 // statusStyle returns the style of an item status.

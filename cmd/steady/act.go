@@ -508,70 +508,13 @@ func orYes(phrase string) string {
 // probes it re-runs after.
 func followAct(ctx context.Context, w io.Writer, s *session.Session, sub *session.Subscription, actor session.Actor, run *session.ActionRun) error {
 	fmt.Fprintf(w, "\nRunning %s (%s)…\n", run.Plan.Action, run.ID)
-
-	// Until the outcome: stream the action's output; the first ctrl+c
-	// asks the session to cancel it, and we wait for it to stop.
-	var outcome *actions.Outcome
-	interrupted := false
-	cancelReq := ctx.Done()
-	finished := s.Finished(run.ID)
-	lastProgress := ""
-	for outcome == nil {
-		select {
-		case _, open := <-sub.C:
-			events, _, ok := sub.Next()
-			for _, e := range events {
-				if o := printEvent(w, e, run.ID, &lastProgress); o != nil {
-					outcome = o
-				}
-			}
-			if outcome == nil && (!open || !ok) {
-				return exitf(exitFound, "the session ended before %s finished; see the journal %s", run.ID, s.JournalPath())
-			}
-		case <-finished:
-			// The run is over; its outcome is among the events waiting,
-			// or the journal refused it and only the session knows it.
-			finished = nil
-			events, _, _ := sub.Next()
-			for _, e := range events {
-				if o := printEvent(w, e, run.ID, &lastProgress); o != nil {
-					outcome = o
-				}
-			}
-			if o, ok := s.UnrecordedOutcome(run.ID); outcome == nil && ok {
-				printOutcome(w, o)
-				outcome = &o
-			}
-			if outcome == nil {
-				return journalFailed(w, s)
-			}
-		case <-cancelReq:
-			cancelReq, interrupted = nil, true
-			fmt.Fprintln(w, "» interrupted: cancelling (SIGINT to the action's processes, then SIGKILL after the grace period)…")
-			if err := s.CancelAction(actor, run.ID); err != nil {
-				fmt.Fprintf(w, "» %v\n", err)
-			}
-		}
+	f := &actFollower{w: w, s: s, sub: sub, run: run.ID}
+	outcome, interrupted, err := f.awaitOutcome(ctx, actor)
+	if err != nil {
+		return err
 	}
 	if !interrupted {
-		// The probes the action re-runs are started before its own run
-		// ends, so Wait covers them; print their results as they come.
-		done := make(chan struct{})
-		go func() {
-			_ = s.Wait(ctx)
-			close(done)
-		}()
-		for waiting := true; waiting; {
-			select {
-			case <-sub.C:
-			case <-done:
-				waiting = false
-			}
-			events, _, _ := sub.Next()
-			for _, e := range events {
-				printEvent(w, e, run.ID, &lastProgress)
-			}
-		}
+		f.awaitRechecks(ctx)
 		interrupted = ctx.Err() != nil
 	}
 	switch {
@@ -583,6 +526,85 @@ func followAct(ctx context.Context, w io.Writer, s *session.Session, sub *sessio
 		return nil
 	}
 	return silentExit(exitFound)
+}
+
+// actFollower prints what a running action journals.
+type actFollower struct {
+	w            io.Writer
+	s            *session.Session
+	sub          *session.Subscription
+	run          string
+	lastProgress string
+}
+
+// printNext prints the events waiting, and returns the run's outcome if
+// one of them is it.
+func (f *actFollower) printNext() (outcome *actions.Outcome, ok bool) {
+	events, _, ok := f.sub.Next()
+	for _, e := range events {
+		if o := printEvent(f.w, e, f.run, &f.lastProgress); o != nil {
+			outcome = o
+		}
+	}
+	return outcome, ok
+}
+
+// awaitOutcome streams the action's output until its outcome; the first
+// ctrl+c asks the session to cancel it, and we wait for it to stop.
+func (f *actFollower) awaitOutcome(ctx context.Context, actor session.Actor) (outcome *actions.Outcome, interrupted bool, _ error) {
+	cancelReq := ctx.Done()
+	finished := f.s.Finished(f.run)
+	for outcome == nil {
+		select {
+		case _, open := <-f.sub.C:
+			o, ok := f.printNext()
+			if o != nil {
+				outcome = o
+			}
+			if outcome == nil && (!open || !ok) {
+				return nil, interrupted, exitf(exitFound, "the session ended before %s finished; see the journal %s", f.run, f.s.JournalPath())
+			}
+		case <-finished:
+			// The run is over; its outcome is among the events waiting,
+			// or the journal refused it and only the session knows it.
+			finished = nil
+			if o, _ := f.printNext(); o != nil {
+				outcome = o
+			}
+			if o, ok := f.s.UnrecordedOutcome(f.run); outcome == nil && ok {
+				printOutcome(f.w, o)
+				outcome = &o
+			}
+			if outcome == nil {
+				return nil, interrupted, journalFailed(f.w, f.s)
+			}
+		case <-cancelReq:
+			cancelReq, interrupted = nil, true
+			fmt.Fprintln(f.w, "» interrupted: cancelling (SIGINT to the action's processes, then SIGKILL after the grace period)…")
+			if err := f.s.CancelAction(actor, f.run); err != nil {
+				fmt.Fprintf(f.w, "» %v\n", err)
+			}
+		}
+	}
+	return outcome, interrupted, nil
+}
+
+// awaitRechecks prints the results of the probes the action re-runs: they
+// are started before its own run ends, so Wait covers them.
+func (f *actFollower) awaitRechecks(ctx context.Context) {
+	done := make(chan struct{})
+	go func() {
+		_ = f.s.Wait(ctx)
+		close(done)
+	}()
+	for waiting := true; waiting; {
+		select {
+		case <-f.sub.C:
+		case <-done:
+			waiting = false
+		}
+		f.printNext()
+	}
 }
 
 // journalFailed says that the journal refused events, so the record of

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"steady/config"
 	"steady/session"
 )
 
@@ -62,16 +64,9 @@ func runApprove(cmd *cobra.Command, run string, f approveFlags) error {
 	if !f.reject && f.confirm == "" {
 		return exitf(exitUsage, "approving needs --confirm with the plan's confirm phrase (or --reject --reason …)")
 	}
-	path := f.incident
-	switch {
-	case path == "":
-		inf, ok := session.LatestUnfinished(l.JournalDir)
-		if !ok {
-			return exitf(exitUsage, "no unfinished incident in %s: give --incident", l.JournalDir)
-		}
-		path = inf.Path
-	case !strings.HasSuffix(path, ".jsonl") && !strings.ContainsRune(path, filepath.Separator):
-		path = filepath.Join(l.JournalDir, path+".jsonl")
+	path, err := incidentJournal(l, f.incident)
+	if err != nil {
+		return err
 	}
 	events, _, err := session.ReadJournal(path)
 	if err != nil {
@@ -88,13 +83,7 @@ func runApprove(cmd *cobra.Command, run string, f approveFlags) error {
 	if strings.EqualFold(me.Name, a.ConfirmedBy.Name) {
 		return exitf(exitFound, "%s confirmed %s: a second, different operator approves it", a.ConfirmedBy, run)
 	}
-	fmt.Fprintf(w, "%s — %s\n  %s, confirmed by %s at %s\n", a.Action, a.Plan.Title, a.Plan.Summary, a.ConfirmedBy, a.ConfirmedAt.UTC().Format("15:04:05 UTC"))
-	for i, st := range a.Plan.Steps {
-		fmt.Fprintf(w, "  %d. [%s] %s\n", i+1, st.Kind, st.Text)
-	}
-	if a.Override != "" {
-		fmt.Fprintf(w, "  guard overridden: %q\n", a.Override)
-	}
+	printAwaiting(w, a)
 	phrase := f.confirm
 	if phrase == "yes" && a.Plan.ConfirmPhrase == "" {
 		phrase = ""
@@ -113,26 +102,8 @@ func runApprove(cmd *cobra.Command, run string, f approveFlags) error {
 	deadline := time.Now().Add(f.wait)
 	for time.Now().Before(deadline) {
 		time.Sleep(250 * time.Millisecond)
-		events, _, err := session.ReadJournal(path)
-		if err != nil {
-			continue
-		}
-		st := session.Fold(nil, events)
-		now := st.Action(run)
-		switch {
-		case now.ApprovedBy != nil:
-			fmt.Fprintf(w, "Approved by %s: %s started.\n", now.ApprovedBy, now.Action)
-			return nil
-		case now.RejectedBy != nil:
-			fmt.Fprintf(w, "Rejected by %s: %s will not run.\n", now.RejectedBy, now.Action)
-			return nil
-		case !now.AwaitingApproval():
-			return exitf(exitFound, "%s is no longer awaiting approval: %s", run, now.StateText())
-		}
-		for i := len(st.Notes) - 1; i >= 0; i-- {
-			if n := st.Notes[i]; strings.Contains(n.Text, "a decision on "+run) && strings.Contains(n.Text, me.Name) && n.At.After(handed) {
-				return exitf(exitFound, "the decision was not accepted: %s", n.Text)
-			}
+		if done, err := decisionTaken(w, path, run, me, handed); done {
+			return err
 		}
 	}
 	if _, err := os.Stat(file); err == nil {
@@ -140,4 +111,58 @@ func runApprove(cmd *cobra.Command, run string, f approveFlags) error {
 		return exitf(exitFound, "nobody took the decision within %s: no steady holds the incident (a waiting `steady act … --yes`, `steady run` or `steady serve`)", f.wait)
 	}
 	return exitf(exitFound, "the decision was taken but not recorded within %s; see the journal %s", f.wait, path)
+}
+
+// incidentJournal is the journal --incident names (a path, or an incident
+// id in the journal dir), else the latest unfinished incident's.
+func incidentJournal(l *config.Loaded, incident string) (string, error) {
+	switch {
+	case incident == "":
+		inf, ok := session.LatestUnfinished(l.JournalDir)
+		if !ok {
+			return "", exitf(exitUsage, "no unfinished incident in %s: give --incident", l.JournalDir)
+		}
+		return inf.Path, nil
+	case !strings.HasSuffix(incident, ".jsonl") && !strings.ContainsRune(incident, filepath.Separator):
+		return filepath.Join(l.JournalDir, incident+".jsonl"), nil
+	}
+	return incident, nil
+}
+
+// printAwaiting shows the plan awaiting approval, exactly as it will run.
+func printAwaiting(w io.Writer, a *session.ActionRun) {
+	fmt.Fprintf(w, "%s — %s\n  %s, confirmed by %s at %s\n", a.Action, a.Plan.Title, a.Plan.Summary, a.ConfirmedBy, a.ConfirmedAt.UTC().Format("15:04:05 UTC"))
+	for i, st := range a.Plan.Steps {
+		fmt.Fprintf(w, "  %d. [%s] %s\n", i+1, st.Kind, st.Text)
+	}
+	if a.Override != "" {
+		fmt.Fprintf(w, "  guard overridden: %q\n", a.Override)
+	}
+}
+
+// decisionTaken reads the journal again: done once the decision handed in
+// was recorded (err nil) or refused, or the action no longer awaits it.
+func decisionTaken(w io.Writer, path, run string, me session.Actor, handed time.Time) (done bool, _ error) {
+	events, _, err := session.ReadJournal(path)
+	if err != nil {
+		return false, nil
+	}
+	st := session.Fold(nil, events)
+	now := st.Action(run)
+	switch {
+	case now.ApprovedBy != nil:
+		fmt.Fprintf(w, "Approved by %s: %s started.\n", now.ApprovedBy, now.Action)
+		return true, nil
+	case now.RejectedBy != nil:
+		fmt.Fprintf(w, "Rejected by %s: %s will not run.\n", now.RejectedBy, now.Action)
+		return true, nil
+	case !now.AwaitingApproval():
+		return true, exitf(exitFound, "%s is no longer awaiting approval: %s", run, now.StateText())
+	}
+	for i := len(st.Notes) - 1; i >= 0; i-- {
+		if n := st.Notes[i]; strings.Contains(n.Text, "a decision on "+run) && strings.Contains(n.Text, me.Name) && n.At.After(handed) {
+			return true, exitf(exitFound, "the decision was not accepted: %s", n.Text)
+		}
+	}
+	return false, nil
 }

@@ -105,39 +105,9 @@ func runCheck(cmd *cobra.Command, f checkFlags) error {
 	if err != nil {
 		return exitf(exitUsage, "%v", err)
 	}
-	ids := rb.Probes("")
-	if len(f.only) > 0 {
-		for _, id := range f.only {
-			if _, ok := probes.Get(id); !ok {
-				return exitf(exitUsage, "--only: unknown probe %q (known: %s)", id, strings.Join(probes.IDs(), ", "))
-			}
-		}
-		ids = f.only
-	}
-	input := map[string]string{}
-	if f.full {
-		input["full"] = "true"
-	}
-	for k, v := range map[string]string{"clinician": f.clinician, "from": f.from, "to": f.to, "since": f.since, "window": f.window} {
-		if v != "" {
-			input[k] = v
-		}
-	}
-	// Reject a reversed or malformed range before touching anything.
-	for _, k := range []string{"from", "to"} {
-		if v := input[k]; v != "" {
-			if err := probes.ValidateValue("date", v); err != nil {
-				return exitf(exitUsage, "--%s: %v", k, err)
-			}
-		}
-	}
-	if input["from"] != "" && input["to"] != "" && input["from"] > input["to"] {
-		return exitf(exitUsage, "the date range is reversed: --from %s is after --to %s", input["from"], input["to"])
-	}
-	if f.clinician != "" {
-		if err := probes.ValidateValue("int", f.clinician); err != nil {
-			return exitf(exitUsage, "--clinician: %v", err)
-		}
+	ids, input, err := checkInput(rb, f)
+	if err != nil {
+		return err
 	}
 
 	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt)
@@ -154,22 +124,7 @@ func runCheck(cmd *cobra.Command, f checkFlags) error {
 	learnProfile(ctx, l, t, cmd.ErrOrStderr())
 	results := runProbes(ctx, t, rb, ids, input, max(f.parallel, 1))
 
-	rep := checkReport{Runbook: rb.Name, Target: t.String(), StartedAt: started, Probes: results}
-	byID := map[string]*probes.Result{}
-	for i := range results {
-		r := &results[i]
-		byID[r.Probe] = r
-		if r.Status == probes.Fail || r.Status == probes.Error {
-			rep.Failed = true
-		}
-	}
-	for _, c := range rb.Causes {
-		var rs []*probes.Result
-		for _, p := range c.Probes {
-			rs = append(rs, byID[p])
-		}
-		rep.Causes = append(rep.Causes, causeVerdict{ID: c.ID, Title: c.Title, Likelihood: c.Likelihood, Verdict: probes.Decide(rs), EvidenceProbes: c.Probes})
-	}
+	rep := newCheckReport(rb, t.String(), started, results)
 	if f.json {
 		enc := json.NewEncoder(cmd.OutOrStdout())
 		enc.SetIndent("", "  ")
@@ -188,6 +143,73 @@ func runCheck(cmd *cobra.Command, f checkFlags) error {
 	if rep.Failed {
 		return silentExit(exitFound)
 	}
+	return nothingChecked(results)
+}
+
+// checkInput is the probes to run and their parameters, checked before
+// anything is touched: known probes, dates in order, a clinician's id.
+func checkInput(rb *runbook.Runbook, f checkFlags) ([]string, map[string]string, error) {
+	ids := rb.Probes("")
+	if len(f.only) > 0 {
+		for _, id := range f.only {
+			if _, ok := probes.Get(id); !ok {
+				return nil, nil, exitf(exitUsage, "--only: unknown probe %q (known: %s)", id, strings.Join(probes.IDs(), ", "))
+			}
+		}
+		ids = f.only
+	}
+	input := map[string]string{}
+	if f.full {
+		input["full"] = "true"
+	}
+	for k, v := range map[string]string{"clinician": f.clinician, "from": f.from, "to": f.to, "since": f.since, "window": f.window} {
+		if v != "" {
+			input[k] = v
+		}
+	}
+	// Reject a reversed or malformed range before touching anything.
+	for _, k := range []string{"from", "to"} {
+		if v := input[k]; v != "" {
+			if err := probes.ValidateValue("date", v); err != nil {
+				return nil, nil, exitf(exitUsage, "--%s: %v", k, err)
+			}
+		}
+	}
+	if input["from"] != "" && input["to"] != "" && input["from"] > input["to"] {
+		return nil, nil, exitf(exitUsage, "the date range is reversed: --from %s is after --to %s", input["from"], input["to"])
+	}
+	if f.clinician != "" {
+		if err := probes.ValidateValue("int", f.clinician); err != nil {
+			return nil, nil, exitf(exitUsage, "--clinician: %v", err)
+		}
+	}
+	return ids, input, nil
+}
+
+// newCheckReport gathers the probes' results and decides each cause.
+func newCheckReport(rb *runbook.Runbook, targetName string, started time.Time, results []probes.Result) checkReport {
+	rep := checkReport{Runbook: rb.Name, Target: targetName, StartedAt: started, Probes: results}
+	byID := map[string]*probes.Result{}
+	for i := range results {
+		r := &results[i]
+		byID[r.Probe] = r
+		if r.Status == probes.Fail || r.Status == probes.Error {
+			rep.Failed = true
+		}
+	}
+	for _, c := range rb.Causes {
+		var rs []*probes.Result
+		for _, p := range c.Probes {
+			rs = append(rs, byID[p])
+		}
+		rep.Causes = append(rep.Causes, causeVerdict{ID: c.ID, Title: c.Title, Likelihood: c.Likelihood, Verdict: probes.Decide(rs), EvidenceProbes: c.Probes})
+	}
+	return rep
+}
+
+// nothingChecked is a usage error when every probe was skipped: a cron job
+// must not read "nothing checked" as healthy.
+func nothingChecked(results []probes.Result) error {
 	var why []string
 	for _, r := range results {
 		if r.Status != probes.Skipped {
@@ -195,7 +217,6 @@ func runCheck(cmd *cobra.Command, f checkFlags) error {
 		}
 		why = append(why, r.Probe+": "+strings.TrimPrefix(r.Summary, "skipped: "))
 	}
-	// A cron job must not read "nothing checked" as healthy.
 	return exitf(exitUsage, "nothing was checked: every probe was skipped (%s)", strings.Join(why, "; "))
 }
 

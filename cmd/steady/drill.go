@@ -116,28 +116,16 @@ func runDrill(cmd *cobra.Command, name string, f drillFlags) error {
 	if name == drill.Random {
 		fmt.Fprintf(errw, "steady drill: random picked %s; replay it with `%s`\n", d.Scenario.Name, d.Replay())
 	}
-	// The drill's commands find the sandbox in the environment they
-	// inherit from this process.
-	for _, kv := range d.Env() {
-		k, v, _ := strings.Cut(kv, "=")
-		if err := os.Setenv(k, v); err != nil {
-			return exitf(exitUsage, "set %s for the drill's commands: %v", k, err)
-		}
+	if err := exportDrillEnv(d); err != nil {
+		return err
 	}
-
 	t := target.New(&d.Config)
 	defer t.Close()
 	actor := session.Actor{Name: operatorName(&l.Config), Via: "local", Role: session.Operator}
-	s, err := session.Open(session.Options{Runbook: rb, Target: t, Dir: d.Config.JournalDir, Actor: actor, Drill: d.Session(), Version: version, Runbooks: l.Runbooks})
+	s, err := openDrillIncident(errw, d, rb, l.Runbooks, t, actor)
 	if err != nil {
-		return exitf(exitFound, "open the drill's incident: %v", err)
+		return err
 	}
-	facilitator := session.Actor{Name: "drill", Via: "steady", Role: session.Observer}
-	if err := s.Note(facilitator, briefingItem(rb), "BRIEFING — "+d.Briefing); err != nil {
-		_ = s.Shutdown()
-		return exitf(exitFound, "record the briefing: %v", err)
-	}
-	fmt.Fprintf(errw, "\nBRIEFING: %s\n\n", d.Briefing)
 
 	var uiErr error
 	if f.serve {
@@ -148,19 +136,7 @@ func runDrill(cmd *cobra.Command, name string, f drillFlags) error {
 	if uiErr != nil && !errors.Is(uiErr, context.Canceled) {
 		fmt.Fprintf(errw, "steady drill: the incident screen ended: %v\n", uiErr)
 	}
-	deb, path, err := finishDrill(s, d, rb, actor)
-	if err != nil {
-		fmt.Fprintf(errw, "steady drill: %v\n", err)
-	}
-	fmt.Fprint(out, "\n"+deb.Text())
-	switch {
-	case path == "":
-	case f.keep:
-		fmt.Fprintf(out, "\nJournal: %s (head %s)\nReport:  %s\n", s.JournalPath(), s.Head(), path)
-	default:
-		fmt.Fprintln(out, "\nThe journal and its report lived in the sandbox and go with it; keep them next time with --keep.")
-	}
-	fmt.Fprintf(out, "Replay this drill: %s\n", d.Replay())
+	debrief(out, errw, s, d, rb, actor, f.keep)
 	switch {
 	case ctx.Err() != nil:
 		return silentExit(exitAborted)
@@ -229,6 +205,53 @@ func drillSeed(cmd *cobra.Command, given int64) (int64, error) {
 		return 0, exitf(exitUsage, "--seed must not be 0")
 	}
 	return given, nil
+}
+
+// exportDrillEnv puts the sandbox in this process's environment: the
+// drill's commands find it in what they inherit.
+func exportDrillEnv(d *drill.Drill) error {
+	for _, kv := range d.Env() {
+		k, v, _ := strings.Cut(kv, "=")
+		if err := os.Setenv(k, v); err != nil {
+			return exitf(exitUsage, "set %s for the drill's commands: %v", k, err)
+		}
+	}
+	return nil
+}
+
+// openDrillIncident opens the drill's incident with its briefing as the
+// first note, and shows the briefing; runbooks is the directory of
+// runbooks besides the built-in ones.
+func openDrillIncident(errw io.Writer, d *drill.Drill, rb *runbook.Runbook, runbooks string, t *target.Target, actor session.Actor) (*session.Session, error) {
+	s, err := session.Open(session.Options{Runbook: rb, Target: t, Dir: d.Config.JournalDir, Actor: actor, Drill: d.Session(), Version: version, Runbooks: runbooks})
+	if err != nil {
+		return nil, exitf(exitFound, "open the drill's incident: %v", err)
+	}
+	facilitator := session.Actor{Name: "drill", Via: "steady", Role: session.Observer}
+	if err := s.Note(facilitator, briefingItem(rb), "BRIEFING — "+d.Briefing); err != nil {
+		_ = s.Shutdown()
+		return nil, exitf(exitFound, "record the briefing: %v", err)
+	}
+	fmt.Fprintf(errw, "\nBRIEFING: %s\n\n", d.Briefing)
+	return s, nil
+}
+
+// debrief scores the drill and shows the debrief, where its journal and
+// report are, and how to replay it.
+func debrief(out, errw io.Writer, s *session.Session, d *drill.Drill, rb *runbook.Runbook, actor session.Actor, keep bool) {
+	deb, path, err := finishDrill(s, d, rb, actor)
+	if err != nil {
+		fmt.Fprintf(errw, "steady drill: %v\n", err)
+	}
+	fmt.Fprint(out, "\n"+deb.Text())
+	switch {
+	case path == "":
+	case keep:
+		fmt.Fprintf(out, "\nJournal: %s (head %s)\nReport:  %s\n", s.JournalPath(), s.Head(), path)
+	default:
+		fmt.Fprintln(out, "\nThe journal and its report lived in the sandbox and go with it; keep them next time with --keep.")
+	}
+	fmt.Fprintf(out, "Replay this drill: %s\n", d.Replay())
 }
 
 // briefingItem is where the briefing is noted: the first symptom, the item

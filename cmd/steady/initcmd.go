@@ -83,14 +83,9 @@ func runInit(cmd *cobra.Command, f initFlags) error {
 	defer t.Close()
 
 	started := time.Now()
-	var picks map[string]int
-	chooser := func(role string, options []string) int { return picks[role] }
-	p, rep, djangoErr, err := discover.Learn(ctx, t, nil, f.catalog)
-	if err == nil && interactive && len(rep.Choices) > 0 {
-		if picks, err = askChoices(rep.Choices); err != nil {
-			return exitf(exitAborted, "aborted: nothing written")
-		}
-		p, rep, djangoErr, err = discover.Learn(ctx, t, chooser, f.catalog)
+	p, rep, djangoErr, err := learnAsking(ctx, t, f.catalog, interactive)
+	if errors.Is(err, errAborted) {
+		return exitf(exitAborted, "aborted: nothing written")
 	}
 	report := cmd.ErrOrStderr()
 	if f.yes || interactive {
@@ -102,13 +97,7 @@ func runInit(cmd *cobra.Command, f initFlags) error {
 	if err != nil {
 		return exitf(exitFound, "%s", t.Scrubber.Scrub(err.Error()))
 	}
-	width := 100
-	if f, ok := report.(*os.File); ok && term.IsTerminal(f.Fd()) {
-		if w, _, err := term.GetSize(f.Fd()); err == nil && w > 20 {
-			width = w
-		}
-	}
-	printReport(report, width, &p, rep, time.Since(started))
+	printReport(report, terminalWidth(report), &p, rep, time.Since(started))
 	if errs := p.Validate(); len(errs) > 0 {
 		fmt.Fprintf(report, "\nThe profile cannot be used as it is:\n  %s\n", strings.Join(errs, "\n  "))
 		fmt.Fprintln(report, "Nothing written: fix the project (or write these keys by hand in steady.yaml), then run steady init again.")
@@ -122,6 +111,12 @@ func runInit(cmd *cobra.Command, f initFlags) error {
 		_, err = out.Write(b)
 		return err
 	}
+	return saveProfile(out, l, f, p, interactive)
+}
+
+// saveProfile writes the profile to --output, the configuration file, or
+// steady.yaml; asking first when there is someone to ask.
+func saveProfile(out io.Writer, l *config.Loaded, f initFlags, p profile.Profile, interactive bool) error {
 	path := f.output
 	if path == "" {
 		path = l.File
@@ -141,6 +136,35 @@ func runInit(cmd *cobra.Command, f initFlags) error {
 	}
 	fmt.Fprintf(out, "\nWrote the profile to %s. Review the lines marked ~ (guesses); correct any key by hand, or run steady init again after a schema change.\n", path)
 	return nil
+}
+
+// errAborted is the operator declining to choose.
+var errAborted = errors.New("aborted")
+
+// learnAsking learns the profile; when there is a terminal and choices to
+// make, it asks them and learns again with the answers.
+func learnAsking(ctx context.Context, t *target.Target, catalogOnly, interactive bool) (profile.Profile, *discover.Report, error, error) {
+	var picks map[string]int
+	chooser := func(role string, options []string) int { return picks[role] }
+	p, rep, djangoErr, err := discover.Learn(ctx, t, nil, catalogOnly)
+	if err == nil && interactive && len(rep.Choices) > 0 {
+		if picks, err = askChoices(rep.Choices); err != nil {
+			return p, rep, djangoErr, errAborted
+		}
+		p, rep, djangoErr, err = discover.Learn(ctx, t, chooser, catalogOnly)
+	}
+	return p, rep, djangoErr, err
+}
+
+// terminalWidth is the width of w when it is a terminal, else 100.
+func terminalWidth(w io.Writer) int {
+	width := 100
+	if f, ok := w.(*os.File); ok && term.IsTerminal(f.Fd()) {
+		if tw, _, err := term.GetSize(f.Fd()); err == nil && tw > 20 {
+			width = tw
+		}
+	}
+	return width
 }
 
 // askChoices asks, for each role several candidates could play, which one

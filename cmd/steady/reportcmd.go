@@ -33,72 +33,8 @@ top, and the exit status is 1.
 last lines only).`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			l, err := loadConfig(cmd)
-			if err != nil {
-				return err
-			}
-			path := args[0]
-			data, err := os.ReadFile(path)
-			if err != nil {
-				return exitf(exitUsage, "%v", err)
-			}
-			events, info, err := session.ReadEvents(bytes.NewReader(data))
-			if err != nil {
-				return exitf(exitFound, "%s: %v (run `steady report verify %s`)", path, err, path)
-			}
-			if len(events) == 0 || events[0].Type != session.TypeOpened {
-				return exitf(exitUsage, "%s is not an incident journal", path)
-			}
-			if output != "" {
-				return printOutput(cmd, events, output)
-			}
-			v, err := session.VerifyFile(path, nil)
-			if err != nil {
-				return exitf(exitUsage, "%s: %v", path, err)
-			}
-			integrity := report.IntegrityOf(v)
-			if info.Truncated {
-				fmt.Fprintf(cmd.ErrOrStderr(), "note: %s ends in an incomplete line; the report covers the complete events\n", path)
-			}
-			rb, err := session.LoadRunbookFor(path, l.Runbooks, known())
-			if err != nil {
-				return exitf(exitUsage, "the incident's runbook: %v", err)
-			}
-			var opened session.Opened
-			_ = events[0].Decode(&opened)
-			if opened.RunbookHash != "" && opened.RunbookHash != rb.Hash {
-				fmt.Fprintf(cmd.ErrOrStderr(), "note: runbook %s changed since the incident; items are matched by id\n", rb.Name)
-			}
-			rep := report.Build(rb, events, integrity, path)
-			var text []byte
-			switch format {
-			case "md", "markdown":
-				text = []byte(rep.Markdown())
-			case "json":
-				text, err = json.MarshalIndent(rep, "", "  ")
-				if err != nil {
-					return err
-				}
-				text = append(text, '\n')
-			default:
-				return exitf(exitUsage, "--format must be md or json, not %q", format)
-			}
-			if out == "" || out == "-" {
-				if _, err = cmd.OutOrStdout().Write(text); err != nil {
-					return err
-				}
-			} else {
-				if err := os.WriteFile(out, text, 0o644); err != nil {
-					return exitf(exitUsage, "write report: %v", err)
-				}
-				fmt.Fprintf(cmd.ErrOrStderr(), "wrote %s\n", out)
-			}
-			if !v.OK() {
-				// The report is written all the same, saying so at its top:
-				// the postmortem needs it, and needs to know.
-				return exitf(exitFound, "%s does not verify (%s): the report says so; `steady report verify %s` lists the problems", path, v.Summary(), path)
-			}
-			return nil
+			return runReport(cmd, args[0], format, out, output)
+
 		},
 	}
 	cmd.Flags().StringVar(&format, "format", "md", "md or json")
@@ -106,6 +42,87 @@ last lines only).`,
 	cmd.Flags().StringVar(&output, "output", "", "print the whole output of one action run (e.g. action-2)")
 	cmd.AddCommand(newReportVerifyCmd())
 	return cmd
+}
+
+// runReport writes the postmortem of the journal at path in format to out
+// (standard output for "" or "-"), or prints one action's whole output.
+func runReport(cmd *cobra.Command, path, format, out, output string) error {
+	l, err := loadConfig(cmd)
+	if err != nil {
+		return err
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return exitf(exitUsage, "%v", err)
+	}
+	events, info, err := session.ReadEvents(bytes.NewReader(data))
+	if err != nil {
+		return exitf(exitFound, "%s: %v (run `steady report verify %s`)", path, err, path)
+	}
+	if len(events) == 0 || events[0].Type != session.TypeOpened {
+		return exitf(exitUsage, "%s is not an incident journal", path)
+	}
+	if output != "" {
+		return printOutput(cmd, events, output)
+	}
+	v, err := session.VerifyFile(path, nil)
+	if err != nil {
+		return exitf(exitUsage, "%s: %v", path, err)
+	}
+	integrity := report.IntegrityOf(v)
+	if info.Truncated {
+		fmt.Fprintf(cmd.ErrOrStderr(), "note: %s ends in an incomplete line; the report covers the complete events\n", path)
+	}
+	rb, err := session.LoadRunbookFor(path, l.Runbooks, known())
+	if err != nil {
+		return exitf(exitUsage, "the incident's runbook: %v", err)
+	}
+	var opened session.Opened
+	_ = events[0].Decode(&opened)
+	if opened.RunbookHash != "" && opened.RunbookHash != rb.Hash {
+		fmt.Fprintf(cmd.ErrOrStderr(), "note: runbook %s changed since the incident; items are matched by id\n", rb.Name)
+	}
+	text, err := renderReport(report.Build(rb, events, integrity, path), format)
+	if err != nil {
+		return err
+	}
+	if err := emitReport(cmd, out, text); err != nil {
+		return err
+	}
+	if !v.OK() {
+		// The report is written all the same, saying so at its top:
+		// the postmortem needs it, and needs to know.
+		return exitf(exitFound, "%s does not verify (%s): the report says so; `steady report verify %s` lists the problems", path, v.Summary(), path)
+	}
+	return nil
+}
+
+// renderReport is the report as Markdown or JSON.
+func renderReport(rep *report.Report, format string) ([]byte, error) {
+	switch format {
+	case "md", "markdown":
+		return []byte(rep.Markdown()), nil
+	case "json":
+		text, err := json.MarshalIndent(rep, "", "  ")
+		if err != nil {
+			return nil, err
+		}
+		return append(text, '\n'), nil
+	}
+	return nil, exitf(exitUsage, "--format must be md or json, not %q", format)
+}
+
+// emitReport writes the report to the file out, or to standard output.
+func emitReport(cmd *cobra.Command, out string, text []byte) error {
+	if out == "" || out == "-" {
+		_, err := cmd.OutOrStdout().Write(text)
+		return err
+	}
+	if err := os.WriteFile(out, text, 0o644); err != nil {
+		return exitf(exitUsage, "write report: %v", err)
+	}
+	fmt.Fprintf(cmd.ErrOrStderr(), "wrote %s\n", out)
+	return nil
 }
 
 func printOutput(cmd *cobra.Command, events []session.Event, run string) error {

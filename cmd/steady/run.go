@@ -85,72 +85,111 @@ func runIncident(cmd *cobra.Command, args []string, f runFlags) error {
 	defer t.Close()
 	learnProfile(cmd.Context(), l, t, cmd.ErrOrStderr())
 
-	resume := f.resume
-	// follows is the damaged incident a new one continues; its runbook
-	// is the new one's unless another is named.
-	var follows *session.Link
-	followed := ""
+	start := chooseIncident(cmd, l, args, f)
+	opts := session.Options{Target: t, Dir: l.JournalDir, Actor: actor, Version: version, Approval: session.Approval(l.Actions.Approval), Runbooks: l.Runbooks}
+	var s *session.Session
+	var rep *session.ResumeReport
+	if start.resume != "" {
+		if s, rep, err = start.resumeIncident(cmd, l, opts); err != nil {
+			return err
+		}
+	}
+	if s == nil {
+		if s, err = start.openIncident(cmd, l, args, opts); err != nil {
+			return err
+		}
+	}
+	err = tui.Run(cmd.Context(), tui.Options{Session: s, Actor: actor, Resume: rep})
+	return endIncident(cmd, s, err)
+}
+
+// incidentStart is how steady run begins: the journal to resume, or the
+// damaged incident a new one continues.
+type incidentStart struct {
+	resume string
+	// follows is the damaged incident a new one continues, followed its
+	// journal; its runbook is the new one's unless another is named.
+	follows  *session.Link
+	followed string
+}
+
+// chooseIncident decides between resuming and a new incident: --resume, or
+// the latest unfinished incident when the operator says so; a damaged one
+// is continued by a new incident.
+func chooseIncident(cmd *cobra.Command, l *config.Loaded, args []string, f runFlags) incidentStart {
+	start := incidentStart{resume: f.resume}
 	switch {
-	case resume == "" && !f.fresh && len(args) == 0:
+	case start.resume == "" && !f.fresh && len(args) == 0:
 		if inf, ok := session.LatestUnfinished(l.JournalDir); ok {
 			if askResume(cmd, inf) {
-				resume = inf.Path
+				start.resume = inf.Path
 			} else if de := session.Damaged(inf.Path); de != nil {
-				follows, followed = de.Link(), inf.Path
+				start.follows, start.followed = de.Link(), inf.Path
 			}
 		}
 	case f.fresh:
 		if inf, ok := session.LatestUnfinished(l.JournalDir); ok {
 			if de := session.Damaged(inf.Path); de != nil {
-				follows, followed = de.Link(), inf.Path
+				start.follows, start.followed = de.Link(), inf.Path
 			}
 		}
 	}
-	var s *session.Session
-	var rep *session.ResumeReport
-	if resume != "" {
-		rb, err := session.LoadRunbookFor(resume, l.Runbooks, known())
-		if err != nil {
-			return exitf(exitUsage, "%v", err)
-		}
-		var r session.ResumeReport
-		s, r, err = session.Resume(resume, session.Options{Runbook: rb, Target: t, Dir: l.JournalDir, Actor: actor, Version: version, Approval: session.Approval(l.Actions.Approval), Runbooks: l.Runbooks})
-		var de *session.DamagedError
-		switch {
-		case errors.As(err, &de) && offerFollow(cmd, de):
-			follows, followed = de.Link(), resume
-		case errors.As(err, &de):
-			return refuseDamaged(err, "steady run --new")
-		case err != nil:
-			return exitf(exitUsage, "resume: %v", err)
-		default:
-			rep = &r
-		}
+	return start
+}
+
+// resumeIncident resumes the journal; a damaged one the operator chooses
+// to continue leaves the session nil, for a new incident to follow it.
+func (start *incidentStart) resumeIncident(cmd *cobra.Command, l *config.Loaded, opts session.Options) (*session.Session, *session.ResumeReport, error) {
+	rb, err := session.LoadRunbookFor(start.resume, l.Runbooks, known())
+	if err != nil {
+		return nil, nil, exitf(exitUsage, "%v", err)
 	}
-	if s == nil {
-		var rb *runbook.Runbook
-		var err error
-		if len(args) == 0 && followed != "" {
-			rb, err = session.LoadRunbookFor(followed, l.Runbooks, known())
-		} else {
-			ref := ""
-			if len(args) == 1 {
-				ref = args[0]
-			}
-			rb, err = runbook.Load(ref, l.Runbooks, known())
-		}
-		if err != nil {
-			return exitf(exitUsage, "%v", err)
-		}
-		s, err = session.Open(session.Options{Runbook: rb, Target: t, Dir: l.JournalDir, Actor: actor, Version: version, Approval: session.Approval(l.Actions.Approval), Follows: follows, Runbooks: l.Runbooks})
-		if err != nil {
-			return exitf(exitUsage, "%v", err)
-		}
-		if follows != nil {
-			sayOpened(cmd.ErrOrStderr(), s, follows)
-		}
+	opts.Runbook = rb
+	s, r, err := session.Resume(start.resume, opts)
+	var de *session.DamagedError
+	switch {
+	case errors.As(err, &de) && offerFollow(cmd, de):
+		start.follows, start.followed = de.Link(), start.resume
+		return nil, nil, nil
+	case errors.As(err, &de):
+		return nil, nil, refuseDamaged(err, "steady run --new")
+	case err != nil:
+		return nil, nil, exitf(exitUsage, "resume: %v", err)
 	}
-	err = tui.Run(cmd.Context(), tui.Options{Session: s, Actor: actor, Resume: rep})
+	return s, &r, nil
+}
+
+// openIncident opens a new incident on the runbook named, or on the one of
+// the incident it continues.
+func (start *incidentStart) openIncident(cmd *cobra.Command, l *config.Loaded, args []string, opts session.Options) (*session.Session, error) {
+	var rb *runbook.Runbook
+	var err error
+	if len(args) == 0 && start.followed != "" {
+		rb, err = session.LoadRunbookFor(start.followed, l.Runbooks, known())
+	} else {
+		ref := ""
+		if len(args) == 1 {
+			ref = args[0]
+		}
+		rb, err = runbook.Load(ref, l.Runbooks, known())
+	}
+	if err != nil {
+		return nil, exitf(exitUsage, "%v", err)
+	}
+	opts.Runbook, opts.Follows = rb, start.follows
+	s, err := session.Open(opts)
+	if err != nil {
+		return nil, exitf(exitUsage, "%v", err)
+	}
+	if start.follows != nil {
+		sayOpened(cmd.ErrOrStderr(), s, start.follows)
+	}
+	return s, nil
+}
+
+// endIncident shuts the session down and says where its journal is, how
+// to resume it, and how to write its postmortem.
+func endIncident(cmd *cobra.Command, s *session.Session, err error) error {
 	state := s.State()
 	if serr := s.Shutdown(); serr != nil && err == nil {
 		err = serr

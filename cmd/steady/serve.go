@@ -252,26 +252,9 @@ func outliveOwnOutput() func() {
 // report is returned when it has something every responder must read.
 func openServed(l *config.Loaded, f serveFlags, opener session.Actor, t *target.Target, errw io.Writer) (*session.Session, *session.ResumeReport, error) {
 	dir := l.JournalDir
-	path := ""
-	switch {
-	case f.incident != "":
-		path = f.incident
-		if !strings.HasSuffix(path, ".jsonl") && !strings.ContainsRune(path, filepath.Separator) {
-			path = filepath.Join(dir, path+".jsonl")
-		}
-		events, _, err := session.ReadJournal(path)
-		if len(events) == 0 {
-			return nil, nil, exitf(exitUsage, "--incident %s: %v (the journal directory is %s)", f.incident, err, dir)
-		}
-		for _, e := range events {
-			if e.Type == session.TypeClosed {
-				return nil, nil, exitf(exitFound, "incident %s is closed; serve a new one with --new", f.incident)
-			}
-		}
-	case !f.new:
-		if inf, ok := session.LatestUnfinished(dir); ok {
-			path = inf.Path
-		}
+	path, err := servedJournal(dir, f)
+	if err != nil {
+		return nil, nil, err
 	}
 	var follows *session.Link
 	if path == "" && f.new {
@@ -279,26 +262,7 @@ func openServed(l *config.Loaded, f serveFlags, opener session.Actor, t *target.
 	}
 	opts := session.Options{Target: t, Dir: dir, Actor: opener, Version: version, Approval: session.Approval(l.Serve.Approval), Follows: follows, Runbooks: l.Runbooks}
 	if path != "" {
-		rb, err := session.LoadRunbookFor(path, l.Runbooks, known())
-		if err != nil {
-			return nil, nil, exitf(exitUsage, "load the runbook of %s: %v", path, err)
-		}
-		opts.Runbook = rb
-		s, rep, err := session.Resume(path, opts)
-		if err != nil {
-			if refused := refuseDamaged(err, "steady serve --new"); refused != nil {
-				return nil, nil, refused
-			}
-			return nil, nil, lockedOr(err, path)
-		}
-		fmt.Fprintf(errw, "steady: resumed incident %s (journal %s)\n", s.ID(), s.JournalPath())
-		if rep.Truncated || len(rep.Unknown) > 0 || len(rep.Interrupted) > 0 || rep.RunbookChanged {
-			for _, line := range rep.Lines() {
-				fmt.Fprintln(errw, "steady: "+line)
-			}
-			return s, &rep, nil
-		}
-		return s, nil, nil
+		return resumeServed(l, path, opts, errw)
 	}
 	rb, err := runbook.Load(f.runbook, l.Runbooks, known())
 	if err != nil {
@@ -310,6 +274,59 @@ func openServed(l *config.Loaded, f serveFlags, opener session.Actor, t *target.
 		return nil, nil, lockedOr(err, dir)
 	}
 	sayOpened(errw, s, follows)
+	return s, nil, nil
+}
+
+// servedJournal is the journal of the incident to serve: the one --incident
+// names (it must be open), or the latest unfinished one unless --new; ""
+// for a new incident.
+func servedJournal(dir string, f serveFlags) (string, error) {
+	switch {
+	case f.incident != "":
+		path := f.incident
+		if !strings.HasSuffix(path, ".jsonl") && !strings.ContainsRune(path, filepath.Separator) {
+			path = filepath.Join(dir, path+".jsonl")
+		}
+		events, _, err := session.ReadJournal(path)
+		if len(events) == 0 {
+			return "", exitf(exitUsage, "--incident %s: %v (the journal directory is %s)", f.incident, err, dir)
+		}
+		for _, e := range events {
+			if e.Type == session.TypeClosed {
+				return "", exitf(exitFound, "incident %s is closed; serve a new one with --new", f.incident)
+			}
+		}
+		return path, nil
+	case !f.new:
+		if inf, ok := session.LatestUnfinished(dir); ok {
+			return inf.Path, nil
+		}
+	}
+	return "", nil
+}
+
+// resumeServed resumes the incident of the journal at path; the report is
+// returned when there is something in it to tell the operators.
+func resumeServed(l *config.Loaded, path string, opts session.Options, errw io.Writer) (*session.Session, *session.ResumeReport, error) {
+	rb, err := session.LoadRunbookFor(path, l.Runbooks, known())
+	if err != nil {
+		return nil, nil, exitf(exitUsage, "load the runbook of %s: %v", path, err)
+	}
+	opts.Runbook = rb
+	s, rep, err := session.Resume(path, opts)
+	if err != nil {
+		if refused := refuseDamaged(err, "steady serve --new"); refused != nil {
+			return nil, nil, refused
+		}
+		return nil, nil, lockedOr(err, path)
+	}
+	fmt.Fprintf(errw, "steady: resumed incident %s (journal %s)\n", s.ID(), s.JournalPath())
+	if rep.Truncated || len(rep.Unknown) > 0 || len(rep.Interrupted) > 0 || rep.RunbookChanged {
+		for _, line := range rep.Lines() {
+			fmt.Fprintln(errw, "steady: "+line)
+		}
+		return s, &rep, nil
+	}
 	return s, nil, nil
 }
 
