@@ -11,7 +11,10 @@ import (
 	"sync"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"steady/celery"
+	"steady/config"
 	"steady/plural"
 	"steady/probes"
 	"steady/secret"
@@ -83,51 +86,13 @@ const followEvery = 250 * time.Millisecond
 
 // Plan implements Action.
 func (r recalculateAction) Plan(ctx context.Context, env *Env, params map[string]string) (*Plan, error) {
-	t := env.Target
-	cfg := t.Config()
-	mode := params["mode"]
-	if mode == "" {
-		mode = recalcCelery
-		if cfg.Broker == "" && cfg.Django.Recalculate != "" {
-			mode = recalcCommand
-		}
+	cfg := env.Target.Config()
+	opt, err := recalcOptionsOf(cfg, params)
+	if err != nil {
+		return nil, err
 	}
-	timeout := cfg.Actions.TaskTimeout.D()
-	if v := params["timeout"]; v != "" {
-		d, err := parseWait(v)
-		if err != nil || d <= 0 {
-			return nil, fmt.Errorf("timeout %q is not a duration (e.g. 30s, 5m)", v)
-		}
-		timeout = d
-	}
-	follow := true
-	if v := params["follow"]; v != "" {
-		b, err := strconv.ParseBool(v)
-		if err != nil {
-			return nil, fmt.Errorf("follow %q is not true or false", v)
-		}
-		follow = b
-	}
-	if !follow && mode != recalcCelery {
-		return nil, errors.New("follow=false is for mode=celery: django.recalculate commands always run to the end")
-	}
-	switch mode {
-	case recalcCelery:
-		if cfg.Broker == "" {
-			return nil, &NotConfiguredError{Action: r.ID(), Key: "broker", Why: "the tasks are enqueued into the Celery broker (or set django.recalculate and use mode=command)",
-				Example: "  --broker redis://cache:6379/0 (or CELERY_BROKER_URL)"}
-		}
-		if cfg.Profile.Celery.Recalculate.Name == "" || cfg.Profile.Celery.QueueOf() == "" {
-			return nil, &NotConfiguredError{Action: r.ID(), Key: "profile.celery.recalculate", Why: "the task to enqueue and its queue must be named (`steady init` finds the application's recalculation task)",
-				Example: "  profile:\n    celery:\n      queue: celery\n      recalculate:\n        name: figures.tasks.recompute\n        params: [person_id, first_day, last_day]"}
-		}
-	case recalcCommand:
-		if cfg.Django.Recalculate == "" {
-			return nil, &NotConfiguredError{Action: r.ID(), Key: "django.recalculate", Why: "mode=command runs it once per clinician and period",
-				Example: "  django:\n    recalculate: docker compose exec -T web python manage.py recalculate --clinician {clinician} --from {from} --to {to}"}
-		}
-	default:
-		return nil, fmt.Errorf("mode %q is not celery or command", mode)
+	if err := r.configured(cfg, opt.mode); err != nil {
+		return nil, err
 	}
 	scopes, source, err := recalcScopes(ctx, env, params)
 	if err != nil {
@@ -136,34 +101,11 @@ func (r recalculateAction) Plan(ctx context.Context, env *Env, params map[string
 	plan := &Plan{
 		Action: r.ID(), Title: r.Title(), Risk: Medium, Created: time.Now().UTC(), Params: copyParams(params),
 		Scopes: scopes, Recheck: []string{"summaries", "cache"},
-		Facts: map[string]string{"mode": mode, "scopes_from": source, "timeout": timeout.String()},
+		Facts: map[string]string{"mode": opt.mode, "scopes_from": source, "timeout": opt.timeout.String()},
 	}
-	switch mode {
+	switch opt.mode {
 	case recalcCelery:
-		task, queue := cfg.Profile.Celery.Recalculate.Name, cfg.Profile.Celery.QueueOf()
-		params := strings.Join(cfg.Profile.Celery.Recalculate.Params, ",")
-		for i, s := range scopes {
-			st := Step{Kind: StepTask, Text: taskCall(task, params, s)}
-			if i == 0 {
-				st.Note = fmt.Sprintf("each LPUSHed as a protocol 2 message onto queue %s of %s; results followed in %s for up to %s",
-					queue, secret.RedactURL(cfg.Broker), secret.RedactURL(cfg.ResultsURL()), timeout)
-				if !follow {
-					st.Note = fmt.Sprintf("each LPUSHed as a protocol 2 message onto queue %s of %s; results not followed (follow=false)", queue, secret.RedactURL(cfg.Broker))
-				}
-			}
-			plan.Steps = append(plan.Steps, st)
-		}
-		plan.Facts["queue"], plan.Facts["task"] = queue, task
-		if params != "" {
-			plan.Facts["params"] = params
-		}
-		plan.Summary = fmt.Sprintf("enqueue %s of %s (%s) and follow their results", plural.Count(int64(len(scopes)), "task", "tasks"), task, source)
-		if !follow {
-			plan.Facts["follow"] = "false"
-			plan.Summary = fmt.Sprintf("enqueue %s of %s (%s); results not followed", plural.Count(int64(len(scopes)), "task", "tasks"), task, source)
-			plan.Warnings = append(plan.Warnings, "follow=false: steady does not wait for the tasks; once the workers have run them, re-run the summaries and cache probes")
-		}
-		plan.Warnings = append(plan.Warnings, queueWarnings(ctx, t, queue)...)
+		taskSteps(ctx, env.Target, plan, opt, source)
 	case recalcCommand:
 		for _, s := range scopes {
 			plan.Steps = append(plan.Steps, Step{Kind: StepCommand, Text: recalcCommandLine(cfg.Django.Recalculate, s)})
@@ -171,15 +113,15 @@ func (r recalculateAction) Plan(ctx context.Context, env *Env, params map[string
 		plan.Steps[0].Note = inDir(cfg.Django.Dir) + "; one after the other"
 		plan.Summary = fmt.Sprintf("run django.recalculate for %s (%s)", plural.Count(int64(len(scopes)), "scope", "scopes"), source)
 	}
-	plan.rests("mode", mode)
+	plan.rests("mode", opt.mode)
 	plan.rests("scopes", scopesText(scopes))
-	if mode == recalcCelery {
+	if opt.mode == recalcCelery {
 		plan.rests("task", cfg.Profile.Celery.Recalculate.Name+" on queue "+cfg.Profile.Celery.QueueOf())
 	}
 	if len(scopes) > 200 {
 		plan.Warnings = append(plan.Warnings, fmt.Sprintf("%d scopes: narrow them with clinician/from/to if the application should not recalculate this much at once", len(scopes)))
 	}
-	if !follow {
+	if !opt.follow {
 		// Re-checking before the workers ran the tasks would show the old
 		// figures as if the recalculation had not helped.
 		plan.Recheck = nil
@@ -189,6 +131,94 @@ func (r recalculateAction) Plan(ctx context.Context, env *Env, params map[string
 		Step{Kind: StepProbe, Text: "summaries", Note: "re-run afterwards"},
 		Step{Kind: StepProbe, Text: "cache", Note: "re-run afterwards"})
 	return plan, nil
+}
+
+// recalcOptions are how a recalculation runs: by Celery task or command,
+// how long its results are followed, and whether they are.
+type recalcOptions struct {
+	mode    string
+	timeout time.Duration
+	follow  bool
+}
+
+// recalcOptionsOf reads the mode, timeout and follow parameters, each
+// defaulting from the configuration.
+func recalcOptionsOf(cfg *config.Config, params map[string]string) (recalcOptions, error) {
+	opt := recalcOptions{mode: params["mode"], timeout: cfg.Actions.TaskTimeout.D(), follow: true}
+	if opt.mode == "" {
+		opt.mode = recalcCelery
+		if cfg.Broker == "" && cfg.Django.Recalculate != "" {
+			opt.mode = recalcCommand
+		}
+	}
+	if opt.mode != recalcCelery && opt.mode != recalcCommand {
+		return opt, fmt.Errorf("mode %q is not celery or command", opt.mode)
+	}
+	if v := params["timeout"]; v != "" {
+		d, err := parseWait(v)
+		if err != nil || d <= 0 {
+			return opt, fmt.Errorf("timeout %q is not a duration (e.g. 30s, 5m)", v)
+		}
+		opt.timeout = d
+	}
+	if v := params["follow"]; v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return opt, fmt.Errorf("follow %q is not true or false", v)
+		}
+		opt.follow = b
+	}
+	if !opt.follow && opt.mode != recalcCelery {
+		return opt, errors.New("follow=false is for mode=celery: django.recalculate commands always run to the end")
+	}
+	return opt, nil
+}
+
+// configured says what the configuration lacks for the mode, if anything.
+func (r recalculateAction) configured(cfg *config.Config, mode string) error {
+	switch {
+	case mode == recalcCelery && cfg.Broker == "":
+		return &NotConfiguredError{Action: r.ID(), Key: "broker", Why: "the tasks are enqueued into the Celery broker (or set django.recalculate and use mode=command)",
+			Example: "  --broker redis://cache:6379/0 (or CELERY_BROKER_URL)"}
+	case mode == recalcCelery && (cfg.Profile.Celery.Recalculate.Name == "" || cfg.Profile.Celery.QueueOf() == ""):
+		return &NotConfiguredError{Action: r.ID(), Key: "profile.celery.recalculate", Why: "the task to enqueue and its queue must be named (`steady init` finds the application's recalculation task)",
+			Example: "  profile:\n    celery:\n      queue: celery\n      recalculate:\n        name: figures.tasks.recompute\n        params: [person_id, first_day, last_day]"}
+	case mode == recalcCommand && cfg.Django.Recalculate == "":
+		return &NotConfiguredError{Action: r.ID(), Key: "django.recalculate", Why: "mode=command runs it once per clinician and period",
+			Example: "  django:\n    recalculate: docker compose exec -T web python manage.py recalculate --clinician {clinician} --from {from} --to {to}"}
+	}
+	return nil
+}
+
+// taskSteps writes a Celery recalculation's steps (one task per scope),
+// facts, summary and warnings into the plan.
+func taskSteps(ctx context.Context, t *target.Target, plan *Plan, opt recalcOptions, source string) {
+	cfg := t.Config()
+	task, queue := cfg.Profile.Celery.Recalculate.Name, cfg.Profile.Celery.QueueOf()
+	params := strings.Join(cfg.Profile.Celery.Recalculate.Params, ",")
+	for i, s := range plan.Scopes {
+		st := Step{Kind: StepTask, Text: taskCall(task, params, s)}
+		if i == 0 {
+			st.Note = fmt.Sprintf("each LPUSHed as a protocol 2 message onto queue %s of %s; results followed in %s for up to %s",
+				queue, secret.RedactURL(cfg.Broker), secret.RedactURL(cfg.ResultsURL()), opt.timeout)
+			if !opt.follow {
+				st.Note = fmt.Sprintf("each LPUSHed as a protocol 2 message onto queue %s of %s; results not followed (follow=false)", queue, secret.RedactURL(cfg.Broker))
+			}
+		}
+		plan.Steps = append(plan.Steps, st)
+	}
+	plan.Facts["queue"], plan.Facts["task"] = queue, task
+	if params != "" {
+		plan.Facts["params"] = params
+	}
+	tasks := plural.Count(int64(len(plan.Scopes)), "task", "tasks")
+	plan.Summary = fmt.Sprintf("enqueue %s of %s (%s) and follow their results", tasks, task, source)
+	if !opt.follow {
+		plan.Facts["follow"] = "false"
+		plan.Summary = fmt.Sprintf("enqueue %s of %s (%s); results not followed", tasks, task, source)
+		plan.Warnings = append(plan.Warnings, "follow=false: steady does not wait for the tasks; once the workers have run them, re-run the summaries and cache probes")
+	}
+	plan.Warnings = append(plan.Warnings, queueWarnings(ctx, t, queue)...)
 }
 
 // taskCall shows a task invocation the way Celery's argsrepr and
@@ -238,6 +268,16 @@ func queueWarnings(ctx context.Context, t *target.Target, queue string) []string
 
 // recalcScopes decides what to recalculate and says where that came from.
 func recalcScopes(ctx context.Context, env *Env, params map[string]string) ([]probes.Scope, string, error) {
+	if given, source, err := givenScopes(params); given != nil || err != nil {
+		return given, source, err
+	}
+	return diagnosedScopes(ctx, env)
+}
+
+// givenScopes reads the scopes the operator named: clinician, from and to
+// together, or a scopes list (@FILE for a long one). It returns none when
+// the operator named none.
+func givenScopes(params map[string]string) ([]probes.Scope, string, error) {
 	c, from, to := params["clinician"], params["from"], params["to"]
 	if c != "" || from != "" || to != "" {
 		if c == "" || from == "" || to == "" {
@@ -249,31 +289,37 @@ func recalcScopes(ctx context.Context, env *Env, params map[string]string) ([]pr
 		}
 		return []probes.Scope{s}, "given by the operator", nil
 	}
-	if v := params["scopes"]; v != "" {
-		what, source := "scopes", "given by the operator"
-		if path, ok := strings.CutPrefix(v, "@"); ok {
-			b, err := os.ReadFile(path)
-			if err != nil {
-				return nil, "", fmt.Errorf("scopes: %w", err)
-			}
-			v, what, source = string(b), "scopes in "+path, "given by the operator in "+path
-		}
-		var out []probes.Scope
-		for _, part := range strings.FieldsFunc(v, func(r rune) bool { return strings.ContainsRune(", ;\t\r\n", r) }) {
-			s, err := parseScope(part)
-			if err != nil {
-				return nil, "", fmt.Errorf("%s: %w", what, err)
-			}
-			out = append(out, s)
-		}
-		if len(out) == 0 {
-			return nil, "", fmt.Errorf("%s: no scope given", what)
-		}
-		return dedupScopes(out), source, nil
+	v := params["scopes"]
+	if v == "" {
+		return nil, "", nil
 	}
+	what, source := "scopes", "given by the operator"
+	if path, ok := strings.CutPrefix(v, "@"); ok {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return nil, "", fmt.Errorf("scopes: %w", err)
+		}
+		v, what, source = string(b), "scopes in "+path, "given by the operator in "+path
+	}
+	var out []probes.Scope
+	for _, part := range strings.FieldsFunc(v, func(r rune) bool { return strings.ContainsRune(", ;\t\r\n", r) }) {
+		s, err := parseScope(part)
+		if err != nil {
+			return nil, "", fmt.Errorf("%s: %w", what, err)
+		}
+		out = append(out, s)
+	}
+	if len(out) == 0 {
+		return nil, "", fmt.Errorf("%s: no scope given", what)
+	}
+	return dedupScopes(out), source, nil
+}
 
+// diagnosedScopes are the affected scopes the incident's probe results
+// name, or, when none ran or none named any, those of the probes run now.
+func diagnosedScopes(ctx context.Context, env *Env) ([]probes.Scope, string, error) {
 	var found []probes.Scope
-	var from1 []string
+	var from []string
 	ran := false
 	for _, p := range scopeProbes {
 		var n int
@@ -283,10 +329,10 @@ func recalcScopes(ctx context.Context, env *Env, params map[string]string) ([]pr
 			found = append(found, r.Affected...)
 		}
 		if n > 0 {
-			from1 = append(from1, fmt.Sprintf("%s %d", p, n))
+			from = append(from, fmt.Sprintf("%s %d", p, n))
 		}
 	}
-	source := "findings of " + strings.Join(from1, ", ")
+	source := "findings of " + strings.Join(from, ", ")
 	if !ran || len(found) == 0 {
 		// Nothing diagnosed in this incident yet, or nothing affected when
 		// it last was (the evidence may be older than the fault): diagnose
@@ -294,11 +340,11 @@ func recalcScopes(ctx context.Context, env *Env, params map[string]string) ([]pr
 		results := runProbesNow(ctx, env, scopeProbesNow)
 		for i, r := range results {
 			if len(r.Affected) > 0 {
-				from1 = append(from1, fmt.Sprintf("%s %d", scopeProbesNow[i], len(r.Affected)))
+				from = append(from, fmt.Sprintf("%s %d", scopeProbesNow[i], len(r.Affected)))
 				found = append(found, r.Affected...)
 			}
 		}
-		source = "probes run now: " + strings.Join(from1, ", ")
+		source = "probes run now: " + strings.Join(from, ", ")
 	}
 	found = dedupScopes(found)
 	if len(found) == 0 {
@@ -394,98 +440,125 @@ func (r recalculateAction) Execute(ctx context.Context, env *Env, plan *Plan, ou
 	if plan.Facts["mode"] == recalcCommand {
 		return r.executeCommands(ctx, env, plan, out)
 	}
-	started := time.Now()
-	t := env.Target
-	fail := func(summary string, err error) Outcome {
-		o := Outcome{Status: Failed, ExitCode: -1, Summary: summary, Duration: time.Since(started)}
-		if err != nil {
-			o.Error = t.Scrubber.Scrub(err.Error())
-		}
-		return o
-	}
+	run := &taskRun{env: env, plan: plan, out: out, started: time.Now(), queue: plan.Facts["queue"], task: plan.Facts["task"]}
 	if len(plan.Scopes) == 0 {
-		return fail("the plan has no scopes: plan again", nil)
+		return run.fail("the plan has no scopes: plan again", nil)
 	}
-	queue, task := plan.Facts["queue"], plan.Facts["task"]
+	t := env.Target
 	timeout, err := parseWait(plan.Facts["timeout"])
 	if err != nil || timeout <= 0 {
 		timeout = t.Config().Actions.TaskTimeout.D()
 	}
 	broker, err := t.Broker(ctx)
 	if err != nil {
-		return fail("cannot reach the Celery broker; nothing was enqueued", err)
+		return run.fail("cannot reach the Celery broker; nothing was enqueued", err)
 	}
 	results, err := t.Results(ctx)
 	if err != nil {
-		return fail("cannot reach the Celery result backend; nothing was enqueued", err)
+		return run.fail("cannot reach the Celery result backend; nothing was enqueued", err)
 	}
-	tasks := make([]celery.Task, len(plan.Scopes))
-	for i, s := range plan.Scopes {
-		tasks[i] = recalcTask(task, plan.Facts["params"], s)
+	if err := run.enqueue(ctx, broker); err != nil {
+		return run.fail("enqueueing failed", err)
 	}
-	ids, err := celery.Enqueue(ctx, broker, queue, tasks...)
+	if plan.Facts["follow"] == "false" {
+		return Outcome{Status: Succeeded, Duration: time.Since(run.started),
+			Artefacts: map[string]string{"tasks": strings.Join(run.ids, ","), "enqueued": strconv.Itoa(len(run.ids))},
+			Summary: fmt.Sprintf("enqueued %s of %s onto queue %s; results not followed (follow=false): re-run summaries and cache once the workers are done",
+				plural.Count(int64(len(run.ids)), "task", "tasks"), run.task, run.queue)}
+	}
+	return run.follow(ctx, results, timeout)
+}
+
+// taskRun is one execution of a Celery recalculation: its tasks enqueued,
+// then their results followed.
+type taskRun struct {
+	env         *Env
+	plan        *Plan
+	out         Output
+	started     time.Time
+	queue, task string
+	ids         []string
+}
+
+func (run *taskRun) fail(summary string, err error) Outcome {
+	o := Outcome{Status: Failed, ExitCode: -1, Summary: summary, Duration: time.Since(run.started)}
 	if err != nil {
-		return fail("enqueueing failed", err)
+		o.Error = run.env.Target.Scrubber.Scrub(err.Error())
 	}
+	return o
+}
+
+// enqueue pushes one task per scope and says each, in one batch.
+func (run *taskRun) enqueue(ctx context.Context, broker redis.UniversalClient) error {
+	params := run.plan.Facts["params"]
+	tasks := make([]celery.Task, len(run.plan.Scopes))
+	for i, s := range run.plan.Scopes {
+		tasks[i] = recalcTask(run.task, params, s)
+	}
+	ids, err := celery.Enqueue(ctx, broker, run.queue, tasks...)
+	if err != nil {
+		return err
+	}
+	run.ids = ids
 	enqueued := make([]string, len(ids))
 	for i, id := range ids {
-		enqueued[i] = fmt.Sprintf("enqueued %s → task %s", taskCall(task, plan.Facts["params"], plan.Scopes[i]), id)
+		enqueued[i] = fmt.Sprintf("enqueued %s → task %s", taskCall(run.task, params, run.plan.Scopes[i]), id)
 	}
-	sayAll(env, out, enqueued)
-	total := len(ids)
-	if plan.Facts["follow"] == "false" {
-		return Outcome{Status: Succeeded, Duration: time.Since(started),
-			Artefacts: map[string]string{"tasks": strings.Join(ids, ","), "enqueued": strconv.Itoa(total)},
-			Summary: fmt.Sprintf("enqueued %s of %s onto queue %s; results not followed (follow=false): re-run summaries and cache once the workers are done",
-				plural.Count(int64(total), "task", "tasks"), task, queue)}
-	}
-	out.Progress(0, total, "tasks")
+	sayAll(run.env, run.out, enqueued)
+	return nil
+}
+
+// follow waits for the tasks' results until all are ready or the timeout
+// passes, and says how they ended.
+func (run *taskRun) follow(ctx context.Context, results redis.UniversalClient, timeout time.Duration) Outcome {
+	total := len(run.ids)
+	run.out.Progress(0, total, "tasks")
 	fctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	res, ferr := celery.Follow(fctx, results, ids, followEvery, func(done, failed, pending int) {
-		out.Progress(done+failed, total, "tasks")
+	res, ferr := celery.Follow(fctx, results, run.ids, followEvery, func(done, failed, pending int) {
+		run.out.Progress(done+failed, total, "tasks")
 	})
 	var ok, failed, pending []string
 	var failures []string
 	for i, rs := range res {
-		what := scopeText(plan.Scopes[i])
+		id, what := run.ids[i], scopeText(run.plan.Scopes[i])
 		switch {
 		case rs.Status == celery.Success:
-			ok = append(ok, ids[i])
+			ok = append(ok, id)
 		case rs.Status.Ready():
-			failed = append(failed, ids[i])
+			failed = append(failed, id)
 			msg := string(rs.Status)
 			if e := rs.Err(); e != nil {
 				msg = e.Error()
 			}
 			failures = append(failures, what+": "+msg)
-			say(env, out, "task %s (%s) failed: %s", ids[i], what, msg)
+			say(run.env, run.out, "task %s (%s) failed: %s", id, what, msg)
 		default:
-			pending = append(pending, ids[i])
-			say(env, out, "task %s (%s) still %s", ids[i], what, rs.Status)
+			pending = append(pending, id)
+			say(run.env, run.out, "task %s (%s) still %s", id, what, rs.Status)
 		}
 	}
 	art := map[string]string{
-		"tasks": strings.Join(ids, ","), "succeeded": strconv.Itoa(len(ok)),
+		"tasks": strings.Join(run.ids, ","), "succeeded": strconv.Itoa(len(ok)),
 		"failed": strconv.Itoa(len(failed)), "pending": strconv.Itoa(len(pending)),
 	}
 	counts := fmt.Sprintf("%d of %d tasks done, %d failed, %d still pending", len(ok), total, len(failed), len(pending))
-	o := Outcome{Duration: time.Since(started), Artefacts: art}
+	o := Outcome{Duration: time.Since(run.started), Artefacts: art}
 	switch {
 	case ctx.Err() != nil:
 		o.Status, o.ExitCode = Cancelled, -1
 		o.Summary = counts + " when following was cancelled; the enqueued tasks cannot be recalled and will still run (recalculation is idempotent)"
 	case ferr != nil && len(pending) > 0:
 		o.Status, o.ExitCode = Failed, 1
-		o.Summary = fmt.Sprintf("%s after %s: is a worker consuming queue %s? The pending tasks may still run", counts, timeout, queue)
+		o.Summary = fmt.Sprintf("%s after %s: is a worker consuming queue %s? The pending tasks may still run", counts, timeout, run.queue)
 	case ferr != nil:
-		return fail(counts+"; reading the results failed", ferr)
+		return run.fail(counts+"; reading the results failed", ferr)
 	case len(failed) > 0:
 		o.Status, o.ExitCode = Failed, 1
 		o.Summary = counts + ": " + strings.Join(failures, "; ")
 	default:
 		o.Status = Succeeded
-		o.Summary = fmt.Sprintf("recalculated %s with %s: %s succeeded", plural.Count(int64(total), "scope", "scopes"), task, plural.All(total, "task", "tasks"))
+		o.Summary = fmt.Sprintf("recalculated %s with %s: %s succeeded", plural.Count(int64(total), "scope", "scopes"), run.task, plural.All(total, "task", "tasks"))
 	}
 	return o
 }
