@@ -9,9 +9,9 @@ import (
 	"strings"
 	"time"
 
+	"steady/internal/registry"
+	"steady/internal/target"
 	"steady/probes"
-	"steady/registry"
-	"steady/target"
 )
 
 // Risk is how much harm an action can do.

@@ -24,10 +24,10 @@ import (
 	"github.com/jackc/pgx/v5"
 	"golang.org/x/sys/unix"
 
-	"steady/config"
-	"steady/plural"
+	"steady/internal/config"
+	"steady/internal/plural"
+	"steady/internal/target"
 	"steady/probes"
-	"steady/target"
 )
 
 // backupAction takes a backup of the application's database before anything

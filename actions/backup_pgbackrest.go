@@ -9,8 +9,8 @@ import (
 	"strings"
 	"time"
 
-	"steady/plural"
-	"steady/target"
+	"steady/internal/plural"
+	"steady/internal/target"
 )
 
 // A team that runs pgBackRest trusts its repository, its retention and

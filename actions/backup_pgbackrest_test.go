@@ -11,9 +11,9 @@ import (
 	"testing"
 	"time"
 
-	"steady/sandbox"
-	"steady/sandbox/sandboxtest"
-	"steady/target"
+	"steady/internal/sandbox"
+	"steady/internal/sandbox/sandboxtest"
+	"steady/internal/target"
 )
 
 // pgbackrestRepo gives an archiving test cluster a real pgBackRest

@@ -13,8 +13,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"steady/plural"
-	"steady/target"
+	"steady/internal/plural"
+	"steady/internal/target"
 )
 
 // A restore point is a name in the WAL stream: on a cluster that archives

@@ -9,11 +9,11 @@ import (
 	"testing"
 	"time"
 
-	"steady/config"
-	"steady/poll"
-	"steady/sandbox"
-	"steady/sandbox/sandboxtest"
-	"steady/target"
+	"steady/internal/config"
+	"steady/internal/poll"
+	"steady/internal/sandbox"
+	"steady/internal/sandbox/sandboxtest"
+	"steady/internal/target"
 )
 
 // archivingEnv is an Env on a database of a private cluster that archives

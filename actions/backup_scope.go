@@ -18,9 +18,9 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"steady/django"
-	"steady/plural"
-	"steady/target"
+	"steady/internal/django"
+	"steady/internal/plural"
+	"steady/internal/target"
 )
 
 // scopeScript is piped into `manage.py shell` to learn which existing

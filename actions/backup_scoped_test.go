@@ -12,10 +12,10 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"steady/config"
 	"steady/examples"
-	"steady/sandbox/sandboxtest"
-	"steady/target"
+	"steady/internal/config"
+	"steady/internal/sandbox/sandboxtest"
+	"steady/internal/target"
 )
 
 // scopedApp is the example Django application, migrated and seeded, with

@@ -7,13 +7,13 @@ import (
 	"testing"
 
 	"steady/actions"
-	"steady/config"
 	"steady/examples"
+	"steady/internal/config"
+	"steady/internal/sandbox/sandboxtest"
+	"steady/internal/session"
+	"steady/internal/target"
 	"steady/probes"
 	"steady/runbook"
-	"steady/sandbox/sandboxtest"
-	"steady/session"
-	"steady/target"
 )
 
 // Through the session, as the TUI and `steady act` use it: a scoped backup

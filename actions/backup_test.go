@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"steady/secret"
+	"steady/internal/secret"
 )
 
 func TestBackupPlanShowsTheExactDumpWithoutThePassword(t *testing.T) {

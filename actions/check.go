@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"time"
 
+	"steady/internal/target"
 	"steady/probes"
-	"steady/target"
 )
 
 // checkAction runs `manage.py check`, Django's system check: the built-in

@@ -10,14 +10,14 @@ import (
 	"time"
 
 	"steady/actions"
-	"steady/config"
 	"steady/examples"
-	"steady/poll"
+	"steady/internal/config"
+	"steady/internal/poll"
+	"steady/internal/sandbox/sandboxtest"
+	"steady/internal/session"
+	"steady/internal/target"
 	"steady/probes"
 	"steady/runbook"
-	"steady/sandbox/sandboxtest"
-	"steady/session"
-	"steady/target"
 )
 
 // clinicApp is the example Django application on private servers with its

@@ -6,8 +6,8 @@ import (
 	"strings"
 	"time"
 
-	"steady/target"
-	"steady/visible"
+	"steady/internal/target"
+	"steady/internal/visible"
 )
 
 // runCommand runs one command line of a plan with `sh -c`, in its own

@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"steady/config"
-	"steady/secret"
+	"steady/internal/config"
+	"steady/internal/secret"
 )
 
 func notConfigured(t *testing.T, id string, env *Env, key string) {

@@ -1,6 +1,6 @@
 package actions
 
-import "steady/target"
+import "steady/internal/target"
 
 // DirectProbes is the test's ProbeRunner on t, for the tests that drive
 // actions from outside the package.

@@ -13,13 +13,13 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
 
-	"steady/clinic"
-	"steady/clinic/clinictest"
-	"steady/config"
-	"steady/poll"
+	"steady/internal/clinic"
+	"steady/internal/clinic/clinictest"
+	"steady/internal/config"
+	"steady/internal/poll"
+	"steady/internal/sandbox/sandboxtest"
+	"steady/internal/target"
 	"steady/probes"
-	"steady/sandbox/sandboxtest"
-	"steady/target"
 )
 
 func TestMain(m *testing.M) { sandboxtest.Main(m) }

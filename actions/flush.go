@@ -10,11 +10,11 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"steady/celery"
-	"steady/config"
-	"steady/plural"
+	"steady/internal/celery"
+	"steady/internal/config"
+	"steady/internal/plural"
+	"steady/internal/target"
 	"steady/probes"
-	"steady/target"
 )
 
 // flushCache deletes the Django cache and nothing else by default:

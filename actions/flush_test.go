@@ -7,8 +7,8 @@ import (
 	"strings"
 	"testing"
 
-	"steady/celery"
-	"steady/clinic"
+	"steady/internal/celery"
+	"steady/internal/clinic"
 )
 
 // shiftCountKeys counts the cache's shift-count keys the way a test may:

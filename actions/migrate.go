@@ -10,11 +10,11 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"steady/django"
-	"steady/duration"
-	"steady/plural"
+	"steady/internal/django"
+	"steady/internal/duration"
+	"steady/internal/plural"
+	"steady/internal/target"
 	"steady/probes"
-	"steady/target"
 )
 
 // migrateAction applies the unapplied Django migrations with the

@@ -10,7 +10,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"steady/clinic"
+	"steady/internal/clinic"
 )
 
 // migrateFixture has config.0003 unapplied and a manage command that

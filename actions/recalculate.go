@@ -13,12 +13,12 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"steady/celery"
-	"steady/config"
-	"steady/plural"
+	"steady/internal/celery"
+	"steady/internal/config"
+	"steady/internal/plural"
+	"steady/internal/secret"
+	"steady/internal/target"
 	"steady/probes"
-	"steady/secret"
-	"steady/target"
 )
 
 // recalculateAction recomputes the stored figures of the affected

@@ -10,7 +10,7 @@ import (
 	"sync"
 	"testing"
 
-	"steady/celery"
+	"steady/internal/celery"
 	"steady/probes"
 )
 

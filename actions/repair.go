@@ -13,12 +13,12 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"steady/config"
-	"steady/django"
-	"steady/plural"
+	"steady/internal/config"
+	"steady/internal/django"
+	"steady/internal/plural"
+	"steady/internal/profile"
+	"steady/internal/target"
 	"steady/probes"
-	"steady/profile"
-	"steady/target"
 )
 
 // repairAction restores the values that races lost (probes.LostUpdate):

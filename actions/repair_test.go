@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"steady/clinic"
+	"steady/internal/clinic"
 )
 
 // TestRepairBySQL: the overtime the races lost is restored by one

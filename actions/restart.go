@@ -6,10 +6,10 @@ import (
 	"strings"
 	"time"
 
-	"steady/celery"
-	"steady/plural"
+	"steady/internal/celery"
+	"steady/internal/plural"
+	"steady/internal/target"
 	"steady/probes"
-	"steady/target"
 )
 
 // restartAction runs the configured restart commands (django.restart,

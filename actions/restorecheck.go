@@ -15,9 +15,9 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"steady/plural"
+	"steady/internal/plural"
+	"steady/internal/target"
 	"steady/probes"
-	"steady/target"
 )
 
 // restoreCheckAction rehearses a restore of the incident's latest verified

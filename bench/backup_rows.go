@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"steady/clinic"
+	"steady/internal/clinic"
 )
 
 // pendingMigration is the example application's migration the backup rows

@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"steady/config"
-	"steady/target"
+	"steady/internal/config"
+	"steady/internal/target"
 )
 
 func TestSizeForTheFullScaleIsTheIssues(t *testing.T) {

@@ -15,8 +15,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/redis/go-redis/v9"
 
-	"steady/clinic"
-	"steady/config"
+	"steady/internal/clinic"
+	"steady/internal/config"
 )
 
 // Size is how big the bench data set is. SizeFor(1) is production scale:

@@ -17,8 +17,8 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"steady/examples"
-	"steady/profile"
-	"steady/sandbox"
+	"steady/internal/profile"
+	"steady/internal/sandbox"
 )
 
 // Env is what every comparison runs against: one sandbox, one data set,

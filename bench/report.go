@@ -8,7 +8,7 @@ import (
 	"text/template"
 	"time"
 
-	"steady/plural"
+	"steady/internal/plural"
 )
 
 // Report is one `make bench` run: where, on what data, and the results.
@@ -119,9 +119,9 @@ func (r *Report) Markdown() string {
 
 The Go benchmarks alone, for benchstat:
 
-    go test -run '^$' -bench 'BenchmarkJournalAppend$|BenchmarkReplay100k$' -count 10 ./session/ > new.txt
+    go test -run '^$' -bench 'BenchmarkJournalAppend$|BenchmarkReplay100k$' -count 10 ./internal/session/ > new.txt
     go test -run '^$' -bench 'LargeEvidence$' -count 10 ./tui/ >> new.txt
-    go test -run '^$' -bench 'Scrub' -count 10 ./secret/ >> new.txt          # journal and output scrubbing
+    go test -run '^$' -bench 'Scrub' -count 10 ./internal/secret/ >> new.txt          # journal and output scrubbing
     go test -run '^$' -bench 'Migrations' -count 10 ./probes/ >> new.txt     # a probe cold and warm (private PostgreSQL)
     benchstat old.txt new.txt
 `)

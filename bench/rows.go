@@ -650,8 +650,8 @@ func rssRow(ctx context.Context, e *Env, runs, warmup int) *Result {
 // fsync) and of replaying 100,000 events.
 func journalRow(ctx context.Context, e *Env, runs, _ int) *Result {
 	res := &Result{ID: "journal", What: "journal append + fsync; replay of 100,000 events",
-		SteadyShow: "go test -bench 'BenchmarkJournalAppend$|BenchmarkReplay100k$' ./session/", OtherShow: "—", TargetText: "p99 reported; replay ≤ 1 s"}
-	benches, raw, err := RunGoBench(ctx, e.Repo, "./session/", "^(BenchmarkJournalAppend|BenchmarkReplay100k)$", runs)
+		SteadyShow: "go test -bench 'BenchmarkJournalAppend$|BenchmarkReplay100k$' ./internal/session/", OtherShow: "—", TargetText: "p99 reported; replay ≤ 1 s"}
+	benches, raw, err := RunGoBench(ctx, e.Repo, "./internal/session/", "^(BenchmarkJournalAppend|BenchmarkReplay100k)$", runs)
 	res.GoOutput = raw
 	if err != nil {
 		res.Err = err

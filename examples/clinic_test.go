@@ -8,10 +8,10 @@ import (
 	"strings"
 	"testing"
 
-	"steady/clinic"
-	"steady/config"
 	"steady/examples"
-	"steady/sandbox/sandboxtest"
+	"steady/internal/clinic"
+	"steady/internal/config"
+	"steady/internal/sandbox/sandboxtest"
 )
 
 func TestPythonHasDebiansPackages(t *testing.T) {

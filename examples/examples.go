@@ -26,7 +26,7 @@ import (
 	"testing"
 	"time"
 
-	"steady/target"
+	"steady/internal/target"
 )
 
 // EnvPython names an interpreter to use instead of searching for one.

@@ -9,7 +9,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"steady/examples"
-	"steady/sandbox/sandboxtest"
+	"steady/internal/sandbox/sandboxtest"
 )
 
 func TestMain(m *testing.M) { sandboxtest.Main(m) }

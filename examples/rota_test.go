@@ -13,7 +13,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"steady/examples"
-	"steady/sandbox/sandboxtest"
+	"steady/internal/sandbox/sandboxtest"
 )
 
 // The rota's names, as its README states them. They are spelled out here,

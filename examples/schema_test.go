@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"steady/clinic"
+	"steady/internal/clinic"
 )
 
 // catalog describes a schema as PostgreSQL's catalogs see it: columns in

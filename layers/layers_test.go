@@ -62,7 +62,7 @@ var layers = map[string]rule{
 	"mdterm":   {screen: true},
 	"duration": {}, "plural": {},
 	// codesize holds the module to short functions; it is a test only.
-	"internal/codesize": {}, "registry": {}, "secret": {}, "visible": {},
+	"codesize": {}, "registry": {}, "secret": {}, "visible": {},
 
 	// The sandbox and the seeded application serve drills, benchmarks and
 	// tests, never an incident.
@@ -103,7 +103,7 @@ func list(t *testing.T) map[string]pkg {
 		if len(f) != 4 {
 			t.Fatalf("go list printed %q", line)
 		}
-		rel := strings.TrimPrefix(strings.TrimPrefix(f[0], module), "/")
+		rel := short(f[0])
 		pkgs[rel] = pkg{path: rel, dir: f[1], files: strings.Fields(f[2]), imports: strings.Fields(f[3])}
 	}
 	if len(pkgs) < 20 {
@@ -124,7 +124,7 @@ func TestLayers(t *testing.T) {
 		}
 		for _, imp := range p.imports {
 			if err := r.allows(imp); err != "" {
-				t.Errorf("forbidden arrow %s → %s: %s", p.path, strings.TrimPrefix(imp, module+"/"), err)
+				t.Errorf("forbidden arrow %s → %s: %s", p.path, short(imp), err)
 			}
 		}
 	}
@@ -135,11 +135,18 @@ func TestLayers(t *testing.T) {
 	}
 }
 
+// short is a package's name in the table: its path below the module, and
+// below internal/ for the packages that are the module's own business.
+func short(importPath string) string {
+	rel := strings.TrimPrefix(strings.TrimPrefix(importPath, module), "/")
+	return strings.TrimPrefix(rel, "internal/")
+}
+
 // allows says why r forbids importing imp, or "" when it may.
 func (r rule) allows(imp string) string {
 	switch {
 	case strings.HasPrefix(imp, module+"/"):
-		dep := strings.TrimPrefix(imp, module+"/")
+		dep := short(imp)
 		if slices.Contains(r.uses, dep) || slices.Contains(r.names, dep) {
 			return ""
 		}
@@ -307,4 +314,29 @@ func sorted(pkgs map[string]pkg) []pkg {
 	}
 	slices.SortFunc(out, func(a, b pkg) int { return strings.Compare(a.path, b.path) })
 	return out
+}
+
+// outside are the packages kept outside internal/: the program, the four
+// layers an extension of steady works in (a probe, an action, a screen, a
+// runbook), the terminal test driver, and the example applications, the
+// benchmarks and this test. Everything else is the module's own business.
+var outside = []string{"actions", "bench", "bench/cmd/steadybench", "cmd/steady", "examples", "layers", "probes", "runbook", "tui", "tui/tuitest"}
+
+// TestInternalHoldsTheRest fails on a package added outside internal/
+// that is not meant to be imported, or one listed here that moved.
+func TestInternalHoldsTheRest(t *testing.T) {
+	listed, err := exec.Command("go", "list", module+"/...").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	var got []string
+	for _, path := range strings.Fields(string(listed)) {
+		if rel := strings.TrimPrefix(strings.TrimPrefix(path, module), "/"); !strings.HasPrefix(rel, "internal/") {
+			got = append(got, rel)
+		}
+	}
+	slices.Sort(got)
+	if !slices.Equal(got, outside) {
+		t.Errorf("packages outside internal/: %q, want %q (a package nothing outside the module should import goes under internal/)", got, outside)
+	}
 }

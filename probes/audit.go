@@ -10,9 +10,9 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"steady/plural"
-	"steady/profile"
-	"steady/target"
+	"steady/internal/plural"
+	"steady/internal/profile"
+	"steady/internal/target"
 )
 
 // AuditConcurrency answers "were the same records modified concurrently?"

@@ -10,7 +10,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"steady/clinic"
+	"steady/internal/clinic"
 )
 
 func TestAuditConcurrencyFindsEachRace(t *testing.T) {

@@ -4,10 +4,10 @@ import (
 	"context"
 	"testing"
 
-	"steady/clinic"
-	"steady/config"
-	"steady/sandbox/sandboxtest"
-	"steady/target"
+	"steady/internal/clinic"
+	"steady/internal/config"
+	"steady/internal/sandbox/sandboxtest"
+	"steady/internal/target"
 )
 
 // BenchmarkMigrationsCold is the migrations probe as `steady check --only

@@ -12,10 +12,10 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/redis/go-redis/v9"
 
-	"steady/config"
-	"steady/plural"
-	"steady/profile"
-	"steady/target"
+	"steady/internal/config"
+	"steady/internal/plural"
+	"steady/internal/profile"
+	"steady/internal/target"
 )
 
 // Cache answers "is the cache healthy, and does it agree with the

@@ -10,11 +10,11 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"steady/clinic"
-	"steady/config"
-	"steady/sandbox"
-	"steady/sandbox/sandboxtest"
-	"steady/target"
+	"steady/internal/clinic"
+	"steady/internal/config"
+	"steady/internal/sandbox"
+	"steady/internal/sandbox/sandboxtest"
+	"steady/internal/target"
 )
 
 // staleFindings returns key → "cached/actual" of the cache.stale_key findings.

@@ -11,9 +11,9 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/redis/go-redis/v9"
 
-	"steady/plural"
-	"steady/profile"
-	"steady/target"
+	"steady/internal/plural"
+	"steady/internal/profile"
+	"steady/internal/target"
 )
 
 // The full cache audit (param full): every worked-count key of the profile

@@ -11,10 +11,10 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/redis/go-redis/v9"
 
-	"steady/plural"
-	"steady/profile"
-	"steady/secret"
-	"steady/target"
+	"steady/internal/plural"
+	"steady/internal/profile"
+	"steady/internal/secret"
+	"steady/internal/target"
 )
 
 // Connectivity answers "can we reach every system, and what are they?"

@@ -6,9 +6,9 @@ import (
 	"testing"
 	"time"
 
-	"steady/config"
-	"steady/sandbox"
-	"steady/sandbox/sandboxtest"
+	"steady/internal/config"
+	"steady/internal/sandbox"
+	"steady/internal/sandbox/sandboxtest"
 )
 
 func TestConnectivityReportsEachUnreachableSystem(t *testing.T) {

@@ -7,10 +7,10 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"steady/config"
-	"steady/plural"
-	"steady/profile"
-	"steady/target"
+	"steady/internal/config"
+	"steady/internal/plural"
+	"steady/internal/profile"
+	"steady/internal/target"
 )
 
 // Constraints answers "was integrity bypassed?" — the runbook's

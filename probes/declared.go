@@ -9,8 +9,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"steady/config"
-	"steady/profile"
+	"steady/internal/config"
+	"steady/internal/profile"
 )
 
 // liveConstraint is a CHECK or UNIQUE constraint (or a unique index) of a

@@ -3,7 +3,7 @@ package probes
 import (
 	"testing"
 
-	"steady/profile"
+	"steady/internal/profile"
 )
 
 func TestNormalizeCheckComparesDjangoWithPostgres(t *testing.T) {

@@ -10,11 +10,11 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
 
-	"steady/clinic"
-	"steady/clinic/clinictest"
-	"steady/config"
-	"steady/sandbox/sandboxtest"
-	"steady/target"
+	"steady/internal/clinic"
+	"steady/internal/clinic/clinictest"
+	"steady/internal/config"
+	"steady/internal/sandbox/sandboxtest"
+	"steady/internal/target"
 )
 
 func TestMain(m *testing.M) { sandboxtest.Main(m) }

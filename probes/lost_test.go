@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"steady/clinic"
-	"steady/profile"
+	"steady/internal/clinic"
+	"steady/internal/profile"
 )
 
 // TestLostIn: each way an audit trail shows a lost update, and the ways

@@ -10,9 +10,9 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"steady/django"
-	"steady/plural"
-	"steady/target"
+	"steady/internal/django"
+	"steady/internal/plural"
+	"steady/internal/target"
 )
 
 // Migrations answers "is every Django migration applied?" — the runbook's

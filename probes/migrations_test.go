@@ -10,9 +10,9 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"steady/clinic"
-	"steady/django"
 	"steady/examples"
+	"steady/internal/clinic"
+	"steady/internal/django"
 )
 
 // fakeManage writes a script that prints out (and exits with code) the way

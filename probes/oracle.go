@@ -9,9 +9,9 @@ import (
 	"strings"
 	"time"
 
-	"steady/django"
-	"steady/profile"
-	"steady/target"
+	"steady/internal/django"
+	"steady/internal/profile"
+	"steady/internal/target"
 )
 
 // The application's own code is the best oracle of its rule: where the

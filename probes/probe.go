@@ -9,9 +9,9 @@ import (
 	"strings"
 	"time"
 
-	"steady/duration"
-	"steady/registry"
-	"steady/target"
+	"steady/internal/duration"
+	"steady/internal/registry"
+	"steady/internal/target"
 )
 
 // Status is the outcome of a probe.

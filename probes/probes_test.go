@@ -7,9 +7,9 @@ import (
 	"strings"
 	"testing"
 
-	"steady/clinic"
-	"steady/config"
-	"steady/target"
+	"steady/internal/clinic"
+	"steady/internal/config"
+	"steady/internal/target"
 )
 
 func TestEveryProbeIsRegistered(t *testing.T) {

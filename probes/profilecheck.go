@@ -7,7 +7,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"steady/profile"
+	"steady/internal/profile"
 )
 
 // profileGap is a table or column the profile names that the database

@@ -11,10 +11,10 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
-	"steady/config"
-	"steady/profile"
-	"steady/target"
-	"steady/visible"
+	"steady/internal/config"
+	"steady/internal/profile"
+	"steady/internal/target"
+	"steady/internal/visible"
 )
 
 // maxRows bounds every evidence table; maxFindings bounds the findings of

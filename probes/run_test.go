@@ -10,7 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
-	"steady/config"
+	"steady/internal/config"
 )
 
 // TestProbesCannotWrite: the transaction every probe runs in refuses

@@ -11,9 +11,9 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/redis/go-redis/v9"
 
-	"steady/plural"
-	"steady/profile"
-	"steady/target"
+	"steady/internal/plural"
+	"steady/internal/profile"
+	"steady/internal/target"
 )
 
 // ShiftCounts answers the built-in runbook's Diagnosis step 2 (identify

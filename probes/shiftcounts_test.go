@@ -6,8 +6,8 @@ import (
 	"strings"
 	"testing"
 
-	"steady/clinic"
-	"steady/plural"
+	"steady/internal/clinic"
+	"steady/internal/plural"
 )
 
 func TestShiftCounts(t *testing.T) {

@@ -8,9 +8,9 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"steady/plural"
-	"steady/profile"
-	"steady/target"
+	"steady/internal/plural"
+	"steady/internal/profile"
+	"steady/internal/target"
 )
 
 // SourceData answers the built-in runbook's Diagnosis step 3 (verify the

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"steady/clinic"
+	"steady/internal/clinic"
 )
 
 func TestSourceData(t *testing.T) {

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"steady/clinic"
+	"steady/internal/clinic"
 )
 
 func TestSummariesFindEveryWrongSummary(t *testing.T) {

@@ -10,7 +10,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"steady/duration"
+	"steady/internal/duration"
 )
 
 // frontMatter is the YAML block between the leading "---" lines.

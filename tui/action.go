@@ -9,8 +9,8 @@ import (
 	"charm.land/lipgloss/v2"
 
 	"steady/actions"
+	"steady/internal/session"
 	"steady/probes"
-	"steady/session"
 )
 
 // planView renders an action's plan exactly as it will run: the steps in

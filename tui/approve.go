@@ -7,7 +7,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 	"charm.land/huh/v2"
 
-	"steady/session"
+	"steady/internal/session"
 )
 
 // approveInput is what a second operator typed into an approval.

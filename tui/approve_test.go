@@ -7,9 +7,9 @@ import (
 	"time"
 
 	"steady/actions"
-	"steady/config"
-	"steady/session"
-	"steady/target"
+	"steady/internal/config"
+	"steady/internal/session"
+	"steady/internal/target"
 )
 
 // The second pair of eyes, on screen: alice confirms the migration, bob

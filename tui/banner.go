@@ -6,7 +6,7 @@ import (
 
 	"charm.land/lipgloss/v2"
 
-	"steady/visible"
+	"steady/internal/visible"
 )
 
 // bannerLines returns the banners the incident calls for, wrapped to w,

@@ -6,8 +6,8 @@ import (
 
 	tea "charm.land/bubbletea/v2"
 
+	"steady/internal/session"
 	"steady/probes"
-	"steady/session"
 )
 
 // largeEvidence returns a model showing a probe result with rows rows of

@@ -8,9 +8,9 @@ import (
 	"charm.land/bubbles/v2/textinput"
 	tea "charm.land/bubbletea/v2"
 
+	"steady/internal/session"
 	"steady/probes"
 	"steady/runbook"
-	"steady/session"
 )
 
 // rowKind is what a line of the checklist shows.

@@ -7,7 +7,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 	"charm.land/huh/v2"
 
-	"steady/plural"
+	"steady/internal/plural"
 	"steady/probes"
 	"steady/runbook"
 )

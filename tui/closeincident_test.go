@@ -6,9 +6,9 @@ import (
 	"slices"
 	"testing"
 
+	"steady/internal/session"
 	"steady/probes"
 	"steady/runbook"
-	"steady/session"
 )
 
 // carol is a second operator, on another client of the same incident.

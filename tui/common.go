@@ -6,8 +6,8 @@ import (
 
 	"github.com/charmbracelet/colorprofile"
 
+	"steady/internal/session"
 	"steady/runbook"
-	"steady/session"
 )
 
 // common is what every component of one client shares: the session and

@@ -7,7 +7,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 	"charm.land/huh/v2"
 
-	"steady/session"
+	"steady/internal/session"
 )
 
 // confirmInput is what the operator typed into a confirmation, kept when

@@ -10,10 +10,10 @@ import (
 	"charm.land/bubbles/v2/viewport"
 	tea "charm.land/bubbletea/v2"
 
-	"steady/plural"
+	"steady/internal/plural"
+	"steady/internal/session"
 	"steady/probes"
 	"steady/runbook"
-	"steady/session"
 )
 
 // part is a scrollable part of the detail pane that can have the focus.

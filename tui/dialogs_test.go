@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"steady/actions"
+	"steady/internal/session"
 	"steady/probes"
-	"steady/session"
 )
 
 // A parameterised probe opens a form that checks each value as it is

@@ -5,7 +5,7 @@ import (
 
 	tea "charm.land/bubbletea/v2"
 
-	"steady/session"
+	"steady/internal/session"
 )
 
 // stateChangedMsg says events were appended to the incident since the

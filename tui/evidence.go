@@ -7,7 +7,7 @@ import (
 	"charm.land/bubbles/v2/table"
 	tea "charm.land/bubbletea/v2"
 
-	"steady/plural"
+	"steady/internal/plural"
 	"steady/probes"
 )
 

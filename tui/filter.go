@@ -3,7 +3,7 @@ package tui
 import (
 	"strings"
 
-	"steady/session"
+	"steady/internal/session"
 )
 
 // filterRows returns the indexes of the rows that stay visible for a

@@ -5,8 +5,8 @@ import (
 	"testing"
 
 	"steady/actions"
+	"steady/internal/session"
 	"steady/probes"
-	"steady/session"
 )
 
 // TestIncidentFlow walks the whole runbook the way an on-call engineer

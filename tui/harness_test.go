@@ -17,11 +17,11 @@ import (
 	"github.com/charmbracelet/x/exp/teatest/v2"
 
 	"steady/actions"
-	"steady/config"
+	"steady/internal/config"
+	"steady/internal/session"
+	"steady/internal/target"
 	"steady/probes"
 	"steady/runbook"
-	"steady/session"
-	"steady/target"
 )
 
 // The probes and actions below stand in for the real ones, so these tests

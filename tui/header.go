@@ -7,7 +7,7 @@ import (
 
 	"charm.land/lipgloss/v2"
 
-	"steady/session"
+	"steady/internal/session"
 )
 
 // headerView draws the header in lines (1 or 2) of width w: what the

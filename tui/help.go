@@ -8,7 +8,7 @@ import (
 	"charm.land/bubbles/v2/key"
 	"charm.land/lipgloss/v2"
 
-	"steady/visible"
+	"steady/internal/visible"
 )
 
 // footer shows the last message, or the keys of what has the focus.

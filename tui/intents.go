@@ -10,7 +10,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	"steady/actions"
-	"steady/session"
+	"steady/internal/session"
 )
 
 // Intents: each sends one of the operator's intents to the session from a

@@ -4,7 +4,7 @@ import (
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 
-	"steady/session"
+	"steady/internal/session"
 )
 
 // KeyMap is one client's key bindings. Bindings an actor's role may not

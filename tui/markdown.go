@@ -5,7 +5,7 @@ import (
 
 	"charm.land/lipgloss/v2"
 
-	"steady/mdterm"
+	"steady/internal/mdterm"
 )
 
 // markdown renders runbook Markdown (mdterm) for one client, caching

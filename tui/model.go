@@ -11,7 +11,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	"steady/actions"
-	"steady/session"
+	"steady/internal/session"
 )
 
 // page is what fills the body of the screen.

@@ -7,9 +7,9 @@ import (
 	tea "charm.land/bubbletea/v2"
 	"charm.land/huh/v2"
 
+	"steady/internal/session"
 	"steady/probes"
 	"steady/runbook"
-	"steady/session"
 )
 
 // needsForm reports whether running an item's probe asks the operator for

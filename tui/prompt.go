@@ -8,8 +8,8 @@ import (
 	tea "charm.land/bubbletea/v2"
 	"charm.land/huh/v2"
 
+	"steady/internal/session"
 	"steady/runbook"
-	"steady/session"
 )
 
 // The small dialogs: a note, a skip with its reason, declaring an

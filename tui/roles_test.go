@@ -5,7 +5,7 @@ import (
 
 	"charm.land/bubbles/v2/key"
 
-	"steady/session"
+	"steady/internal/session"
 )
 
 // Each role is offered exactly the keys of what it may do, key by key.

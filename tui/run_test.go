@@ -10,11 +10,11 @@ import (
 	"testing"
 
 	"steady/actions"
-	"steady/config"
+	"steady/internal/config"
+	"steady/internal/session"
+	"steady/internal/target"
 	"steady/probes"
 	"steady/runbook"
-	"steady/session"
-	"steady/target"
 	"steady/tui/tuitest"
 )
 

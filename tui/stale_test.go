@@ -4,7 +4,7 @@ import (
 	"strings"
 	"testing"
 
-	"steady/session"
+	"steady/internal/session"
 )
 
 // Plan the migration before the backup, take the backup, come back: the

@@ -8,9 +8,9 @@ import (
 	"charm.land/lipgloss/v2"
 	"github.com/charmbracelet/colorprofile"
 
-	"steady/mdterm"
+	"steady/internal/mdterm"
+	"steady/internal/session"
 	"steady/probes"
-	"steady/session"
 )
 
 // Styles are one client's styles. They are built from the colour profile

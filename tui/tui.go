@@ -8,7 +8,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 	"charm.land/lipgloss/v2"
 
-	"steady/session"
+	"steady/internal/session"
 )
 
 // Options for one client of an incident (a local terminal or one SSH

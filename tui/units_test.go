@@ -8,8 +8,8 @@ import (
 	"github.com/charmbracelet/x/ansi"
 
 	"steady/actions"
+	"steady/internal/session"
 	"steady/runbook"
-	"steady/session"
 )
 
 func TestFilterRows(t *testing.T) {

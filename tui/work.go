@@ -6,8 +6,8 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	"steady/actions"
+	"steady/internal/session"
 	"steady/runbook"
-	"steady/session"
 )
 
 // What the operator's keys do on the main page: run a probe (asking for

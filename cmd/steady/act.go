@@ -17,12 +17,12 @@ import (
 	"github.com/spf13/cobra"
 
 	"steady/actions"
-	"steady/config"
+	"steady/internal/config"
+	"steady/internal/session"
+	"steady/internal/target"
+	"steady/internal/visible"
 	"steady/probes"
 	"steady/runbook"
-	"steady/session"
-	"steady/target"
-	"steady/visible"
 )
 
 // actFlags are the options of `steady act`.

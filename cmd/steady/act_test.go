@@ -20,14 +20,14 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/redis/go-redis/v9"
 
-	"steady/celery"
-	"steady/clinic"
-	"steady/config"
 	"steady/examples"
-	"steady/poll"
-	"steady/sandbox/sandboxtest"
-	"steady/session"
-	"steady/target"
+	"steady/internal/celery"
+	"steady/internal/clinic"
+	"steady/internal/config"
+	"steady/internal/poll"
+	"steady/internal/sandbox/sandboxtest"
+	"steady/internal/session"
+	"steady/internal/target"
 )
 
 // clinicEnv is the environment `steady act` runs with against the example

@@ -10,8 +10,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"steady/config"
-	"steady/session"
+	"steady/internal/config"
+	"steady/internal/session"
 )
 
 type approveFlags struct {

@@ -9,10 +9,10 @@ import (
 	"testing"
 	"time"
 
-	"steady/config"
-	"steady/poll"
-	"steady/session"
-	"steady/target"
+	"steady/internal/config"
+	"steady/internal/poll"
+	"steady/internal/session"
+	"steady/internal/target"
 )
 
 // The two-person rule headless: alice's `steady act migrate --yes` waits

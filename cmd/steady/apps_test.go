@@ -11,12 +11,12 @@ import (
 	"testing"
 	"time"
 
-	"steady/config"
 	"steady/examples"
-	"steady/poll"
+	"steady/internal/config"
+	"steady/internal/poll"
+	"steady/internal/sandbox/sandboxtest"
+	"steady/internal/target"
 	"steady/probes"
-	"steady/sandbox/sandboxtest"
-	"steady/target"
 )
 
 // exampleApp is one of the two example Django applications, which differ

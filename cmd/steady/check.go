@@ -15,14 +15,14 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"steady/config"
-	"steady/plural"
+	"steady/internal/config"
+	"steady/internal/plural"
+	"steady/internal/secret"
+	"steady/internal/session"
+	"steady/internal/target"
+	"steady/internal/visible"
 	"steady/probes"
 	"steady/runbook"
-	"steady/secret"
-	"steady/session"
-	"steady/target"
-	"steady/visible"
 )
 
 type checkFlags struct {

@@ -16,11 +16,11 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
 
-	"steady/clinic"
-	"steady/clinic/clinictest"
-	"steady/config"
+	"steady/internal/clinic"
+	"steady/internal/clinic/clinictest"
+	"steady/internal/config"
+	"steady/internal/sandbox/sandboxtest"
 	"steady/probes"
-	"steady/sandbox/sandboxtest"
 )
 
 // app is the clinic application (clinictest) for the binary to work on:

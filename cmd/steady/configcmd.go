@@ -6,7 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"steady/config"
+	"steady/internal/config"
 )
 
 func newConfigCmd() *cobra.Command {

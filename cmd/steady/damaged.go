@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"io"
 
-	"steady/session"
+	"steady/internal/session"
 )
 
 // A journal that does not verify is never appended to (whatever steady

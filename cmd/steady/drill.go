@@ -16,12 +16,12 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"steady/drill"
-	"steady/report"
+	"steady/internal/drill"
+	"steady/internal/report"
+	"steady/internal/serve"
+	"steady/internal/session"
+	"steady/internal/target"
 	"steady/runbook"
-	"steady/serve"
-	"steady/session"
-	"steady/target"
 	"steady/tui"
 )
 

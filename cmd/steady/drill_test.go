@@ -20,12 +20,12 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"steady/actions"
-	"steady/drill"
-	"steady/poll"
+	"steady/internal/drill"
+	"steady/internal/poll"
+	"steady/internal/sandbox"
+	"steady/internal/session"
 	"steady/probes"
 	"steady/runbook"
-	"steady/sandbox"
-	"steady/session"
 	"steady/tui/tuitest"
 )
 

@@ -17,10 +17,10 @@ import (
 	"github.com/spf13/cobra"
 	"gopkg.in/yaml.v3"
 
-	"steady/config"
-	"steady/discover"
-	"steady/profile"
-	"steady/target"
+	"steady/internal/config"
+	"steady/internal/discover"
+	"steady/internal/profile"
+	"steady/internal/target"
 )
 
 type initFlags struct {

@@ -12,9 +12,9 @@ import (
 	"strings"
 	"testing"
 
+	"steady/internal/sandbox/sandboxtest"
+	"steady/internal/session"
 	"steady/runbook"
-	"steady/sandbox/sandboxtest"
-	"steady/session"
 )
 
 // onlyJournal returns the one journal in dir, failing when there is not

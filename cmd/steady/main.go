@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"os"
 
-	"steady/visible"
+	"steady/internal/visible"
 )
 
 func main() {

@@ -8,7 +8,7 @@ import (
 	"sync"
 	"testing"
 
-	"steady/sandbox/sandboxtest"
+	"steady/internal/sandbox/sandboxtest"
 )
 
 // Tests in this package drive the real binary, built once per test run,

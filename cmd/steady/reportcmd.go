@@ -8,9 +8,9 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"steady/report"
-	"steady/session"
-	"steady/visible"
+	"steady/internal/report"
+	"steady/internal/session"
+	"steady/internal/visible"
 )
 
 func newReportCmd() *cobra.Command {

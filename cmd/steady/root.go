@@ -5,7 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"steady/config"
+	"steady/internal/config"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".

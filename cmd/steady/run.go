@@ -13,10 +13,10 @@ import (
 	"github.com/charmbracelet/x/term"
 	"github.com/spf13/cobra"
 
-	"steady/config"
+	"steady/internal/config"
+	"steady/internal/session"
+	"steady/internal/target"
 	"steady/runbook"
-	"steady/session"
-	"steady/target"
 	"steady/tui"
 )
 

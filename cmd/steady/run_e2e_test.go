@@ -11,9 +11,9 @@ import (
 
 	"github.com/charmbracelet/x/ansi"
 
-	"steady/clinic"
 	"steady/examples"
-	"steady/target"
+	"steady/internal/clinic"
+	"steady/internal/target"
 	"steady/tui/tuitest"
 )
 

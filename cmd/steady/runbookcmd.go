@@ -10,7 +10,7 @@ import (
 	"github.com/charmbracelet/x/term"
 	"github.com/spf13/cobra"
 
-	"steady/mdterm"
+	"steady/internal/mdterm"
 	"steady/runbook"
 )
 

@@ -11,9 +11,9 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"steady/config"
-	"steady/drill"
-	"steady/secret"
+	"steady/internal/config"
+	"steady/internal/drill"
+	"steady/internal/secret"
 )
 
 // newSandboxCmd is `steady sandbox`: a drill's sandbox without the

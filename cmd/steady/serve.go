@@ -14,11 +14,11 @@ import (
 	"github.com/spf13/cobra"
 	gossh "golang.org/x/crypto/ssh"
 
-	"steady/config"
+	"steady/internal/config"
+	"steady/internal/serve"
+	"steady/internal/session"
+	"steady/internal/target"
 	"steady/runbook"
-	"steady/serve"
-	"steady/session"
-	"steady/target"
 )
 
 // serveFlags are the options of `steady serve`.

@@ -15,8 +15,8 @@ import (
 	"testing"
 	"time"
 
-	"steady/poll"
-	"steady/serve/servetest"
+	"steady/internal/poll"
+	"steady/internal/serve/servetest"
 	"steady/tui/tuitest"
 )
 

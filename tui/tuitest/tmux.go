@@ -16,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"steady/poll"
+	"steady/internal/poll"
 )
 
 // Wait is how long a wait for a screen or an exit lasts by default before
