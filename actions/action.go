@@ -97,8 +97,13 @@ type Plan struct {
 	// names.
 	Alternatives []Alternative `json:"alternatives,omitempty"`
 	// Recheck lists probes to run again after the action.
-	Recheck []string  `json:"recheck,omitempty"`
-	Created time.Time `json:"created_at"`
+	Recheck []string `json:"recheck,omitempty"`
+	// Deferred is set when the action hands its work to others and does
+	// not wait for it (tasks enqueued, results not followed): when it
+	// ends, the fix has not happened yet, so nothing is re-checked or
+	// verified then.
+	Deferred bool      `json:"deferred,omitempty"`
+	Created  time.Time `json:"created_at"`
 }
 
 // rests records a fact the plan's decision rests on.

@@ -124,7 +124,7 @@ func (r recalculateAction) Plan(ctx context.Context, env *Env, params map[string
 	if !opt.follow {
 		// Re-checking before the workers ran the tasks would show the old
 		// figures as if the recalculation had not helped.
-		plan.Recheck = nil
+		plan.Recheck, plan.Deferred = nil, true
 		return plan, nil
 	}
 	plan.Steps = append(plan.Steps,

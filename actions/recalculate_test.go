@@ -196,8 +196,8 @@ func TestRecalculateFollowFalseOnlyEnqueues(t *testing.T) {
 	env := f.env(nil)
 	p := plan(t, "recalculate", env, map[string]string{"scopes": "1:2025-01-01:2025-01-31,2:2025-01-01:2025-01-31", "follow": "false"})
 	// Re-checking before a worker ran the tasks would show the old figures.
-	if len(p.Recheck) != 0 || len(p.Steps) != 2 || !strings.Contains(p.Summary, "results not followed") {
-		t.Errorf("plan: recheck %v, steps %+v, summary %q", p.Recheck, p.Steps, p.Summary)
+	if len(p.Recheck) != 0 || !p.Deferred || len(p.Steps) != 2 || !strings.Contains(p.Summary, "results not followed") {
+		t.Errorf("plan: recheck %v, deferred %v, steps %+v, summary %q", p.Recheck, p.Deferred, p.Steps, p.Summary)
 	}
 	// No worker consumes the queue: following would wait for the timeout.
 	o := execute(t, env, p, nil)

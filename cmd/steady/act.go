@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -158,7 +159,12 @@ func runAct(cmd *cobra.Command, id string, f actFlags) error {
 		}
 		return exitf(exitFound, "%v", err)
 	}
-	printPlan(w, s, run)
+	// A plan of thousands of steps is one write, not one per line.
+	bw := bufio.NewWriter(w)
+	printPlan(bw, s, run)
+	if err := bw.Flush(); err != nil {
+		return err
+	}
 	again := actAgain(id, params, run.Plan, f)
 	if f.plan {
 		fmt.Fprintf(w, "\nRecorded as %s of incident %s. To carry it out:\n  %s\n", run.ID, s.ID(), again)
@@ -658,13 +664,15 @@ func printEvent(w io.Writer, e session.Event, run string, lastProgress *string) 
 		if e.Decode(&d) != nil || d.Run != run {
 			return nil
 		}
+		// One write for the event's lines: a batch can hold a thousand.
+		var b strings.Builder
 		for _, l := range d.Lines {
 			if l.Stream == "steady" {
-				fmt.Fprintln(w, "» "+visible.Text(l.Text))
-			} else {
-				fmt.Fprintln(w, visible.Text(l.Text))
+				b.WriteString("» ")
 			}
+			b.WriteString(visible.Text(l.Text) + "\n")
 		}
+		_, _ = io.WriteString(w, b.String())
 	case session.TypeActionProgress:
 		var d session.ActionProgress
 		if e.Decode(&d) != nil || d.Run != run {

@@ -539,11 +539,18 @@ func (s *Session) start(ctx context.Context, by Actor, run string, confirmer Act
 				_, _ = s.RunProbe(context.Background(), System, "", p, nil)
 			}
 		}
-		if outcome.Status == actions.Succeeded && isFix(&plan) {
+		if reverifies(&plan, outcome) {
 			s.reverify()
 		}
 	}()
 	return nil
+}
+
+// reverifies reports whether the Verification section is measured again
+// after an action: a fix that succeeded and whose effect is there when it
+// ends (not one whose work was handed to workers steady does not wait for).
+func reverifies(p *actions.Plan, o actions.Outcome) bool {
+	return o.Status == actions.Succeeded && isFix(p) && !p.Deferred
 }
 
 // isFix reports whether a plan changes the application's state (a

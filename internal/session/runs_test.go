@@ -82,3 +82,22 @@ func TestProbesAnActionRunsAreTheIncidentsOwn(t *testing.T) {
 		t.Errorf("cause broken is %s, want confirmed by the probe the plan ran", v)
 	}
 }
+
+func TestOnlyAFixWhoseEffectIsThereIsVerified(t *testing.T) {
+	ok, failed := actions.Outcome{Status: actions.Succeeded}, actions.Outcome{Status: actions.Failed}
+	for _, tt := range []struct {
+		name string
+		plan actions.Plan
+		out  actions.Outcome
+		want bool
+	}{
+		{"a recalculation followed to the end", actions.Plan{Risk: actions.Medium}, ok, true},
+		{"tasks enqueued, not followed", actions.Plan{Risk: actions.Medium, Deferred: true}, ok, false},
+		{"a failed fix", actions.Plan{Risk: actions.High}, failed, false},
+		{"a backup", actions.Plan{Risk: actions.Low}, ok, false},
+	} {
+		if got := reverifies(&tt.plan, tt.out); got != tt.want {
+			t.Errorf("%s: reverifies = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}
