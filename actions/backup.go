@@ -884,7 +884,7 @@ func (c archiveTOC) missingData(tables []string) []string {
 }
 
 // tocData matches a TABLE DATA line of pg_restore --list:
-// "3345; 0 16390 TABLE DATA public config_shift steady".
+// "3345; 0 16390 TABLE DATA public some_table its_owner" (schema, then table).
 var tocData = regexp.MustCompile(`^\d+; \d+ \d+ TABLE DATA (\S+) (\S+) `)
 
 // verifyArchive runs `pg_restore --list` on the dump and reads its table

@@ -75,7 +75,7 @@ func (m migrateAction) Plan(ctx context.Context, env *Env, params map[string]str
 		return nil, &NotConfiguredError{Action: m.ID(), Key: "db", Why: "the migration lock and the backup guard are of the application's database", Example: "  --db postgres://app@db:5432/app (or DATABASE_URL)"}
 	}
 	if w := params["wait"]; w != "" {
-		if _, err := parseWait(w); err != nil {
+		if _, err := duration.Parse(w); err != nil {
 			return nil, fmt.Errorf("wait: %w", err)
 		}
 	}
@@ -453,7 +453,7 @@ func (m migrateAction) Execute(ctx context.Context, env *Env, plan *Plan, out Ou
 	}
 	var wait time.Duration
 	if w := plan.Params["wait"]; w != "" {
-		wait, _ = parseWait(w)
+		wait, _ = duration.Parse(w)
 	}
 	lock, err := acquireMigrateLock(ctx, env, out, wait)
 	if err != nil {
@@ -504,6 +504,3 @@ func (m migrateAction) Execute(ctx context.Context, env *Env, plan *Plan, out Ou
 	}
 	return Outcome{Status: Succeeded, Summary: summary, ExitCode: exit.Code, Duration: time.Since(started), Artefacts: art}
 }
-
-// parseWait reads a wait parameter: a Go duration, "7d", or seconds.
-func parseWait(s string) (time.Duration, error) { return duration.Parse(s) }

@@ -15,6 +15,7 @@ import (
 
 	"steady/internal/celery"
 	"steady/internal/config"
+	"steady/internal/duration"
 	"steady/internal/plural"
 	"steady/internal/secret"
 	"steady/internal/target"
@@ -155,7 +156,7 @@ func recalcOptionsOf(cfg *config.Config, params map[string]string) (recalcOption
 		return opt, fmt.Errorf("mode %q is not celery or command", opt.mode)
 	}
 	if v := params["timeout"]; v != "" {
-		d, err := parseWait(v)
+		d, err := duration.Parse(v)
 		if err != nil || d <= 0 {
 			return opt, fmt.Errorf("timeout %q is not a duration (e.g. 30s, 5m)", v)
 		}
@@ -445,7 +446,7 @@ func (r recalculateAction) Execute(ctx context.Context, env *Env, plan *Plan, ou
 		return run.fail("the plan has no scopes: plan again", nil)
 	}
 	t := env.Target
-	timeout, err := parseWait(plan.Facts["timeout"])
+	timeout, err := duration.Parse(plan.Facts["timeout"])
 	if err != nil || timeout <= 0 {
 		timeout = t.Config().Actions.TaskTimeout.D()
 	}

@@ -15,6 +15,7 @@ import (
 
 	"steady/internal/config"
 	"steady/internal/django"
+	"steady/internal/duration"
 	"steady/internal/plural"
 	"steady/internal/profile"
 	"steady/internal/target"
@@ -159,7 +160,7 @@ func repairParams(cfg *config.Config, params map[string]string) (mode string, si
 	since, window = cfg.Audit.Since.D(), cfg.Audit.Window.D()
 	for name, d := range map[string]*time.Duration{"since": &since, "window": &window} {
 		if v := params[name]; v != "" {
-			p, err := parseWait(v)
+			p, err := duration.Parse(v)
 			if err != nil || p <= 0 {
 				return "", 0, 0, fmt.Errorf("%s %q is not a duration (e.g. 1s, 7d)", name, v)
 			}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"steady/internal/celery"
+	"steady/internal/duration"
 	"steady/internal/plural"
 	"steady/internal/target"
 	"steady/probes"
@@ -52,7 +53,7 @@ func (r restartAction) Plan(ctx context.Context, env *Env, params map[string]str
 	}
 	timeout := defaultHealthTimeout
 	if v := params["health_timeout"]; v != "" {
-		d, err := parseWait(v)
+		d, err := duration.Parse(v)
 		if err != nil || d <= 0 {
 			return nil, fmt.Errorf("health_timeout %q is not a duration (e.g. 30s, 2m)", v)
 		}
@@ -105,7 +106,7 @@ func restartPhrase(t *target.Target) string {
 // Execute implements Action.
 func (r restartAction) Execute(ctx context.Context, env *Env, plan *Plan, out Output) Outcome {
 	started := time.Now()
-	timeout, err := parseWait(plan.Facts["health_timeout"])
+	timeout, err := duration.Parse(plan.Facts["health_timeout"])
 	if err != nil || timeout <= 0 {
 		timeout = defaultHealthTimeout
 	}

@@ -337,7 +337,7 @@ func (d Duration) String() string { return time.Duration(d).String() }
 
 // UnmarshalYAML accepts Go duration strings and plain seconds.
 func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
-	v, err := ParseDuration(n.Value)
+	v, err := duration.Parse(n.Value)
 	if err != nil {
 		return fmt.Errorf("line %d: %w", n.Line, err)
 	}
@@ -347,6 +347,3 @@ func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 
 // MarshalYAML writes the duration as a string.
 func (d Duration) MarshalYAML() (any, error) { return d.String(), nil }
-
-// ParseDuration reads a duration of steady.yaml (see package duration).
-func ParseDuration(s string) (time.Duration, error) { return duration.Parse(s) }

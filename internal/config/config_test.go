@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/spf13/pflag"
+
+	"steady/internal/duration"
 )
 
 func env(m map[string]string) func(string) string {
@@ -179,17 +181,17 @@ func TestSettingsAreRedacted(t *testing.T) {
 	}
 }
 
-func TestParseDuration(t *testing.T) {
+func TestDurationsOfSteadyYAML(t *testing.T) {
 	tests := map[string]time.Duration{"5s": 5 * time.Second, "7d": 7 * 24 * time.Hour, "1.5h": 90 * time.Minute, "30": 30 * time.Second}
 	for in, want := range tests {
-		got, err := ParseDuration(in)
+		got, err := duration.Parse(in)
 		if err != nil || got != want {
-			t.Errorf("ParseDuration(%q) = %v, %v; want %v", in, got, err, want)
+			t.Errorf("duration.Parse(%q) = %v, %v; want %v", in, got, err, want)
 		}
 	}
 	for _, bad := range []string{"", "soon", "5 parsecs"} {
-		if _, err := ParseDuration(bad); err == nil {
-			t.Errorf("ParseDuration(%q) should fail", bad)
+		if _, err := duration.Parse(bad); err == nil {
+			t.Errorf("duration.Parse(%q) should fail", bad)
 		}
 	}
 }
